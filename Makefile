@@ -1,0 +1,57 @@
+# The two commands: `make run` (the gateway on SQLite + sandbox) and `make test` (the whole suite).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# The suite runs once on SQLite and once on PostgreSQL (skipped with a warning when no server
+# answers, except in CI where it is required).
+TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3Db2bgateway_test
+DISTRIBUTIONS := -e ".[dev,postgresql]" -e ./web
+PYPROJECTS := pyproject.toml web/pyproject.toml
+
+.PHONY: run test test-sqlite test-postgres lint typecheck install bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python $(PYPROJECTS)
+	$(BIN)/python -m pip install --quiet $(DISTRIBUTIONS)
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(BIN)/b2bgateway db upgrade
+	$(BIN)/b2bgateway demo
+	@echo "b2bgateway: http://$(HOST):$(PORT)  (API key: sk_demo_123)"
+	$(BIN)/b2bgateway serve --host $(HOST) --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy b2bgateway
+
+test-sqlite: install
+	B2BGATEWAY_TEST_DATABASE_URL= $(BIN)/python -m pytest -q
+
+test-postgres: install
+	@if $(BIN)/python -c "import sys, psycopg; psycopg.connect('host=127.0.0.1 port=5432 user=postgres dbname=test', connect_timeout=3).close()" 2>/dev/null; then \
+		B2BGATEWAY_TEST_DATABASE_URL='$(TEST_POSTGRES_URL)' $(BIN)/python -m pytest -q; \
+	elif [ -n "$$CI" ]; then \
+		echo "PostgreSQL at 127.0.0.1:5432 is not reachable and CI requires it" >&2; exit 1; \
+	else \
+		echo "WARNING: PostgreSQL at 127.0.0.1:5432 not reachable: PostgreSQL run skipped" >&2; \
+	fi
+
+test: lint typecheck test-sqlite test-postgres
+
+# Benchmarks print their figures and write bench/results/*.json; they are not part of `make test`.
+bench: install
+	$(BIN)/python bench/statement.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache b2bgateway.db* b2bgateway-sandbox.db*

@@ -1,0 +1,172 @@
+"""One tree of errors under :class:`GatewayError`.
+
+Each class has a stable machine-readable ``code``, the HTTP ``status`` the web layer answers with,
+and a short ``title``. Instances may narrow the code
+(``InvalidAmount(..., code="too_many_decimals")``)
+and carry extra members for the problem document (``extra``). Messages never contain secrets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+__all__ = [
+    "ConfigurationError",
+    "GatewayError",
+    "IdempotencyConflict",
+    "InvalidAmount",
+    "NotFound",
+    "NotPayable",
+    "PluginContractError",
+    "ProcessorContractError",
+    "ProcessorDeclined",
+    "ProcessorMisconfigured",
+    "ProcessorNotConfigured",
+    "ProcessorPaymentNotFound",
+    "ProcessorUnavailable",
+    "UnsupportedRequest",
+    "WebhookMalformed",
+    "WebhookSignatureInvalid",
+]
+
+
+class GatewayError(Exception):
+    """Base of every error b2bgateway raises on purpose."""
+
+    code: ClassVar[str] = "gateway_error"
+    status: ClassVar[int] = 500
+    title: ClassVar[str] = "Gateway error"
+
+    def __init__(
+        self, detail: str = "", *, code: str | None = None, extra: Mapping[str, Any] | None = None
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        if code is not None:
+            self.code = code  # type: ignore[misc]  # instance narrows the class default
+        self.extra: dict[str, Any] = dict(extra or {})
+
+
+class ConfigurationError(GatewayError):
+    """Invalid configuration. ``problems`` lists ``(dotted key, message)`` pairs, never values."""
+
+    code = "configuration_error"
+    status = 500
+    title = "Invalid configuration"
+
+    def __init__(self, problems: Sequence[tuple[str, str]]) -> None:
+        self.problems = list(problems)
+        lines = "\n".join(f"  {key}: {message}" for key, message in self.problems)
+        super().__init__(f"invalid configuration:\n{lines}")
+
+
+class InvalidAmount(GatewayError):
+    """An amount or currency that is not exact money (a float, too many decimals, unknown code)."""
+
+    code = "invalid_amount"
+    status = 422
+    title = "Invalid amount"
+
+
+class NotFound(GatewayError):
+    code = "not_found"
+    status = 404
+    title = "Not found"
+
+
+class NotPayable(GatewayError):
+    """The rules say no. ``reasons`` are the machine-readable reason codes of API.md."""
+
+    code = "not_payable"
+    status = 422
+    title = "Not payable"
+
+    def __init__(self, detail: str, reasons: Sequence[str], **extra: Any) -> None:
+        super().__init__(detail, extra={"reasons": list(reasons), **extra})
+        self.reasons = list(reasons)
+
+
+class IdempotencyConflict(GatewayError):
+    code = "idempotency_key_reused"
+    status = 422
+    title = "Idempotency key reused"
+
+
+class UnsupportedRequest(GatewayError):
+    """The configured processor cannot do this (its capabilities say so)."""
+
+    code = "unsupported_by_processor"
+    status = 422
+    title = "Not supported by the processor"
+
+
+# -- processor side -------------------------------------------------------------------------------
+
+
+class ProcessorNotConfigured(GatewayError):
+    code = "processor_not_configured"
+    status = 422
+    title = "No processor configured"
+
+
+class ProcessorMisconfigured(GatewayError):
+    """The processor refused our credentials or settings (authentication, permissions)."""
+
+    code = "processor_misconfigured"
+    status = 502
+    title = "Processor misconfigured"
+
+
+class ProcessorDeclined(GatewayError):
+    """The processor refused an operation outright (not a card decline, which is a result)."""
+
+    code = "processor_declined"
+    status = 402
+    title = "Declined by the processor"
+
+
+class ProcessorUnavailable(GatewayError):
+    """The processor could not be reached and nothing was sent, so retrying is safe."""
+
+    code = "processor_unavailable"
+    status = 503
+    title = "Processor unavailable"
+
+
+class ProcessorPaymentNotFound(GatewayError):
+    """The processor has no record of the payment asked for (reconciliation uses this answer)."""
+
+    code = "processor_payment_not_found"
+    status = 404
+    title = "Payment not found at the processor"
+
+
+class PluginContractError(GatewayError):
+    """A plugin broke the hook contract (returned a wrong type, or crashed)."""
+
+    code = "plugin_contract_error"
+    status = 500
+    title = "Plugin error"
+
+
+class ProcessorContractError(PluginContractError):
+    """A processor plugin broke the hook contract (returned None, a wrong type, or crashed)."""
+
+    code = "processor_contract_error"
+    status = 502
+    title = "Processor plugin error"
+
+
+class WebhookSignatureInvalid(GatewayError):
+    code = "webhook_signature_invalid"
+    status = 400
+    title = "Webhook signature invalid"
+
+
+class WebhookMalformed(GatewayError):
+    """An authentic notification whose body the plugin cannot read."""
+
+    code = "webhook_malformed"
+    status = 400
+    title = "Webhook malformed"

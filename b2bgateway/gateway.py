@@ -1,0 +1,69 @@
+"""The assembled gateway: settings, plugins, merchants and store, built once at start-up."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from b2bgateway.plugins import Plugins, load_plugins
+from b2bgateway.settings import MerchantConfig, Settings, load_settings, resolve_merchants
+from b2bgateway.store import Store
+
+__all__ = ["Gateway"]
+
+log = logging.getLogger(__name__)
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+@dataclass(frozen=True)
+class Gateway:
+    """Everything a request or a command needs. Built by :meth:`build`, never at import."""
+
+    settings: Settings
+    plugins: Plugins
+    merchants: Mapping[str, MerchantConfig]
+    store: Store
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings | None = None,
+        plugins: Plugins | None = None,
+        store: Store | None = None,
+    ) -> Gateway:
+        """Load settings (file + environment) unless given, load plugins, and validate every
+        merchant against them.
+
+        :raises ConfigurationError: naming each offending key.
+        """
+        settings = settings if settings is not None else load_settings()
+        plugins = (
+            plugins if plugins is not None else load_plugins(blocked=settings.disabled_plugins)
+        )
+        merchants = resolve_merchants(settings, plugins)
+        return cls(
+            settings=settings,
+            plugins=plugins,
+            merchants=merchants,
+            store=store if store is not None else Store(settings.database_url),
+        )
+
+    def merchant_for_api_key(self, presented: str) -> MerchantConfig | None:
+        """The merchant whose API key this is, comparing digests in constant time, all of them."""
+        wanted = _digest(presented)
+        found: MerchantConfig | None = None
+        for merchant in self.merchants.values():
+            for key in merchant.settings.api_keys:
+                if hmac.compare_digest(wanted, _digest(key.get_secret_value())):
+                    found = merchant
+        return found
+
+    def webhook_url(self, merchant_id: str, processor: str) -> str:
+        base = str(self.settings.public_url).rstrip("/")
+        return f"{base}/v1/webhooks/{merchant_id}/{processor}"

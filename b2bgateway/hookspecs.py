@@ -1,0 +1,204 @@
+"""The plugin contract: pluggy hook specifications of the ``b2bgateway`` project.
+
+Processor hooks are ``firstresult`` and the core calls them **only on the merchant's configured
+processor** (the plugin registered under the entry-point name the merchant put in ``processor``).
+Each takes one request object from :mod:`b2bgateway.interface` and ``settings``, the plugin's own
+settings model validated from the merchant's ``[merchants.X.processors.NAME]`` table.
+
+Observer hooks are called on every plugin and return nothing.
+
+The contract grows only by adding arguments (pluggy lets an implementation accept fewer
+arguments than the spec) and fields with defaults; names are never changed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from pydantic import BaseModel
+
+    from b2bgateway.interface import (
+        ChargeRequest,
+        ChargeResult,
+        PaymentStatusChanged,
+        ProcessorInfo,
+        RefundRequest,
+        RefundResult,
+        RefundStatusChanged,
+        RetrieveRequest,
+        WebhookEvent,
+        WebhookRequest,
+    )
+    from b2bgateway.rules import InvoiceContext, OrderContext
+
+PROJECT = "b2bgateway"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# -- processor hooks (firstresult, called on the configured processor only) ---------------------
+
+
+@hookspec(firstresult=True)
+def b2bgateway_processor_info() -> ProcessorInfo:
+    """Describe this processor: display name, settings model and capabilities.
+
+    A plugin that implements this hook is a processor; its name is the name it is registered
+    under (its entry-point name). Called at start-up for every installed processor.
+
+    :return: a :class:`~b2bgateway.interface.ProcessorInfo`.
+    :firstresult: the core calls each processor on its own, so the first (only) answer is used.
+      Returning None is a contract error.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def b2bgateway_create_charge(request: ChargeRequest, settings: BaseModel) -> ChargeResult:
+    """Charge a payment, or start the processor's hosted / redirect flow when there is no token.
+
+    The payment row is already committed. Send ``request.payment_id`` as the processor's order id
+    or external reference and ``request.idempotency_key`` as its idempotency key, so that a
+    retried call never charges twice.
+
+    :param request: what to charge; ``request.token`` is a processor token made in the browser
+      (never a card number), or None for the hosted flow.
+    :param settings: this merchant's validated settings for this processor.
+    :return: a :class:`~b2bgateway.interface.ChargeResult`. A declined card is a result with
+      ``Outcome.FAILED`` and a :class:`~b2bgateway.interface.Failure`, not an exception. A timeout
+      after the request was sent is ``Outcome.UNKNOWN``: the core reconciles it later.
+    :raises ProcessorUnavailable: nothing was sent (connection refused, DNS), safe to retry.
+    :raises ProcessorMisconfigured: the processor refused our credentials.
+    :firstresult: only the configured processor is called; None is a contract error.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def b2bgateway_retrieve_payment(request: RetrieveRequest, settings: BaseModel) -> ChargeResult:
+    """Ask the processor what became of a payment (reconciliation, return from a redirect).
+
+    Look it up by ``request.processor_reference`` when given; otherwise find it by our
+    ``request.payment_id`` (the order id / external reference / metadata sent when charging).
+
+    :param request: which payment (our id, the processor's reference if we have it, and the
+      amount we expect, which a plugin may compare with the processor's).
+    :param settings: this merchant's validated settings for this processor.
+
+    :return: a :class:`~b2bgateway.interface.ChargeResult` with the processor's current view,
+      including ``refunded`` when the processor reports refunds.
+    :raises ProcessorPaymentNotFound: the processor has no such payment (for a lookup by our id,
+      this means the charge never reached it).
+    :raises ProcessorUnavailable: the processor could not be asked; try again later.
+    :firstresult: only the configured processor is called; None is a contract error.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def b2bgateway_refund(request: RefundRequest, settings: BaseModel) -> RefundResult:
+    """Refund all (``request.full``) or part of a succeeded payment.
+
+    Send ``request.idempotency_key`` (or ``request.refund_id``) so a retried refund is not
+    refunded twice. The core has already checked the amount against what is left.
+
+    :param request: the refund: our refund id, the payment's processor reference, the amount,
+      and ``full`` when it returns everything that is left.
+    :param settings: this merchant's validated settings for this processor.
+    :return: a :class:`~b2bgateway.interface.RefundResult`. A refund the processor refuses is a
+      result with ``Outcome.FAILED`` and a :class:`~b2bgateway.interface.Failure`; one it is
+      still working on is ``Outcome.PENDING``; a timeout after sending is ``Outcome.UNKNOWN``.
+    :raises ProcessorUnavailable: nothing was sent, safe to retry.
+    :raises ProcessorMisconfigured: the processor refused our credentials.
+    :firstresult: only the configured processor is called; None is a contract error.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def b2bgateway_parse_webhook(request: WebhookRequest, settings: BaseModel) -> WebhookEvent:
+    """Verify an inbound notification and turn it into a normalized event.
+
+    Verify with the processor's scheme over the raw ``request.body`` (signature, timestamp
+    tolerance, credentials), in constant time. When the processor's notifications cannot be
+    trusted on their own, re-fetch the object from the processor before returning.
+
+    :param request: the raw body, the headers (lower-case names) and the query string.
+    :param settings: this merchant's validated settings for this processor (its secrets).
+
+    :return: a :class:`~b2bgateway.interface.WebhookEvent`; topics the gateway does not act on
+      are returned with ``EventKind.IGNORED`` so they are acknowledged and recorded.
+    :raises WebhookSignatureInvalid: the notification is not authentic (the core answers 400).
+    :firstresult: only the configured processor is called; None is a contract error.
+
+    .. versionadded:: 0.1
+    """
+
+
+# -- observer hooks (every plugin, results ignored) ---------------------------------------------
+
+
+@hookspec
+def b2bgateway_payment_status_changed(event: PaymentStatusChanged) -> None:
+    """Called after a payment's status changed, inside the transaction that changed it.
+
+    ERP integrations, metrics and outbound notifications attach here. Keep it fast; an exception
+    rolls the change back.
+
+    :param event: the merchant, the payment, its previous and new status, and its amount.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def b2bgateway_refund_status_changed(event: RefundStatusChanged) -> None:
+    """Called after a refund's status changed, inside the transaction that changed it.
+
+    :param event: the merchant, the refund, its payment, its previous and new status.
+
+    .. versionadded:: 0.1
+    """
+
+
+# -- payability hooks (every plugin; reasons are collected) ------------------------------------
+
+
+@hookspec
+def b2bgateway_order_reasons(context: OrderContext) -> Iterable[str] | None:
+    """Reasons why an order may not be paid online; return none (or None) to add nothing.
+
+    The built-in rules are the default implementation (plugin ``rules``); every plugin's reasons
+    are added to theirs, so a plugin can make an order unpayable but never make payable one that
+    the merchant's rules refuse.
+
+    :param context: the merchant's policy, the customer (active, currency, credit limit), the
+      order's amount and the merchant's local date.
+    :return: reason codes (lower-case snake_case strings, e.g. ``"credit_on_hold"``).
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def b2bgateway_invoice_reasons(context: InvoiceContext) -> Iterable[str] | None:
+    """Reasons why one invoice may not be paid online (e.g. "more than 90 days overdue").
+
+    Called for every invoice a statement or a payability check looks at, so keep it cheap: no I/O.
+
+    :param context: the merchant's policy, the customer, the invoice (type, source, due date,
+      balance, whether a payment holds it) and the merchant's local date.
+    :return: reason codes to add.
+
+    .. versionadded:: 0.1
+    """

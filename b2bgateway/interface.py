@@ -1,0 +1,304 @@
+"""The plain, frozen, processor-neutral types exchanged between the core and processor plugins.
+
+A plugin receives one request object and its own validated settings, and returns one result
+object. Nothing here knows about HTTP, a database or any processor's SDK. Types only ever grow
+new fields with defaults, so a plugin written today keeps working.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from b2bgateway.money import Money
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+__all__ = [
+    "Capabilities",
+    "ChargeRequest",
+    "ChargeResult",
+    "CustomerRef",
+    "EventKind",
+    "Failure",
+    "NextAction",
+    "Outcome",
+    "PaymentStatus",
+    "PaymentStatusChanged",
+    "ProcessorInfo",
+    "RefundRequest",
+    "RefundResult",
+    "RefundStatus",
+    "RefundStatusChanged",
+    "RetrieveRequest",
+    "WebhookEvent",
+    "WebhookRequest",
+]
+
+
+class Outcome(enum.StrEnum):
+    """What a processor says about an operation. Four values, because a boolean lies.
+
+    ``PENDING`` covers both "the customer must act" (a :class:`NextAction` is given) and "the
+    processor is still working". ``UNKNOWN`` means the request may or may not have taken effect
+    (a timeout after sending): the core keeps the payment open and reconciles it later.
+    """
+
+    SUCCEEDED = "succeeded"
+    PENDING = "pending"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+class PaymentStatus(enum.StrEnum):
+    """A payment's status in the gateway (API.md). Terminal states never move backwards."""
+
+    REQUIRES_ACTION = "requires_action"
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+
+    @property
+    def registers_invoices(self) -> bool:
+        """A payment in this status holds its invoices: they cannot be paid again."""
+        return self in _REGISTERING
+
+
+_REGISTERING = frozenset(
+    {
+        PaymentStatus.REQUIRES_ACTION,
+        PaymentStatus.PROCESSING,
+        PaymentStatus.SUCCEEDED,
+        PaymentStatus.PARTIALLY_REFUNDED,
+    }
+)
+
+
+class RefundStatus(enum.StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class EventKind(enum.StrEnum):
+    """What a webhook is about, once a plugin has verified and parsed it."""
+
+    PAYMENT = "payment"
+    REFUND = "refund"
+    DISPUTE = "dispute"
+    IGNORED = "ignored"  # acknowledged on purpose: a topic the gateway does not act on
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a processor can do; requests it cannot serve fail clearly before any call."""
+
+    currencies: frozenset[str]
+    token_charge: bool = True
+    hosted_checkout: bool = False
+    partial_refund: bool = True
+    three_d_secure: bool = False
+    requires_webhook_secret: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessorInfo:
+    """Returned by ``b2bgateway_processor_info``: who the processor is and how it is configured.
+
+    ``settings_model`` is the pydantic model of the merchant's ``[merchants.X.processors.NAME]``
+    table; the core validates each merchant's settings with it at start-up and passes the
+    validated instance to every processor hook.
+    """
+
+    display_name: str
+    settings_model: type[BaseModel]
+    capabilities: Capabilities
+    version: str = ""
+    documentation_url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRef:
+    id: str
+    name: str = ""
+    email: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NextAction:
+    """What the customer must do to finish: follow a redirect, or let the browser SDK confirm."""
+
+    type: Literal["redirect", "client_secret"]
+    url: str | None = None
+    client_secret: str | None = None
+    data: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.type == "redirect" and not self.url:
+            raise ValueError("a redirect next action needs a url")
+        if self.type == "client_secret" and not self.client_secret:
+            raise ValueError("a client_secret next action needs the client secret")
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why an operation failed. ``code`` is ours (``card_declined``, ``insufficient_funds``, ...);
+    ``processor_code`` and ``processor_message`` keep the processor's own words for support."""
+
+    code: str
+    message: str
+    processor_code: str | None = None
+    processor_message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeRequest:
+    """Charge ``amount`` for payment ``payment_id``.
+
+    ``payment_id`` is ours and already committed; plugins send it as the processor's idempotency
+    key / order id / external reference (``idempotency_key`` is the key for this one operation).
+    With ``token`` the plugin charges that browser-made token; without it, it starts the hosted or
+    redirect flow and returns a redirect :class:`NextAction`.
+    """
+
+    payment_id: str
+    merchant_id: str
+    amount: Money
+    customer: CustomerRef
+    description: str
+    idempotency_key: str
+    token: str | None = None
+    return_url: str | None = None
+    gateway_url: str = ""  # public base URL of this gateway (for processor-hosted pages)
+    webhook_url: str | None = None  # where this processor's notifications for the merchant go
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeResult:
+    """The processor's answer about a charge (from creating or retrieving it)."""
+
+    outcome: Outcome
+    processor_reference: str | None = None
+    amount: Money | None = None
+    next_action: NextAction | None = None
+    failure: Failure | None = None
+    refunded: Money | None = None  # total refunded at the processor, when retrieving
+    processor_status: str | None = None  # the processor's raw status, for logs and support
+
+    def __post_init__(self) -> None:
+        if self.outcome is Outcome.FAILED and self.failure is None:
+            raise ValueError("a failed charge needs a Failure")
+        if self.outcome is Outcome.SUCCEEDED and not self.processor_reference:
+            raise ValueError("a succeeded charge needs its processor reference")
+        if self.next_action is not None and self.outcome is not Outcome.PENDING:
+            raise ValueError("only a pending charge has a next action")
+
+
+@dataclass(frozen=True, slots=True)
+class RetrieveRequest:
+    """Look a payment up: by ``processor_reference`` when known, otherwise by our ``payment_id``."""
+
+    payment_id: str
+    merchant_id: str
+    processor_reference: str | None = None
+    amount: Money | None = None  # what we expect; a plugin may check the processor agrees
+
+
+@dataclass(frozen=True, slots=True)
+class RefundRequest:
+    refund_id: str
+    payment_id: str
+    merchant_id: str
+    processor_reference: str  # the payment's reference at the processor
+    amount: Money
+    idempotency_key: str
+    full: bool = False  # True when this refund returns everything that is left
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefundResult:
+    outcome: Outcome
+    processor_reference: str | None = None
+    failure: Failure | None = None
+
+    def __post_init__(self) -> None:
+        if self.outcome is Outcome.FAILED and self.failure is None:
+            raise ValueError("a failed refund needs a Failure")
+        if self.outcome is Outcome.SUCCEEDED and not self.processor_reference:
+            raise ValueError("a succeeded refund needs its processor reference")
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRequest:
+    """An inbound notification exactly as received. ``body`` is the raw bytes (signatures are
+    computed over them); header names are lower case."""
+
+    merchant_id: str
+    body: bytes
+    headers: Mapping[str, str]
+    query: Mapping[str, str] = field(default_factory=dict)
+    received_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEvent:
+    """A verified notification, normalized. ``event_id`` is unique per processor (dedup key).
+
+    For processors whose notifications cannot be trusted on their own, the plugin has already
+    re-fetched the object from the processor, and ``outcome``/``amount`` are what it returned.
+    """
+
+    event_id: str
+    kind: EventKind
+    event_type: str = ""  # the processor's own event name, for the record
+    payment_id: str | None = None  # ours, when the processor echoes it back
+    processor_reference: str | None = None
+    outcome: Outcome | None = None
+    amount: Money | None = None
+    failure: Failure | None = None
+    refund_id: str | None = None  # ours
+    refund_reference: str | None = None
+    refunded: Money | None = None
+    occurred_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind is not EventKind.IGNORED and not (self.payment_id or self.processor_reference):
+            raise ValueError("an event about a payment must say which (payment_id or reference)")
+        if self.kind is EventKind.REFUND and not (self.refund_id or self.refund_reference):
+            raise ValueError("a refund event must say which refund (refund_id or reference)")
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentStatusChanged:
+    """Given to observers after a payment's status changed, in the transaction that changed it."""
+
+    merchant_id: str
+    payment_id: str
+    customer_id: str
+    processor: str
+    previous: PaymentStatus | None
+    status: PaymentStatus
+    amount: Money
+    occurred_at: datetime
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RefundStatusChanged:
+    merchant_id: str
+    refund_id: str
+    payment_id: str
+    previous: RefundStatus | None
+    status: RefundStatus
+    amount: Money
+    occurred_at: datetime
+    details: Mapping[str, Any] = field(default_factory=dict)

@@ -1,0 +1,254 @@
+"""The plugin manager and the typed facade through which the core calls processors.
+
+Nothing outside this module touches ``pm.hook``. Processor hooks are dispatched to the merchant's
+configured processor only, with ``subset_hook_caller`` removing every *other processor* plugin
+(observer and audit plugins stay in the call).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, TypeVar
+
+import pluggy
+from pydantic import BaseModel
+
+from b2bgateway import hookspecs
+from b2bgateway.errors import (
+    ConfigurationError,
+    GatewayError,
+    NotFound,
+    PluginContractError,
+    ProcessorContractError,
+)
+from b2bgateway.interface import (
+    ChargeRequest,
+    ChargeResult,
+    PaymentStatusChanged,
+    ProcessorInfo,
+    RefundRequest,
+    RefundResult,
+    RefundStatusChanged,
+    RetrieveRequest,
+    WebhookEvent,
+    WebhookRequest,
+)
+from b2bgateway.rules import InvoiceContext, OrderContext, combine
+
+__all__ = ["DEFAULT_PLUGINS", "ENTRY_POINT_GROUP", "Plugins", "Processor", "get_plugin_manager"]
+
+ENTRY_POINT_GROUP = hookspecs.PROJECT
+
+#: Built-in plugins, as (name, module): registered after the entry points unless already loaded
+#: from one (the sandbox also has an entry point) or blocked.
+DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
+    ("rules", "b2bgateway.default_rules"),
+    ("sandbox", "b2bgateway.sandbox.hooks"),
+)
+#: Built-ins that cannot be blocked: the merchant's own payability rules.
+REQUIRED_PLUGINS = frozenset({"rules"})
+
+_INFO_HOOK = "b2bgateway_processor_info"
+PROCESSOR_HOOKS = (
+    _INFO_HOOK,
+    "b2bgateway_create_charge",
+    "b2bgateway_retrieve_payment",
+    "b2bgateway_refund",
+    "b2bgateway_parse_webhook",
+)
+R = TypeVar("R")
+
+
+def get_plugin_manager(
+    *, load_entrypoints: bool = True, blocked: Iterable[str] = ()
+) -> pluggy.PluginManager:
+    """A fresh plugin manager: specs, blocked names, entry points, built-ins, then a check.
+
+    :param load_entrypoints: load installed plugins from the ``b2bgateway`` entry-point group.
+    :param blocked: plugin names never to register (configuration's ``disabled_plugins``).
+    :raises pluggy.PluginValidationError: a plugin implements a hook that does not exist (a
+      misspelt name) or with arguments the spec does not have.
+    :raises ConfigurationError: ``blocked`` names a built-in that cannot be disabled (``rules``).
+    """
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    refused = REQUIRED_PLUGINS.intersection(blocked)
+    if refused:
+        raise ConfigurationError(
+            [
+                ("disabled_plugins", f"{name!r} holds the merchant's rules and cannot be disabled")
+                for name in sorted(refused)
+            ]
+        )
+    for name in blocked:
+        pm.set_blocked(name)
+    if load_entrypoints:
+        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    for name, module_path in DEFAULT_PLUGINS:
+        if pm.is_blocked(name) or pm.has_plugin(name):
+            continue
+        module = importlib.import_module(module_path)
+        if not pm.is_registered(module):
+            pm.register(module, name=name)
+    pm.check_pending()
+    return pm
+
+
+def _distribution_version(plugin: object) -> str:
+    package = getattr(plugin, "__name__", type(plugin).__module__).split(".")[0]
+    for candidate in (package, package.replace("_", "-")):
+        try:
+            return version(candidate)
+        except PackageNotFoundError:
+            continue
+    return ""
+
+
+class Processor:
+    """One installed processor plugin, with one typed method per processor hook."""
+
+    def __init__(self, pm: pluggy.PluginManager, name: str, others: list[object]) -> None:
+        self.name = name
+        self._pm = pm
+        self._others = others
+        self._callers: dict[str, Any] = {}
+        self.info: ProcessorInfo = self._call(_INFO_HOOK, ProcessorInfo)
+
+    def _caller(self, hook_name: str) -> Any:
+        caller = self._callers.get(hook_name)
+        if caller is None:
+            caller = self._pm.subset_hook_caller(hook_name, remove_plugins=self._others)
+            self._callers[hook_name] = caller
+        return caller
+
+    def _call(self, hook_name: str, expected: type[R], **kwargs: Any) -> R:
+        try:
+            result = self._caller(hook_name)(**kwargs)
+        except GatewayError:
+            raise
+        except Exception as exc:  # a plugin bug must not look like a gateway bug
+            raise ProcessorContractError(
+                f"processor {self.name!r} raised {type(exc).__name__} in {hook_name}"
+            ) from exc
+        if result is None:
+            raise ProcessorContractError(
+                f"processor {self.name!r} returned nothing from {hook_name} (no implementation?)"
+            )
+        if not isinstance(result, expected):
+            raise ProcessorContractError(
+                f"processor {self.name!r} returned {type(result).__name__} from {hook_name}, "
+                f"expected {expected.__name__}"
+            )
+        return result
+
+    def validate_settings(self, raw: dict[str, Any]) -> BaseModel:
+        """Validate a merchant's settings table with this processor's model (raises pydantic's
+        ``ValidationError``; the settings module turns it into a message naming the keys)."""
+        return self.info.settings_model.model_validate(raw)
+
+    def charge(self, request: ChargeRequest, settings: BaseModel) -> ChargeResult:
+        return self._call(
+            "b2bgateway_create_charge", ChargeResult, request=request, settings=settings
+        )
+
+    def retrieve(self, request: RetrieveRequest, settings: BaseModel) -> ChargeResult:
+        return self._call(
+            "b2bgateway_retrieve_payment", ChargeResult, request=request, settings=settings
+        )
+
+    def refund(self, request: RefundRequest, settings: BaseModel) -> RefundResult:
+        return self._call("b2bgateway_refund", RefundResult, request=request, settings=settings)
+
+    def parse_webhook(self, request: WebhookRequest, settings: BaseModel) -> WebhookEvent:
+        return self._call(
+            "b2bgateway_parse_webhook", WebhookEvent, request=request, settings=settings
+        )
+
+    @property
+    def version(self) -> str:
+        return self.info.version or _distribution_version(self._pm.get_plugin(self.name))
+
+
+class Plugins:
+    """The facade over a plugin manager: installed processors and the observer hooks."""
+
+    def __init__(self, pm: pluggy.PluginManager) -> None:
+        self.pm = pm
+        self._processors: dict[str, Processor] = {}
+        # A processor is a plugin with a plain (non-wrapper) processor hook implementation;
+        # wrappers (audit, metrics) stay in every call.
+        implementers = {
+            impl.plugin_name: impl.plugin
+            for hook_name in PROCESSOR_HOOKS
+            for impl in self._impls(hook_name)
+            if not (impl.hookwrapper or impl.wrapper)
+        }
+        described = {impl.plugin_name for impl in self._impls(_INFO_HOOK)}
+        for name in sorted(set(implementers) - described):
+            raise ProcessorContractError(
+                f"plugin {name!r} implements processor hooks but not {_INFO_HOOK}"
+            )
+        for name in sorted(implementers):
+            others = [p for n, p in implementers.items() if n != name]
+            self._processors[name] = Processor(pm, name, others)
+
+    def _impls(self, hook_name: str) -> list[pluggy.HookImpl]:
+        hook: pluggy.HookCaller = getattr(self.pm.hook, hook_name)
+        return hook.get_hookimpls()
+
+    @property
+    def processor_names(self) -> list[str]:
+        return list(self._processors)
+
+    def processor(self, name: str) -> Processor:
+        try:
+            return self._processors[name]
+        except KeyError:
+            raise NotFound(f"no processor plugin named {name!r} is installed") from None
+
+    def plugin_list(self) -> list[dict[str, Any]]:
+        """Every registered plugin: name, version, hooks, and whether it is a processor."""
+        rows = []
+        for name, plugin in sorted(self.pm.list_name_plugin(), key=lambda item: item[0]):
+            if plugin is None:  # blocked
+                continue
+            hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
+            rows.append(
+                {
+                    "name": name,
+                    "version": _distribution_version(plugin),
+                    "processor": name in self._processors,
+                    "hooks": hooks,
+                }
+            )
+        return rows
+
+    # -- payability: reasons from every plugin, the built-in rules first ------------------------
+    def order_reasons(self, context: OrderContext) -> tuple[str, ...]:
+        return combine(*self._reasons(self.pm.hook.b2bgateway_order_reasons(context=context)))
+
+    def invoice_reasons(self, context: InvoiceContext) -> tuple[str, ...]:
+        return combine(*self._reasons(self.pm.hook.b2bgateway_invoice_reasons(context=context)))
+
+    @staticmethod
+    def _reasons(results: list[Iterable[str] | None]) -> list[Iterable[str]]:
+        # The built-in rules are tryfirst, so their reasons lead.
+        groups = [group for group in results if group]
+        for group in groups:
+            if isinstance(group, str):
+                raise PluginContractError("a payability hook returned a string, not a list")
+        return groups
+
+    # -- observers -------------------------------------------------------------------------
+    def payment_status_changed(self, event: PaymentStatusChanged) -> None:
+        self.pm.hook.b2bgateway_payment_status_changed(event=event)
+
+    def refund_status_changed(self, event: RefundStatusChanged) -> None:
+        self.pm.hook.b2bgateway_refund_status_changed(event=event)
+
+
+def load_plugins(*, load_entrypoints: bool = True, blocked: Iterable[str] = ()) -> Plugins:
+    """``Plugins(get_plugin_manager(...))``: what the app and the CLI build at start-up."""
+    return Plugins(get_plugin_manager(load_entrypoints=load_entrypoints, blocked=blocked))

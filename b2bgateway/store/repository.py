@@ -1,0 +1,178 @@
+"""Repository functions: the only code that writes rows. Each takes an open session; the caller's
+``store.write()`` block is the transaction."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from b2bgateway.interface import PaymentStatus
+from b2bgateway.money import Money
+from b2bgateway.store.models import Customer, Invoice, Payment, PaymentAllocation, utcnow
+
+__all__ = [
+    "CustomerData",
+    "InvoiceData",
+    "create_payment",
+    "get_customer",
+    "get_invoice",
+    "new_id",
+    "set_payment_status",
+    "upsert_customer",
+    "upsert_invoices",
+]
+
+
+def new_id(prefix: str) -> str:
+    """``pay_`` + 24 hex characters: unguessable, URL-safe, fits every processor's references."""
+    return f"{prefix}_{secrets.token_hex(12)}"
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerData:
+    name: str
+    active: bool
+    currency: str
+    credit_limit: Money | None = None  # None = no credit limit assigned
+    email: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceData:
+    invoice_id: str
+    customer_id: str
+    folio: str
+    document_type: str
+    source: str
+    issued_on: date
+    due_on: date
+    total: Money
+    balance: Money
+
+
+def get_customer(session: Session, merchant_id: str, customer_id: str) -> Customer | None:
+    return session.get(Customer, (merchant_id, customer_id))
+
+
+def get_invoice(session: Session, merchant_id: str, invoice_id: str) -> Invoice | None:
+    return session.get(Invoice, (merchant_id, invoice_id))
+
+
+def upsert_customer(
+    session: Session, merchant_id: str, customer_id: str, data: CustomerData
+) -> tuple[Customer, bool]:
+    """Create or update a customer; returns it and whether it was created."""
+    customer = get_customer(session, merchant_id, customer_id)
+    created = customer is None
+    if customer is None:
+        customer = Customer(merchant_id=merchant_id, customer_id=customer_id)
+        session.add(customer)
+    customer.name = data.name
+    customer.email = data.email
+    customer.active = data.active
+    customer.currency = data.currency
+    if data.credit_limit is not None and data.credit_limit.currency != data.currency:
+        raise ValueError("the credit limit is kept in the customer's currency")
+    customer.credit_limit_minor = (
+        None if data.credit_limit is None else data.credit_limit.to_minor_units()
+    )
+    session.flush()
+    return customer, created
+
+
+def upsert_invoices(
+    session: Session, merchant_id: str, invoices: Iterable[InvoiceData]
+) -> list[tuple[Invoice, bool]]:
+    """Create or update invoices (one statement to load the existing ones, not one per invoice)."""
+    items = list(invoices)
+    existing = {
+        inv.invoice_id: inv
+        for inv in session.scalars(
+            select(Invoice).where(
+                Invoice.merchant_id == merchant_id,
+                Invoice.invoice_id.in_([item.invoice_id for item in items]),
+            )
+        )
+    }
+    results = []
+    for item in items:
+        invoice = existing.get(item.invoice_id)
+        created = invoice is None
+        if invoice is None:
+            invoice = Invoice(merchant_id=merchant_id, invoice_id=item.invoice_id)
+            session.add(invoice)
+            existing[item.invoice_id] = invoice
+        invoice.customer_id = item.customer_id
+        invoice.folio = item.folio
+        invoice.document_type = item.document_type
+        invoice.source = item.source
+        invoice.issued_on = item.issued_on
+        invoice.due_on = item.due_on
+        invoice.total_minor = item.total.to_minor_units()
+        invoice.balance_minor = item.balance.to_minor_units()
+        invoice.currency = item.total.currency
+        results.append((invoice, created))
+    session.flush()
+    return results
+
+
+def create_payment(
+    session: Session,
+    *,
+    merchant_id: str,
+    customer_id: str,
+    purpose: str,
+    amount: Money,
+    processor: str,
+    allocations: Sequence[tuple[str, Money]] = (),
+    order_reference: str | None = None,
+    idempotency_key: str | None = None,
+    return_url: str | None = None,
+    status: PaymentStatus = PaymentStatus.PROCESSING,
+) -> Payment:
+    """Insert a payment and its allocations. Flushes, so a second registered payment for one of
+    the invoices fails here with ``IntegrityError`` (the partial unique index decides)."""
+    payment = Payment(
+        id=new_id("pay"),
+        merchant_id=merchant_id,
+        customer_id=customer_id,
+        purpose=purpose,
+        amount_minor=amount.to_minor_units(),
+        currency=amount.currency,
+        status=status.value,
+        processor=processor,
+        order_reference=order_reference,
+        idempotency_key=idempotency_key,
+        return_url=return_url,
+        refunded_minor=0,
+    )
+    payment.allocations = [
+        PaymentAllocation(
+            merchant_id=merchant_id,
+            invoice_id=invoice_id,
+            amount_minor=allocated.to_minor_units(),
+            currency=allocated.currency,
+            registered=status.registers_invoices,
+        )
+        for invoice_id, allocated in allocations
+    ]
+    session.add(payment)
+    session.flush()
+    return payment
+
+
+def set_payment_status(session: Session, payment: Payment, status: PaymentStatus) -> None:
+    """Change a payment's status and keep its allocations' ``registered`` flag in step with it."""
+    payment.status = status.value
+    payment.updated_at = utcnow()
+    session.execute(
+        update(PaymentAllocation)
+        .where(PaymentAllocation.payment_id == payment.id)
+        .values(registered=status.registers_invoices)
+    )
+    session.flush()

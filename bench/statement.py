@@ -1,0 +1,215 @@
+"""Statement benchmark: a customer with 10,000 open invoices among 100,000.
+
+Measures, on SQLite and on PostgreSQL (when reachable), the time of the balance sums
+(``b2bgateway.statement.balances``: total, overdue, upcoming in one indexed query), of the full
+statement with every line and its payability, and of a typical customer's (100 invoices) sums.
+Prints the figures and writes them to ``bench/results/statement.json``.
+
+    python bench/statement.py [--postgres URL] [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, text
+
+from b2bgateway.gateway import Gateway
+from b2bgateway.payability import statement
+from b2bgateway.plugins import load_plugins
+from b2bgateway.settings import Settings
+from b2bgateway.statement import balances
+from b2bgateway.store import Store, upgrade
+from b2bgateway.store.models import Customer, Invoice
+
+RESULTS = Path(__file__).parent / "results" / "statement.json"
+POSTGRES = (
+    "postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3Db2bgateway_bench"
+)
+TODAY = date(2026, 11, 26)
+TOTAL_INVOICES = 100_000
+BIG_CUSTOMER_INVOICES = 10_000
+TYPICAL_INVOICES = 100
+
+
+def build(store: Store) -> None:
+    """100,000 invoices: C-BIG has 10,000 open facturas, C-TYP 100, the rest spread over 900."""
+    now = datetime.now(UTC)
+    customers = ["C-BIG", "C-TYP", *(f"C-{n:04d}" for n in range(900))]
+    rows: list[dict[str, Any]] = []
+
+    def invoice(n: int, customer: str) -> dict[str, Any]:
+        kind = n % 10
+        return {
+            "merchant_id": "bench",
+            "invoice_id": f"F-{n:07d}",
+            "customer_id": customer,
+            "folio": f"A-{n}",
+            # Mostly open facturas, some paid, some credit notes: the index must skip them.
+            "document_type": "nota_credito" if kind == 9 else "factura",
+            "source": "ventas" if kind % 2 else "punto_de_venta",
+            "issued_on": TODAY - timedelta(days=60 + n % 120),
+            "due_on": TODAY + timedelta(days=(n % 121) - 60),
+            "total_minor": 100_00 + n % 50_000,
+            "balance_minor": 0 if kind == 8 else 100_00 + n % 50_000,
+            "currency": "MXN",
+            "created_at": now,
+            "updated_at": now,
+        }
+
+    n = 0
+    for _ in range(BIG_CUSTOMER_INVOICES):
+        open_factura = {"document_type": "factura", "balance_minor": 500_00 + n}
+        rows.append({**invoice(n, "C-BIG"), **open_factura})
+        n += 1
+    for _ in range(TYPICAL_INVOICES):
+        rows.append({**invoice(n, "C-TYP"), "document_type": "factura", "balance_minor": 250_00})
+        n += 1
+    while n < TOTAL_INVOICES:
+        rows.append(invoice(n, customers[2 + n % 900]))
+        n += 1
+    with store.write() as session:
+        session.execute(
+            insert(Customer),
+            [
+                {
+                    "merchant_id": "bench",
+                    "customer_id": c,
+                    "name": c,
+                    "email": None,
+                    "active": True,
+                    "credit_limit_minor": 0,
+                    "currency": "MXN",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for c in customers
+            ],
+        )
+        for start in range(0, len(rows), 5000):
+            session.execute(insert(Invoice), rows[start : start + 5000])
+    with store.engine.connect() as conn:
+        conn.execute(text("ANALYZE"))
+        conn.commit()
+
+
+def timed(fn: Callable[[], object], repeat: int) -> dict[str, float]:
+    fn()  # warm caches and statement compilation
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    samples.sort()
+    return {
+        "p50_ms": round(statistics.median(samples), 3),
+        "p95_ms": round(samples[int(len(samples) * 0.95) - 1], 3),
+        "min_ms": round(samples[0], 3),
+        "runs": repeat,
+    }
+
+
+def run(url: str, repeat: int) -> dict[str, Any]:
+    if url.startswith("postgresql"):
+        admin = Store(url)
+        with admin.engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS b2bgateway_bench CASCADE"))
+            conn.execute(text("CREATE SCHEMA b2bgateway_bench"))
+        admin.dispose()
+    store = Store(url)
+    upgrade(store)
+    started = time.perf_counter()
+    build(store)
+    load_s = time.perf_counter() - started
+    settings = Settings(
+        database_url=url,
+        merchants={"bench": {"processor": "", "invoice_payments": True}},
+    )
+    gateway = Gateway.build(settings, load_plugins(load_entrypoints=False), store)
+    merchant = gateway.merchants["bench"]
+
+    def sums(customer: str) -> Callable[[], object]:
+        def go() -> object:
+            with store.read() as session:
+                return balances(session, "bench", customer, TODAY)
+
+        return go
+
+    def full(customer: str) -> Callable[[], object]:
+        def go() -> object:
+            with store.read() as session:
+                return statement(gateway.plugins, session, merchant, customer, TODAY)
+
+        return go
+
+    with store.read() as session:
+        check = balances(session, "bench", "C-BIG", TODAY)["MXN"]
+    assert check.count == BIG_CUSTOMER_INVOICES, check
+    figures = {
+        "database": store.dialect,
+        "load_100k_invoices_s": round(load_s, 2),
+        "sums_10k_open_invoices": timed(sums("C-BIG"), repeat),
+        "sums_typical_100_invoices": timed(sums("C-TYP"), repeat),
+        "statement_10k_lines": timed(full("C-BIG"), max(5, repeat // 10)),
+        "statement_typical_100_lines": timed(full("C-TYP"), repeat),
+    }
+    store.dispose()
+    return figures
+
+
+def machine() -> dict[str, Any]:
+    def out(*cmd: str) -> str:
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, check=False).stdout.strip()
+        except OSError:
+            return ""
+
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu": out("sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip(),
+        "cores": out("nproc"),
+        "commit": out("git", "rev-parse", "--short", "HEAD"),
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--postgres", default=POSTGRES, help="PostgreSQL URL ('' to skip)")
+    parser.add_argument("--repeat", type=int, default=200)
+    args = parser.parse_args()
+    results: dict[str, Any] = {"machine": machine(), "goal": "sums <= 5 ms", "runs": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        results["runs"].append(run(f"sqlite:///{tmp}/bench.db", args.repeat))
+    if args.postgres:
+        try:
+            results["runs"].append(run(args.postgres, args.repeat))
+        except Exception as exc:  # report, don't hide: the SQLite figures still stand
+            print(f"PostgreSQL skipped: {type(exc).__name__}: {exc}", file=sys.stderr)
+    for figures in results["runs"]:
+        loaded = figures["load_100k_invoices_s"]
+        print(f"\n{figures['database']}: 100,000 invoices loaded in {loaded} s")
+        for key, value in figures.items():
+            if isinstance(value, dict):
+                p50, p95 = value["p50_ms"], value["p95_ms"]
+                print(f"  {key:<30} p50 {p50:>8.3f} ms   p95 {p95:>8.3f} ms")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwritten to {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Fixtures: ``settings``, ``pm``, ``plugins``, ``gateway``, ``app``, ``client``, ``runner``.
+
+The database is SQLite in a temporary directory, or the one named by
+``B2BGATEWAY_TEST_DATABASE_URL`` (``make test`` runs the suite a second time on PostgreSQL).
+The schema comes from the real Alembic migrations, once per session; every test starts empty.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pluggy
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from b2bgateway.gateway import Gateway
+from b2bgateway.plugins import Plugins, get_plugin_manager
+from b2bgateway.settings import Settings
+from b2bgateway.store import Store, upgrade
+from b2bgateway.store.models import Base
+
+API_KEY = "sk_test_merchant_a"
+OTHER_API_KEY = "sk_test_merchant_b"
+WEBHOOK_SECRET = "whsec_test_secret"
+
+
+@pytest.fixture(autouse=True)
+def _no_machine_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Tests never read the developer's b2bgateway.toml or B2BGATEWAY_* variables."""
+    for name in list(os.environ):
+        if name.startswith("B2BGATEWAY_") and name != "B2BGATEWAY_TEST_DATABASE_URL":
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get("B2BGATEWAY_TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'gateway.db'}"
+
+
+def _reset_postgres_schema(url: str) -> None:
+    """Drop and recreate the schema named in the URL's search_path, so every run starts clean."""
+    options = make_url(url).query.get("options", "")
+    schema = "public"
+    if isinstance(options, str) and "search_path=" in options:
+        schema = options.split("search_path=", 1)[1].split()[0]
+    store = Store(url)
+    with store.engine.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    store.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_store(database_url: str) -> Iterator[Store]:
+    if database_url.startswith("postgresql"):
+        _reset_postgres_schema(database_url)
+    store = Store(database_url)
+    upgrade(store)
+    yield store
+    store.dispose()
+
+
+@pytest.fixture
+def store(migrated_store: Store) -> Iterator[Store]:
+    yield migrated_store
+    with migrated_store.write() as session:
+        for table in reversed(Base.metadata.sorted_tables):
+            session.execute(table.delete())
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        merchants={
+            "acme": {
+                "api_keys": [API_KEY],
+                "processor": "sandbox",
+                "order_payments": True,
+                "invoice_payments": True,
+                "processors": {
+                    "sandbox": {
+                        "webhook_secret": WEBHOOK_SECRET,
+                        "ledger_path": str(tmp_path / "sandbox-ledger.db"),
+                    }
+                },
+            },
+            "globex": {"api_keys": [OTHER_API_KEY], "processor": ""},
+        },
+    )
+
+
+@pytest.fixture
+def pm() -> pluggy.PluginManager:
+    """A fresh plugin manager without entry points: the built-in sandbox only."""
+    return get_plugin_manager(load_entrypoints=False)
+
+
+@pytest.fixture
+def plugins(pm: pluggy.PluginManager) -> Plugins:
+    return Plugins(pm)
+
+
+@pytest.fixture
+def gateway(settings: Settings, plugins: Plugins, store: Store) -> Gateway:
+    return Gateway.build(settings, plugins, store)
+
+
+@pytest.fixture
+def app(gateway: Gateway) -> Any:
+    from b2bgateway_web import create_app
+
+    app = create_app(gateway=gateway)
+    app.testing = True
+    return app
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()

@@ -1,0 +1,104 @@
+"""docs/plugins.md stays true to the code (as datasette's tests/test_docs.py keeps its hook docs).
+
+Every hook specification has a section headed by its exact signature, no section documents a hook
+that does not exist, and the worked example is the code tested in test_docs_example_plugin.py.
+"""
+
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+
+from b2bgateway import hookspecs
+
+ROOT = Path(__file__).resolve().parent.parent
+GUIDE = ROOT / "docs" / "plugins.md"
+EXAMPLE = ROOT / "tests" / "test_docs_example_plugin.py"
+EXAMPLE_TAG = "<!-- docs example: tests/test_docs_example_plugin.py -->"
+HOOK_HEADING = re.compile(r"^### `(?P<name>\w+)\((?P<args>[^)]*)\)`$")
+
+SPECS = {
+    name: function
+    for name, function in vars(hookspecs).items()
+    if inspect.isfunction(function) and hasattr(function, f"{hookspecs.PROJECT}_spec")
+}
+
+
+def markdown_lines(text):
+    """The lines of a Markdown document outside fenced code blocks (a ``#`` comment in a code
+    block is not a heading)."""
+    fenced = False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced:
+            yield line
+
+
+@pytest.fixture(scope="module")
+def guide():
+    return GUIDE.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def hook_headings(guide):
+    """Every heading that names a hook."""
+    return [
+        line
+        for line in markdown_lines(guide)
+        if line.startswith("#") and f"`{hookspecs.PROJECT}_" in line
+    ]
+
+
+@pytest.fixture(scope="module")
+def documented(hook_headings):
+    """``{hook name: [argument list of each of its headings]}``."""
+    hooks = {}
+    for match in filter(None, map(HOOK_HEADING.match, hook_headings)):
+        args = [arg.strip() for arg in match["args"].split(",") if arg.strip()]
+        hooks.setdefault(match["name"], []).append(args)
+    return hooks
+
+
+def test_hook_headings_are_signatures(hook_headings):
+    malformed = [line for line in hook_headings if not HOOK_HEADING.match(line)]
+    assert malformed == [], "a hook's heading reads ### `hook(arg, ...)`"
+
+
+def test_hookspecs_are_found():
+    assert "b2bgateway_create_charge" in SPECS
+    assert "b2bgateway_payment_status_changed" in SPECS
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_every_hook_is_documented_with_its_signature(name, documented):
+    expected = list(inspect.signature(SPECS[name]).parameters)
+    assert name in documented, f"docs/plugins.md has no section ### `{name}(...)`"
+    assert documented[name] == [expected], (
+        f"docs/plugins.md documents {name} as {documented[name]}, the spec takes {expected}"
+    )
+
+
+def test_no_documented_hook_is_missing_from_the_specs(documented):
+    assert sorted(set(documented) - set(SPECS)) == []
+
+
+def code_between_markers(source):
+    start = source.index("# -- docs example start --\n") + len("# -- docs example start --\n")
+    end = source.index("# -- docs example end --")
+    return source[start:end].strip("\n")
+
+
+def test_worked_example_is_the_tested_plugin(guide):
+    assert EXAMPLE_TAG in guide, "the worked example's code block must follow its tag"
+    after_tag = guide.split(EXAMPLE_TAG, 1)[1].lstrip("\n")
+    assert after_tag.startswith("```python\n")
+    block = after_tag.removeprefix("```python\n").split("\n```", 1)[0].strip("\n")
+
+    tested = code_between_markers(EXAMPLE.read_text(encoding="utf-8"))
+
+    assert block == tested, (
+        "the worked example in docs/plugins.md differs from the code between the markers in "
+        "tests/test_docs_example_plugin.py; copy one to the other"
+    )

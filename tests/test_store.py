@@ -1,0 +1,225 @@
+import threading
+from datetime import date
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+
+from b2bgateway.interface import PaymentStatus
+from b2bgateway.money import Money
+from b2bgateway.store import Store
+from b2bgateway.store.db import current_revision, head_revision
+from b2bgateway.store.models import Base, Customer, Invoice, Payment, PaymentAllocation
+from b2bgateway.store.repository import (
+    CustomerData,
+    InvoiceData,
+    create_payment,
+    set_payment_status,
+    upsert_customer,
+    upsert_invoices,
+)
+
+MXN = "MXN"
+
+
+def seed(store, merchant="acme", invoices=("F-1", "F-2")):
+    with store.write() as session:
+        upsert_customer(
+            session,
+            merchant,
+            "C-1",
+            CustomerData(
+                name="Cliente", active=True, currency=MXN, credit_limit=Money("1000.00", MXN)
+            ),
+        )
+        upsert_invoices(
+            session,
+            merchant,
+            [
+                InvoiceData(
+                    invoice_id=invoice_id,
+                    customer_id="C-1",
+                    folio=invoice_id,
+                    document_type="factura",
+                    source="ventas",
+                    issued_on=date(2026, 1, 1),
+                    due_on=date(2026, 2, 1),
+                    total=Money("500.00", MXN),
+                    balance=Money("500.00", MXN),
+                )
+                for invoice_id in invoices
+            ],
+        )
+
+
+def pay(store, invoice_id="F-1", merchant="acme", status=PaymentStatus.PROCESSING):
+    with store.write() as session:
+        payment = create_payment(
+            session,
+            merchant_id=merchant,
+            customer_id="C-1",
+            purpose="invoices",
+            amount=Money("500.00", MXN),
+            processor="sandbox",
+            allocations=[(invoice_id, Money("500.00", MXN))],
+            status=status,
+        )
+        return payment.id
+
+
+def test_migrations_are_at_head_and_match_the_models(store):
+    assert current_revision(store) == head_revision()
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+
+
+def test_upserts_create_then_update(store):
+    seed(store)
+    with store.write() as session:
+        _, created = upsert_customer(
+            session,
+            "acme",
+            "C-1",
+            CustomerData(name="Nuevo nombre", active=False, currency=MXN, credit_limit=None),
+        )
+    assert created is False
+    with store.read() as session:
+        customer = session.get(Customer, ("acme", "C-1"))
+        assert customer.name == "Nuevo nombre"
+        assert customer.credit_limit is None
+        invoice = session.get(Invoice, ("acme", "F-1"))
+        assert invoice.balance == Money("500.00", MXN)
+        assert invoice.created_at.tzinfo is not None
+
+
+def test_ids_are_per_merchant(store):
+    seed(store, "acme")
+    seed(store, "globex")
+    with store.read() as session:
+        assert (
+            session.scalar(select(Invoice).where(Invoice.invoice_id == "F-1").limit(5)) is not None
+        )
+        assert len(session.scalars(select(Invoice).where(Invoice.invoice_id == "F-1")).all()) == 2
+
+
+def test_one_registered_payment_per_invoice(store):
+    seed(store)
+    pay(store, "F-1")
+    with pytest.raises(IntegrityError):
+        pay(store, "F-1")
+    with store.read() as session:
+        assert session.scalar(text("SELECT count(*) FROM payments")) == 1
+
+
+def test_the_database_refuses_a_second_registered_payment_even_bypassing_python(store):
+    seed(store)
+    pay(store, "F-1")
+    now = "2026-01-01 00:00:00"
+    with pytest.raises(IntegrityError), store.write() as session:
+        session.execute(
+            text(
+                "INSERT INTO payments (id, merchant_id, customer_id, purpose, amount_minor, currency,"
+                " status, processor, refunded_minor, created_at, updated_at) VALUES ('pay_raw', 'acme',"
+                f" 'C-1', 'invoices', 50000, 'MXN', 'processing', 'sandbox', 0, '{now}', '{now}')"
+            )
+        )
+        # `registered` is left out: its server default holds the invoice.
+        session.execute(
+            text(
+                "INSERT INTO payment_allocations (payment_id, merchant_id, invoice_id, amount_minor,"
+                " currency) VALUES ('pay_raw', 'acme', 'F-1', 50000, 'MXN')"
+            )
+        )
+    with store.read() as session:
+        assert session.scalar(text("SELECT count(*) FROM payments")) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "frees"),
+    [
+        (PaymentStatus.FAILED, True),
+        (PaymentStatus.CANCELED, True),
+        (PaymentStatus.REFUNDED, True),
+        (PaymentStatus.SUCCEEDED, False),
+        (PaymentStatus.PARTIALLY_REFUNDED, False),
+        (PaymentStatus.REQUIRES_ACTION, False),
+    ],
+)
+def test_a_payment_that_ends_without_money_frees_its_invoices(store, status, frees):
+    seed(store)
+    payment_id = pay(store, "F-1")
+    with store.write() as session:
+        set_payment_status(session, session.get(Payment, payment_id), status)
+    if frees:
+        pay(store, "F-1")
+    else:
+        with pytest.raises(IntegrityError):
+            pay(store, "F-1")
+
+
+def test_a_failed_payment_created_as_failed_does_not_register(store):
+    seed(store)
+    pay(store, "F-1", status=PaymentStatus.FAILED)
+    pay(store, "F-1")  # the invoice is free
+
+
+def test_check_constraints_hold(store):
+    seed(store)
+    with pytest.raises(IntegrityError), store.write() as session:
+        payment = session.get(Payment, pay(store, "F-2"))
+        payment.status = "paid"
+    with pytest.raises(IntegrityError), store.write() as session:
+        payment = session.scalars(select(Payment)).one()
+        payment.refunded_minor = payment.amount_minor + 1
+
+
+def test_concurrent_payments_for_one_invoice_exactly_one_wins(migrated_store, store):
+    """Threads with their own connections race to register one invoice: one winner, no other error."""
+    seed(store)
+    racer = Store(migrated_store.url)
+    barrier = threading.Barrier(8)
+    outcomes = []
+
+    def attempt():
+        barrier.wait()
+        try:
+            pay(racer, "F-1")
+            outcomes.append("won")
+        except IntegrityError:
+            outcomes.append("refused")
+        except Exception as exc:  # "database is locked" would land here
+            outcomes.append(repr(exc))
+
+    threads = [threading.Thread(target=attempt) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    racer.dispose()
+    assert sorted(outcomes) == ["refused"] * 7 + ["won"]
+    with store.read() as session:
+        registered = session.scalars(
+            select(PaymentAllocation).where(PaymentAllocation.registered.is_(True))
+        ).all()
+        assert len(registered) == 1
+
+
+def test_database_session_settings(store):
+    if store.dialect == "postgresql":
+        with store.read() as session:
+            assert session.execute(text("SHOW transaction_isolation")).scalar() == "read committed"
+        return
+    with store.read() as session:
+        assert session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert session.execute(text("PRAGMA busy_timeout")).scalar() == 5000
+        assert session.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_money_is_never_a_float_in_the_database(store):
+    seed(store)
+    with store.read() as session:
+        value = session.execute(text("SELECT balance_minor FROM invoices LIMIT 1")).scalar()
+    assert isinstance(value, int)

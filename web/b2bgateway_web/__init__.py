@@ -1,0 +1,5 @@
+"""The HTTP service of b2bgateway: a thin Flask layer over the core."""
+
+from b2bgateway_web.app import create_app, gateway
+
+__all__ = ["create_app", "gateway"]

@@ -1,0 +1,203 @@
+"""The ``b2bgateway`` command: serve, db upgrade, plugins, config check, demo."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+
+from b2bgateway.errors import ConfigurationError
+from b2bgateway.gateway import Gateway
+from b2bgateway.settings import config_path
+from b2bgateway.store import db
+
+log = logging.getLogger("b2bgateway")
+
+
+def _build() -> Gateway:
+    try:
+        return Gateway.build()
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@contextmanager
+def _gateway() -> Iterator[Gateway]:
+    """The gateway for one command; its database connections are closed when the command ends."""
+    gw = _build()
+    try:
+        yield gw
+    finally:
+        gw.store.dispose()
+
+
+@click.group(help="b2bgateway: payment gateway for B2B customer portals.")
+def main() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option(
+    "--workers",
+    default=2,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Processes (gunicorn workers).",
+)
+@click.option(
+    "--threads",
+    default=16,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Threads per worker: requests waiting on a processor each hold one.",
+)
+@click.option(
+    "--timeout",
+    default=120,
+    show_default=True,
+    type=int,
+    help="Seconds a request may take before its worker is restarted.",
+)
+def serve(host: str, port: int, workers: int, threads: int, timeout: int) -> None:
+    """Run the HTTP service under gunicorn with threaded workers (not Flask's dev server)."""
+    from gunicorn.app.base import BaseApplication
+
+    with _gateway() as gw:  # fail here, in the master, on bad configuration
+        if db.current_revision(gw.store) != db.head_revision():
+            raise click.ClickException(
+                "the database schema is not current: run `b2bgateway db upgrade`"
+            )
+        if "demo" in gw.merchants and any(
+            k.get_secret_value() == "sk_demo_123" for k in gw.merchants["demo"].settings.api_keys
+        ):
+            log.warning("running the built-in demo merchant (key sk_demo_123): not for production")
+
+    class _App(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in {
+                "bind": f"{host}:{port}",
+                "workers": workers,
+                "threads": threads,
+                "worker_class": "gthread",
+                "timeout": timeout,
+                "accesslog": "-",
+            }.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            from b2bgateway_web import create_app
+
+            return create_app()
+
+    click.echo(
+        f"b2bgateway listening on http://{host}:{port}  (health: http://{host}:{port}/healthz)"
+    )
+    _App().run()
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the migrations (creates the database on first run)."""
+    with _gateway() as gw:
+        db.upgrade(gw.store)
+        click.echo(f"database at revision {db.current_revision(gw.store)}")
+
+
+@main.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins_command(as_json: bool) -> None:
+    """Installed plugins, their versions and, for processors, their capabilities."""
+    from b2bgateway.plugins import load_plugins
+    from b2bgateway.settings import load_settings
+
+    try:
+        blocked = load_settings().disabled_plugins
+    except ConfigurationError:
+        blocked = []  # list what is installed even while the configuration is being fixed
+    plugins = load_plugins(blocked=blocked)
+    rows = plugins.plugin_list()
+    for row in rows:
+        if row["processor"]:
+            info = plugins.processor(row["name"]).info
+            caps = info.capabilities
+            row["display_name"] = info.display_name
+            row["capabilities"] = {
+                "currencies": sorted(caps.currencies),
+                "token_charge": caps.token_charge,
+                "hosted_checkout": caps.hosted_checkout,
+                "partial_refund": caps.partial_refund,
+                "three_d_secure": caps.three_d_secure,
+            }
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        kind = "processor" if row["processor"] else "plugin"
+        click.echo(f"{row['name']:<16} {row['version'] or '-':<10} {kind}")
+        if "capabilities" in row:
+            caps = row["capabilities"]
+            flags = [
+                name
+                for name in ("token_charge", "hosted_checkout", "partial_refund", "three_d_secure")
+                if caps[name]
+            ]
+            click.echo(
+                f"    {row['display_name']}; currencies {', '.join(caps['currencies'])}; "
+                f"{', '.join(flags)}"
+            )
+
+
+@main.group("config")
+def config_group() -> None:
+    """Configuration."""
+
+
+@config_group.command("check")
+def config_check() -> None:
+    """Validate the configuration (file, environment, every merchant's processor settings)."""
+    with _gateway() as gw:
+        merchants = list(gw.merchants.values())
+        dialect = gw.store.dialect
+    source = config_path() or "built-in demo defaults"
+    click.echo(f"configuration OK ({source}); database {dialect}")
+    for merchant in merchants:
+        processor = merchant.settings.processor or "none"
+        click.echo(
+            f"  merchant {merchant.id}: processor {processor}, "
+            f"{len(merchant.settings.api_keys)} API key(s), currency {merchant.settings.currency}, "
+            f"time zone {merchant.settings.timezone}"
+        )
+
+
+@main.command()
+@click.option("--merchant", "merchant_id", default="demo", show_default=True)
+def demo(merchant_id: str) -> None:
+    """Load demo customers and invoices for a merchant (safe to run again)."""
+    from b2bgateway.demo import load_demo
+
+    with _gateway() as gw:
+        if merchant_id not in gw.merchants:
+            raise click.ClickException(f"no merchant {merchant_id!r} in the configuration")
+        counts = load_demo(gw.store, gw.merchants[merchant_id])
+    click.echo(
+        f"demo data for {merchant_id}: {counts['customers']} customers, "
+        f"{counts['invoices']} invoices"
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""One place that turns errors into ``application/problem+json`` (RFC 9457) with a stable ``code``.
+
+Anything unexpected becomes a bare 500 whose body says nothing about internals; the log has the
+traceback (no request bodies, so no secrets).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, json
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from b2bgateway.errors import GatewayError
+
+log = logging.getLogger(__name__)
+bp = Blueprint("problems", __name__)
+
+PROBLEM_TYPE_BASE = "https://b2bgateway.dev/problems/"
+
+
+def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> Response:
+    body = {
+        "type": PROBLEM_TYPE_BASE + code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        **extra,
+    }
+    return Response(json.dumps(body), status=status, mimetype="application/problem+json")
+
+
+@bp.app_errorhandler(GatewayError)
+def _gateway_error(exc: GatewayError) -> Response:
+    if exc.status >= 500:
+        log.error("%s: %s", exc.code, exc.detail, exc_info=exc)
+    return problem(exc.status, exc.code, exc.title, exc.detail, **exc.extra)
+
+
+@bp.app_errorhandler(ValidationError)
+def _validation_error(exc: ValidationError) -> Response:
+    errors = [
+        {"loc": list(err["loc"]), "msg": err["msg"], "type": err["type"]}
+        for err in exc.errors(include_input=False, include_url=False)
+    ]
+    return problem(
+        422, "validation_error", "Invalid request", "the request is not valid", errors=errors
+    )
+
+
+@bp.app_errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    code = (exc.name or "error").lower().replace(" ", "_")
+    return problem(status, code, exc.name or "Error", exc.description or "")
+
+
+@bp.app_errorhandler(Exception)
+def _unexpected(exc: Exception) -> Response:
+    log.exception("unhandled error")
+    return problem(
+        500,
+        "internal_error",
+        "Internal server error",
+        "an unexpected error occurred; it has been logged",
+    )
