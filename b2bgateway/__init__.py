@@ -5,6 +5,7 @@ the errors. See ``docs/plugins.md``.
 """
 
 from b2bgateway.errors import (
+    AmountChanged,
     ConfigurationError,
     GatewayError,
     IdempotencyConflict,
@@ -18,6 +19,7 @@ from b2bgateway.errors import (
     ProcessorNotConfigured,
     ProcessorPaymentNotFound,
     ProcessorUnavailable,
+    RefundNotAllowed,
     UnsupportedRequest,
     WebhookMalformed,
     WebhookSignatureInvalid,
@@ -46,6 +48,7 @@ from b2bgateway.interface import (
 from b2bgateway.money import Money
 
 __all__ = [
+    "AmountChanged",
     "Capabilities",
     "ChargeRequest",
     "ChargeResult",
@@ -71,6 +74,7 @@ __all__ = [
     "ProcessorNotConfigured",
     "ProcessorPaymentNotFound",
     "ProcessorUnavailable",
+    "RefundNotAllowed",
     "RefundRequest",
     "RefundResult",
     "RefundStatus",

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 __all__ = [
+    "AmountChanged",
     "ConfigurationError",
     "GatewayError",
     "IdempotencyConflict",
@@ -25,6 +26,7 @@ __all__ = [
     "ProcessorNotConfigured",
     "ProcessorPaymentNotFound",
     "ProcessorUnavailable",
+    "RefundNotAllowed",
     "UnsupportedRequest",
     "WebhookMalformed",
     "WebhookSignatureInvalid",
@@ -85,6 +87,22 @@ class NotPayable(GatewayError):
     def __init__(self, detail: str, reasons: Sequence[str], **extra: Any) -> None:
         super().__init__(detail, extra={"reasons": list(reasons), **extra})
         self.reasons = list(reasons)
+
+
+class AmountChanged(GatewayError):
+    """The invoices' balances changed since the portal showed them (``expected_amount``)."""
+
+    code = "amount_changed"
+    status = 409
+    title = "Amount changed"
+
+
+class RefundNotAllowed(GatewayError):
+    """The payment cannot be refunded (not succeeded, or nothing left), or not by that much."""
+
+    code = "refund_not_allowed"
+    status = 409
+    title = "Refund not allowed"
 
 
 class IdempotencyConflict(GatewayError):

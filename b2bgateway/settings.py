@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -196,6 +196,12 @@ class MerchantConfig:
     settings: MerchantSettings
     processor: Processor | None
     processor_settings: BaseModel | None
+    #: every installed processor's validated settings for this merchant, so payments made with a
+    #: previous processor can still be refunded and reconciled after the merchant switches.
+    all_processor_settings: Mapping[str, BaseModel] = field(default_factory=dict)
+
+    def settings_for(self, processor: str) -> BaseModel | None:
+        return self.all_processor_settings.get(processor)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -253,6 +259,7 @@ def resolve_merchants(settings: Settings, plugins: Plugins) -> Mapping[str, Merc
             settings=merchant,
             processor=processor,
             processor_settings=validated.get(merchant.processor),
+            all_processor_settings=validated,
         )
     if problems:
         raise ConfigurationError(problems)

@@ -37,6 +37,20 @@ def _no_machine_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
 
 
+@pytest.fixture(autouse=True)
+def _no_outbound_http(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bytes]]:
+    """The sandbox's webhook sender records instead of POSTing: tests make no network calls.
+
+    Tests that look at deliveries override it (see test_sandbox_pages.py)."""
+    sent: list[tuple[str, bytes]] = []
+
+    def record(url: str, body: bytes, headers: Any) -> None:
+        sent.append((url, body))
+
+    monkeypatch.setattr("b2bgateway.sandbox.delivery.http_post", record)
+    return sent
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = os.environ.get("B2BGATEWAY_TEST_DATABASE_URL")

@@ -81,7 +81,7 @@ class Outbox:
             raise OSError("connection refused")
 
 
-def charge_request(token="tok_approved", **overrides):  # noqa: S107 (a test token)
+def charge_request(token="tok_approved", **overrides):
     values = dict(
         payment_id="pay_1",
         merchant_id="acme",

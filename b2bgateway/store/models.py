@@ -92,6 +92,9 @@ def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
+REGISTERED_ORDER = "purpose = 'order' AND " + _in("status", REGISTERING_STATUSES)
+
+
 class Timestamps:
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -178,6 +181,25 @@ class Payment(Timestamps, Base):
         Index("ix_payments_merchant_updated", "merchant_id", "updated_at", "id"),
         Index("ix_payments_merchant_customer", "merchant_id", "customer_id"),
         Index("ix_payments_status_updated", "status", "updated_at"),
+        # A client's Idempotency-Key names one payment, even after a crash mid-request.
+        Index(
+            "uq_payments_idempotency_key",
+            "merchant_id",
+            "idempotency_key",
+            unique=True,
+            sqlite_where=text("idempotency_key IS NOT NULL"),
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
+        # One registered payment per order reference, as per invoice: an order is never charged
+        # twice, whatever keys the portal sends.
+        Index(
+            "uq_payments_registered_order",
+            "merchant_id",
+            "order_reference",
+            unique=True,
+            sqlite_where=text(REGISTERED_ORDER),
+            postgresql_where=text(REGISTERED_ORDER),
+        ),
         Index(
             "uq_payments_processor_reference",
             "merchant_id",
@@ -266,6 +288,14 @@ class Refund(Timestamps, Base):
         CheckConstraint(_in("status", REFUND_STATUSES), name="status"),
         CheckConstraint("amount_minor > 0", name="amount_positive"),
         Index("ix_refunds_merchant_updated", "merchant_id", "updated_at"),
+        Index(
+            "uq_refunds_idempotency_key",
+            "merchant_id",
+            "idempotency_key",
+            unique=True,
+            sqlite_where=text("idempotency_key IS NOT NULL"),
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -278,6 +308,7 @@ class Refund(Timestamps, Base):
     reason: Mapped[str | None] = mapped_column(Text)
     failure_code: Mapped[str | None] = mapped_column(String(64))
     failure_message: Mapped[str | None] = mapped_column(Text)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
 
     payment: Mapped[Payment] = relationship(back_populates="refunds")
 
@@ -302,6 +333,7 @@ class IdempotencyRecord(Base):
     state: Mapped[str] = mapped_column(String(16), default="in_progress")
     response_status: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[str | None] = mapped_column(Text)
+    response_content_type: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,147 @@
+"""Client idempotency keys (``Idempotency-Key``), kept in the database so every worker agrees.
+
+The claim is one arbitrated write (a primary key on merchant + key) committed before the work
+starts; the response is stored when the work ends. Same key and same request: the first response
+again, byte for byte. Same key, other request: 422. Same key while the first is still running:
+409. A claim whose worker died is taken over once its lock expires; the work itself is safe to
+resume because payments and refunds are also unique per key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+
+from b2bgateway.errors import GatewayError, IdempotencyConflict
+from b2bgateway.store import Store
+from b2bgateway.store.models import IdempotencyRecord, utcnow
+
+__all__ = [
+    "LOCK",
+    "RETENTION",
+    "IdempotencyInProgress",
+    "Replay",
+    "begin",
+    "complete",
+    "fingerprint",
+    "purge",
+    "release",
+]
+
+#: How long a claim blocks others before it is considered abandoned (longer than any request).
+LOCK = timedelta(minutes=5)
+#: How long keys and their responses are kept.
+RETENTION = timedelta(days=30)
+MAX_KEY_LENGTH = 255
+
+
+class IdempotencyInProgress(GatewayError):
+    code = "idempotency_request_in_progress"
+    status = 409
+    title = "Request with this key in progress"
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    status: int
+    body: str
+    content_type: str
+
+
+def fingerprint(scope: str, payload: Any) -> str:
+    """A stable hash of what was asked: the scope (method and path) and the parsed body."""
+    canonical = json.dumps([scope, payload], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def begin(store: Store, merchant_id: str, key: str, scope: str, digest: str) -> Replay | None:
+    """Claim ``key`` for this request, or answer with what it already got.
+
+    :return: None when the caller should do the work (and then :func:`complete` or
+      :func:`release`), or the stored :class:`Replay`.
+    :raises IdempotencyConflict: the key was used for a different request.
+    :raises IdempotencyInProgress: the first request with this key is still running.
+    """
+    now = utcnow()
+    try:
+        with store.write() as session:
+            record = session.get(IdempotencyRecord, (merchant_id, key), with_for_update=True)
+            if record is None:
+                session.add(
+                    IdempotencyRecord(
+                        merchant_id=merchant_id,
+                        key=key,
+                        scope=scope,
+                        fingerprint=digest,
+                        state="in_progress",
+                        created_at=now,
+                        locked_until=now + LOCK,
+                    )
+                )
+                return None
+            if record.scope != scope or record.fingerprint != digest:
+                raise IdempotencyConflict(
+                    "this Idempotency-Key was used with a different request; use a new key"
+                )
+            if record.state == "completed":
+                assert record.response_status is not None
+                assert record.response_body is not None
+                return Replay(
+                    record.response_status,
+                    record.response_body,
+                    record.response_content_type or "application/json",
+                )
+            if record.locked_until is not None and record.locked_until > now:
+                raise IdempotencyInProgress(
+                    "a request with this Idempotency-Key is still being processed; retry later"
+                )
+            record.locked_until = now + LOCK  # the first worker died: take the claim over
+            return None
+    except IntegrityError:
+        # Another worker inserted the same key between our read and our insert.
+        raise IdempotencyInProgress(
+            "a request with this Idempotency-Key is still being processed; retry later"
+        ) from None
+
+
+def complete(
+    store: Store, merchant_id: str, key: str, status: int, body: str, content_type: str
+) -> None:
+    """Store the response so that a retry with the same key gets exactly it."""
+    with store.write() as session:
+        record = session.get(IdempotencyRecord, (merchant_id, key))
+        if record is None:
+            return
+        record.state = "completed"
+        record.response_status = status
+        record.response_body = body
+        record.response_content_type = content_type
+        record.completed_at = utcnow()
+        record.locked_until = None
+
+
+def release(store: Store, merchant_id: str, key: str) -> None:
+    """Forget an unfinished claim (the request failed unexpectedly), so a retry can run."""
+    with store.write() as session:
+        session.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.merchant_id == merchant_id,
+                IdempotencyRecord.key == key,
+                IdempotencyRecord.state == "in_progress",
+            )
+        )
+
+
+def purge(store: Store, older_than: timedelta = RETENTION) -> int:
+    """Delete keys older than the retention period; returns how many."""
+    with store.write() as session:
+        result = session.execute(
+            delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - older_than)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

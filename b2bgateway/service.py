@@ -1,0 +1,379 @@
+"""Checkout and refund orchestration.
+
+The order of operations is what keeps money safe:
+1. decide payability and write the payment (and its allocations) in one committed transaction,
+   before any processor call: the database's unique indexes make a second payment of an invoice
+   or an order impossible, whatever runs concurrently;
+2. call the configured processor outside any transaction, sending our payment id as its
+   idempotency key / order id / external reference;
+3. record the answer on the locked row. An answer we cannot know (timeout, crash, plugin bug)
+   leaves the payment ``processing``: reconciliation settles it by asking the processor.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from b2bgateway import lifecycle
+from b2bgateway.errors import (
+    AmountChanged,
+    GatewayError,
+    NotFound,
+    NotPayable,
+    ProcessorMisconfigured,
+    ProcessorNotConfigured,
+    ProcessorUnavailable,
+    RefundNotAllowed,
+    UnsupportedRequest,
+)
+from b2bgateway.gateway import Gateway
+from b2bgateway.interface import (
+    ChargeRequest,
+    ChargeResult,
+    CustomerRef,
+    Failure,
+    Outcome,
+    PaymentStatus,
+    RefundRequest,
+    RefundResult,
+    RefundStatus,
+)
+from b2bgateway.money import Money
+from b2bgateway.payability import check_invoices, check_order
+from b2bgateway.plugins import Processor
+from b2bgateway.settings import MerchantConfig
+from b2bgateway.store.models import Customer, Payment, Refund
+from b2bgateway.store.repository import create_payment, new_id
+
+__all__ = ["CheckoutRequest", "checkout", "get_payment", "refund"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutRequest:
+    """What a portal asks to pay: an order (reference + amount) or invoices (ids)."""
+
+    customer_id: str
+    purpose: str  # "order" | "invoices"
+    idempotency_key: str
+    order_reference: str | None = None
+    order_amount: Money | None = None
+    invoice_ids: Sequence[str] = field(default_factory=tuple)
+    expected_amount: Money | None = None
+    token: str | None = None
+    return_url: str | None = None
+
+
+def _processor(merchant: MerchantConfig) -> Processor:
+    if merchant.processor is None:
+        raise NotPayable(
+            "no processor is configured for this merchant", ["processor_not_configured"]
+        )
+    return merchant.processor
+
+
+def _check_capabilities(processor: Processor, token: str | None) -> None:
+    caps = processor.info.capabilities
+    if token is not None and not caps.token_charge:
+        raise UnsupportedRequest(f"{processor.name} cannot charge a token; omit payment_method")
+    if token is None and not caps.hosted_checkout:
+        raise UnsupportedRequest(
+            f"{processor.name} has no hosted checkout; send payment_method.token"
+        )
+
+
+def get_payment(session: Session, merchant_id: str, payment_id: str) -> Payment:
+    """A payment of this merchant, or 404 (another merchant's payment does not exist for it)."""
+    payment = session.get(Payment, payment_id)
+    if payment is None or payment.merchant_id != merchant_id:
+        raise NotFound(f"payment {payment_id!r} not found")
+    return payment
+
+
+def _existing(gw: Gateway, merchant_id: str, key: str) -> Payment | None:
+    with gw.store.read() as session:
+        return session.scalar(
+            select(Payment).where(
+                Payment.merchant_id == merchant_id, Payment.idempotency_key == key
+            )
+        )
+
+
+def _reserve(gw: Gateway, merchant: MerchantConfig, req: CheckoutRequest) -> Payment:
+    """Step 1: decide and write the payment, committed before the processor is called."""
+    processor = _processor(merchant)
+    try:
+        with gw.store.write() as session:
+            if req.purpose == "order":
+                assert req.order_amount is not None
+                assert req.order_reference is not None
+                check = check_order(
+                    gw.plugins, session, merchant, req.customer_id, req.order_amount
+                )
+                if not check.decision.payable:
+                    limit = None if check.credit_limit is None else str(check.credit_limit.amount)
+                    raise NotPayable(
+                        "this order cannot be paid online",
+                        check.decision.reasons,
+                        credit_limit=limit,
+                    )
+                amount, allocations = req.order_amount, []
+            else:
+                decision = check_invoices(
+                    gw.plugins, session, merchant, req.customer_id, req.invoice_ids
+                )
+                if not decision.payable:
+                    raise NotPayable(
+                        "these invoices cannot be paid online",
+                        decision.reasons,
+                        invoices=[
+                            {"invoice_id": inv.invoice_id, "reasons": list(d.reasons)}
+                            for inv, d in decision.invoices
+                        ],
+                    )
+                assert decision.amount is not None
+                amount = decision.amount
+                if req.expected_amount is not None and req.expected_amount != amount:
+                    raise AmountChanged(
+                        f"the invoices now add up to {amount.amount} {amount.currency}",
+                        extra={"amount": str(amount.amount), "currency": amount.currency},
+                    )
+                allocations = [(inv.invoice_id, inv.balance) for inv, _ in decision.invoices]
+            payment = create_payment(
+                session,
+                merchant_id=merchant.id,
+                customer_id=req.customer_id,
+                purpose=req.purpose,
+                amount=amount,
+                processor=processor.name,
+                allocations=allocations,
+                order_reference=req.order_reference,
+                idempotency_key=req.idempotency_key,
+                return_url=req.return_url,
+                status=PaymentStatus.PROCESSING,
+            )
+            lifecycle.created(gw.plugins, payment)
+            return payment
+    except IntegrityError:
+        # A concurrent checkout registered the same invoice/order first (the unique index
+        # decided), or the same idempotency key created its payment a moment ago.
+        existing = _existing(gw, merchant.id, req.idempotency_key)
+        if existing is not None:
+            return existing
+        raise NotPayable(
+            "a payment of this is already registered", ["payment_registered"]
+        ) from None
+
+
+def _charge(
+    gw: Gateway, merchant: MerchantConfig, payment: Payment, token: str | None
+) -> ChargeResult:
+    """Step 2: ask the processor. Never raises: whatever happens becomes a result."""
+    processor = _processor(merchant)
+    with gw.store.read() as session:
+        customer = session.get(Customer, (merchant.id, payment.customer_id))
+    ref = CustomerRef(
+        payment.customer_id,
+        customer.name if customer else "",
+        customer.email if customer else None,
+    )
+    invoice_ids = [allocation.invoice_id for allocation in payment.allocations]
+    description = (
+        f"Pedido {payment.order_reference}"
+        if payment.purpose == "order"
+        else "Facturas " + ", ".join(invoice_ids)
+    )
+    request = ChargeRequest(
+        payment_id=payment.id,
+        merchant_id=merchant.id,
+        amount=payment.amount,
+        customer=ref,
+        description=description[:250],
+        idempotency_key=f"{payment.id}:charge",
+        token=token,
+        return_url=payment.return_url,
+        gateway_url=str(gw.settings.public_url).rstrip("/"),
+        webhook_url=gw.webhook_url(merchant.id, processor.name),
+        metadata={"payment_id": payment.id, "customer_id": payment.customer_id},
+    )
+    try:
+        return processor.charge(request, merchant.processor_settings)  # type: ignore[arg-type]
+    except ProcessorUnavailable as exc:  # nothing was sent: a clean failure
+        return ChargeResult(Outcome.FAILED, failure=Failure("processor_unavailable", exc.detail))
+    except ProcessorMisconfigured as exc:
+        log.error(
+            "merchant %s: processor %s refused our credentials: %s",
+            merchant.id,
+            processor.name,
+            exc.detail,
+        )
+        return ChargeResult(Outcome.FAILED, failure=Failure("processor_misconfigured", exc.detail))
+    except GatewayError as exc:  # a contract error or anything else: the outcome is unknown
+        log.error(
+            "payment %s: processor %s: %s (outcome unknown, will reconcile)",
+            payment.id,
+            processor.name,
+            exc.detail,
+            exc_info=exc,
+        )
+        return ChargeResult(Outcome.UNKNOWN)
+
+
+def checkout(gw: Gateway, merchant: MerchantConfig, req: CheckoutRequest) -> Payment:
+    """Pay an order or invoices: reserve, charge, record. Returns the payment as it now stands.
+
+    :raises NotPayable: with reason codes (and each invoice's), before any payment exists.
+    :raises NotFound: the customer or an invoice is not this merchant's / customer's.
+    :raises AmountChanged: ``expected_amount`` differs from the invoices' current balances.
+    :raises UnsupportedRequest: the processor cannot do the flow asked for.
+    """
+    existing = _existing(gw, merchant.id, req.idempotency_key)
+    if existing is not None:
+        return existing  # a retry after a crash: never a second payment for one key
+    if merchant.processor is None:
+        raise ProcessorNotConfigured("no processor is configured for this merchant")
+    _check_capabilities(merchant.processor, req.token)
+    payment = _reserve(gw, merchant, req)
+    if payment.idempotency_key != req.idempotency_key or payment.status != "processing":
+        return payment
+    result = _charge(gw, merchant, payment, req.token)
+    with gw.store.write() as session:
+        locked = session.get(Payment, payment.id, with_for_update=True)
+        assert locked is not None
+        lifecycle.apply_charge_result(session, gw.plugins, locked, result)
+        return locked
+
+
+# -- refunds -------------------------------------------------------------------------------------
+
+REFUNDABLE = (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED)
+
+
+def _pending_refunds(session: Session, payment_id: str) -> int:
+    total = session.scalar(
+        select(func.coalesce(func.sum(Refund.amount_minor), 0)).where(
+            Refund.payment_id == payment_id, Refund.status == RefundStatus.PENDING.value
+        )
+    )
+    return int(total or 0)
+
+
+def refund(
+    gw: Gateway,
+    merchant: MerchantConfig,
+    payment_id: str,
+    amount: Money | None,
+    reason: str | None,
+    idempotency_key: str,
+) -> Refund:
+    """Refund all that is left (``amount`` None) or part of a succeeded payment.
+
+    :raises NotFound: not this merchant's payment.
+    :raises RefundNotAllowed: not refundable, or more than what is left.
+    :raises UnsupportedRequest: a partial refund the processor cannot do.
+    """
+    with gw.store.read() as session:
+        done = session.scalar(
+            select(Refund).where(
+                Refund.merchant_id == merchant.id, Refund.idempotency_key == idempotency_key
+            )
+        )
+        if done is not None:
+            return done
+    with gw.store.write() as session:
+        payment = get_payment(session, merchant.id, payment_id)
+        session.refresh(payment, with_for_update=True)
+        if PaymentStatus(payment.status) not in REFUNDABLE:
+            raise RefundNotAllowed(f"a {payment.status} payment cannot be refunded")
+        processor = gw.plugins.processor(payment.processor)
+        settings = merchant.settings_for(processor.name)
+        if settings is None:
+            raise ProcessorNotConfigured(
+                f"no settings for {processor.name}, which took this payment"
+            )
+        left_minor = (
+            payment.amount_minor - payment.refunded_minor - _pending_refunds(session, payment.id)
+        )
+        left = Money.from_minor_units(left_minor, payment.currency)
+        wanted = left if amount is None else amount
+        if wanted.currency != payment.currency:
+            raise RefundNotAllowed(f"the payment is in {payment.currency}")
+        if not wanted.is_positive():
+            raise RefundNotAllowed(
+                "nothing is left to refund"
+                if amount is None
+                else "a refund amount must be positive"
+            )
+        if wanted > left:
+            raise RefundNotAllowed(
+                f"at most {left.amount} {left.currency} can be refunded",
+                extra={"refundable": str(left.amount)},
+            )
+        full = wanted == Money.from_minor_units(
+            payment.amount_minor - payment.refunded_minor, payment.currency
+        )
+        if not full and not processor.info.capabilities.partial_refund:
+            raise UnsupportedRequest(f"{processor.name} cannot refund part of a payment")
+        record = Refund(
+            id=new_id("re"),
+            merchant_id=merchant.id,
+            payment_id=payment.id,
+            amount_minor=wanted.to_minor_units(),
+            currency=wanted.currency,
+            status=RefundStatus.PENDING.value,
+            reason=reason,
+            idempotency_key=idempotency_key,
+        )
+        session.add(record)
+        session.flush()
+        request = RefundRequest(
+            refund_id=record.id,
+            payment_id=payment.id,
+            merchant_id=merchant.id,
+            processor_reference=payment.processor_reference or "",
+            amount=wanted,
+            idempotency_key=f"{record.id}:refund",
+            full=full,
+            reason=reason,
+        )
+    try:
+        result = processor.refund(request, settings)
+    except ProcessorUnavailable as exc:
+        result = RefundResult(Outcome.FAILED, failure=Failure("processor_unavailable", exc.detail))
+    except GatewayError as exc:
+        log.error("refund %s: %s (outcome unknown, will reconcile)", request.refund_id, exc.detail)
+        result = RefundResult(Outcome.UNKNOWN)
+    return apply_refund_result(gw, request.refund_id, result)
+
+
+def apply_refund_result(gw: Gateway, refund_id: str, result: RefundResult) -> Refund:
+    """Record a processor's answer about a refund, and the payment's new refunded total."""
+    with gw.store.write() as session:
+        record = session.get(Refund, refund_id)
+        assert record is not None
+        payment = session.get(Payment, record.payment_id, with_for_update=True)
+        assert payment is not None
+        if result.processor_reference and not record.processor_reference:
+            record.processor_reference = result.processor_reference
+        if result.outcome is Outcome.SUCCEEDED:
+            if lifecycle.set_refund_status(session, gw.plugins, record, RefundStatus.SUCCEEDED):
+                payment.refunded_minor += record.amount_minor
+                new = (
+                    PaymentStatus.REFUNDED
+                    if payment.refunded_minor >= payment.amount_minor
+                    else PaymentStatus.PARTIALLY_REFUNDED
+                )
+                lifecycle.transition(session, gw.plugins, payment, new, {"refund_id": record.id})
+        elif result.outcome is Outcome.FAILED:
+            if result.failure is not None:
+                record.failure_code = result.failure.code
+                record.failure_message = result.failure.message
+            lifecycle.set_refund_status(session, gw.plugins, record, RefundStatus.FAILED)
+        return record

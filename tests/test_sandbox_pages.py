@@ -1,0 +1,490 @@
+"""The sandbox's approval pages (3-D Secure and hosted), through the Flask test client.
+
+Charges are created through the plugin facade, as the core creates them. Nothing leaves the
+process: the default webhook sender is replaced by a recorder, and the page's background delivery
+runs to completion (its thread is joined) before the request returns, so every test can look at
+what was "sent".
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from b2bgateway.gateway import Gateway
+from b2bgateway.interface import (
+    ChargeRequest,
+    ChargeResult,
+    CustomerRef,
+    EventKind,
+    Outcome,
+    RetrieveRequest,
+    WebhookEvent,
+    WebhookRequest,
+)
+from b2bgateway.money import Money
+from b2bgateway.sandbox import delivery, hooks
+from b2bgateway.sandbox.ledger import open_ledger
+from b2bgateway.sandbox.signing import HEADER, form_token
+from b2bgateway_web import sandbox_pages
+
+GATEWAY_URL = "http://localhost"
+RETURN_URL = "https://portal.example/return"
+WEBHOOK_URL = "https://gw.example/v1/webhooks/acme/sandbox"
+AMOUNT = Money("1234.50", "MXN")
+
+
+@dataclass
+class Sent:
+    url: str
+    body: bytes
+    headers: Mapping[str, str]
+
+
+@dataclass
+class Outbox:
+    """What the sandbox "sent" (webhooks) and how many background deliveries were started."""
+
+    sent: list[Sent] = field(default_factory=list)
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+
+
+@pytest.fixture(autouse=True)
+def outbox(monkeypatch: pytest.MonkeyPatch) -> Outbox:
+    """Record webhooks instead of POSTing them; run the page's background delivery to the end."""
+    box = Outbox()
+
+    def record(url: str, body: bytes, headers: Mapping[str, str]) -> None:
+        box.sent.append(Sent(url, body, dict(headers)))
+
+    real = delivery.deliver_in_background
+
+    def deliver_and_join(settings: Any, merchant_id: str, **kwargs: Any) -> Any:
+        box.deliveries.append({"merchant_id": merchant_id, **kwargs})
+        thread = real(settings, merchant_id, **kwargs)
+        thread.join(timeout=10)
+        assert not thread.is_alive()
+        return thread
+
+    monkeypatch.setattr(delivery, "http_post", record)
+    monkeypatch.setattr(sandbox_pages, "deliver_in_background", deliver_and_join)
+    monkeypatch.setattr(hooks, "deliver_in_background", deliver_and_join)
+    return box
+
+
+class _Page(HTMLParser):
+    """The bits of a sandbox page the tests look at: html lang, buttons, hidden inputs, links."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lang: str | None = None
+        self.buttons: list[dict[str, str | None]] = []
+        self.inputs: list[dict[str, str | None]] = []
+        self.links: list[str] = []
+        self.forms: list[dict[str, str | None]] = []
+        self._button: dict[str, str | None] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag == "html":
+            self.lang = attributes.get("lang")
+        elif tag == "button":
+            self._button = {**attributes, "text": ""}
+        elif tag == "input":
+            self.inputs.append(attributes)
+        elif tag == "form":
+            self.forms.append(attributes)
+        elif tag == "a" and attributes.get("href"):
+            self.links.append(attributes["href"] or "")
+
+    def handle_data(self, data: str) -> None:
+        if self._button is not None:
+            self._button["text"] = (self._button["text"] or "") + data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "button" and self._button is not None:
+            self._button["text"] = (self._button["text"] or "").strip()
+            self.buttons.append(self._button)
+            self._button = None
+
+
+def parse(html: str) -> _Page:
+    page = _Page()
+    page.feed(html)
+    page.close()
+    return page
+
+
+def _charge(
+    gateway: Gateway, token: str | None, *, return_url: str | None = RETURN_URL
+) -> tuple[str, ChargeResult]:
+    merchant = gateway.merchants["acme"]
+    assert merchant.processor is not None and merchant.processor_settings is not None
+    payment_id = f"pay_{uuid.uuid4().hex}"
+    result = merchant.processor.charge(
+        ChargeRequest(
+            payment_id=payment_id,
+            merchant_id="acme",
+            amount=AMOUNT,
+            customer=CustomerRef("cus_1", "Cliente de prueba"),
+            description="Pedido de prueba",
+            idempotency_key=f"charge:{payment_id}",
+            token=token,
+            return_url=return_url,
+            gateway_url=GATEWAY_URL,
+            webhook_url=WEBHOOK_URL,
+        ),
+        merchant.processor_settings,
+    )
+    return payment_id, result
+
+
+def _retrieve(gateway: Gateway, payment_id: str, reference: str | None = None) -> ChargeResult:
+    merchant = gateway.merchants["acme"]
+    assert merchant.processor is not None and merchant.processor_settings is not None
+    return merchant.processor.retrieve(
+        RetrieveRequest(payment_id=payment_id, merchant_id="acme", processor_reference=reference),
+        merchant.processor_settings,
+    )
+
+
+def _path(result: ChargeResult) -> str:
+    assert result.outcome is Outcome.PENDING
+    assert result.next_action is not None and result.next_action.url
+    url = urlsplit(result.next_action.url)
+    assert (url.scheme, url.netloc) == ("http", "localhost")
+    assert url.path == f"/sandbox/acme/charges/{result.processor_reference}"
+    return url.path
+
+
+def _token(gateway: Gateway, charge_id: str) -> str:
+    settings = gateway.merchants["acme"].processor_settings
+    return form_token(settings.webhook_secret, "acme", charge_id)  # type: ignore[union-attr]
+
+
+def _status(gateway: Gateway, charge_id: str) -> str:
+    charge = open_ledger(gateway.merchants["acme"].processor_settings).get_charge(  # type: ignore[arg-type]
+        "acme", charge_id
+    )
+    assert charge is not None
+    return charge.status
+
+
+def _parsed_webhook(gateway: Gateway, sent: Sent) -> WebhookEvent:
+    """The recorded webhook as the gateway's webhook endpoint would receive and parse it."""
+    request = WebhookRequest(
+        merchant_id="acme",
+        body=sent.body,
+        headers={name.lower(): value for name, value in sent.headers.items()},
+    )
+    return hooks.b2bgateway_parse_webhook(
+        request,
+        gateway.merchants["acme"].processor_settings,  # type: ignore[arg-type]
+    )
+
+
+# -- the page --------------------------------------------------------------------------------------
+def test_three_d_secure_page_shows_amount_and_buttons(gateway: Gateway, client: Any) -> None:
+    _payment_id, result = _charge(gateway, "tok_3ds")
+    response = client.get(_path(result))
+
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    html = response.get_data(as_text=True)
+    assert "$1,234.50" in html
+    assert "$1,234.50 MXN" in html
+    page = parse(html)
+    assert page.lang in {"es-MX", "es"}
+    assert [b["text"] for b in page.buttons] == ["Autorizar", "Rechazar"]
+    assert [(b["name"], b["value"], b["type"]) for b in page.buttons] == [
+        ("action", "approve", "submit"),
+        ("action", "decline", "submit"),
+    ]
+    assert [f.get("method", "").lower() for f in page.forms] == ["post"]  # type: ignore[union-attr]
+    hidden = {i["name"]: i["value"] for i in page.inputs if i.get("type") == "hidden"}
+    assert hidden == {"token": _token(gateway, result.processor_reference or "")}
+    assert "3-D Secure" in html
+    assert result.processor_reference in html
+
+
+def test_page_is_read_only(gateway: Gateway, client: Any, outbox: Outbox) -> None:
+    _payment_id, result = _charge(gateway, "tok_3ds")
+    for _ in range(2):
+        assert client.get(_path(result)).status_code == 200
+    assert _status(gateway, result.processor_reference or "") == "requires_action"
+    assert outbox.sent == [] and outbox.deliveries == []
+
+
+# -- refused forms ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"action": "approve", "token": "not-the-token"},
+        {"action": "approve", "token": ""},
+        {"action": "approve"},
+    ],
+    ids=["wrong", "empty", "missing"],
+)
+def test_post_with_bad_token_is_400(
+    gateway: Gateway, client: Any, outbox: Outbox, form: dict[str, str]
+) -> None:
+    _payment_id, result = _charge(gateway, "tok_3ds")
+    response = client.post(_path(result), data=form)
+
+    assert response.status_code == 400
+    assert _status(gateway, result.processor_reference or "") == "requires_action"
+    assert outbox.sent == [] and outbox.deliveries == []
+
+
+def test_token_of_another_charge_is_400(gateway: Gateway, client: Any) -> None:
+    _p1, first = _charge(gateway, "tok_3ds")
+    _p2, second = _charge(gateway, "tok_3ds")
+    response = client.post(
+        _path(first),
+        data={"action": "approve", "token": _token(gateway, second.processor_reference or "")},
+    )
+    assert response.status_code == 400
+    assert _status(gateway, first.processor_reference or "") == "requires_action"
+
+
+@pytest.mark.parametrize("action", ["cancel", "refund", ""])
+def test_action_the_flow_lacks_is_400(
+    gateway: Gateway, client: Any, outbox: Outbox, action: str
+) -> None:
+    _payment_id, result = _charge(gateway, "tok_3ds")
+    charge_id = result.processor_reference or ""
+    response = client.post(
+        _path(result), data={"action": action, "token": _token(gateway, charge_id)}
+    )
+
+    assert response.status_code == 400
+    assert _status(gateway, charge_id) == "requires_action"
+    assert outbox.sent == [] and outbox.deliveries == []
+
+
+# -- approve ---------------------------------------------------------------------------------------
+def test_approve_redirects_back_and_sends_signed_webhook(
+    gateway: Gateway, client: Any, outbox: Outbox
+) -> None:
+    payment_id, result = _charge(gateway, "tok_3ds")
+    charge_id = result.processor_reference or ""
+    path = _path(result)
+
+    response = client.post(path, data={"action": "approve", "token": _token(gateway, charge_id)})
+
+    assert response.status_code == 303
+    location = urlsplit(response.headers["Location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == RETURN_URL
+    assert parse_qs(location.query) == {"payment_id": [payment_id]}
+
+    # The processor's answer, as the portal gets it when the customer comes back.
+    retrieved = _retrieve(gateway, payment_id)
+    assert retrieved.outcome is Outcome.SUCCEEDED
+    assert retrieved.processor_reference == charge_id
+    assert retrieved.amount == AMOUNT
+    assert retrieved.failure is None
+    assert _retrieve(gateway, payment_id, charge_id).outcome is Outcome.SUCCEEDED
+
+    # The signed webhook went to the charge's webhook_url, once.
+    assert outbox.deliveries == [{"merchant_id": "acme", "charge_id": charge_id}]
+    assert [s.url for s in outbox.sent] == [WEBHOOK_URL]
+    sent = outbox.sent[0]
+    assert sent.headers["Content-Type"] == "application/json"
+    assert sent.headers[HEADER].startswith("t=")
+    event = _parsed_webhook(gateway, sent)
+    assert event.kind is EventKind.PAYMENT
+    assert event.event_type == "charge.succeeded"
+    assert event.outcome is Outcome.SUCCEEDED
+    assert event.payment_id == payment_id
+    assert event.processor_reference == charge_id
+    assert event.amount == AMOUNT
+    assert event.failure is None
+    # ... and through the plugin facade, as the core's webhook endpoint calls it.
+    merchant = gateway.merchants["acme"]
+    assert merchant.processor is not None and merchant.processor_settings is not None
+    headers = {name.lower(): value for name, value in sent.headers.items()}
+    request = WebhookRequest(merchant_id="acme", body=sent.body, headers=headers)
+    assert merchant.processor.parse_webhook(request, merchant.processor_settings) == event
+
+    # The page now shows the final state, without buttons, with the way back.
+    again = client.get(path)
+    assert again.status_code == 200
+    html = again.get_data(as_text=True)
+    assert "Pago aprobado" in html
+    assert "$1,234.50" in html
+    page = parse(html)
+    assert page.buttons == [] and page.forms == []
+    assert f"{RETURN_URL}?payment_id={payment_id}" in page.links
+
+    # A second click changes nothing and sends nothing more.
+    for action in ("approve", "decline"):
+        repeat = client.post(path, data={"action": action, "token": _token(gateway, charge_id)})
+        assert repeat.status_code == 200
+        assert "Pago aprobado" in repeat.get_data(as_text=True)
+        assert parse(repeat.get_data(as_text=True)).buttons == []
+    assert _status(gateway, charge_id) == "succeeded"
+    assert _retrieve(gateway, payment_id).outcome is Outcome.SUCCEEDED
+    assert len(outbox.sent) == 1 and len(outbox.deliveries) == 1
+
+
+def test_return_url_keeps_its_query(gateway: Gateway, client: Any) -> None:
+    payment_id, result = _charge(
+        gateway, "tok_3ds", return_url=f"{RETURN_URL}?order=42&payment_id=stale"
+    )
+    charge_id = result.processor_reference or ""
+    response = client.post(
+        _path(result), data={"action": "approve", "token": _token(gateway, charge_id)}
+    )
+    assert response.status_code == 303
+    query = parse_qs(urlsplit(response.headers["Location"]).query)
+    assert query == {"order": ["42"], "payment_id": [payment_id]}
+
+
+# -- decline ---------------------------------------------------------------------------------------
+def test_decline_fails_card_declined(gateway: Gateway, client: Any, outbox: Outbox) -> None:
+    payment_id, result = _charge(gateway, "tok_3ds")
+    charge_id = result.processor_reference or ""
+    path = _path(result)
+
+    response = client.post(path, data={"action": "decline", "token": _token(gateway, charge_id)})
+
+    assert response.status_code == 303
+    assert parse_qs(urlsplit(response.headers["Location"]).query) == {"payment_id": [payment_id]}
+    retrieved = _retrieve(gateway, payment_id)
+    assert retrieved.outcome is Outcome.FAILED
+    assert retrieved.failure is not None
+    assert retrieved.failure.code == "card_declined"
+    assert retrieved.processor_status == "failed"
+
+    assert [s.url for s in outbox.sent] == [WEBHOOK_URL]
+    event = _parsed_webhook(gateway, outbox.sent[0])
+    assert event.kind is EventKind.PAYMENT
+    assert event.event_type == "charge.failed"
+    assert event.outcome is Outcome.FAILED
+    assert event.payment_id == payment_id
+    assert event.failure is not None and event.failure.code == "card_declined"
+
+    again = client.get(path)
+    assert again.status_code == 200
+    assert "Pago rechazado" in again.get_data(as_text=True)
+    assert parse(again.get_data(as_text=True)).buttons == []
+
+    repeat = client.post(path, data={"action": "approve", "token": _token(gateway, charge_id)})
+    assert repeat.status_code == 200
+    assert _status(gateway, charge_id) == "failed"
+    assert len(outbox.sent) == 1
+
+
+# -- hosted ----------------------------------------------------------------------------------------
+def test_hosted_page_has_pay_and_cancel(gateway: Gateway, client: Any) -> None:
+    _payment_id, result = _charge(gateway, None, return_url=None)
+    response = client.get(_path(result))
+
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "$1,234.50" in html
+    assert "3-D Secure" not in html
+    page = parse(html)
+    assert page.lang in {"es-MX", "es"}
+    assert [(b["text"], b["value"]) for b in page.buttons] == [
+        ("Pagar", "approve"),
+        ("Cancelar", "cancel"),
+    ]
+
+
+def test_hosted_cancel_without_return_url(gateway: Gateway, client: Any, outbox: Outbox) -> None:
+    payment_id, result = _charge(gateway, None, return_url=None)
+    charge_id = result.processor_reference or ""
+    path = _path(result)
+
+    response = client.post(path, data={"action": "cancel", "token": _token(gateway, charge_id)})
+
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "Pago cancelado" in html
+    assert "$1,234.50" in html
+    assert parse(html).buttons == []
+    assert "Location" not in response.headers
+
+    retrieved = _retrieve(gateway, payment_id)
+    assert retrieved.outcome is Outcome.FAILED
+    assert retrieved.processor_status == "canceled"
+    assert retrieved.failure is not None
+    assert retrieved.failure.code == "canceled"
+    assert retrieved.failure.processor_code == "canceled"
+
+    assert [s.url for s in outbox.sent] == [WEBHOOK_URL]
+    event = _parsed_webhook(gateway, outbox.sent[0])
+    assert event.event_type == "charge.canceled"
+    assert event.outcome is Outcome.FAILED
+    assert event.failure is not None and event.failure.code == "canceled"
+
+    again = client.get(path)
+    assert "Pago cancelado" in again.get_data(as_text=True)
+    assert parse(again.get_data(as_text=True)).links == []  # no return_url, no way back
+
+
+def test_hosted_pay_without_return_url(gateway: Gateway, client: Any, outbox: Outbox) -> None:
+    payment_id, result = _charge(gateway, None, return_url=None)
+    charge_id = result.processor_reference or ""
+    response = client.post(
+        _path(result), data={"action": "approve", "token": _token(gateway, charge_id)}
+    )
+    assert response.status_code == 200
+    assert "Pago aprobado" in response.get_data(as_text=True)
+    assert _retrieve(gateway, payment_id).outcome is Outcome.SUCCEEDED
+    assert _parsed_webhook(gateway, outbox.sent[0]).outcome is Outcome.SUCCEEDED
+
+
+def test_hosted_refuses_decline(gateway: Gateway, client: Any) -> None:
+    _payment_id, result = _charge(gateway, None, return_url=None)
+    charge_id = result.processor_reference or ""
+    response = client.post(
+        _path(result), data={"action": "decline", "token": _token(gateway, charge_id)}
+    )
+    assert response.status_code == 400
+    assert _status(gateway, charge_id) == "requires_action"
+
+
+# -- not found -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_unknown_charge_is_404(gateway: Gateway, client: Any, method: str) -> None:
+    missing = "sbx_ch_000000000000000000000000"
+    token = _token(gateway, missing)
+    response = getattr(client, method)(
+        f"/sandbox/acme/charges/{missing}", data={"action": "approve", "token": token}
+    )
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_charge_under_merchant_without_sandbox_is_404(
+    gateway: Gateway, client: Any, outbox: Outbox, method: str
+) -> None:
+    _payment_id, result = _charge(gateway, "tok_3ds")
+    charge_id = result.processor_reference or ""
+    response = getattr(client, method)(
+        f"/sandbox/globex/charges/{charge_id}",
+        data={"action": "approve", "token": _token(gateway, charge_id)},
+    )
+    assert response.status_code == 404
+    assert _status(gateway, charge_id) == "requires_action"
+    assert outbox.sent == []
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_unknown_merchant_is_404(gateway: Gateway, client: Any, method: str) -> None:
+    _payment_id, result = _charge(gateway, "tok_3ds")
+    charge_id = result.processor_reference or ""
+    response = getattr(client, method)(
+        f"/sandbox/nobody/charges/{charge_id}",
+        data={"action": "approve", "token": _token(gateway, charge_id)},
+    )
+    assert response.status_code == 404
+    assert _status(gateway, charge_id) == "requires_action"
