@@ -7,7 +7,7 @@ PORT ?= 8000
 # The suite runs once on SQLite and once on PostgreSQL (skipped with a warning when no server
 # answers, except in CI where it is required).
 TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3Db2bgateway_test
-DISTRIBUTIONS := -e ".[dev,postgresql]" -e ./web
+DISTRIBUTIONS := -e ".[dev,postgresql]" -e "./web[test]"
 PYPROJECTS := pyproject.toml web/pyproject.toml
 
 .PHONY: run test test-sqlite test-postgres lint typecheck install bench clean

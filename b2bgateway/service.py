@@ -66,7 +66,7 @@ class CheckoutRequest:
     order_reference: str | None = None
     order_amount: Money | None = None
     invoice_ids: Sequence[str] = field(default_factory=tuple)
-    expected_amount: Money | None = None
+    expected_amount: str | None = None  # the decimal the portal showed, in the invoices' currency
     token: str | None = None
     return_url: str | None = None
 
@@ -140,7 +140,10 @@ def _reserve(gw: Gateway, merchant: MerchantConfig, req: CheckoutRequest) -> Pay
                     )
                 assert decision.amount is not None
                 amount = decision.amount
-                if req.expected_amount is not None and req.expected_amount != amount:
+                if (
+                    req.expected_amount is not None
+                    and Money(req.expected_amount, amount.currency) != amount
+                ):
                     raise AmountChanged(
                         f"the invoices now add up to {amount.amount} {amount.currency}",
                         extra={"amount": str(amount.amount), "currency": amount.currency},

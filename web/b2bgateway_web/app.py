@@ -25,13 +25,23 @@ def create_app(
     """
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.config["MAX_CONTENT_LENGTH"] = 16 * 1024 * 1024  # a 10,000-invoice batch fits
     app.extensions["b2bgateway"] = gateway or Gateway.build(settings, plugins)
 
-    from b2bgateway_web import health, problems, sandbox_pages
+    from flask_swagger_ui import get_swaggerui_blueprint
+
+    from b2bgateway_web import health, openapi, problems, sandbox_pages
+    from b2bgateway_web.routes import v1
 
     app.register_blueprint(problems.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(openapi.bp)
+    app.register_blueprint(
+        get_swaggerui_blueprint("/docs", "/openapi.json", config={"app_name": "b2bgateway"}),
+        url_prefix="/docs",
+    )
     app.register_blueprint(sandbox_pages.bp)
+    app.register_blueprint(v1)  # everything under /v1 needs a merchant's API key
     return app
 
 

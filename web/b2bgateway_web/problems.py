@@ -33,22 +33,32 @@ def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> Re
     return Response(json.dumps(body), status=status, mimetype="application/problem+json")
 
 
-@bp.app_errorhandler(GatewayError)
-def _gateway_error(exc: GatewayError) -> Response:
-    if exc.status >= 500:
-        log.error("%s: %s", exc.code, exc.detail, exc_info=exc)
+def problem_for(exc: GatewayError) -> Response:
+    """The problem document of one of our errors."""
     return problem(exc.status, exc.code, exc.title, exc.detail, **exc.extra)
 
 
-@bp.app_errorhandler(ValidationError)
-def _validation_error(exc: ValidationError) -> Response:
+def validation_problem(exc: ValidationError) -> Response:
+    """422 ``validation_error`` listing each bad field by location; input values are not echoed."""
     errors = [
         {"loc": list(err["loc"]), "msg": err["msg"], "type": err["type"]}
-        for err in exc.errors(include_input=False, include_url=False)
+        for err in exc.errors(include_input=False, include_url=False, include_context=False)
     ]
     return problem(
         422, "validation_error", "Invalid request", "the request is not valid", errors=errors
     )
+
+
+@bp.app_errorhandler(GatewayError)
+def _gateway_error(exc: GatewayError) -> Response:
+    if exc.status >= 500:
+        log.error("%s: %s", exc.code, exc.detail, exc_info=exc)
+    return problem_for(exc)
+
+
+@bp.app_errorhandler(ValidationError)
+def _validation_error(exc: ValidationError) -> Response:
+    return validation_problem(exc)
 
 
 @bp.app_errorhandler(HTTPException)

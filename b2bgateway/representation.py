@@ -1,0 +1,144 @@
+"""JSON-ready representations of the gateway's objects (API.md shapes), shared by the HTTP layer
+and outbound events. Money is a string with the currency's decimals, never a number; dates are
+``YYYY-MM-DD``; timestamps RFC 3339 in UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from b2bgateway.payability import Statement
+from b2bgateway.rules import Decision
+from b2bgateway.statement import Balances
+from b2bgateway.store.models import Customer, Invoice, Payment, Refund
+
+__all__ = [
+    "customer_json",
+    "invoice_json",
+    "payment_json",
+    "refund_json",
+    "statement_json",
+    "timestamp",
+]
+
+
+def timestamp(value: datetime) -> str:
+    """RFC 3339 in UTC with a ``Z``: ``2026-11-26T23:29:44.123456Z``."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def customer_json(customer: Customer) -> dict[str, Any]:
+    limit = customer.credit_limit
+    return {
+        "customer_id": customer.customer_id,
+        "name": customer.name,
+        "email": customer.email,
+        "active": customer.active,
+        "credit_limit": None if limit is None else str(limit.amount),
+        "currency": customer.currency,
+        "created_at": timestamp(customer.created_at),
+        "updated_at": timestamp(customer.updated_at),
+    }
+
+
+def invoice_json(invoice: Invoice, decision: Decision | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "invoice_id": invoice.invoice_id,
+        "customer_id": invoice.customer_id,
+        "folio": invoice.folio,
+        "document_type": invoice.document_type,
+        "source": invoice.source,
+        "issued_on": invoice.issued_on.isoformat(),
+        "due_on": invoice.due_on.isoformat(),
+        "total": str(invoice.total.amount),
+        "balance": str(invoice.balance.amount),
+        "currency": invoice.currency,
+        "created_at": timestamp(invoice.created_at),
+        "updated_at": timestamp(invoice.updated_at),
+    }
+    if decision is not None:
+        body["payable"] = decision.payable
+        body["reasons"] = list(decision.reasons)
+    return body
+
+
+def refund_json(refund: Refund) -> dict[str, Any]:
+    return {
+        "id": refund.id,
+        "payment_id": refund.payment_id,
+        "amount": str(refund.amount.amount),
+        "currency": refund.currency,
+        "status": refund.status,
+        "reason": refund.reason,
+        "processor_reference": refund.processor_reference,
+        "failure": (
+            None
+            if refund.failure_code is None
+            else {"code": refund.failure_code, "message": refund.failure_message or ""}
+        ),
+        "created_at": timestamp(refund.created_at),
+        "updated_at": timestamp(refund.updated_at),
+    }
+
+
+def payment_json(payment: Payment) -> dict[str, Any]:
+    return {
+        "id": payment.id,
+        "status": payment.status,
+        "purpose": payment.purpose,
+        "customer_id": payment.customer_id,
+        "amount": str(payment.amount.amount),
+        "currency": payment.currency,
+        "processor": payment.processor,
+        "processor_reference": payment.processor_reference,
+        "allocations": [
+            {"invoice_id": a.invoice_id, "amount": str(a.amount.amount)}
+            for a in sorted(payment.allocations, key=lambda a: a.invoice_id)
+        ],
+        "order_reference": payment.order_reference,
+        "next_action": payment.next_action,
+        "failure": (
+            None
+            if payment.failure_code is None
+            else {"code": payment.failure_code, "message": payment.failure_message or ""}
+        ),
+        "refunded_amount": str(payment.refunded.amount),
+        "created_at": timestamp(payment.created_at),
+        "updated_at": timestamp(payment.updated_at),
+    }
+
+
+def _balances(b: Balances) -> dict[str, Any]:
+    return {
+        "currency": b.currency,
+        "total_balance": str(b.total.amount),
+        "overdue_balance": str(b.overdue.amount),
+        "upcoming_balance": str(b.upcoming.amount),
+    }
+
+
+def statement_json(statement: Statement) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "customer_id": statement.customer_id,
+        "currency": statement.currency,
+        "as_of": statement.as_of.isoformat(),
+        "total_balance": str(statement.balances.total.amount),
+        "overdue_balance": str(statement.balances.overdue.amount),
+        "upcoming_balance": str(statement.balances.upcoming.amount),
+        "invoices": [
+            {
+                "invoice_id": line.invoice.invoice_id,
+                "folio": line.invoice.folio,
+                "due_on": line.invoice.due_on.isoformat(),
+                "balance": str(line.invoice.balance.amount),
+                "currency": line.invoice.currency,
+                "state": "overdue" if line.overdue else "upcoming",
+                "payable": line.decision.payable,
+                "reasons": list(line.decision.reasons),
+            }
+            for line in statement.lines
+        ],
+    }
+    if statement.other_currencies:
+        body["other_currencies"] = [_balances(b) for b in statement.other_currencies]
+    return body

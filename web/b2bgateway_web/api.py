@@ -1,0 +1,190 @@
+"""What every ``/v1`` view shares: the blueprint, Bearer authentication, request parsing,
+``Idempotency-Key`` handling, and the registry the OpenAPI document is generated from."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from flask import Blueprint, Response, g, request
+from pydantic import BaseModel, ValidationError
+
+from b2bgateway import idempotency
+from b2bgateway.errors import GatewayError, NotFound
+from b2bgateway.settings import MerchantConfig
+from b2bgateway_web.app import gateway
+from b2bgateway_web.problems import problem, problem_for, validation_problem
+
+M = TypeVar("M", bound=BaseModel)
+F = TypeVar("F", bound=Callable[..., Any])
+
+v1 = Blueprint("v1", __name__, url_prefix="/v1")
+
+
+class Unauthorized(GatewayError):
+    code = "unauthorized"
+    status = 401
+    title = "Unauthorized"
+
+
+class BadRequest(GatewayError):
+    code = "bad_request"
+    status = 400
+    title = "Bad request"
+
+
+class UnsupportedMediaType(GatewayError):
+    code = "unsupported_media_type"
+    status = 415
+    title = "Unsupported media type"
+
+
+@v1.before_request
+def authenticate() -> None:
+    """``Authorization: Bearer <key>``: the key decides the merchant. Missing or wrong: 401."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise Unauthorized("send Authorization: Bearer <your API key>")
+    merchant = gateway().merchant_for_api_key(key.strip())
+    if merchant is None:
+        raise Unauthorized("the API key is not valid")
+    g.merchant = merchant
+
+
+def current_merchant() -> MerchantConfig:
+    merchant: MerchantConfig = g.merchant
+    return merchant
+
+
+def parse_body(model: type[M]) -> M:
+    """Validate the JSON body strictly (unknown fields, numbers for amounts: 422)."""
+    raw = request.get_data(cache=True)
+    if not request.is_json:
+        raise UnsupportedMediaType("send a JSON body with Content-Type: application/json")
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        if any(err["type"] == "json_invalid" for err in exc.errors()):
+            raise BadRequest("the body is not valid JSON", code="invalid_json") from None
+        raise
+
+
+def parse_query(model: type[M]) -> M:
+    """Validate the query string (each parameter once; unknown parameters: 422)."""
+    return model.model_validate(request.args.to_dict())
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(
+        json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json"
+    )
+
+
+def not_found(what: str) -> NotFound:
+    return NotFound(f"{what} not found")
+
+
+# -- Idempotency-Key ---------------------------------------------------------------------------
+
+
+def idempotent(view: F) -> F:
+    """Every POST that moves money takes ``Idempotency-Key`` (API.md's semantics)."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if not key:
+            raise BadRequest(
+                "send an Idempotency-Key header with a unique value per operation",
+                code="idempotency_key_required",
+            )
+        if len(key) > idempotency.MAX_KEY_LENGTH:
+            raise BadRequest(
+                "the Idempotency-Key is longer than 255 characters", code="idempotency_key_invalid"
+            )
+        merchant = current_merchant()
+        store = gateway().store
+        try:
+            payload: Any = json.loads(request.get_data(cache=True) or b"null")
+        except ValueError:
+            payload = request.get_data(cache=True).decode("utf-8", "replace")
+        scope = f"{request.method} {request.path}"
+        digest = idempotency.fingerprint(scope, payload)
+        replay = idempotency.begin(store, merchant.id, key, scope, digest)
+        if replay is not None:
+            response = Response(replay.body, status=replay.status, content_type=replay.content_type)
+            response.headers["Idempotent-Replayed"] = "true"
+            return response
+        g.idempotency_key = key
+        try:
+            response = view(*args, **kwargs)
+        except GatewayError as exc:
+            if exc.status >= 500:
+                idempotency.release(store, merchant.id, key)
+                raise
+            response = problem_for(exc)
+        except ValidationError as exc:
+            response = validation_problem(exc)
+        except BaseException:
+            idempotency.release(store, merchant.id, key)
+            raise
+        if response.status_code >= 500:
+            idempotency.release(store, merchant.id, key)
+        else:
+            idempotency.complete(
+                store,
+                merchant.id,
+                key,
+                response.status_code,
+                response.get_data(as_text=True),
+                response.content_type or "",
+            )
+        return response
+
+    return wrapper  # type: ignore[return-value]
+
+
+# -- the registry the OpenAPI document is built from -------------------------------------------
+
+
+@dataclass
+class Operation:
+    summary: str
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    responses: dict[int, type[BaseModel] | None] = field(default_factory=dict)
+    errors: tuple[int, ...] = ()
+    idempotent: bool = False
+    authenticated: bool = True
+    tags: tuple[str, ...] = ()
+
+
+def operation(**kwargs: Any) -> Callable[[F], F]:
+    """Describe a view for ``/openapi.json`` with the same models the view validates with."""
+
+    def register(view: F) -> F:
+        view.openapi = Operation(**kwargs)  # type: ignore[attr-defined]
+        return view
+
+    return register
+
+
+__all__ = [
+    "BadRequest",
+    "Operation",
+    "Unauthorized",
+    "UnsupportedMediaType",
+    "current_merchant",
+    "idempotent",
+    "json_response",
+    "not_found",
+    "operation",
+    "parse_body",
+    "parse_query",
+    "problem",
+    "v1",
+]

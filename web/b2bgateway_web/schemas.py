@@ -1,0 +1,354 @@
+"""Request and response models of the HTTP API. Views validate with these, and ``/openapi.json``
+is generated from them. Requests are strict: unknown fields are refused, amounts are decimal
+strings (a JSON number is a 422), booleans are booleans."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AnyHttpUrl,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from b2bgateway.errors import InvalidAmount
+from b2bgateway.interface import PaymentStatus
+from b2bgateway.money import Money, currencies
+
+DecimalStr = Annotated[
+    str,
+    StringConstraints(pattern=r"^-?[0-9]{1,15}(\.[0-9]{1,4})?$"),
+    Field(description='A decimal amount as a string, e.g. "1234.50"', examples=["1234.50"]),
+]
+Id = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\s/?#]+$")]
+Code = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[a-z0-9_]+$")]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), Field(examples=["MXN"])]
+
+
+def money(value: str, currency: str, field: str) -> Money:
+    """``value`` in ``currency`` or a ValueError naming the field (pydantic turns it into a 422)."""
+    try:
+        return Money(value, currency)
+    except InvalidAmount as exc:
+        raise ValueError(f"{field}: {exc.detail}") from None
+
+
+def _known_currency(value: str) -> str:
+    if value not in currencies():
+        raise ValueError(f"{value} is not an ISO 4217 currency code")
+    return value
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Query(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- requests ------------------------------------------------------------------------------------
+
+
+class CustomerIn(Request):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    email: (
+        Annotated[str, StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")] | None
+    ) = None
+    active: bool
+    credit_limit: DecimalStr | None = Field(
+        description='null: no credit limit assigned; "0.00": no credit (every order payable)'
+    )
+    currency: Currency
+
+    _currency = field_validator("currency")(_known_currency)
+
+    @model_validator(mode="after")
+    def _exact(self) -> CustomerIn:
+        if self.credit_limit is not None:
+            limit = money(self.credit_limit, self.currency, "credit_limit")
+            if limit.amount < 0:
+                raise ValueError("credit_limit: must not be negative")
+        return self
+
+
+class InvoiceIn(Request):
+    customer_id: Id
+    folio: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    document_type: Code = Field(examples=["factura", "nota_credito", "cargo"])
+    source: Code = Field(examples=["ventas", "punto_de_venta", "cuentas_por_cobrar"])
+    issued_on: date
+    due_on: date
+    total: DecimalStr
+    balance: DecimalStr
+    currency: Currency
+
+    _currency = field_validator("currency")(_known_currency)
+
+    @model_validator(mode="after")
+    def _exact(self) -> InvoiceIn:
+        money(self.total, self.currency, "total")
+        money(self.balance, self.currency, "balance")
+        return self
+
+
+class InvoiceBatchItem(InvoiceIn):
+    invoice_id: Id
+
+
+class InvoiceBatchIn(Request):
+    invoices: Annotated[list[InvoiceBatchItem], Field(min_length=1, max_length=10_000)]
+
+
+class OrderPayabilityIn(Request):
+    customer_id: Id
+    amount: DecimalStr
+    currency: Currency
+
+    _currency = field_validator("currency")(_known_currency)
+
+    @model_validator(mode="after")
+    def _exact(self) -> OrderPayabilityIn:
+        if not money(self.amount, self.currency, "amount").is_positive():
+            raise ValueError("amount: must be greater than zero")
+        return self
+
+
+InvoiceIds = Annotated[list[Id], Field(min_length=1, max_length=500)]
+
+
+class InvoicesPayabilityIn(Request):
+    customer_id: Id
+    invoice_ids: InvoiceIds
+
+
+class OrderIn(Request):
+    reference: Id
+    amount: DecimalStr
+    currency: Currency
+
+    _currency = field_validator("currency")(_known_currency)
+
+    @model_validator(mode="after")
+    def _exact(self) -> OrderIn:
+        if not money(self.amount, self.currency, "order.amount").is_positive():
+            raise ValueError("order.amount: must be greater than zero")
+        return self
+
+
+class PaymentMethodIn(Request):
+    token: Annotated[str, StringConstraints(min_length=1, max_length=255)] = Field(
+        description="A processor token made in the browser (never a card number)"
+    )
+
+
+class CheckoutIn(Request):
+    customer_id: Id
+    purpose: Literal["order", "invoices"]
+    order: OrderIn | None = None
+    invoice_ids: InvoiceIds | None = None
+    expected_amount: DecimalStr | None = Field(
+        default=None, description="The sum the portal showed; if the balances changed: 409"
+    )
+    payment_method: PaymentMethodIn | None = None
+    return_url: AnyHttpUrl | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> CheckoutIn:
+        if self.purpose == "order":
+            if self.order is None or self.invoice_ids is not None:
+                raise ValueError("an order checkout takes `order`, not `invoice_ids`")
+            if self.expected_amount is not None:
+                raise ValueError("expected_amount is for invoices")
+        elif self.invoice_ids is None or self.order is not None:
+            raise ValueError("an invoices checkout takes `invoice_ids`, not `order`")
+        return self
+
+
+class RefundIn(Request):
+    amount: DecimalStr | None = Field(default=None, description="Omit to refund all that is left")
+    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class StatementQuery(Query):
+    as_of: date | None = None
+
+
+class PaymentsQuery(Query):
+    customer_id: Id | None = None
+    status: PaymentStatus | None = None
+    purpose: Literal["order", "invoices"] | None = None
+    updated_since: AwareDatetime | None = None
+    limit: Annotated[int, Field(ge=1, le=500)] = 100
+    cursor: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+# -- responses -----------------------------------------------------------------------------------
+
+
+class Problem(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[dict[str, Any]] | None = None
+    reasons: list[str] | None = None
+    invoices: list[dict[str, Any]] | None = None
+
+
+class CustomerOut(BaseModel):
+    customer_id: str
+    name: str
+    email: str | None
+    active: bool
+    credit_limit: DecimalStr | None
+    currency: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class InvoiceOut(BaseModel):
+    invoice_id: str
+    customer_id: str
+    folio: str
+    document_type: str
+    source: str
+    issued_on: date
+    due_on: date
+    total: DecimalStr
+    balance: DecimalStr
+    currency: str
+    created_at: datetime
+    updated_at: datetime
+    payable: bool | None = None
+    reasons: list[str] | None = None
+
+
+class BatchOut(BaseModel):
+    created: int
+    updated: int
+
+
+class StatementLineOut(BaseModel):
+    invoice_id: str
+    folio: str
+    due_on: date
+    balance: DecimalStr
+    currency: str
+    state: Literal["overdue", "upcoming"]
+    payable: bool
+    reasons: list[str]
+
+
+class BalancesOut(BaseModel):
+    currency: str
+    total_balance: DecimalStr
+    overdue_balance: DecimalStr
+    upcoming_balance: DecimalStr
+
+
+class StatementOut(BaseModel):
+    customer_id: str
+    currency: str
+    as_of: date
+    total_balance: DecimalStr
+    overdue_balance: DecimalStr
+    upcoming_balance: DecimalStr
+    invoices: list[StatementLineOut]
+    other_currencies: list[BalancesOut] | None = None
+
+
+class OrderPayabilityOut(BaseModel):
+    payable: bool
+    reasons: list[str]
+    credit_limit: DecimalStr | None
+
+
+class InvoicePayabilityOut(BaseModel):
+    invoice_id: str
+    balance: DecimalStr
+    payable: bool
+    reasons: list[str]
+
+
+class InvoicesPayabilityOut(BaseModel):
+    payable: bool
+    reasons: list[str]
+    amount: DecimalStr | None
+    currency: str | None
+    invoices: list[InvoicePayabilityOut]
+
+
+class AllocationOut(BaseModel):
+    invoice_id: str
+    amount: DecimalStr
+
+
+class FailureOut(BaseModel):
+    code: str
+    message: str
+
+
+class PaymentOut(BaseModel):
+    id: str
+    status: PaymentStatus
+    purpose: Literal["order", "invoices"]
+    customer_id: str
+    amount: DecimalStr
+    currency: str
+    processor: str
+    processor_reference: str | None
+    allocations: list[AllocationOut]
+    order_reference: str | None
+    next_action: dict[str, Any] | None
+    failure: FailureOut | None
+    refunded_amount: DecimalStr
+    created_at: datetime
+    updated_at: datetime
+
+
+class PaymentListOut(BaseModel):
+    data: list[PaymentOut]
+    next_cursor: str | None
+
+
+class RefundOut(BaseModel):
+    id: str
+    payment_id: str
+    amount: DecimalStr
+    currency: str
+    status: Literal["pending", "succeeded", "failed"]
+    reason: str | None
+    processor_reference: str | None
+    failure: FailureOut | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class CapabilitiesOut(BaseModel):
+    currencies: list[str]
+    token_charge: bool
+    hosted_checkout: bool
+    partial_refund: bool
+    three_d_secure: bool
+
+
+class ProcessorOut(BaseModel):
+    name: str
+    display_name: str
+    version: str
+    capabilities: CapabilitiesOut
+    configured: bool = Field(description="true for the processor this merchant uses")
+
+
+class ProcessorsOut(BaseModel):
+    processor: str | None
+    data: list[ProcessorOut]
