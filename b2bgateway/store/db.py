@@ -29,6 +29,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         kwargs.setdefault("pool_pre_ping", True)
+        # A gthread worker runs many request threads; connections are held only inside short
+        # transactions (never across a processor call), so a modest pool serves them all.
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 40)
         return create_engine(url, **kwargs)
 
     connect_args = kwargs.pop("connect_args", {})

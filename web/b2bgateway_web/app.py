@@ -30,8 +30,10 @@ def create_app(
 
     from flask_swagger_ui import get_swaggerui_blueprint
 
-    from b2bgateway_web import health, openapi, problems, sandbox_pages
+    from b2bgateway_web import health, logs, openapi, problems, sandbox_pages
     from b2bgateway_web.routes import v1
+
+    logs.init_app(app)
 
     app.register_blueprint(problems.bp)
     app.register_blueprint(health.bp)

@@ -1,0 +1,43 @@
+import json
+import logging
+
+from b2bgateway_web.api import authenticate
+from b2bgateway_web.logs import JsonFormatter
+
+
+def test_request_ids_are_echoed_or_made(client):
+    given = client.get("/healthz", headers={"X-Request-Id": "portal-123"})
+    assert given.headers["X-Request-Id"] == "portal-123"
+    made = client.get("/healthz", headers={"X-Request-Id": "bad id with spaces"})
+    assert len(made.headers["X-Request-Id"]) == 32
+
+
+def test_log_lines_are_json_with_request_context_and_no_secrets(app, client):
+    lines = []
+
+    class Capture(logging.Handler):
+        def emit(self, record):
+            lines.append(JsonFormatter().format(record))
+
+    @app.get("/v1/_log_probe")
+    def probe():
+        authenticate()  # as the /v1 blueprint does
+        logging.getLogger("b2bgateway.test").warning("checkout seen", extra={"payment_id": "pay_1"})
+        return {"ok": True}
+
+    handler = Capture()
+    logging.getLogger().addHandler(handler)
+    try:
+        response = client.get(
+            "/v1/_log_probe",
+            headers={"Authorization": "Bearer sk_test_merchant_a", "X-Request-Id": "r-1"},
+        )
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert response.status_code == 200
+    entry = json.loads(next(line for line in lines if "checkout seen" in line))
+    assert entry["request_id"] == "r-1"
+    assert entry["merchant"] == "acme"
+    assert entry["payment_id"] == "pay_1"
+    assert entry["level"] == "warning"
+    assert "sk_test_merchant_a" not in "".join(lines)
