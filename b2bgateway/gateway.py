@@ -8,6 +8,8 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from pydantic import SecretStr
+
 from b2bgateway.plugins import Plugins, load_plugins
 from b2bgateway.settings import MerchantConfig, Settings, load_settings, resolve_merchants
 from b2bgateway.store import Store
@@ -47,6 +49,9 @@ class Gateway:
             plugins if plugins is not None else load_plugins(blocked=settings.disabled_plugins)
         )
         merchants = resolve_merchants(settings, plugins)
+        plugins.outbox_merchants = frozenset(
+            m.id for m in merchants.values() if m.settings.notification_url is not None
+        )
         return cls(
             settings=settings,
             plugins=plugins,
@@ -63,6 +68,14 @@ class Gateway:
                 if hmac.compare_digest(wanted, _digest(key.get_secret_value())):
                     found = merchant
         return found
+
+    def notification_endpoints(self) -> dict[str, tuple[str, SecretStr]]:
+        """merchant id -> (notification_url, notification_secret), for outbound delivery."""
+        return {
+            m.id: (str(m.settings.notification_url), m.settings.notification_secret)
+            for m in self.merchants.values()
+            if m.settings.notification_url is not None and m.settings.notification_secret
+        }
 
     def webhook_url(self, merchant_id: str, processor: str) -> str:
         base = str(self.settings.public_url).rstrip("/")

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from b2bgateway.interface import (
         ChargeRequest,
         ChargeResult,
+        Outbox,
         PaymentStatusChanged,
         ProcessorInfo,
         RefundRequest,
@@ -149,23 +150,28 @@ def b2bgateway_parse_webhook(request: WebhookRequest, settings: BaseModel) -> We
 
 
 @hookspec
-def b2bgateway_payment_status_changed(event: PaymentStatusChanged) -> None:
+def b2bgateway_payment_status_changed(event: PaymentStatusChanged, outbox: Outbox) -> None:
     """Called after a payment's status changed, inside the transaction that changed it.
 
-    ERP integrations, metrics and outbound notifications attach here. Keep it fast; an exception
+    ERP integrations, metrics and outbound notifications attach here. Keep it fast and do no
+    network I/O: emit to ``outbox`` instead, which is delivered after the commit. An exception
     rolls the change back.
 
-    :param event: the merchant, the payment, its previous and new status, and its amount.
+    :param event: the merchant, the payment, its previous and new status, its amount, and its
+      API representation (``event.payment``).
+    :param outbox: where to emit outbound events (written in the same transaction).
 
     .. versionadded:: 0.1
     """
 
 
 @hookspec
-def b2bgateway_refund_status_changed(event: RefundStatusChanged) -> None:
+def b2bgateway_refund_status_changed(event: RefundStatusChanged, outbox: Outbox) -> None:
     """Called after a refund's status changed, inside the transaction that changed it.
 
-    :param event: the merchant, the refund, its payment, its previous and new status.
+    :param event: the merchant, the refund, its payment, its previous and new status, and its
+      API representation (``event.refund``).
+    :param outbox: where to emit outbound events (written in the same transaction).
 
     .. versionadded:: 0.1
     """

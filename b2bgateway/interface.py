@@ -11,7 +11,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from b2bgateway.money import Money
 
@@ -26,6 +26,7 @@ __all__ = [
     "EventKind",
     "Failure",
     "NextAction",
+    "Outbox",
     "Outcome",
     "PaymentStatus",
     "PaymentStatusChanged",
@@ -277,6 +278,14 @@ class WebhookEvent:
             raise ValueError("a refund event must say which refund (refund_id or reference)")
 
 
+class Outbox(Protocol):
+    """Given to observer hooks: events emitted here are written in the transaction that changed
+    the payment, and the worker delivers them to the merchant's ``notification_url`` (signed,
+    retried, in order per payment). Nothing is written for a merchant without one."""
+
+    def emit(self, event_type: str, ordering_key: str, data: Mapping[str, Any]) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class PaymentStatusChanged:
     """Given to observers after a payment's status changed, in the transaction that changed it."""
@@ -290,6 +299,7 @@ class PaymentStatusChanged:
     amount: Money
     occurred_at: datetime
     details: Mapping[str, Any] = field(default_factory=dict)
+    payment: Mapping[str, Any] = field(default_factory=dict)  # its API representation, now
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,3 +312,4 @@ class RefundStatusChanged:
     amount: Money
     occurred_at: datetime
     details: Mapping[str, Any] = field(default_factory=dict)
+    refund: Mapping[str, Any] = field(default_factory=dict)  # its API representation, now

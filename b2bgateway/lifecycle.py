@@ -23,7 +23,9 @@ from b2bgateway.interface import (
     RefundStatus,
     RefundStatusChanged,
 )
+from b2bgateway.notifications import SessionOutbox
 from b2bgateway.plugins import Plugins
+from b2bgateway.representation import payment_json, refund_json
 from b2bgateway.store.models import Payment, Refund, utcnow
 from b2bgateway.store.repository import set_payment_status
 
@@ -84,36 +86,41 @@ def transition(
         log.info("payment %s: %s -> %s refused", payment.id, current, new)
         return False
     set_payment_status(session, payment, new)
-    plugins.payment_status_changed(
-        PaymentStatusChanged(
-            merchant_id=payment.merchant_id,
-            payment_id=payment.id,
-            customer_id=payment.customer_id,
-            processor=payment.processor,
-            previous=current,
-            status=new,
-            amount=payment.amount,
-            occurred_at=payment.updated_at,
-            details=dict(details or {}),
-        )
-    )
+    _notify_payment(session, plugins, payment, current, details)
     return True
 
 
-def created(plugins: Plugins, payment: Payment) -> None:
-    """Tell the observers a payment now exists (previous status None), in its transaction."""
+def _outbox(session: Session, plugins: Plugins, merchant_id: str) -> SessionOutbox:
+    return SessionOutbox(session, merchant_id, merchant_id in plugins.outbox_merchants)
+
+
+def _notify_payment(
+    session: Session,
+    plugins: Plugins,
+    payment: Payment,
+    previous: PaymentStatus | None,
+    details: Mapping[str, Any] | None = None,
+) -> None:
     plugins.payment_status_changed(
         PaymentStatusChanged(
             merchant_id=payment.merchant_id,
             payment_id=payment.id,
             customer_id=payment.customer_id,
             processor=payment.processor,
-            previous=None,
+            previous=previous,
             status=PaymentStatus(payment.status),
             amount=payment.amount,
-            occurred_at=payment.created_at,
-        )
+            occurred_at=payment.updated_at,
+            details=dict(details or {}),
+            payment=payment_json(payment),
+        ),
+        _outbox(session, plugins, payment.merchant_id),
     )
+
+
+def created(session: Session, plugins: Plugins, payment: Payment) -> None:
+    """Tell the observers a payment now exists (previous status None), in its transaction."""
+    _notify_payment(session, plugins, payment, None)
 
 
 class Applied:
@@ -189,6 +196,8 @@ def set_refund_status(
             status=new,
             amount=refund.amount,
             occurred_at=refund.updated_at,
-        )
+            refund=refund_json(refund),
+        ),
+        _outbox(session, plugins, refund.merchant_id),
     )
     return True

@@ -26,6 +26,7 @@ from b2bgateway.errors import (
 from b2bgateway.interface import (
     ChargeRequest,
     ChargeResult,
+    Outbox,
     PaymentStatusChanged,
     ProcessorInfo,
     RefundRequest,
@@ -45,6 +46,7 @@ ENTRY_POINT_GROUP = hookspecs.PROJECT
 #: from one (the sandbox also has an entry point) or blocked.
 DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
     ("rules", "b2bgateway.default_rules"),
+    ("notifications", "b2bgateway.default_notifications"),
     ("sandbox", "b2bgateway.sandbox.hooks"),
 )
 #: Built-ins that cannot be blocked: the merchant's own payability rules.
@@ -176,6 +178,8 @@ class Plugins:
 
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self.pm = pm
+        #: merchants with a notification_url: observers' outbox writes only for them
+        self.outbox_merchants: frozenset[str] = frozenset()
         self._processors: dict[str, Processor] = {}
         # A processor is a plugin with a plain (non-wrapper) processor hook implementation;
         # wrappers (audit, metrics) stay in every call.
@@ -242,11 +246,11 @@ class Plugins:
         return groups
 
     # -- observers -------------------------------------------------------------------------
-    def payment_status_changed(self, event: PaymentStatusChanged) -> None:
-        self.pm.hook.b2bgateway_payment_status_changed(event=event)
+    def payment_status_changed(self, event: PaymentStatusChanged, outbox: Outbox) -> None:
+        self.pm.hook.b2bgateway_payment_status_changed(event=event, outbox=outbox)
 
-    def refund_status_changed(self, event: RefundStatusChanged) -> None:
-        self.pm.hook.b2bgateway_refund_status_changed(event=event)
+    def refund_status_changed(self, event: RefundStatusChanged, outbox: Outbox) -> None:
+        self.pm.hook.b2bgateway_refund_status_changed(event=event, outbox=outbox)
 
 
 def load_plugins(*, load_entrypoints: bool = True, blocked: Iterable[str] = ()) -> Plugins:

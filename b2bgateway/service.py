@@ -162,7 +162,7 @@ def _reserve(gw: Gateway, merchant: MerchantConfig, req: CheckoutRequest) -> Pay
                 return_url=req.return_url,
                 status=PaymentStatus.PROCESSING,
             )
-            lifecycle.created(gw.plugins, payment)
+            lifecycle.created(session, gw.plugins, payment)
             return payment
     except IntegrityError:
         # A concurrent checkout registered the same invoice/order first (the unique index
@@ -240,9 +240,7 @@ def checkout(gw: Gateway, merchant: MerchantConfig, req: CheckoutRequest) -> Pay
     existing = _existing(gw, merchant.id, req.idempotency_key)
     if existing is not None:
         return existing  # a retry after a crash: never a second payment for one key
-    if merchant.processor is None:
-        raise ProcessorNotConfigured("no processor is configured for this merchant")
-    _check_capabilities(merchant.processor, req.token)
+    _check_capabilities(_processor(merchant), req.token)
     payment = _reserve(gw, merchant, req)
     if payment.idempotency_key != req.idempotency_key or payment.status != "processing":
         return payment

@@ -26,6 +26,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -72,7 +73,19 @@ class MerchantSettings(BaseModel):
     customers_see_orders: bool = True
     customers_see_invoices: bool = True
     notification_url: AnyHttpUrl | None = None
+    notification_secret: SecretStr | None = None  # signs outbound events; required with the URL
     processors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _signed_notifications(self) -> MerchantSettings:
+        secret = self.notification_secret
+        if self.notification_url is not None and (
+            secret is None or len(secret.get_secret_value()) < 16
+        ):
+            raise ValueError(
+                "notification_secret (at least 16 characters) is required with notification_url"
+            )
+        return self
 
     @field_validator("timezone")
     @classmethod

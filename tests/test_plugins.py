@@ -209,6 +209,15 @@ def test_observers_are_called_on_every_plugin(pm):
 
     received = []
 
+    class FakeOutbox:
+        def __init__(self):
+            self.emitted = []
+
+        def emit(self, event_type, ordering_key, data):
+            self.emitted.append((event_type, ordering_key))
+
+    outbox = FakeOutbox()
+
     class Observer:
         def __init__(self, name):
             self.name = name
@@ -229,9 +238,13 @@ def test_observers_are_called_on_every_plugin(pm):
             status=PaymentStatus.SUCCEEDED,
             amount=Money("1.00", "MXN"),
             occurred_at=datetime.now(UTC),
-        )
+        ),
+        outbox,
     )
+    # Both observers, which take only `event` (opt-in arguments), and the built-in notifications
+    # plugin, which emits to the outbox.
     assert sorted(received) == [("erp", "succeeded"), ("metrics", "succeeded")]
+    assert outbox.emitted == [("payment.succeeded", "pay_1")]
 
 
 def test_plugin_list_reports_versions_and_processors(plugins):

@@ -10,7 +10,6 @@ from b2bgateway.errors import (
     AmountChanged,
     NotFound,
     NotPayable,
-    ProcessorNotConfigured,
     RefundNotAllowed,
     UnsupportedRequest,
 )
@@ -202,9 +201,9 @@ def test_unknown_invoices_and_customers_are_404(gateway, acme, data):
 
 
 def test_merchant_without_processor(gateway, data):
-    with pytest.raises(ProcessorNotConfigured) as info:
+    with pytest.raises(NotPayable) as info:
         service.checkout(gateway, gateway.merchants["globex"], order())
-    assert info.value.code == "processor_not_configured"
+    assert info.value.reasons == ["processor_not_configured"]
 
 
 class Recorder:

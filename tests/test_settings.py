@@ -19,6 +19,7 @@ invoice_payments = false
 customers_see_orders = true
 customers_see_invoices = false
 notification_url = "https://portal.example/b2bgateway-events"
+notification_secret = "nsec_0123456789abcdef"
 
 [merchants.acme.processors.sandbox]
 webhook_secret = "whsec_from_file"
@@ -101,6 +102,7 @@ def test_merchant_flags_default_to_off_for_payments():
         ({"order_payments": "perhaps"}, "merchants.m.order_payments"),
         ({"notification_url": "not a url"}, "merchants.m.notification_url"),
         ({"api_keys": ["short"]}, "merchants.m.api_keys"),
+        ({"notification_url": "https://portal.example/events"}, "merchants.m"),
         ({"procesor": "sandbox"}, "merchants.m.procesor"),
     ],
 )

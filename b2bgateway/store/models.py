@@ -227,6 +227,9 @@ class Payment(Timestamps, Base):
     next_action: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     return_url: Mapped[str | None] = mapped_column(Text)
+    # Reconciliation's lease and back-off: not before this time, and how often it asked.
+    reconcile_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reconcile_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     allocations: Mapped[list[PaymentAllocation]] = relationship(
         back_populates="payment", cascade="all, delete-orphan", lazy="selectin"
@@ -364,11 +367,13 @@ class OutboxMessage(Base):
     __table_args__ = (
         CheckConstraint("state IN ('pending', 'delivered', 'dead')", name="state"),
         Index("ix_outbox_state_next_attempt", "state", "next_attempt_at"),
+        Index("ix_outbox_ordering_key", "ordering_key", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     merchant_id: Mapped[str] = mapped_column(String(64))
     event_type: Mapped[str] = mapped_column(String(64))
+    ordering_key: Mapped[str] = mapped_column(String(64))  # the payment: delivered in order
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     state: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -206,5 +206,142 @@ def demo(merchant_id: str) -> None:
     )
 
 
+def _reconcile_once(gw: Gateway, older_than: int, expire_after: int) -> dict[str, int]:
+    from dataclasses import asdict
+    from datetime import timedelta
+
+    from b2bgateway.reconcile import reconcile
+
+    counts = reconcile(
+        gw, older_than=timedelta(seconds=older_than), expire_after=timedelta(seconds=expire_after)
+    )
+    return asdict(counts)
+
+
+@main.command("reconcile")
+@click.option(
+    "--older-than",
+    default=300,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Seconds a payment must have been unchanged (longer than a request can take).",
+)
+@click.option(
+    "--expire-after",
+    default=7200,
+    show_default=True,
+    type=click.IntRange(min=60),
+    help="Seconds after which an unfinished requires_action payment is canceled.",
+)
+def reconcile_command(older_than: int, expire_after: int) -> None:
+    """One reconciliation pass: settle processing / requires_action payments with the processor."""
+    with _gateway() as gw:
+        counts = _reconcile_once(gw, older_than, expire_after)
+    click.echo(json.dumps(counts))
+
+
+@main.command("worker")
+@click.option(
+    "--interval",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds between passes.",
+)
+@click.option("--older-than", default=300, show_default=True, type=click.IntRange(min=0))
+@click.option("--expire-after", default=7200, show_default=True, type=click.IntRange(min=60))
+@click.option("--once", is_flag=True, help="One pass of everything, then exit.")
+def worker(interval: float, older_than: int, expire_after: int, once: bool) -> None:
+    """Background work, forever: reconciliation, outbound event delivery, key expiry.
+
+    Run as many as you like: they claim work with leases (FOR UPDATE SKIP LOCKED on PostgreSQL).
+    """
+    import time
+
+    from b2bgateway import idempotency
+    from b2bgateway.notifications import deliver_due
+
+    with _gateway() as gw:
+        last_purge = 0.0
+        while True:
+            started = time.monotonic()
+            try:
+                counts = _reconcile_once(gw, older_than, expire_after)
+                if counts["examined"]:
+                    log.info("reconciled %s", json.dumps(counts))
+                sent = deliver_due(gw.store, gw.notification_endpoints())
+                if sent.delivered or sent.retried or sent.dead:
+                    log.info(
+                        "outbound events: %d delivered, %d to retry, %d dead",
+                        sent.delivered,
+                        sent.retried,
+                        sent.dead,
+                    )
+                if started - last_purge > 3600:
+                    purged = idempotency.purge(gw.store)
+                    last_purge = started
+                    if purged:
+                        log.info("purged %d idempotency keys older than 30 days", purged)
+            except Exception:  # keep the worker alive; the next pass retries
+                log.exception("worker pass failed")
+            if once:
+                return
+            time.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+
+@main.group("outbox")
+def outbox_group() -> None:
+    """Outbound events to merchants' notification_url."""
+
+
+@outbox_group.command("list")
+@click.option(
+    "--state",
+    type=click.Choice(["pending", "delivered", "dead"]),
+    default="dead",
+    show_default=True,
+)
+@click.option("--limit", default=50, show_default=True)
+def outbox_list(state: str, limit: int) -> None:
+    """Events in a state (dead letters by default), newest first."""
+    from sqlalchemy import select
+
+    from b2bgateway.store.models import OutboxMessage
+
+    with _gateway() as gw, gw.store.read() as session:
+        rows = session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.state == state)
+            .order_by(OutboxMessage.id.desc())
+            .limit(limit)
+        ).all()
+        for row in rows:
+            click.echo(
+                json.dumps(
+                    {
+                        "id": row.id,
+                        "merchant_id": row.merchant_id,
+                        "type": row.event_type,
+                        "event_id": row.payload.get("id"),
+                        "attempts": row.attempts,
+                        "last_error": row.last_error,
+                        "created_at": row.created_at.isoformat(),
+                    }
+                )
+            )
+
+
+@outbox_group.command("replay")
+@click.option("--id", "ids", multiple=True, type=int, help="Outbox row id (repeatable).")
+@click.option("--merchant", "merchant_id", default=None)
+def outbox_replay(ids: tuple[int, ...], merchant_id: str | None) -> None:
+    """Send dead letters again (all, one merchant's, or the given ids)."""
+    from b2bgateway.notifications import replay
+
+    with _gateway() as gw:
+        count = replay(gw.store, message_ids=list(ids) or None, merchant_id=merchant_id)
+    click.echo(f"{count} dead letter(s) queued again")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

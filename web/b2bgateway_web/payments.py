@@ -12,6 +12,7 @@ from sqlalchemy import and_, or_, select
 
 from b2bgateway import service
 from b2bgateway.errors import GatewayError
+from b2bgateway.money import Money
 from b2bgateway.representation import payment_json, refund_json, timestamp
 from b2bgateway.store.models import Payment
 from b2bgateway_web.api import (
@@ -90,12 +91,21 @@ def _cursor(payment: Payment) -> str:
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The position a cursor names; anything this API did not give out is a 422."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        updated, payment_id = json.loads(raw)
-        return datetime.fromisoformat(updated.replace("Z", "+00:00")), str(payment_id)
+        decoded = json.loads(raw)
+        if (
+            isinstance(decoded, list)
+            and len(decoded) == 2
+            and all(isinstance(part, str) for part in decoded)
+        ):
+            updated = datetime.fromisoformat(decoded[0].replace("Z", "+00:00"))
+            if updated.tzinfo is not None:
+                return updated, decoded[1]
     except (ValueError, TypeError, binascii.Error):
-        raise InvalidCursor("the cursor is not one this API gave out") from None
+        pass
+    raise InvalidCursor("the cursor is not one this API gave out")
 
 
 @payments.get("")
@@ -158,6 +168,6 @@ def create_refund(payment_id: str) -> Response:
     if data.amount is not None:
         with gw.store.read() as session:
             currency = service.get_payment(session, merchant.id, payment_id).currency
-        amount = money(data.amount, currency, "amount")
+        amount = Money(data.amount, currency)  # too many decimals for it: 422
     record = service.refund(gw, merchant, payment_id, amount, data.reason, g.idempotency_key)
     return json_response(refund_json(record), 201)

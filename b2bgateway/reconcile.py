@@ -1,0 +1,165 @@
+"""Reconciliation: settle payments whose outcome the gateway does not know, by asking the processor.
+
+A payment stays ``processing`` when the processor's answer was lost (timeout, crash between the
+charge and our commit) and ``requires_action`` while the customer has not finished. After
+``older_than`` the worker asks the processor, by the processor's reference or, when that was never
+stored, by our payment id (sent as its order id / external reference):
+- the processor's answer is applied like any other (allowed transitions only);
+- "no such payment" for a lookup by our id means the charge never reached the processor: the
+  payment fails (``processor_not_reached``) and its invoices are free again;
+- a ``requires_action`` payment older than ``expire_after`` is canceled (``expired``), so its
+  invoices become payable again;
+- otherwise it is asked again later, with back-off.
+
+Payments are claimed with a lease (``reconcile_after``) under ``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, so several workers can run side by side; the processor is called outside any
+transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+
+from b2bgateway import lifecycle
+from b2bgateway.errors import GatewayError, ProcessorPaymentNotFound, ProcessorUnavailable
+from b2bgateway.gateway import Gateway
+from b2bgateway.interface import ChargeResult, Failure, Outcome, PaymentStatus, RetrieveRequest
+from b2bgateway.store.models import Payment, utcnow
+
+__all__ = ["Reconciled", "reconcile"]
+
+log = logging.getLogger(__name__)
+
+OPEN = (PaymentStatus.PROCESSING.value, PaymentStatus.REQUIRES_ACTION.value)
+LEASE = timedelta(minutes=2)
+
+
+@dataclass
+class Reconciled:
+    examined: int = 0
+    settled: int = 0
+    expired: int = 0
+    not_reached: int = 0
+    pending: int = 0
+    errors: int = 0
+
+
+def _retry_in(attempts: int) -> timedelta:
+    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
+
+
+def _claim(gw: Gateway, now: datetime, older_than: timedelta, limit: int) -> list[str]:
+    with gw.store.write() as session:
+        stmt = (
+            select(Payment.id)
+            .where(
+                Payment.status.in_(OPEN),
+                Payment.updated_at <= now - older_than,
+                or_(Payment.reconcile_after.is_(None), Payment.reconcile_after <= now),
+            )
+            .order_by(Payment.updated_at)
+            .limit(limit)
+        )
+        if gw.store.dialect == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        ids = list(session.scalars(stmt))
+        if ids:
+            session.execute(
+                update(Payment).where(Payment.id.in_(ids)).values(reconcile_after=now + LEASE)
+            )
+        return ids
+
+
+def reconcile(
+    gw: Gateway,
+    *,
+    older_than: timedelta = timedelta(minutes=5),
+    expire_after: timedelta = timedelta(hours=2),
+    limit: int = 200,
+    now: datetime | None = None,
+) -> Reconciled:
+    """One pass over the open payments that are due. Safe to run from several workers at once.
+
+    ``older_than`` must exceed the longest a checkout request can take (the server's timeout),
+    so a charge still in flight is never mistaken for a lost one.
+    """
+    now = now or utcnow()
+    counts = Reconciled()
+    for payment_id in _claim(gw, now, older_than, limit):
+        counts.examined += 1
+        with gw.store.read() as session:
+            payment = session.get(Payment, payment_id)
+            assert payment is not None
+        merchant = gw.merchants.get(payment.merchant_id)
+        settings = None if merchant is None else merchant.settings_for(payment.processor)
+        if settings is None:
+            log.error(
+                "payment %s: no settings for processor %s of merchant %s",
+                payment.id,
+                payment.processor,
+                payment.merchant_id,
+            )
+            counts.errors += 1
+            continue
+        processor = gw.plugins.processor(payment.processor)
+        request = RetrieveRequest(
+            payment_id=payment.id,
+            merchant_id=payment.merchant_id,
+            processor_reference=payment.processor_reference,
+            amount=payment.amount,
+        )
+        result: ChargeResult | None
+        try:
+            result = processor.retrieve(request, settings)
+        except ProcessorPaymentNotFound:
+            if payment.processor_reference is not None:
+                log.error(
+                    "ALERT payment %s: processor %s no longer knows reference %s",
+                    payment.id,
+                    payment.processor,
+                    payment.processor_reference,
+                )
+                counts.errors += 1
+                result = None
+            else:
+                result = ChargeResult(
+                    Outcome.FAILED,
+                    failure=Failure(
+                        "processor_not_reached", "the charge never reached the processor"
+                    ),
+                )
+                counts.not_reached += 1
+        except ProcessorUnavailable:
+            result = None
+        except GatewayError as exc:
+            log.error("payment %s: reconciliation failed: %s", payment.id, exc.detail)
+            counts.errors += 1
+            result = None
+        with gw.store.write() as session:
+            locked = session.get(Payment, payment_id, with_for_update=True)
+            assert locked is not None
+            changed = False
+            if result is not None:
+                changed = lifecycle.apply_charge_result(session, gw.plugins, locked, result).changed
+            if changed:
+                counts.settled += 1
+            elif (
+                locked.status == PaymentStatus.REQUIRES_ACTION.value
+                and locked.created_at <= now - expire_after
+            ):
+                locked.failure_code = "expired"
+                locked.failure_message = "the customer did not finish the payment in time"
+                locked.next_action = None
+                lifecycle.transition(
+                    session, gw.plugins, locked, PaymentStatus.CANCELED, {"reason": "expired"}
+                )
+                counts.expired += 1
+            elif locked.status in OPEN:
+                locked.reconcile_attempts += 1
+                locked.reconcile_after = now + _retry_in(locked.reconcile_attempts)
+                counts.pending += 1
+    return counts

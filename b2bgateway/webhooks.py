@@ -1,0 +1,253 @@
+"""The inbound webhook pipeline: verify, dedupe, lock, check, apply, record.
+
+1. the processor's plugin verifies the raw body (its signature scheme, or its credentials plus a
+   re-fetch from the processor when notifications cannot be trusted on their own);
+2. the event is recorded once per (merchant, processor, event id): a repeat is acknowledged and
+   changes nothing;
+3. the payment row is locked, the event's amount and currency are checked against ours (a
+   mismatch is recorded and logged as an alert, never applied), and only allowed, monotonic
+   transitions are applied (see :mod:`b2bgateway.lifecycle`);
+4. the outcome of every event is recorded with it, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from b2bgateway import lifecycle
+from b2bgateway.errors import GatewayError, NotFound
+from b2bgateway.gateway import Gateway
+from b2bgateway.interface import (
+    ChargeResult,
+    EventKind,
+    Outcome,
+    PaymentStatus,
+    RefundStatus,
+    WebhookEvent,
+    WebhookRequest,
+)
+from b2bgateway.store.models import Payment, Refund, utcnow
+from b2bgateway.store.models import WebhookEvent as EventRow
+from b2bgateway.store.repository import new_id
+
+__all__ = ["EventOutOfOrder", "Received", "receive"]
+
+log = logging.getLogger(__name__)
+MAX_STORED_BODY = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """What became of a notification: ``applied``, ``duplicate``, ``ignored``, ``unchanged``,
+    ``refused`` (a transition that would go backwards), ``mismatch``, ``unknown_payment``."""
+
+    event_id: str
+    outcome: str
+    payment_id: str | None = None
+
+
+def _find_payment(
+    session: Session, merchant_id: str, processor: str, event: WebhookEvent
+) -> Payment | None:
+    if event.payment_id:
+        payment = session.get(Payment, event.payment_id, with_for_update=True)
+        if payment is not None and payment.merchant_id == merchant_id:
+            return payment
+    if event.processor_reference:
+        return session.scalar(
+            select(Payment)
+            .where(
+                Payment.merchant_id == merchant_id,
+                Payment.processor == processor,
+                Payment.processor_reference == event.processor_reference,
+            )
+            .with_for_update()
+        )
+    return None
+
+
+def _apply_payment(gw: Gateway, session: Session, payment: Payment, event: WebhookEvent) -> str:
+    if event.outcome is None:
+        return "ignored"
+    if event.amount is not None and event.amount != payment.amount:
+        log.error(
+            "ALERT payment %s: webhook %s says %s, ours is %s: not applied",
+            payment.id,
+            event.event_id,
+            event.amount,
+            payment.amount,
+        )
+        return "mismatch"
+    result = ChargeResult(
+        event.outcome,
+        processor_reference=event.processor_reference or payment.processor_reference,
+        amount=event.amount,
+        failure=event.failure,
+        processor_status=event.event_type,
+    )
+    applied = lifecycle.apply_charge_result(session, gw.plugins, payment, result)
+    if (
+        applied.reason == "refused"
+        and event.outcome is Outcome.SUCCEEDED
+        and payment.status in (PaymentStatus.FAILED.value, PaymentStatus.CANCELED.value)
+    ):
+        # The processor took money for a payment we closed (e.g. expired, then completed late).
+        log.error(
+            "ALERT payment %s is %s but the processor reports it succeeded (event %s): "
+            "refund it at the processor",
+            payment.id,
+            payment.status,
+            event.event_id,
+        )
+        return "late_success"
+    return "applied" if applied.changed else applied.reason
+
+
+class EventOutOfOrder(GatewayError):
+    """A refund reported before its payment's success: answered 409 and not recorded, so the
+    processor delivers it again later, when it can be applied."""
+
+    code = "event_out_of_order"
+    status = 409
+    title = "Event out of order"
+
+
+def _apply_refund(gw: Gateway, session: Session, payment: Payment, event: WebhookEvent) -> str:
+    if payment.status not in (
+        PaymentStatus.SUCCEEDED.value,
+        PaymentStatus.PARTIALLY_REFUNDED.value,
+        PaymentStatus.REFUNDED.value,
+    ):
+        raise EventOutOfOrder(f"payment {payment.id} is {payment.status}: not refundable yet")
+    refund = None
+    if event.refund_id:
+        refund = session.get(Refund, event.refund_id)
+    if refund is None and event.refund_reference:
+        refund = session.scalar(
+            select(Refund).where(
+                Refund.payment_id == payment.id,
+                Refund.processor_reference == event.refund_reference,
+            )
+        )
+    if refund is None:
+        if event.outcome is not Outcome.SUCCEEDED or event.amount is None:
+            return "ignored"
+        # A refund made outside the gateway (the processor's dashboard): record it.
+        if event.amount.currency != payment.currency or (
+            payment.refunded_minor + event.amount.to_minor_units() > payment.amount_minor
+        ):
+            log.error(
+                "ALERT payment %s: refund event %s for %s does not fit the payment",
+                payment.id,
+                event.event_id,
+                event.amount,
+            )
+            return "mismatch"
+        refund = Refund(
+            id=new_id("re"),
+            merchant_id=payment.merchant_id,
+            payment_id=payment.id,
+            amount_minor=event.amount.to_minor_units(),
+            currency=event.amount.currency,
+            status=RefundStatus.PENDING.value,
+            processor_reference=event.refund_reference,
+            reason="made at the processor",
+        )
+        session.add(refund)
+        session.flush()
+    if refund.payment_id != payment.id:
+        return "mismatch"
+    if event.outcome is Outcome.SUCCEEDED:
+        if not lifecycle.set_refund_status(session, gw.plugins, refund, RefundStatus.SUCCEEDED):
+            return "unchanged"
+        payment.refunded_minor += refund.amount_minor
+        new = (
+            PaymentStatus.REFUNDED
+            if payment.refunded_minor >= payment.amount_minor
+            else PaymentStatus.PARTIALLY_REFUNDED
+        )
+        lifecycle.transition(session, gw.plugins, payment, new, {"refund_id": refund.id})
+        return "applied"
+    if event.outcome is Outcome.FAILED:
+        if event.failure is not None:
+            refund.failure_code = event.failure.code
+            refund.failure_message = event.failure.message
+        changed = lifecycle.set_refund_status(session, gw.plugins, refund, RefundStatus.FAILED)
+        return "applied" if changed else "unchanged"
+    return "ignored"
+
+
+def receive(
+    gw: Gateway,
+    merchant_id: str,
+    processor_name: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+) -> Received:
+    """Handle one notification end to end.
+
+    :raises NotFound: no such merchant, or the merchant has no settings for that processor.
+    :raises WebhookSignatureInvalid: not authentic (nothing is recorded or changed).
+    """
+    merchant = gw.merchants.get(merchant_id)
+    settings = None if merchant is None else merchant.settings_for(processor_name)
+    if merchant is None or settings is None:
+        raise NotFound("no such webhook endpoint")
+    processor = gw.plugins.processor(processor_name)
+    event = processor.parse_webhook(
+        WebhookRequest(
+            merchant_id=merchant_id,
+            body=body,
+            headers={k.lower(): v for k, v in headers.items()},
+            query=dict(query),
+            received_at=utcnow(),
+        ),
+        settings,
+    )
+    try:
+        with gw.store.write() as session:
+            seen = session.scalar(
+                select(EventRow.id).where(
+                    EventRow.merchant_id == merchant_id,
+                    EventRow.processor == processor_name,
+                    EventRow.event_id == event.event_id,
+                )
+            )
+            if seen is not None:
+                return Received(event.event_id, "duplicate")
+            row = EventRow(
+                merchant_id=merchant_id,
+                processor=processor_name,
+                event_id=event.event_id,
+                event_type=event.event_type[:128] or event.kind.value,
+                outcome="received",
+                body=body[:MAX_STORED_BODY].decode("utf-8", "replace"),
+            )
+            session.add(row)
+            session.flush()  # the unique constraint decides between concurrent deliveries
+            payment = None
+            if event.kind is EventKind.IGNORED:
+                outcome = "ignored"
+            else:
+                payment = _find_payment(session, merchant_id, processor_name, event)
+                if payment is None:
+                    outcome = "unknown_payment"
+                elif event.kind is EventKind.PAYMENT:
+                    outcome = _apply_payment(gw, session, payment, event)
+                elif event.kind is EventKind.REFUND:
+                    outcome = _apply_refund(gw, session, payment, event)
+                else:
+                    outcome = "recorded"  # disputes: kept for the merchant, no state change
+                    log.warning("payment %s: dispute event %s", payment.id, event.event_id)
+            row.outcome = outcome
+            row.payment_id = None if payment is None else payment.id
+            return Received(event.event_id, outcome, row.payment_id)
+    except IntegrityError:
+        return Received(event.event_id, "duplicate")
