@@ -18,7 +18,11 @@ from iso4217 import Currency
 
 from b2bgateway.errors import InvalidAmount
 
-__all__ = ["Money", "currencies", "exponent", "parse_amount"]
+__all__ = ["MAX_MINOR_UNITS", "Money", "currencies", "exponent", "parse_amount"]
+
+#: The largest amount the API accepts, in minor units (100 billion MXN). Sums of many such
+#: amounts still fit the 64-bit integers the database keeps them in.
+MAX_MINOR_UNITS = 10**13
 
 
 @functools.cache

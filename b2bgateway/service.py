@@ -240,6 +240,9 @@ def checkout(gw: Gateway, merchant: MerchantConfig, req: CheckoutRequest) -> Pay
     existing = _existing(gw, merchant.id, req.idempotency_key)
     if existing is not None:
         return existing  # a retry after a crash: never a second payment for one key
+    with gw.store.read() as session:  # another merchant's customer is a 404 before anything else
+        if session.get(Customer, (merchant.id, req.customer_id)) is None:
+            raise NotFound(f"customer {req.customer_id!r} not found")
     _check_capabilities(_processor(merchant), req.token)
     payment = _reserve(gw, merchant, req)
     if payment.idempotency_key != req.idempotency_key or payment.status != "processing":

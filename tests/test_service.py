@@ -200,7 +200,14 @@ def test_unknown_invoices_and_customers_are_404(gateway, acme, data):
         )
 
 
-def test_merchant_without_processor(gateway, data):
+def test_merchant_without_processor(gateway, data, store):
+    with store.write() as session:
+        upsert_customer(
+            session,
+            "globex",
+            "C-1",
+            CustomerData(name="Otro", active=True, currency="MXN", credit_limit=mxn("0.00")),
+        )
     with pytest.raises(NotPayable) as info:
         service.checkout(gateway, gateway.merchants["globex"], order())
     assert info.value.reasons == ["processor_not_configured"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -53,6 +54,36 @@ def authenticate() -> None:
     if merchant is None:
         raise Unauthorized("the API key is not valid")
     g.merchant = merchant
+    check_path_ids(request.view_args)
+
+
+_ID = re.compile(r"^[^\s/?#]{1,128}$")
+
+
+def check_path_ids(values: dict[str, Any] | None) -> None:
+    """Ids in the path follow the rules of ids in bodies (1-128 characters, no spaces)."""
+    for name, value in (values or {}).items():
+        if name.endswith("_id") and not _ID.match(str(value)):
+            if name == "payment_id":
+                raise NotFound(f"payment {value!r} not found")
+            raise PathIdInvalid(
+                f"{name} must be 1 to 128 characters without spaces",
+                extra={
+                    "errors": [
+                        {
+                            "loc": ["path", name],
+                            "msg": "invalid id",
+                            "type": "string_pattern_mismatch",
+                        }
+                    ]
+                },
+            )
+
+
+class PathIdInvalid(GatewayError):
+    code = "validation_error"
+    status = 422
+    title = "Invalid request"
 
 
 def current_merchant() -> MerchantConfig:

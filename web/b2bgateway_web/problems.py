@@ -35,7 +35,10 @@ def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> Re
 
 def problem_for(exc: GatewayError) -> Response:
     """The problem document of one of our errors."""
-    return problem(exc.status, exc.code, exc.title, exc.detail, **exc.extra)
+    response = problem(exc.status, exc.code, exc.title, exc.detail, **exc.extra)
+    if exc.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="b2bgateway"'
+    return response
 
 
 def validation_problem(exc: ValidationError) -> Response:

@@ -20,11 +20,16 @@ from pydantic import (
 
 from b2bgateway.errors import InvalidAmount
 from b2bgateway.interface import PaymentStatus
-from b2bgateway.money import Money, currencies
+from b2bgateway.money import MAX_MINOR_UNITS, Money, currencies
 
 DecimalStr = Annotated[
     str,
     StringConstraints(pattern=r"^-?[0-9]{1,15}(\.[0-9]{1,4})?$"),
+    Field(description='A decimal amount as a string, e.g. "1234.50"', examples=["1234.50"]),
+]
+AmountOut = Annotated[
+    str,
+    StringConstraints(pattern=r"^-?[0-9]+(\.[0-9]+)?$"),
     Field(description='A decimal amount as a string, e.g. "1234.50"', examples=["1234.50"]),
 ]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\s/?#]+$")]
@@ -35,9 +40,12 @@ Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), Field(exampl
 def money(value: str, currency: str, field: str) -> Money:
     """``value`` in ``currency`` or a ValueError naming the field (pydantic turns it into a 422)."""
     try:
-        return Money(value, currency)
+        amount = Money(value, currency)
     except InvalidAmount as exc:
         raise ValueError(f"{field}: {exc.detail}") from None
+    if abs(amount.to_minor_units()) > MAX_MINOR_UNITS:
+        raise ValueError(f"{field}: {value} {currency} is more than this API accepts")
+    return amount
 
 
 def _known_currency(value: str) -> str:
@@ -209,7 +217,7 @@ class CustomerOut(BaseModel):
     name: str
     email: str | None
     active: bool
-    credit_limit: DecimalStr | None
+    credit_limit: AmountOut | None
     currency: str
     created_at: datetime
     updated_at: datetime
@@ -223,8 +231,8 @@ class InvoiceOut(BaseModel):
     source: str
     issued_on: date
     due_on: date
-    total: DecimalStr
-    balance: DecimalStr
+    total: AmountOut
+    balance: AmountOut
     currency: str
     created_at: datetime
     updated_at: datetime
@@ -241,7 +249,7 @@ class StatementLineOut(BaseModel):
     invoice_id: str
     folio: str
     due_on: date
-    balance: DecimalStr
+    balance: AmountOut
     currency: str
     state: Literal["overdue", "upcoming"]
     payable: bool
@@ -250,18 +258,18 @@ class StatementLineOut(BaseModel):
 
 class BalancesOut(BaseModel):
     currency: str
-    total_balance: DecimalStr
-    overdue_balance: DecimalStr
-    upcoming_balance: DecimalStr
+    total_balance: AmountOut
+    overdue_balance: AmountOut
+    upcoming_balance: AmountOut
 
 
 class StatementOut(BaseModel):
     customer_id: str
     currency: str
     as_of: date
-    total_balance: DecimalStr
-    overdue_balance: DecimalStr
-    upcoming_balance: DecimalStr
+    total_balance: AmountOut
+    overdue_balance: AmountOut
+    upcoming_balance: AmountOut
     invoices: list[StatementLineOut]
     other_currencies: list[BalancesOut] | None = None
 
@@ -269,12 +277,12 @@ class StatementOut(BaseModel):
 class OrderPayabilityOut(BaseModel):
     payable: bool
     reasons: list[str]
-    credit_limit: DecimalStr | None
+    credit_limit: AmountOut | None
 
 
 class InvoicePayabilityOut(BaseModel):
     invoice_id: str
-    balance: DecimalStr
+    balance: AmountOut
     payable: bool
     reasons: list[str]
 
@@ -282,14 +290,14 @@ class InvoicePayabilityOut(BaseModel):
 class InvoicesPayabilityOut(BaseModel):
     payable: bool
     reasons: list[str]
-    amount: DecimalStr | None
+    amount: AmountOut | None
     currency: str | None
     invoices: list[InvoicePayabilityOut]
 
 
 class AllocationOut(BaseModel):
     invoice_id: str
-    amount: DecimalStr
+    amount: AmountOut
 
 
 class FailureOut(BaseModel):
@@ -302,7 +310,7 @@ class PaymentOut(BaseModel):
     status: PaymentStatus
     purpose: Literal["order", "invoices"]
     customer_id: str
-    amount: DecimalStr
+    amount: AmountOut
     currency: str
     processor: str
     processor_reference: str | None
@@ -310,7 +318,7 @@ class PaymentOut(BaseModel):
     order_reference: str | None
     next_action: dict[str, Any] | None
     failure: FailureOut | None
-    refunded_amount: DecimalStr
+    refunded_amount: AmountOut
     created_at: datetime
     updated_at: datetime
 
@@ -323,7 +331,7 @@ class PaymentListOut(BaseModel):
 class RefundOut(BaseModel):
     id: str
     payment_id: str
-    amount: DecimalStr
+    amount: AmountOut
     currency: str
     status: Literal["pending", "succeeded", "failed"]
     reason: str | None
