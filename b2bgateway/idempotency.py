@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 
 from b2bgateway.errors import GatewayError, IdempotencyConflict
@@ -127,14 +127,17 @@ def complete(
 
 
 def release(store: Store, merchant_id: str, key: str) -> None:
-    """Forget an unfinished claim (the request failed unexpectedly), so a retry can run."""
+    """Let a retry run after an unexpected failure: the claim's lock ends now, but the claim
+    (and its request fingerprint) stays, so the key still cannot be reused for another request."""
     with store.write() as session:
         session.execute(
-            delete(IdempotencyRecord).where(
+            update(IdempotencyRecord)
+            .where(
                 IdempotencyRecord.merchant_id == merchant_id,
                 IdempotencyRecord.key == key,
                 IdempotencyRecord.state == "in_progress",
             )
+            .values(locked_until=utcnow())
         )
 
 

@@ -42,7 +42,8 @@ log = logging.getLogger(__name__)
 
 HEADER = "B2BGateway-Signature"
 MAX_ATTEMPTS = 12  # 10 s doubling, capped at an hour: about 9 hours of retries
-LEASE = timedelta(seconds=60)
+LEASE = timedelta(minutes=5)
+CLAIM_BATCH = 10  # 10 deliveries of at most 10 s each fit well within the lease
 TIMEOUT_SECONDS = 10.0
 
 Sender = Callable[[str, bytes, Mapping[str, str]], int]
@@ -169,7 +170,7 @@ def deliver_due(
     handled = 0
     # Claim in rounds: delivering a payment's first event makes its next one claimable.
     while handled < limit:
-        claimed = _claim(store, now, limit - handled)
+        claimed = _claim(store, now, min(CLAIM_BATCH, limit - handled))
         if not claimed:
             break
         handled += len(claimed)
@@ -223,7 +224,8 @@ def _deliver_one(
                 error,
             )
         else:
-            message.next_attempt_at = now + backoff(message.attempts)
+            # From when this attempt ended, not when the pass began (a pass can take a while).
+            message.next_attempt_at = max(now, utcnow()) + backoff(message.attempts)
             message.last_error = error
             result.retried += 1
 

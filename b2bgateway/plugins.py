@@ -8,6 +8,7 @@ configured processor only, with ``subset_hook_caller`` removing every *other pro
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, TypeVar
@@ -41,6 +42,7 @@ from b2bgateway.rules import InvoiceContext, OrderContext, combine
 __all__ = ["DEFAULT_PLUGINS", "ENTRY_POINT_GROUP", "Plugins", "Processor", "get_plugin_manager"]
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT
+log = logging.getLogger(__name__)
 
 #: Built-in plugins, as (name, module): registered after the entry points unless already loaded
 #: from one (the sandbox also has an entry point) or blocked.
@@ -180,6 +182,7 @@ class Plugins:
         self.pm = pm
         #: merchants with a notification_url: observers' outbox writes only for them
         self.outbox_merchants: frozenset[str] = frozenset()
+        self._observer_callers: dict[tuple[str, str], Any] = {}
         self._processors: dict[str, Processor] = {}
         # A processor is a plugin with a plain (non-wrapper) processor hook implementation;
         # wrappers (audit, metrics) stay in every call.
@@ -247,10 +250,25 @@ class Plugins:
 
     # -- observers -------------------------------------------------------------------------
     def payment_status_changed(self, event: PaymentStatusChanged, outbox: Outbox) -> None:
-        self.pm.hook.b2bgateway_payment_status_changed(event=event, outbox=outbox)
+        self._observe("b2bgateway_payment_status_changed", event, outbox)
 
     def refund_status_changed(self, event: RefundStatusChanged, outbox: Outbox) -> None:
-        self.pm.hook.b2bgateway_refund_status_changed(event=event, outbox=outbox)
+        self._observe("b2bgateway_refund_status_changed", event, outbox)
+
+    def _observe(self, hook_name: str, event: object, outbox: Outbox) -> None:
+        """Tell every observer, each on its own: one failing observer must not undo a payment's
+        recorded state (the processor has already moved the money) nor silence the others."""
+        hook: pluggy.HookCaller = getattr(self.pm.hook, hook_name)
+        for impl in hook.get_hookimpls():
+            caller = self._observer_callers.get((hook_name, impl.plugin_name))
+            if caller is None:
+                others = [i.plugin for i in hook.get_hookimpls() if i is not impl]
+                caller = self.pm.subset_hook_caller(hook_name, remove_plugins=others)
+                self._observer_callers[(hook_name, impl.plugin_name)] = caller
+            try:
+                caller(event=event, outbox=outbox)
+            except Exception:
+                log.exception("ALERT observer %r failed in %s", impl.plugin_name, hook_name)
 
 
 def load_plugins(*, load_entrypoints: bool = True, blocked: Iterable[str] = ()) -> Plugins:

@@ -91,75 +91,83 @@ def reconcile(
     counts = Reconciled()
     for payment_id in _claim(gw, now, older_than, limit):
         counts.examined += 1
-        with gw.store.read() as session:
-            payment = session.get(Payment, payment_id)
-            assert payment is not None
-        merchant = gw.merchants.get(payment.merchant_id)
-        settings = None if merchant is None else merchant.settings_for(payment.processor)
-        if settings is None:
+        try:
+            _settle(gw, payment_id, now, expire_after, counts)
+        except Exception:  # one bad payment must not stop the pass; its lease delays a retry
+            log.exception("ALERT payment %s: reconciliation failed", payment_id)
+            counts.errors += 1
+    return counts
+
+
+def _settle(
+    gw: Gateway, payment_id: str, now: datetime, expire_after: timedelta, counts: Reconciled
+) -> None:
+    with gw.store.read() as session:
+        payment = session.get(Payment, payment_id)
+        assert payment is not None
+    merchant = gw.merchants.get(payment.merchant_id)
+    settings = None if merchant is None else merchant.settings_for(payment.processor)
+    if settings is None:
+        log.error(
+            "payment %s: no settings for processor %s of merchant %s",
+            payment.id,
+            payment.processor,
+            payment.merchant_id,
+        )
+        counts.errors += 1
+        return
+    processor = gw.plugins.processor(payment.processor)
+    request = RetrieveRequest(
+        payment_id=payment.id,
+        merchant_id=payment.merchant_id,
+        processor_reference=payment.processor_reference,
+        amount=payment.amount,
+    )
+    result: ChargeResult | None
+    try:
+        result = processor.retrieve(request, settings)
+    except ProcessorPaymentNotFound:
+        if payment.processor_reference is not None:
             log.error(
-                "payment %s: no settings for processor %s of merchant %s",
+                "ALERT payment %s: processor %s no longer knows reference %s",
                 payment.id,
                 payment.processor,
-                payment.merchant_id,
+                payment.processor_reference,
             )
             counts.errors += 1
-            continue
-        processor = gw.plugins.processor(payment.processor)
-        request = RetrieveRequest(
-            payment_id=payment.id,
-            merchant_id=payment.merchant_id,
-            processor_reference=payment.processor_reference,
-            amount=payment.amount,
-        )
-        result: ChargeResult | None
-        try:
-            result = processor.retrieve(request, settings)
-        except ProcessorPaymentNotFound:
-            if payment.processor_reference is not None:
-                log.error(
-                    "ALERT payment %s: processor %s no longer knows reference %s",
-                    payment.id,
-                    payment.processor,
-                    payment.processor_reference,
-                )
-                counts.errors += 1
-                result = None
-            else:
-                result = ChargeResult(
-                    Outcome.FAILED,
-                    failure=Failure(
-                        "processor_not_reached", "the charge never reached the processor"
-                    ),
-                )
-                counts.not_reached += 1
-        except ProcessorUnavailable:
             result = None
-        except GatewayError as exc:
-            log.error("payment %s: reconciliation failed: %s", payment.id, exc.detail)
-            counts.errors += 1
-            result = None
-        with gw.store.write() as session:
-            locked = session.get(Payment, payment_id, with_for_update=True)
-            assert locked is not None
-            changed = False
-            if result is not None:
-                changed = lifecycle.apply_charge_result(session, gw.plugins, locked, result).changed
-            if changed:
-                counts.settled += 1
-            elif (
-                locked.status == PaymentStatus.REQUIRES_ACTION.value
-                and locked.created_at <= now - expire_after
-            ):
-                locked.failure_code = "expired"
-                locked.failure_message = "the customer did not finish the payment in time"
-                locked.next_action = None
-                lifecycle.transition(
-                    session, gw.plugins, locked, PaymentStatus.CANCELED, {"reason": "expired"}
-                )
-                counts.expired += 1
-            elif locked.status in OPEN:
-                locked.reconcile_attempts += 1
-                locked.reconcile_after = now + _retry_in(locked.reconcile_attempts)
-                counts.pending += 1
-    return counts
+        else:
+            result = ChargeResult(
+                Outcome.FAILED,
+                failure=Failure("processor_not_reached", "the charge never reached the processor"),
+            )
+            counts.not_reached += 1
+    except ProcessorUnavailable:
+        result = None
+    except GatewayError as exc:
+        log.error("payment %s: reconciliation failed: %s", payment.id, exc.detail)
+        counts.errors += 1
+        result = None
+    with gw.store.write() as session:
+        locked = session.get(Payment, payment_id, with_for_update=True)
+        assert locked is not None
+        changed = False
+        if result is not None:
+            changed = lifecycle.apply_charge_result(session, gw.plugins, locked, result).changed
+        if changed:
+            counts.settled += 1
+        elif (
+            locked.status == PaymentStatus.REQUIRES_ACTION.value
+            and locked.created_at <= now - expire_after
+        ):
+            locked.failure_code = "expired"
+            locked.failure_message = "the customer did not finish the payment in time"
+            locked.next_action = None
+            lifecycle.transition(
+                session, gw.plugins, locked, PaymentStatus.CANCELED, {"reason": "expired"}
+            )
+            counts.expired += 1
+        elif locked.status in OPEN:
+            locked.reconcile_attempts += 1
+            locked.reconcile_after = now + _retry_in(locked.reconcile_attempts)
+            counts.pending += 1

@@ -351,6 +351,16 @@ def refund(
         result = processor.refund(request, settings)
     except ProcessorUnavailable as exc:
         result = RefundResult(Outcome.FAILED, failure=Failure("processor_unavailable", exc.detail))
+    except ProcessorMisconfigured as exc:  # refused before anything happened
+        log.error(
+            "merchant %s: processor %s refused our credentials: %s",
+            merchant.id,
+            processor.name,
+            exc.detail,
+        )
+        result = RefundResult(
+            Outcome.FAILED, failure=Failure("processor_misconfigured", exc.detail)
+        )
     except GatewayError as exc:
         log.error("refund %s: %s (outcome unknown, will reconcile)", request.refund_id, exc.detail)
         result = RefundResult(Outcome.UNKNOWN)
@@ -360,10 +370,13 @@ def refund(
 def apply_refund_result(gw: Gateway, refund_id: str, result: RefundResult) -> Refund:
     """Record a processor's answer about a refund, and the payment's new refunded total."""
     with gw.store.write() as session:
-        record = session.get(Refund, refund_id)
-        assert record is not None
-        payment = session.get(Payment, record.payment_id, with_for_update=True)
+        payment_id = session.scalar(select(Refund.payment_id).where(Refund.id == refund_id))
+        # Lock the payment first, then read the refund as it is now: a webhook may have settled
+        # it while we waited (the webhook path takes the same locks in the same order).
+        payment = session.get(Payment, payment_id, with_for_update=True, populate_existing=True)
         assert payment is not None
+        record = session.get(Refund, refund_id, with_for_update=True, populate_existing=True)
+        assert record is not None
         if result.processor_reference and not record.processor_reference:
             record.processor_reference = result.processor_reference
         if result.outcome is Outcome.SUCCEEDED:

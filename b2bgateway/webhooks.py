@@ -57,7 +57,12 @@ def _find_payment(
 ) -> Payment | None:
     if event.payment_id:
         payment = session.get(Payment, event.payment_id, with_for_update=True)
-        if payment is not None and payment.merchant_id == merchant_id:
+        # A notification verified with one processor's secret speaks only for that processor.
+        if (
+            payment is not None
+            and payment.merchant_id == merchant_id
+            and payment.processor == processor
+        ):
             return payment
     if event.processor_reference:
         return session.scalar(
@@ -135,6 +140,21 @@ def _apply_refund(gw: Gateway, session: Session, payment: Payment, event: Webhoo
                 Refund.processor_reference == event.refund_reference,
             )
         )
+    if refund is None and event.amount is not None:
+        # Our pending refund, reported by the processor's reference only: adopt it.
+        refund = session.scalar(
+            select(Refund)
+            .where(
+                Refund.payment_id == payment.id,
+                Refund.status == RefundStatus.PENDING.value,
+                Refund.processor_reference.is_(None),
+                Refund.amount_minor == event.amount.to_minor_units(),
+            )
+            .order_by(Refund.created_at)
+            .limit(1)
+        )
+        if refund is not None:
+            refund.processor_reference = event.refund_reference
     if refund is None:
         if event.outcome is not Outcome.SUCCEEDED or event.amount is None:
             return "ignored"
@@ -211,43 +231,47 @@ def receive(
         ),
         settings,
     )
-    try:
-        with gw.store.write() as session:
-            seen = session.scalar(
-                select(EventRow.id).where(
-                    EventRow.merchant_id == merchant_id,
-                    EventRow.processor == processor_name,
-                    EventRow.event_id == event.event_id,
-                )
+    with gw.store.write() as session:
+        seen = session.scalar(
+            select(EventRow.id).where(
+                EventRow.merchant_id == merchant_id,
+                EventRow.processor == processor_name,
+                EventRow.event_id == event.event_id,
             )
-            if seen is not None:
-                return Received(event.event_id, "duplicate")
-            row = EventRow(
-                merchant_id=merchant_id,
-                processor=processor_name,
-                event_id=event.event_id,
-                event_type=event.event_type[:128] or event.kind.value,
-                outcome="received",
-                body=body[:MAX_STORED_BODY].decode("utf-8", "replace"),
-            )
-            session.add(row)
-            session.flush()  # the unique constraint decides between concurrent deliveries
-            payment = None
-            if event.kind is EventKind.IGNORED:
-                outcome = "ignored"
+        )
+        if seen is not None:
+            return Received(event.event_id, "duplicate")
+        row = EventRow(
+            merchant_id=merchant_id,
+            processor=processor_name,
+            event_id=event.event_id,
+            event_type=event.event_type[:128] or event.kind.value,
+            outcome="received",
+            body=body[:MAX_STORED_BODY].decode("utf-8", "replace"),
+        )
+        try:
+            # The unique constraint decides between concurrent deliveries; only this
+            # insert's violation means "duplicate" (any other error fails the request, so
+            # the processor delivers it again).
+            with session.begin_nested():
+                session.add(row)
+                session.flush()
+        except IntegrityError:
+            return Received(event.event_id, "duplicate")
+        payment = None
+        if event.kind is EventKind.IGNORED:
+            outcome = "ignored"
+        else:
+            payment = _find_payment(session, merchant_id, processor_name, event)
+            if payment is None:
+                outcome = "unknown_payment"
+            elif event.kind is EventKind.PAYMENT:
+                outcome = _apply_payment(gw, session, payment, event)
+            elif event.kind is EventKind.REFUND:
+                outcome = _apply_refund(gw, session, payment, event)
             else:
-                payment = _find_payment(session, merchant_id, processor_name, event)
-                if payment is None:
-                    outcome = "unknown_payment"
-                elif event.kind is EventKind.PAYMENT:
-                    outcome = _apply_payment(gw, session, payment, event)
-                elif event.kind is EventKind.REFUND:
-                    outcome = _apply_refund(gw, session, payment, event)
-                else:
-                    outcome = "recorded"  # disputes: kept for the merchant, no state change
-                    log.warning("payment %s: dispute event %s", payment.id, event.event_id)
-            row.outcome = outcome
-            row.payment_id = None if payment is None else payment.id
-            return Received(event.event_id, outcome, row.payment_id)
-    except IntegrityError:
-        return Received(event.event_id, "duplicate")
+                outcome = "recorded"  # disputes: kept for the merchant, no state change
+                log.warning("payment %s: dispute event %s", payment.id, event.event_id)
+        row.outcome = outcome
+        row.payment_id = None if payment is None else payment.id
+        return Received(event.event_id, outcome, row.payment_id)

@@ -310,3 +310,19 @@ def test_a_processor_without_partial_refunds(gateway, acme, data, monkeypatch):
     with pytest.raises(UnsupportedRequest):
         service.refund(gateway, acme, payment.id, mxn("1.00"), None, "r")
     assert service.refund(gateway, acme, payment.id, None, None, "r2").status == "succeeded"
+
+
+class BrokenObserver:
+    @hookimpl
+    def b2bgateway_payment_status_changed(self, event):
+        raise ConnectionError("the ERP is down")
+
+
+def test_a_failing_observer_does_not_undo_a_charge(gateway, acme, data, pm, store, caplog):
+    pm.register(BrokenObserver(), name="broken")
+    object.__setattr__(gateway, "plugins", Plugins(pm))
+    payment = service.checkout(gateway, acme, order())
+    assert payment.status == "succeeded"
+    with store.read() as session:
+        assert session.get(Payment, payment.id).status == "succeeded"
+    assert "ALERT observer 'broken' failed" in caplog.text

@@ -347,3 +347,13 @@ def test_the_shuffle_without_order_keeps_totals(client, gateway, acme, customer,
             assert payment.status == "refunded"
         assert session.scalar(select(func.count()).select_from(EventRow)) == 20 * 3
         assert session.scalar(select(func.count()).select_from(Refund)) == 20 * 2
+
+
+def test_a_webhook_speaks_only_for_its_own_processor(client, gateway, acme, customer, store):
+    """A payment taken by another processor cannot be settled by a sandbox-signed event."""
+    payment = checkout(gateway, acme, "k1")
+    with store.write() as session:
+        session.get(Payment, payment.id).processor = "stripe"
+    response = post(client, event_body(payment, "charge.succeeded", "succeeded"))
+    assert response.json["outcome"] == "unknown_payment"
+    assert status_of(store, payment.id) == "requires_action"

@@ -27,6 +27,9 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url`` with the project's SQLite set-up, or a pre-pinged PostgreSQL pool."""
     parsed = make_url(url)
+    # Statement parameters never reach logs or tracebacks: they can hold response bodies with
+    # client secrets and webhook bodies.
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() != "sqlite":
         kwargs.setdefault("pool_pre_ping", True)
         # A gthread worker runs many request threads; connections are held only inside short

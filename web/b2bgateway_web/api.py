@@ -57,7 +57,7 @@ def authenticate() -> None:
     check_path_ids(request.view_args)
 
 
-_ID = re.compile(r"^[^\s/?#]{1,128}$")
+_ID = re.compile(r"^[^\s/?#\x00-\x1f\x7f]{1,128}$")
 
 
 def check_path_ids(values: dict[str, Any] | None) -> None:

@@ -97,6 +97,9 @@ def serve(host: str, port: int, workers: int, threads: int, timeout: int) -> Non
                 "timeout": timeout,
                 "accesslog": "-",
                 "access_log_format": ACCESS_LOG_FORMAT,
+                # gunicorn's control socket is one path per machine: two instances would fight
+                # over it, and nothing here uses it.
+                "control_socket_disable": True,
             }.items():
                 self.cfg.set(key, value)
 

@@ -32,7 +32,9 @@ AmountOut = Annotated[
     StringConstraints(pattern=r"^-?[0-9]+(\.[0-9]+)?$"),
     Field(description='A decimal amount as a string, e.g. "1234.50"', examples=["1234.50"]),
 ]
-Id = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\s/?#]+$")]
+Id = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\s/?#\x00-\x1f\x7f]+$")
+]
 Code = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[a-z0-9_]+$")]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), Field(examples=["MXN"])]
 
@@ -56,6 +58,14 @@ def _known_currency(value: str) -> str:
 
 class Request(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="after")
+    def _no_nul(self) -> Request:
+        # Text with NUL cannot be stored (PostgreSQL refuses it) and is never meant.
+        for name, value in self:
+            if isinstance(value, str) and "\x00" in value:
+                raise ValueError(f"{name}: must not contain NUL characters")
+        return self
 
 
 class Query(BaseModel):
