@@ -106,6 +106,25 @@ def b2bgateway_retrieve_payment(request: RetrieveRequest, settings: BaseModel) -
 
 
 @hookspec(firstresult=True)
+def b2bgateway_cancel_payment(request: RetrieveRequest, settings: BaseModel) -> ChargeResult | None:
+    """Cancel a payment the customer never finished (a 3-D Secure or hosted page abandoned),
+    so that it can no longer succeed. Called by reconciliation before it gives up on a payment.
+
+    :param request: which payment (our id, and the processor's reference when known).
+    :param settings: this merchant's validated settings for this processor.
+    :return: the payment's state after the attempt: ``Outcome.FAILED`` with failure code
+      ``"canceled"`` once canceled; ``Outcome.SUCCEEDED`` if it turned out to be paid; or None
+      when this processor cannot cancel, in which case the gateway keeps the payment (and its
+      invoices) open rather than risk a late success for an invoice paid again meanwhile.
+    :raises ProcessorPaymentNotFound: the processor has no such payment.
+    :raises ProcessorUnavailable: the processor could not be asked; try again later.
+    :firstresult: only the configured processor is called; None means "cannot cancel".
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
 def b2bgateway_refund(request: RefundRequest, settings: BaseModel) -> RefundResult:
     """Refund all (``request.full``) or part of a succeeded payment.
 

@@ -59,6 +59,7 @@ PROCESSOR_HOOKS = (
     _INFO_HOOK,
     "b2bgateway_create_charge",
     "b2bgateway_retrieve_payment",
+    "b2bgateway_cancel_payment",
     "b2bgateway_refund",
     "b2bgateway_parse_webhook",
 )
@@ -128,6 +129,14 @@ class Processor:
         return caller
 
     def _call(self, hook_name: str, expected: type[R], **kwargs: Any) -> R:
+        result = self._call_optional(hook_name, expected, **kwargs)
+        if result is None:
+            raise ProcessorContractError(
+                f"processor {self.name!r} returned nothing from {hook_name} (no implementation?)"
+            )
+        return result
+
+    def _call_optional(self, hook_name: str, expected: type[R], **kwargs: Any) -> R | None:
         try:
             result = self._caller(hook_name)(**kwargs)
         except GatewayError:
@@ -137,9 +146,7 @@ class Processor:
                 f"processor {self.name!r} raised {type(exc).__name__} in {hook_name}"
             ) from exc
         if result is None:
-            raise ProcessorContractError(
-                f"processor {self.name!r} returned nothing from {hook_name} (no implementation?)"
-            )
+            return None
         if not isinstance(result, expected):
             raise ProcessorContractError(
                 f"processor {self.name!r} returned {type(result).__name__} from {hook_name}, "
@@ -160,6 +167,12 @@ class Processor:
     def retrieve(self, request: RetrieveRequest, settings: BaseModel) -> ChargeResult:
         return self._call(
             "b2bgateway_retrieve_payment", ChargeResult, request=request, settings=settings
+        )
+
+    def cancel(self, request: RetrieveRequest, settings: BaseModel) -> ChargeResult | None:
+        """None: this processor cannot cancel (see ``b2bgateway_cancel_payment``)."""
+        return self._call_optional(
+            "b2bgateway_cancel_payment", ChargeResult, request=request, settings=settings
         )
 
     def refund(self, request: RefundRequest, settings: BaseModel) -> RefundResult:

@@ -7,8 +7,9 @@ stored, by our payment id (sent as its order id / external reference):
 - the processor's answer is applied like any other (allowed transitions only);
 - "no such payment" for a lookup by our id means the charge never reached the processor: the
   payment fails (``processor_not_reached``) and its invoices are free again;
-- a ``requires_action`` payment older than ``expire_after`` is canceled (``expired``), so its
-  invoices become payable again;
+- a ``requires_action`` payment older than ``expire_after`` is canceled at the processor and
+  then here (``expired``), so its invoices become payable again; a processor that cannot cancel
+  keeps it open (a late success must not meet an invoice paid again meanwhile);
 - otherwise it is asked again later, with back-off.
 
 Payments are claimed with a lease (``reconcile_after``) under ``FOR UPDATE SKIP LOCKED`` on
@@ -123,9 +124,24 @@ def _settle(
         processor_reference=payment.processor_reference,
         amount=payment.amount,
     )
+    expiring = (
+        payment.status == PaymentStatus.REQUIRES_ACTION.value
+        and payment.created_at <= now - expire_after
+    )
     result: ChargeResult | None
     try:
-        result = processor.retrieve(request, settings)
+        if expiring:
+            # Cancel at the processor first: a payment canceled only here could still be
+            # completed there, after its invoices were paid again.
+            result = processor.cancel(request, settings)
+            if result is None:
+                log.warning(
+                    "payment %s: %s cannot cancel it; it stays open", payment.id, processor.name
+                )
+                expiring = False
+                result = processor.retrieve(request, settings)
+        else:
+            result = processor.retrieve(request, settings)
     except ProcessorPaymentNotFound:
         if payment.processor_reference is not None:
             log.error(
@@ -154,19 +170,12 @@ def _settle(
         changed = False
         if result is not None:
             changed = lifecycle.apply_charge_result(session, gw.plugins, locked, result).changed
-        if changed:
-            counts.settled += 1
-        elif (
-            locked.status == PaymentStatus.REQUIRES_ACTION.value
-            and locked.created_at <= now - expire_after
-        ):
+        if changed and expiring and locked.status == PaymentStatus.CANCELED.value:
             locked.failure_code = "expired"
             locked.failure_message = "the customer did not finish the payment in time"
-            locked.next_action = None
-            lifecycle.transition(
-                session, gw.plugins, locked, PaymentStatus.CANCELED, {"reason": "expired"}
-            )
             counts.expired += 1
+        elif changed:
+            counts.settled += 1
         elif locked.status in OPEN:
             locked.reconcile_attempts += 1
             locked.reconcile_after = now + _retry_in(locked.reconcile_attempts)

@@ -283,3 +283,43 @@ def test_no_notification_url_no_outbox(
     with store.read() as session:
         assert session.scalars(select(OutboxMessage)).all() == []
     assert PaymentStatus.SUCCEEDED
+
+
+def test_an_expired_payment_is_canceled_at_the_processor_first(gateway, acme, data, store):
+    """The customer cannot complete an expired 3-D Secure payment later (no double payment)."""
+    from b2bgateway.sandbox.ledger import LedgerRefusal, open_ledger
+
+    payment = pay_invoice(gateway, acme, "k", "tok_3ds")
+    reconcile(gateway, now=utcnow() + timedelta(hours=3))
+    assert status(store, payment.id) == ("canceled", "expired")
+    assert pay_invoice(gateway, acme, "again", "tok_approved").status == "succeeded"
+    with pytest.raises(LedgerRefusal):
+        open_ledger(acme.processor_settings).complete_charge(
+            "acme", payment.processor_reference, "approve"
+        )
+
+
+def test_a_processor_that_cannot_cancel_keeps_the_payment_open(store, data, database_url, tmp_path):
+    from tests.support.faulty_processor import gateway_with_faults
+
+    faulty = Settings(
+        database_url=database_url,
+        merchants={
+            "acme": {
+                "api_keys": [API_KEY],
+                "processor": "faulty",
+                "invoice_payments": True,
+                "processors": {
+                    "faulty": {
+                        "webhook_secret": WEBHOOK_SECRET,
+                        "ledger_path": str(tmp_path / "f.db"),
+                    }
+                },
+            }
+        },
+    )
+    gw = gateway_with_faults(faulty, store)
+    payment = pay_invoice(gw, gw.merchants["acme"], "k", "tok_3ds")
+    counts = reconcile(gw, now=utcnow() + timedelta(hours=3))
+    assert counts.expired == 0
+    assert status(store, payment.id)[0] == "requires_action"

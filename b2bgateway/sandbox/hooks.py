@@ -169,6 +169,25 @@ def b2bgateway_retrieve_payment(
 
 
 @hookimpl
+def b2bgateway_cancel_payment(request: RetrieveRequest, settings: SandboxSettings) -> ChargeResult:
+    """Cancel an unfinished charge (as if the person left the page); a final one is unchanged."""
+    with _processor_call(settings):
+        ledger = open_ledger(settings)
+        if request.processor_reference:
+            charge = ledger.get_charge(request.merchant_id, request.processor_reference)
+        else:
+            charge = ledger.find_charge(request.merchant_id, request.payment_id)
+        if charge is None:
+            raise ProcessorPaymentNotFound(
+                f"the sandbox has no charge for payment {request.payment_id}"
+            )
+        if charge.status == "requires_action":
+            charge = ledger.complete_charge(request.merchant_id, charge.id, "cancel")
+            deliver_in_background(settings, request.merchant_id, charge_id=charge.id)
+    return _result(charge)
+
+
+@hookimpl
 def b2bgateway_refund(request: RefundRequest, settings: SandboxSettings) -> RefundResult:
     """Refund part or all of a succeeded charge; its ``refund.succeeded`` webhook follows."""
     with _processor_call(settings):
