@@ -221,6 +221,32 @@ class MerchantConfig:
         return ZoneInfo(self.settings.timezone)
 
 
+def _webhook_secret_problems(
+    base: str, processor: Processor, settings: BaseModel
+) -> list[tuple[str, str]]:
+    """A processor whose webhooks are verified with a secret must have one: unverifiable
+    notifications would either be refused for ever or, worse, trusted."""
+    if not processor.info.capabilities.requires_webhook_secret:
+        return []
+    fields = [name for name in type(settings).model_fields if "webhook" in name]
+    if any(_is_set(getattr(settings, name)) for name in fields):
+        return []
+    key = f"{base}.processors.{processor.name}"
+    return [
+        (
+            key,
+            f"{processor.name} verifies webhooks with a secret: set "
+            f"{' / '.join(fields) or 'its webhook secret'}",
+        )
+    ]
+
+
+def _is_set(value: Any) -> bool:
+    if isinstance(value, SecretStr):
+        return bool(value.get_secret_value())
+    return bool(value)
+
+
 def resolve_merchants(settings: Settings, plugins: Plugins) -> Mapping[str, MerchantConfig]:
     """Check every merchant against the installed processors and validate their settings.
 
@@ -267,6 +293,9 @@ def resolve_merchants(settings: Settings, plugins: Plugins) -> Mapping[str, Merc
                         validated[merchant.processor] = processor.validate_settings({})
                     except ValidationError as exc:
                         problems.extend(_problems(exc, f"{base}.processors.{merchant.processor}."))
+        chosen = validated.get(merchant.processor)
+        if processor is not None and chosen is not None:
+            problems.extend(_webhook_secret_problems(base, processor, chosen))
         resolved[merchant_id] = MerchantConfig(
             id=merchant_id,
             settings=merchant,

@@ -235,3 +235,34 @@ def test_settings_are_not_built_at_import(tmp_path):
     code = "import b2bgateway, b2bgateway.settings, b2bgateway.gateway, b2bgateway_web"
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+class OptionalSecretSettings(BaseModel):
+    webhook_secret: SecretStr | None = None
+
+
+class NeedsSecret:
+    @hookimpl
+    def b2bgateway_processor_info(self):
+        return ProcessorInfo(
+            "Needs secret",
+            OptionalSecretSettings,
+            Capabilities(frozenset({"MXN"}), requires_webhook_secret=True),
+        )
+
+
+def test_a_processor_that_verifies_webhooks_needs_its_secret(pm):
+    from b2bgateway.plugins import Plugins
+
+    pm.register(NeedsSecret(), name="needs")
+    settings = Settings(merchants={"m": {"processor": "needs"}})
+    with pytest.raises(ConfigurationError) as info:
+        resolve_merchants(settings, Plugins(pm))
+    assert info.value.problems[0][0] == "merchants.m.processors.needs"
+    assert "webhook_secret" in info.value.problems[0][1]
+    ok = Settings(
+        merchants={
+            "m": {"processor": "needs", "processors": {"needs": {"webhook_secret": "whsec_123456"}}}
+        }
+    )
+    assert resolve_merchants(ok, Plugins(pm))["m"].processor.name == "needs"
