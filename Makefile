@@ -7,10 +7,12 @@ PORT ?= 8000
 # The suite runs once on SQLite and once on PostgreSQL (skipped with a warning when no server
 # answers, except in CI where it is required).
 TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3Db2bgateway_test
-DISTRIBUTIONS := -e ".[dev,postgresql]" -e "./web[test]"
-PYPROJECTS := pyproject.toml web/pyproject.toml
+# Processor plugins: each its own distribution under plugins/, with its own tests.
+PLUGINS := $(wildcard plugins/*_plugin)
+DISTRIBUTIONS := -e ".[dev,postgresql]" -e "./web[test]" $(foreach p,$(PLUGINS),-e "./$(p)[test]")
+PYPROJECTS := pyproject.toml web/pyproject.toml $(foreach p,$(PLUGINS),$(p)/pyproject.toml)
 
-.PHONY: run test test-sqlite test-postgres lint typecheck install bench clean
+.PHONY: run test test-sqlite test-plugins test-postgres lint typecheck install bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +40,10 @@ typecheck: install
 test-sqlite: install
 	B2BGATEWAY_TEST_DATABASE_URL= $(BIN)/python -m pytest -q
 
+# Each plugin's tests run from its own folder (its pyproject's pytest settings, its cassettes).
+test-plugins: install
+	@for p in $(PLUGINS); do echo "== $$p"; (cd $$p && ../../$(BIN)/python -m pytest -q) || exit 1; done
+
 test-postgres: install
 	@if $(BIN)/python -c "import sys, psycopg; psycopg.connect('host=127.0.0.1 port=5432 user=postgres dbname=test', connect_timeout=3).close()" 2>/dev/null; then \
 		B2BGATEWAY_TEST_DATABASE_URL='$(TEST_POSTGRES_URL)' $(BIN)/python -m pytest -q; \
@@ -47,7 +53,7 @@ test-postgres: install
 		echo "WARNING: PostgreSQL at 127.0.0.1:5432 not reachable: PostgreSQL run skipped" >&2; \
 	fi
 
-test: lint typecheck test-sqlite test-postgres
+test: lint typecheck test-sqlite test-plugins test-postgres
 
 # Benchmarks print their figures and write bench/results/*.json; they are not part of `make test`.
 bench: install
