@@ -136,9 +136,11 @@ class Money:
             raise InvalidAmount(
                 f"minor units are integers, not {type(units).__name__}", code="invalid_amount"
             )
-        places = exponent(currency) if exponent_override is None else exponent_override
-        value = Decimal(units).scaleb(-places)
         iso = exponent(currency)
+        places = iso if exponent_override is None else exponent_override
+        value = Decimal(units).scaleb(-places)
+        if places == iso:
+            return cls._exact(value, currency)  # exactly ISO's decimals by construction
         if places > iso:
             # A processor counting in finer units than ISO: exact only if nothing is lost.
             exact = value.quantize(Decimal(1).scaleb(-iso))
@@ -150,6 +152,14 @@ class Money:
                 )
             value = exact
         return cls(value, currency)
+
+    @classmethod
+    def _exact(cls, amount: Decimal, currency: str) -> Money:
+        # Statements build tens of thousands of these from database integers: skip re-parsing.
+        money = object.__new__(cls)
+        object.__setattr__(money, "currency", currency)
+        object.__setattr__(money, "amount", amount)
+        return money
 
     @classmethod
     def zero(cls, currency: str) -> Money:

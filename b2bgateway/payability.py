@@ -24,7 +24,7 @@ from b2bgateway.rules import (
     invoices_decision,
 )
 from b2bgateway.settings import MerchantConfig
-from b2bgateway.statement import Balances, balances, local_today, open_invoices
+from b2bgateway.statement import Balances, OpenInvoice, balances, local_today, open_invoices
 from b2bgateway.store.models import Customer, Invoice, Payment, PaymentAllocation
 
 __all__ = [
@@ -97,7 +97,7 @@ def _registered_for_customer(session: Session, merchant_id: str, customer_id: st
     )
 
 
-def _invoice_facts(invoice: Invoice, registered: set[str]) -> InvoiceFacts:
+def _invoice_facts(invoice: Invoice | OpenInvoice, registered: set[str]) -> InvoiceFacts:
     return InvoiceFacts(
         invoice_id=invoice.invoice_id,
         document_type=invoice.document_type,
@@ -177,7 +177,7 @@ def check_invoices(
 
 @dataclass(frozen=True, slots=True)
 class StatementLine:
-    invoice: Invoice
+    invoice: OpenInvoice
     overdue: bool
     decision: Decision
 

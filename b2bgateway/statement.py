@@ -20,7 +20,14 @@ from sqlalchemy.orm import Session
 from b2bgateway.money import Money
 from b2bgateway.store.models import OPEN_FACTURA, Invoice
 
-__all__ = ["Balances", "balances", "local_today", "open_invoices", "open_invoices_filter"]
+__all__ = [
+    "Balances",
+    "OpenInvoice",
+    "balances",
+    "local_today",
+    "open_invoices",
+    "open_invoices_filter",
+]
 
 
 def local_today(zone: ZoneInfo, now: datetime | None = None) -> date:
@@ -82,12 +89,40 @@ def balances(
     return result
 
 
-def open_invoices(session: Session, merchant_id: str, customer_id: str) -> list[Invoice]:
+@dataclass(frozen=True, slots=True)
+class OpenInvoice:
+    """What a statement line needs of an open factura (read as plain columns, not ORM objects)."""
+
+    invoice_id: str
+    folio: str
+    document_type: str
+    source: str
+    due_on: date
+    balance: Money
+
+    @property
+    def currency(self) -> str:
+        return self.balance.currency
+
+
+def open_invoices(session: Session, merchant_id: str, customer_id: str) -> list[OpenInvoice]:
     """The customer's open facturas, oldest due date first (stable order: then by id)."""
-    return list(
-        session.scalars(
-            select(Invoice)
-            .where(and_(*open_invoices_filter(merchant_id, customer_id)))  # type: ignore[arg-type]
-            .order_by(Invoice.due_on, Invoice.invoice_id)
+    rows = session.execute(
+        select(
+            Invoice.invoice_id,
+            Invoice.folio,
+            Invoice.document_type,
+            Invoice.source,
+            Invoice.due_on,
+            Invoice.balance_minor,
+            Invoice.currency,
         )
+        .where(and_(*open_invoices_filter(merchant_id, customer_id)))  # type: ignore[arg-type]
+        .order_by(Invoice.due_on, Invoice.invoice_id)
     )
+    return [
+        OpenInvoice(
+            invoice_id, folio, doc_type, source, due_on, Money.from_minor_units(balance, currency)
+        )
+        for invoice_id, folio, doc_type, source, due_on, balance, currency in rows
+    ]
