@@ -99,11 +99,12 @@ def get_payment(session: Session, merchant_id: str, payment_id: str) -> Payment:
 
 def _existing(gw: Gateway, merchant_id: str, key: str) -> Payment | None:
     with gw.store.read() as session:
-        return session.scalar(
-            select(Payment).where(
+        found = session.scalar(
+            select(Payment.id).where(
                 Payment.merchant_id == merchant_id, Payment.idempotency_key == key
             )
         )
+        return None if found is None else session.get(Payment, found)
 
 
 def _reserve(gw: Gateway, merchant: MerchantConfig, req: CheckoutRequest) -> Payment:

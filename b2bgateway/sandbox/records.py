@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -87,15 +88,25 @@ CREATE INDEX IF NOT EXISTS events_pending ON events (merchant_id, delivered_at, 
 # -- plumbing ------------------------------------------------------------------------------------
 @contextmanager
 def connect(path: str) -> Iterator[sqlite3.Connection]:
-    """A short-lived connection to the ledger (autocommit outside ``BEGIN``), closed on exit."""
-    # isolation_level=None: no implicit BEGIN, so writes can say BEGIN IMMEDIATE themselves.
-    conn = sqlite3.connect(path, timeout=5.0, isolation_level=None)
-    try:
+    """This thread's connection to the ledger (autocommit outside ``BEGIN``), kept open.
+
+    Opening one per call was the sandbox's main cost: the last connection closing on a WAL file
+    checkpoints it. A connection is used by one thread at a time, so one per thread and path.
+    """
+    cache: OrderedDict[str, sqlite3.Connection] = _THREAD_CONNECTIONS.__dict__.setdefault(
+        "by_path", OrderedDict()
+    )
+    conn = cache.get(path)
+    if conn is None:
+        # isolation_level=None: no implicit BEGIN, so writes can say BEGIN IMMEDIATE themselves.
+        conn = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA busy_timeout = 5000")
-        yield conn
-    finally:
-        conn.close()
+        cache[path] = conn
+        while len(cache) > _MAX_LEDGERS_PER_THREAD:  # a few ledgers per thread, not one per file
+            cache.popitem(last=False)[1].close()
+    cache.move_to_end(path)
+    yield conn
 
 
 @contextmanager
@@ -111,6 +122,8 @@ def transaction(path: str) -> Iterator[sqlite3.Connection]:
         conn.execute("COMMIT")
 
 
+_THREAD_CONNECTIONS = threading.local()
+_MAX_LEDGERS_PER_THREAD = 4
 _READY: set[str] = set()
 _READY_LOCK = threading.Lock()
 

@@ -234,7 +234,7 @@ class Payment(Timestamps, Base):
     allocations: Mapped[list[PaymentAllocation]] = relationship(
         back_populates="payment", cascade="all, delete-orphan", lazy="selectin"
     )
-    refunds: Mapped[list[Refund]] = relationship(back_populates="payment", lazy="selectin")
+    refunds: Mapped[list[Refund]] = relationship(back_populates="payment", lazy="select")
 
     @property
     def amount(self) -> Money:

@@ -1,0 +1,289 @@
+"""Checkout benchmarks against a real ``b2bgateway serve`` (gunicorn, gthread workers).
+
+1. Overhead: the sandbox at 0 ms, concurrency 1: p50/p99 of ``POST /v1/checkouts`` end to end.
+2. Throughput ratio: checkouts/s at concurrency 16 divided by the requests/s of a bare Flask JSON
+   POST endpoint under the same gunicorn settings, in the same run.
+3. Slow processor: the sandbox at 1,200 ms (a Stripe test-mode charge): checkouts/s and how many
+   were in flight.
+
+On SQLite and PostgreSQL (when reachable). The load generator is Python threads with keep-alive
+connections on the same two cores, so absolute figures are understated; ratios are fair.
+Prints the figures and writes ``bench/results/checkout.json``.
+
+    python bench/checkout.py [--postgres URL] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from b2bgateway.store import Store, upgrade
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results" / "checkout.json"
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3Db2bgateway_bench"
+KEY = "sk_bench_merchant_1"
+BIN = Path(sys.executable).parent
+
+BARE_APP = """
+from flask import Flask, request, jsonify
+app = Flask(__name__)
+@app.post("/echo")
+def echo():
+    body = request.get_json()
+    return jsonify(received=body), 201
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_up(port: int, path: str = "/healthz", timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", path)
+            if conn.getresponse().status < 500:
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"server on {port} did not come up")
+
+
+class Server:
+    def __init__(self, args: list[str], env: dict[str, str], port: int, health: str) -> None:
+        self.log = tempfile.NamedTemporaryFile(prefix="bench-server-", suffix=".log", delete=False)
+        self.proc = subprocess.Popen(args, env=env, stdout=self.log, stderr=self.log)
+        wait_up(port, health)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def gateway_server(url: str, tmp: Path, latency_ms: int, port: int) -> Server:
+    config = tmp / f"bench-{port}.toml"
+    config.write_text(textwrap.dedent(f"""
+        database_url = "{url}"
+        public_url = "http://127.0.0.1:{port}"
+        [merchants.bench]
+        api_keys = ["{KEY}"]
+        processor = "sandbox"
+        order_payments = true
+        invoice_payments = true
+        [merchants.bench.processors.sandbox]
+        webhook_secret = "whsec_bench_secret"
+        ledger_path = "{tmp / 'ledger.db'}"
+        latency_ms = {latency_ms}
+    """))
+    env = {**os.environ, "B2BGATEWAY_CONFIG": str(config), "XDG_RUNTIME_DIR": str(tmp)}
+    return Server([str(BIN / "b2bgateway"), "serve", "--port", str(port), "--workers", "2",
+                   "--threads", "64"], env, port, "/healthz")
+
+
+def call(conn: http.client.HTTPConnection, method: str, path: str, body: Any,
+         key: str | None = None) -> int:
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {KEY}"}
+    if key:
+        headers["Idempotency-Key"] = key
+    conn.request(method, path, body=json.dumps(body), headers=headers)
+    response = conn.getresponse()
+    response.read()
+    return response.status
+
+
+def seed(port: int) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    status = call(conn, "PUT", "/v1/customers/C-1", {"name": "Bench", "active": True,
+                                                      "credit_limit": "0.00", "currency": "MXN"})
+    assert status in (200, 201), status
+
+
+def order(n: int) -> dict[str, Any]:
+    return {"customer_id": "C-1", "purpose": "order",
+            "order": {"reference": f"PED-{n}", "amount": "1500.00", "currency": "MXN"},
+            "payment_method": {"token": "tok_approved"}}
+
+
+def load(port: int, path: str, body_for: Any, concurrency: int, total: int,
+         key_prefix: str | None) -> dict[str, Any]:
+    """``total`` requests over ``concurrency`` keep-alive connections; latencies and rate."""
+    latencies: list[float] = []
+    errors = 0
+    counter = iter(range(total))
+    lock = threading.Lock()
+    in_flight = 0
+    peak = 0
+
+    def worker() -> None:
+        nonlocal errors, in_flight, peak
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        while True:
+            with lock:
+                n = next(counter, None)
+                if n is None:
+                    return
+                in_flight += 1
+                peak = max(peak, in_flight)
+            start = time.perf_counter()
+            try:
+                status = call(conn, "POST", path, body_for(n),
+                              f"{key_prefix}-{n}" if key_prefix else None)
+            except OSError:
+                status = 0
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            elapsed = (time.perf_counter() - start) * 1000
+            with lock:
+                in_flight -= 1
+                latencies.append(elapsed)
+                if status != 201:
+                    errors += 1
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "requests": total,
+        "concurrency": concurrency,
+        "errors": errors,
+        "per_second": round(total / wall, 1),
+        "p50_ms": round(statistics.median(latencies), 2),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 2),
+        "peak_in_flight": peak,
+    }
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children (gunicorn master + workers), in MiB."""
+    total = 0
+    pids = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids += [int(c) for c in children]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return round(total / 1024, 1)
+
+
+def run(url: str, quick: bool) -> dict[str, Any]:
+    if url.startswith("postgresql"):
+        admin = Store(url)
+        with admin.engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS b2bgateway_bench CASCADE"))
+            conn.execute(text("CREATE SCHEMA b2bgateway_bench"))
+        admin.dispose()
+    store = Store(url)
+    upgrade(store)
+    store.dispose()
+    figures: dict[str, Any] = {"database": url.split(":")[0].split("+")[0]}
+    scale = 4 if quick else 1
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        port = free_port()
+        server = gateway_server(url, tmp, 0, port)
+        try:
+            seed(port)
+            load(port, "/v1/checkouts", lambda n: order(n + 10**6), 1, 50, "warm")
+            figures["overhead_c1"] = load(port, "/v1/checkouts", order, 1, 1000 // scale, "c1")
+            figures["checkouts_c16"] = load(port, "/v1/checkouts", lambda n: order(n + 10**7),
+                                            16, 3000 // scale, "c16")
+        finally:
+            server.stop()
+        bare_port = free_port()
+        app_dir = tmp / "bare"
+        app_dir.mkdir()
+        (app_dir / "bare_app.py").write_text(BARE_APP)
+        bare = Server([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{bare_port}", "--workers", "2",
+                       "--threads", "64", "--worker-class", "gthread", "--chdir", str(app_dir),
+                       "bare_app:app"], {**os.environ, "XDG_RUNTIME_DIR": str(tmp)}, bare_port,
+                      "/nothing")
+        try:
+            figures["bare_flask_c16"] = load(bare_port, "/echo", order, 16, 3000 // scale, None)
+        finally:
+            bare.stop()
+        figures["throughput_ratio"] = round(
+            figures["checkouts_c16"]["per_second"] / figures["bare_flask_c16"]["per_second"], 3)
+        slow_port = free_port()
+        slow = gateway_server(url, tmp, 1200, slow_port)
+        try:
+            seed(slow_port)
+            figures["slow_processor_1200ms_c128"] = load(
+                slow_port, "/v1/checkouts", lambda n: order(n + 10**8), 128, 1536 // scale, "slow")
+            figures["slow_processor_memory_mb"] = rss_mb(slow.proc.pid)
+        finally:
+            slow.stop()
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--postgres", default=POSTGRES, help="PostgreSQL URL ('' to skip)")
+    parser.add_argument("--quick", action="store_true", help="a quarter of the requests")
+    args = parser.parse_args()
+    sys.path.insert(0, str(HERE))
+    from statement import machine
+
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "targets": {"overhead_p50_ms": 3, "overhead_p99_ms": 15, "throughput_ratio": 0.25,
+                    "slow_checkouts_per_second": 60, "slow_in_flight": 100},
+        "runs": [],
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        results["runs"].append(run(f"sqlite:///{tmp}/bench.db", args.quick))
+    if args.postgres:
+        try:
+            results["runs"].append(run(args.postgres, args.quick))
+        except Exception as exc:  # report it; the SQLite figures stand
+            print(f"PostgreSQL skipped: {type(exc).__name__}: {exc}", file=sys.stderr)
+    for figures in results["runs"]:
+        print(f"\n{figures['database']}:")
+        for key, value in figures.items():
+            if isinstance(value, dict):
+                print(f"  {key:<28} {value['per_second']:>8} /s  p50 {value['p50_ms']:>8} ms  "
+                      f"p99 {value['p99_ms']:>8} ms  errors {value['errors']}  "
+                      f"in flight {value['peak_in_flight']}")
+            elif key != "database":
+                print(f"  {key:<28} {value}")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwritten to {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
