@@ -36,7 +36,9 @@ from b2bgateway.store import Store, upgrade
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "checkout.json"
-POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3Db2bgateway_bench"
+POSTGRES = (
+    "postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3Db2bgateway_bench"
+)
 KEY = "sk_bench_merchant_1"
 BIN = Path(sys.executable).parent
 
@@ -71,7 +73,10 @@ def wait_up(port: int, path: str = "/healthz", timeout: float = 30) -> None:
 
 class Server:
     def __init__(self, args: list[str], env: dict[str, str], port: int, health: str) -> None:
-        self.log = tempfile.NamedTemporaryFile(prefix="bench-server-", suffix=".log", delete=False)
+        # The log outlives this call: the server writes to it until stop().
+        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115
+            prefix="bench-server-", suffix=".log", delete=False
+        )
         self.proc = subprocess.Popen(args, env=env, stdout=self.log, stderr=self.log)
         wait_up(port, health)
 
@@ -85,7 +90,8 @@ class Server:
 
 def gateway_server(url: str, tmp: Path, latency_ms: int, port: int) -> Server:
     config = tmp / f"bench-{port}.toml"
-    config.write_text(textwrap.dedent(f"""
+    config.write_text(
+        textwrap.dedent(f"""
         database_url = "{url}"
         public_url = "http://127.0.0.1:{port}"
         [merchants.bench]
@@ -95,16 +101,31 @@ def gateway_server(url: str, tmp: Path, latency_ms: int, port: int) -> Server:
         invoice_payments = true
         [merchants.bench.processors.sandbox]
         webhook_secret = "whsec_bench_secret"
-        ledger_path = "{tmp / 'ledger.db'}"
+        ledger_path = "{tmp / "ledger.db"}"
         latency_ms = {latency_ms}
-    """))
+    """)
+    )
     env = {**os.environ, "B2BGATEWAY_CONFIG": str(config), "XDG_RUNTIME_DIR": str(tmp)}
-    return Server([str(BIN / "b2bgateway"), "serve", "--port", str(port), "--workers", "2",
-                   "--threads", "64"], env, port, "/healthz")
+    return Server(
+        [
+            str(BIN / "b2bgateway"),
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            "--threads",
+            "64",
+        ],
+        env,
+        port,
+        "/healthz",
+    )
 
 
-def call(conn: http.client.HTTPConnection, method: str, path: str, body: Any,
-         key: str | None = None) -> int:
+def call(
+    conn: http.client.HTTPConnection, method: str, path: str, body: Any, key: str | None = None
+) -> int:
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {KEY}"}
     if key:
         headers["Idempotency-Key"] = key
@@ -116,19 +137,27 @@ def call(conn: http.client.HTTPConnection, method: str, path: str, body: Any,
 
 def seed(port: int) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    status = call(conn, "PUT", "/v1/customers/C-1", {"name": "Bench", "active": True,
-                                                      "credit_limit": "0.00", "currency": "MXN"})
+    status = call(
+        conn,
+        "PUT",
+        "/v1/customers/C-1",
+        {"name": "Bench", "active": True, "credit_limit": "0.00", "currency": "MXN"},
+    )
     assert status in (200, 201), status
 
 
 def order(n: int) -> dict[str, Any]:
-    return {"customer_id": "C-1", "purpose": "order",
-            "order": {"reference": f"PED-{n}", "amount": "1500.00", "currency": "MXN"},
-            "payment_method": {"token": "tok_approved"}}
+    return {
+        "customer_id": "C-1",
+        "purpose": "order",
+        "order": {"reference": f"PED-{n}", "amount": "1500.00", "currency": "MXN"},
+        "payment_method": {"token": "tok_approved"},
+    }
 
 
-def load(port: int, path: str, body_for: Any, concurrency: int, total: int,
-         key_prefix: str | None) -> dict[str, Any]:
+def load(
+    port: int, path: str, body_for: Any, concurrency: int, total: int, key_prefix: str | None
+) -> dict[str, Any]:
     """``total`` requests over ``concurrency`` keep-alive connections; latencies and rate."""
     latencies: list[float] = []
     errors = 0
@@ -149,8 +178,9 @@ def load(port: int, path: str, body_for: Any, concurrency: int, total: int,
                 peak = max(peak, in_flight)
             start = time.perf_counter()
             try:
-                status = call(conn, "POST", path, body_for(n),
-                              f"{key_prefix}-{n}" if key_prefix else None)
+                status = call(
+                    conn, "POST", path, body_for(n), f"{key_prefix}-{n}" if key_prefix else None
+                )
             except OSError:
                 status = 0
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -219,30 +249,48 @@ def run(url: str, quick: bool) -> dict[str, Any]:
             seed(port)
             load(port, "/v1/checkouts", lambda n: order(n + 10**6), 1, 50, "warm")
             figures["overhead_c1"] = load(port, "/v1/checkouts", order, 1, 1000 // scale, "c1")
-            figures["checkouts_c16"] = load(port, "/v1/checkouts", lambda n: order(n + 10**7),
-                                            16, 3000 // scale, "c16")
+            figures["checkouts_c16"] = load(
+                port, "/v1/checkouts", lambda n: order(n + 10**7), 16, 3000 // scale, "c16"
+            )
         finally:
             server.stop()
         bare_port = free_port()
         app_dir = tmp / "bare"
         app_dir.mkdir()
         (app_dir / "bare_app.py").write_text(BARE_APP)
-        bare = Server([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{bare_port}", "--workers", "2",
-                       "--threads", "64", "--worker-class", "gthread", "--chdir", str(app_dir),
-                       "bare_app:app"], {**os.environ, "XDG_RUNTIME_DIR": str(tmp)}, bare_port,
-                      "/nothing")
+        bare = Server(
+            [
+                str(BIN / "gunicorn"),
+                "--bind",
+                f"127.0.0.1:{bare_port}",
+                "--workers",
+                "2",
+                "--threads",
+                "64",
+                "--worker-class",
+                "gthread",
+                "--chdir",
+                str(app_dir),
+                "bare_app:app",
+            ],
+            {**os.environ, "XDG_RUNTIME_DIR": str(tmp)},
+            bare_port,
+            "/nothing",
+        )
         try:
             figures["bare_flask_c16"] = load(bare_port, "/echo", order, 16, 3000 // scale, None)
         finally:
             bare.stop()
         figures["throughput_ratio"] = round(
-            figures["checkouts_c16"]["per_second"] / figures["bare_flask_c16"]["per_second"], 3)
+            figures["checkouts_c16"]["per_second"] / figures["bare_flask_c16"]["per_second"], 3
+        )
         slow_port = free_port()
         slow = gateway_server(url, tmp, 1200, slow_port)
         try:
             seed(slow_port)
             figures["slow_processor_1200ms_c128"] = load(
-                slow_port, "/v1/checkouts", lambda n: order(n + 10**8), 128, 1536 // scale, "slow")
+                slow_port, "/v1/checkouts", lambda n: order(n + 10**8), 128, 1536 // scale, "slow"
+            )
             figures["slow_processor_memory_mb"] = rss_mb(slow.proc.pid)
         finally:
             slow.stop()
@@ -259,8 +307,13 @@ def main() -> int:
 
     results: dict[str, Any] = {
         "machine": machine(),
-        "targets": {"overhead_p50_ms": 3, "overhead_p99_ms": 15, "throughput_ratio": 0.25,
-                    "slow_checkouts_per_second": 60, "slow_in_flight": 100},
+        "targets": {
+            "overhead_p50_ms": 3,
+            "overhead_p99_ms": 15,
+            "throughput_ratio": 0.25,
+            "slow_checkouts_per_second": 60,
+            "slow_in_flight": 100,
+        },
         "runs": [],
     }
     with tempfile.TemporaryDirectory() as tmp:
@@ -274,9 +327,11 @@ def main() -> int:
         print(f"\n{figures['database']}:")
         for key, value in figures.items():
             if isinstance(value, dict):
-                print(f"  {key:<28} {value['per_second']:>8} /s  p50 {value['p50_ms']:>8} ms  "
-                      f"p99 {value['p99_ms']:>8} ms  errors {value['errors']}  "
-                      f"in flight {value['peak_in_flight']}")
+                print(
+                    f"  {key:<28} {value['per_second']:>8} /s  p50 {value['p50_ms']:>8} ms  "
+                    f"p99 {value['p99_ms']:>8} ms  errors {value['errors']}  "
+                    f"in flight {value['peak_in_flight']}"
+                )
             elif key != "database":
                 print(f"  {key:<28} {value}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
