@@ -58,6 +58,7 @@ test: lint typecheck test-sqlite test-plugins test-postgres
 # Benchmarks print their figures and write bench/results/*.json; they are not part of `make test`.
 bench: install
 	$(BIN)/python bench/statement.py
+	$(BIN)/python bench/checkout.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache b2bgateway.db* b2bgateway-sandbox.db*

@@ -30,15 +30,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+from common import POSTGRES, fresh_schema, machine
 
 from b2bgateway.store import Store, upgrade
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "checkout.json"
-POSTGRES = (
-    "postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3Db2bgateway_bench"
-)
 KEY = "sk_bench_merchant_1"
 BIN = Path(sys.executable).parent
 
@@ -230,12 +227,7 @@ def rss_mb(pid: int) -> float:
 
 
 def run(url: str, quick: bool) -> dict[str, Any]:
-    if url.startswith("postgresql"):
-        admin = Store(url)
-        with admin.engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS b2bgateway_bench CASCADE"))
-            conn.execute(text("CREATE SCHEMA b2bgateway_bench"))
-        admin.dispose()
+    fresh_schema(url)
     store = Store(url)
     upgrade(store)
     store.dispose()
@@ -302,9 +294,6 @@ def main() -> int:
     parser.add_argument("--postgres", default=POSTGRES, help="PostgreSQL URL ('' to skip)")
     parser.add_argument("--quick", action="store_true", help="a quarter of the requests")
     args = parser.parse_args()
-    sys.path.insert(0, str(HERE))
-    from statement import machine
-
     results: dict[str, Any] = {
         "machine": machine(),
         "targets": {

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from common import POSTGRES, fresh_schema, machine
 from sqlalchemy import insert, text
 
 from b2bgateway.gateway import Gateway
@@ -34,9 +33,6 @@ from b2bgateway.store import Store, upgrade
 from b2bgateway.store.models import Customer, Invoice
 
 RESULTS = Path(__file__).parent / "results" / "statement.json"
-POSTGRES = (
-    "postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3Db2bgateway_bench"
-)
 TODAY = date(2026, 11, 26)
 TOTAL_INVOICES = 100_000
 BIG_CUSTOMER_INVOICES = 10_000
@@ -121,12 +117,7 @@ def timed(fn: Callable[[], object], repeat: int) -> dict[str, float]:
 
 
 def run(url: str, repeat: int) -> dict[str, Any]:
-    if url.startswith("postgresql"):
-        admin = Store(url)
-        with admin.engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS b2bgateway_bench CASCADE"))
-            conn.execute(text("CREATE SCHEMA b2bgateway_bench"))
-        admin.dispose()
+    fresh_schema(url)
     store = Store(url)
     upgrade(store)
     started = time.perf_counter()
@@ -166,23 +157,6 @@ def run(url: str, repeat: int) -> dict[str, Any]:
     }
     store.dispose()
     return figures
-
-
-def machine() -> dict[str, Any]:
-    def out(*cmd: str) -> str:
-        try:
-            return subprocess.run(cmd, capture_output=True, text=True, check=False).stdout.strip()
-        except OSError:
-            return ""
-
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpu": out("sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip(),
-        "cores": out("nproc"),
-        "commit": out("git", "rev-parse", "--short", "HEAD"),
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
 
 
 def main() -> int:

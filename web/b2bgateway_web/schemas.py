@@ -125,18 +125,23 @@ class InvoiceBatchIn(Request):
     invoices: Annotated[list[InvoiceBatchItem], Field(min_length=1, max_length=10_000)]
 
 
-class OrderPayabilityIn(Request):
-    customer_id: Id
+class PositiveAmount(Request):
+    """An ``amount`` greater than zero in ``currency``, exact to the currency's decimals."""
+
     amount: DecimalStr
     currency: Currency
 
     _currency = field_validator("currency")(_known_currency)
 
     @model_validator(mode="after")
-    def _exact(self) -> OrderPayabilityIn:
+    def _positive(self) -> PositiveAmount:
         if not money(self.amount, self.currency, "amount").is_positive():
             raise ValueError("amount: must be greater than zero")
         return self
+
+
+class OrderPayabilityIn(PositiveAmount):
+    customer_id: Id
 
 
 InvoiceIds = Annotated[list[Id], Field(min_length=1, max_length=500)]
@@ -147,18 +152,8 @@ class InvoicesPayabilityIn(Request):
     invoice_ids: InvoiceIds
 
 
-class OrderIn(Request):
+class OrderIn(PositiveAmount):
     reference: Id
-    amount: DecimalStr
-    currency: Currency
-
-    _currency = field_validator("currency")(_known_currency)
-
-    @model_validator(mode="after")
-    def _exact(self) -> OrderIn:
-        if not money(self.amount, self.currency, "order.amount").is_positive():
-            raise ValueError("order.amount: must be greater than zero")
-        return self
 
 
 class PaymentMethodIn(Request):
