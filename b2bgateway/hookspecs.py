@@ -146,6 +146,24 @@ def b2bgateway_refund(request: RefundRequest, settings: BaseModel) -> RefundResu
 
 
 @hookspec(firstresult=True)
+def b2bgateway_retrieve_refund(request: RefundRequest, settings: BaseModel) -> RefundResult | None:
+    """Ask the processor what became of a refund the gateway requested (reconciliation).
+
+    :param request: the refund as it was requested (our ``refund_id``, the payment's reference,
+      the amount).
+    :param settings: this merchant's validated settings for this processor.
+    :return: a :class:`~b2bgateway.interface.RefundResult`: ``SUCCEEDED`` with the processor's
+      reference, ``FAILED`` when the processor has no such refund (it was never made, so it is
+      safe to ask again), ``PENDING`` while it is in progress; or None when this processor cannot
+      look refunds up (they then wait for a webhook).
+    :raises ProcessorUnavailable: the processor could not be asked; try again later.
+    :firstresult: only the processor that took the payment is called; None means "cannot look up".
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
 def b2bgateway_parse_webhook(request: WebhookRequest, settings: BaseModel) -> WebhookEvent:
     """Verify an inbound notification and turn it into a normalized event.
 

@@ -61,6 +61,7 @@ PROCESSOR_HOOKS = (
     "b2bgateway_retrieve_payment",
     "b2bgateway_cancel_payment",
     "b2bgateway_refund",
+    "b2bgateway_retrieve_refund",
     "b2bgateway_parse_webhook",
 )
 R = TypeVar("R")
@@ -173,6 +174,12 @@ class Processor:
         """None: this processor cannot cancel (see ``b2bgateway_cancel_payment``)."""
         return self._call_optional(
             "b2bgateway_cancel_payment", ChargeResult, request=request, settings=settings
+        )
+
+    def retrieve_refund(self, request: RefundRequest, settings: BaseModel) -> RefundResult | None:
+        """None: this processor cannot look refunds up (see ``b2bgateway_retrieve_refund``)."""
+        return self._call_optional(
+            "b2bgateway_retrieve_refund", RefundResult, request=request, settings=settings
         )
 
     def refund(self, request: RefundRequest, settings: BaseModel) -> RefundResult:

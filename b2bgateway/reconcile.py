@@ -28,8 +28,16 @@ from sqlalchemy import or_, select, update
 from b2bgateway import lifecycle
 from b2bgateway.errors import GatewayError, ProcessorPaymentNotFound, ProcessorUnavailable
 from b2bgateway.gateway import Gateway
-from b2bgateway.interface import ChargeResult, Failure, Outcome, PaymentStatus, RetrieveRequest
-from b2bgateway.store.models import Payment, utcnow
+from b2bgateway.interface import (
+    ChargeResult,
+    Failure,
+    Outcome,
+    PaymentStatus,
+    RefundRequest,
+    RefundStatus,
+    RetrieveRequest,
+)
+from b2bgateway.store.models import Payment, Refund, utcnow
 
 __all__ = ["Reconciled", "reconcile"]
 
@@ -47,6 +55,7 @@ class Reconciled:
     not_reached: int = 0
     pending: int = 0
     errors: int = 0
+    refunds_settled: int = 0
 
 
 def _retry_in(attempts: int) -> timedelta:
@@ -97,7 +106,50 @@ def reconcile(
         except Exception:  # one bad payment must not stop the pass; its lease delays a retry
             log.exception("ALERT payment %s: reconciliation failed", payment_id)
             counts.errors += 1
+    _settle_refunds(gw, now, older_than, limit, counts)
     return counts
+
+
+def _settle_refunds(
+    gw: Gateway, now: datetime, older_than: timedelta, limit: int, counts: Reconciled
+) -> None:
+    """Refunds whose answer was lost stay ``pending`` (and block that much of the payment):
+    ask the processor that took the payment. Several workers may ask twice; applying the answer
+    is idempotent (only a pending refund moves)."""
+    from b2bgateway.service import apply_refund_result  # service imports this module's peers
+
+    with gw.store.read() as session:
+        rows = session.execute(
+            select(Refund, Payment)
+            .join(Payment, Payment.id == Refund.payment_id)
+            .where(
+                Refund.status == RefundStatus.PENDING.value, Refund.updated_at <= now - older_than
+            )
+            .order_by(Refund.updated_at)
+            .limit(limit)
+        ).all()
+    for refund, payment in rows:
+        merchant = gw.merchants.get(refund.merchant_id)
+        settings = None if merchant is None else merchant.settings_for(payment.processor)
+        if settings is None:
+            continue
+        request = RefundRequest(
+            refund_id=refund.id,
+            payment_id=payment.id,
+            merchant_id=refund.merchant_id,
+            processor_reference=payment.processor_reference or "",
+            amount=refund.amount,
+            idempotency_key=f"{refund.id}:refund",
+        )
+        try:
+            result = gw.plugins.processor(payment.processor).retrieve_refund(request, settings)
+        except GatewayError as exc:
+            log.warning("refund %s: could not ask the processor: %s", refund.id, exc.detail)
+            continue
+        if result is None or result.outcome in (Outcome.PENDING, Outcome.UNKNOWN):
+            continue
+        apply_refund_result(gw, refund.id, result)
+        counts.refunds_settled += 1
 
 
 def _settle(

@@ -38,8 +38,9 @@ __all__ = [
     "registered",
 ]
 
-#: Hooks a processor must implement (cancelling is optional: None means it cannot).
-REQUIRED_HOOKS = tuple(h for h in PROCESSOR_HOOKS if h != "b2bgateway_cancel_payment")
+#: Hooks a processor must implement (cancelling and looking refunds up are optional).
+OPTIONAL_HOOKS = ("b2bgateway_cancel_payment", "b2bgateway_retrieve_refund")
+REQUIRED_HOOKS = tuple(h for h in PROCESSOR_HOOKS if h not in OPTIONAL_HOOKS)
 #: Settings fields whose names contain one of these must be SecretStr.
 SECRET_WORDS = ("secret", "private", "password", "access_token", "api_key")
 

@@ -323,3 +323,40 @@ def test_a_processor_that_cannot_cancel_keeps_the_payment_open(store, data, data
     counts = reconcile(gw, now=utcnow() + timedelta(hours=3))
     assert counts.expired == 0
     assert status(store, payment.id)[0] == "requires_action"
+
+
+def test_a_refund_whose_answer_was_lost_is_settled(store, data, database_url, tmp_path):
+    from b2bgateway.store.models import Refund
+    from tests.support.faulty_processor import FaultyProcessor, gateway_with_faults
+
+    faulty = Settings(
+        database_url=database_url,
+        merchants={
+            "acme": {
+                "api_keys": [API_KEY],
+                "processor": "faulty",
+                "invoice_payments": True,
+                "processors": {
+                    "faulty": {
+                        "webhook_secret": WEBHOOK_SECRET,
+                        "ledger_path": str(tmp_path / "f.db"),
+                    }
+                },
+            }
+        },
+    )
+    gw = gateway_with_faults(faulty, store)
+    acme = gw.merchants["acme"]
+    payment = pay_invoice(gw, acme, "k", "tok_approved")
+    FaultyProcessor.lose_refund_answers = True
+    try:
+        lost = service.refund(gw, acme, payment.id, Money("40.00", "MXN"), None, "r1")
+    finally:
+        FaultyProcessor.lose_refund_answers = False
+    assert lost.status == "pending"
+    counts = reconcile(gw, now=utcnow() + LATER)
+    assert counts.refunds_settled == 1
+    with store.read() as session:
+        assert session.get(Refund, lost.id).status == "succeeded"
+        assert session.get(Payment, payment.id).status == "partially_refunded"
+        assert session.get(Payment, payment.id).refunded == Money("40.00", "MXN")

@@ -205,6 +205,18 @@ def b2bgateway_refund(request: RefundRequest, settings: SandboxSettings) -> Refu
     return RefundResult(Outcome.SUCCEEDED, processor_reference=refund.id)
 
 
+@hookimpl
+def b2bgateway_retrieve_refund(request: RefundRequest, settings: SandboxSettings) -> RefundResult:
+    """The refund the gateway asked for, by its own id; none means it was never made."""
+    with _processor_call(settings):
+        refund = open_ledger(settings).find_refund(request.merchant_id, request.refund_id)
+    if refund is None:
+        return RefundResult(
+            Outcome.FAILED, failure=_failure("refund_not_found", "the sandbox made no such refund")
+        )
+    return RefundResult(Outcome.SUCCEEDED, processor_reference=refund.id)
+
+
 def _malformed(detail: str) -> WebhookMalformed:
     return WebhookMalformed(detail)
 

@@ -189,6 +189,15 @@ class Ledger:
         return charge
 
     # -- refunds ---------------------------------------------------------------------------------
+    def find_refund(self, merchant_id: str, refund_id: str) -> Refund | None:
+        """The refund the gateway asked for as ``refund_id`` (its id), if the sandbox made it."""
+        with records.connect(self.path) as conn:
+            row = conn.execute(
+                "SELECT * FROM refunds WHERE merchant_id = ? AND refund_id = ?",
+                (merchant_id, refund_id),
+            ).fetchone()
+        return None if row is None else records.refund_from_row(row)
+
     def refund(
         self,
         merchant_id: str,

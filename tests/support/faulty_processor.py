@@ -47,9 +47,19 @@ class FaultyProcessor:
     def b2bgateway_retrieve_payment(self, request, settings):
         return sandbox.b2bgateway_retrieve_payment(request, settings)
 
+    #: When set, refunds are made but their answer is lost (the processor timed out after it).
+    lose_refund_answers = False
+
     @hookimpl
     def b2bgateway_refund(self, request, settings):
-        return sandbox.b2bgateway_refund(request, settings)
+        result = sandbox.b2bgateway_refund(request, settings)
+        if self.lose_refund_answers:
+            raise TimeoutError("read timed out")  # the core cannot know: the refund stays pending
+        return result
+
+    @hookimpl
+    def b2bgateway_retrieve_refund(self, request, settings):
+        return sandbox.b2bgateway_retrieve_refund(request, settings)
 
     @hookimpl
     def b2bgateway_parse_webhook(self, request, settings):
