@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -18,6 +19,7 @@ from b2bgateway.store.models import Customer, Invoice, Payment, PaymentAllocatio
 __all__ = [
     "CustomerData",
     "InvoiceData",
+    "bulk_upsert_invoices",
     "create_payment",
     "get_customer",
     "get_invoice",
@@ -119,6 +121,60 @@ def upsert_invoices(
         results.append((invoice, created))
     session.flush()
     return results
+
+
+def bulk_upsert_invoices(
+    session: Session, merchant_id: str, invoices: Sequence[InvoiceData]
+) -> tuple[int, int]:
+    """Create or update many invoices with one ``INSERT ... ON CONFLICT DO UPDATE`` per chunk
+    (the ERP's batch sync). Returns (created, updated). No ORM objects are built."""
+    if not invoices:
+        return 0, 0
+    dialect = session.get_bind().dialect.name
+    insert: Any
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    ids = [item.invoice_id for item in invoices]
+    existing: set[str] = set()
+    for start in range(0, len(ids), 5000):
+        existing.update(
+            session.scalars(
+                select(Invoice.invoice_id).where(
+                    Invoice.merchant_id == merchant_id,
+                    Invoice.invoice_id.in_(ids[start : start + 5000]),
+                )
+            )
+        )
+    now = utcnow()
+    rows = [
+        {
+            "merchant_id": merchant_id,
+            "invoice_id": item.invoice_id,
+            "customer_id": item.customer_id,
+            "folio": item.folio,
+            "document_type": item.document_type,
+            "source": item.source,
+            "issued_on": item.issued_on,
+            "due_on": item.due_on,
+            "total_minor": item.total.to_minor_units(),
+            "balance_minor": item.balance.to_minor_units(),
+            "currency": item.total.currency,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for item in invoices
+    ]
+    updatable = [c for c in rows[0] if c not in ("merchant_id", "invoice_id", "created_at")]
+    statement = insert(Invoice)
+    statement = statement.on_conflict_do_update(
+        index_elements=["merchant_id", "invoice_id"],
+        set_={column: getattr(statement.excluded, column) for column in updatable},
+    )
+    # One statement, many parameter sets: SQLAlchemy batches them ("insertmanyvalues").
+    session.execute(statement, rows)
+    return len(ids) - len(existing), len(existing)
 
 
 def create_payment(

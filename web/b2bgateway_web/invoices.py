@@ -9,7 +9,12 @@ from b2bgateway.errors import GatewayError
 from b2bgateway.payability import check_invoices
 from b2bgateway.representation import invoice_json
 from b2bgateway.store.models import Customer
-from b2bgateway.store.repository import InvoiceData, get_invoice, upsert_invoices
+from b2bgateway.store.repository import (
+    InvoiceData,
+    bulk_upsert_invoices,
+    get_invoice,
+    upsert_invoices,
+)
 from b2bgateway_web.api import current_merchant, json_response, not_found, operation, parse_body
 from b2bgateway_web.app import gateway
 from b2bgateway_web.schemas import (
@@ -128,13 +133,10 @@ def batch() -> Response:
         _check_customers(
             session, merchant.id, [(i, item.customer_id) for i, item in enumerate(payload.invoices)]
         )
-        results = upsert_invoices(
-            session,
-            merchant.id,
-            [_data(item.invoice_id, item) for item in payload.invoices],
+        created, updated = bulk_upsert_invoices(
+            session, merchant.id, [_data(item.invoice_id, item) for item in payload.invoices]
         )
-    created = sum(1 for _, was_created in results if was_created)
-    return json_response({"created": created, "updated": len(results) - created})
+    return json_response({"created": created, "updated": updated})
 
 
 @bp.get("/<invoice_id>")
