@@ -59,6 +59,7 @@ test: lint typecheck test-sqlite test-plugins test-postgres
 bench: install
 	$(BIN)/python bench/statement.py
 	$(BIN)/python bench/checkout.py
+	$(BIN)/python bench/sync.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache b2bgateway.db* b2bgateway-sandbox.db*
