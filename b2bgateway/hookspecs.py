@@ -191,8 +191,9 @@ def b2bgateway_payment_status_changed(event: PaymentStatusChanged, outbox: Outbo
     """Called after a payment's status changed, inside the transaction that changed it.
 
     ERP integrations, metrics and outbound notifications attach here. Keep it fast and do no
-    network I/O: emit to ``outbox`` instead, which is delivered after the commit. An exception
-    rolls the change back.
+    network I/O: emit to ``outbox`` instead, which is delivered after the commit. An exception is
+    logged as an ALERT and changes nothing else: the processor has already moved the money, so the
+    recorded state stands (and the other observers are still called).
 
     :param event: the merchant, the payment, its previous and new status, its amount, and its
       API representation (``event.payment``).
