@@ -1,6 +1,12 @@
 """Demo customers and invoices that show every case the portal can meet (``b2bgateway demo``).
 
 Dates are relative to the merchant's "today", so overdue stays overdue whenever the demo runs.
+
+Customer C-1 shows most cases on the payment page (``b2bgateway demo`` prints its link): overdue
+and upcoming facturas it can pay, a factura from another module (``cuentas_por_cobrar``), a
+``cargo`` and a nota de crédito (shown, never payable), a paid factura (no balance: not listed).
+C-2 has no credit (credit limit 0: every order is payable online), C-3 no credit limit assigned,
+C-4 is inactive.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from b2bgateway.settings import MerchantConfig
 from b2bgateway.store import Store
 from b2bgateway.store.repository import CustomerData, InvoiceData, upsert_customer, upsert_invoices
 
-__all__ = ["DEMO_CUSTOMERS", "load_demo"]
+__all__ = ["DEMO_CUSTOMERS", "DEMO_ORDER", "DEMO_PORTAL_CUSTOMER", "load_demo"]
 
 #: customer id -> (name, email, active, credit limit or None)
 DEMO_CUSTOMERS: dict[str, tuple[str, str, bool, str | None]] = {
@@ -21,6 +27,10 @@ DEMO_CUSTOMERS: dict[str, tuple[str, str, bool, str | None]] = {
     "C-3": ("Papelería El Lápiz", "admin@ellapiz.example", True, None),  # limit not assigned
     "C-4": ("Refaccionaria Norte", "cxp@rnorte.example", False, "5000.00"),  # inactive
 }
+#: The customer whose payment page link ``b2bgateway demo`` prints.
+DEMO_PORTAL_CUSTOMER = "C-1"
+#: (reference, amount): an order above C-1's credit limit, for the page's order view.
+DEMO_ORDER = ("PED-77", "15000.00")
 
 # (invoice id, customer, folio, document type, source, due in days, total, balance)
 _INVOICES: tuple[tuple[str, str, str, str, str, int, str, str], ...] = (
@@ -29,6 +39,8 @@ _INVOICES: tuple[tuple[str, str, str, str, str, int, str, str], ...] = (
     ("F-1003", "C-1", "A-1003", "factura", "ventas", 0, "980.00", "980.00"),
     ("F-1004", "C-1", "A-1004", "factura", "ventas", 15, "5600.00", "5600.00"),
     ("F-1005", "C-1", "A-1005", "factura", "ventas", -40, "2100.00", "0.00"),  # paid
+    # a factura of another module: in the balances, not payable online (unsupported_source)
+    ("F-1006", "C-1", "CXC-1006", "factura", "cuentas_por_cobrar", -10, "620.00", "620.00"),
     ("NC-2001", "C-1", "NC-2001", "nota_credito", "ventas", 10, "300.00", "300.00"),
     ("CG-3001", "C-1", "CG-3001", "cargo", "cuentas_por_cobrar", -5, "150.00", "150.00"),
     ("F-1101", "C-2", "B-1101", "factura", "ventas", -1, "890.00", "890.00"),

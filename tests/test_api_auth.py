@@ -230,6 +230,7 @@ CUSTOMER_IN_BODY: dict[tuple[str, str], list[dict[str, Any]]] = {
     ],
     ("POST", "/v1/payability/invoices"): [{"customer_id": "C-1", "invoice_ids": ["F-1"]}],
     ("POST", "/v1/checkouts"): [order_checkout(), invoices_checkout()],
+    ("POST", "/v1/portal-sessions"): [{"customer_id": "C-1"}],
 }
 NO_OBJECT = {
     ("GET", "/v1/payments"),  # globex's own (empty) feed: see test_the_feed_is_per_merchant

@@ -41,3 +41,12 @@ def test_log_lines_are_json_with_request_context_and_no_secrets(app, client):
     assert entry["payment_id"] == "pay_1"
     assert entry["level"] == "warning"
     assert "sk_test_merchant_a" not in "".join(lines)
+
+
+def test_payment_page_tokens_never_reach_the_logs():
+    from b2bgateway_web.logs import redact_path
+
+    assert (
+        redact_path("/portal/eyJhbGciOi.secret.token/pagos/pay_1") == "/portal/<token>/pagos/pay_1"
+    )
+    assert redact_path("/v1/payments/pay_1") == "/v1/payments/pay_1"

@@ -30,7 +30,7 @@ def create_app(
 
     from flask_swagger_ui import get_swaggerui_blueprint
 
-    from b2bgateway_web import health, logs, openapi, problems, sandbox_pages, webhooks
+    from b2bgateway_web import health, logs, openapi, portal, problems, sandbox_pages, webhooks
     from b2bgateway_web.routes import v1
 
     logs.init_app(app)
@@ -43,6 +43,7 @@ def create_app(
         url_prefix="/docs",
     )
     app.register_blueprint(sandbox_pages.bp)
+    app.register_blueprint(portal.bp)  # the customer payment page; static/portal/ has its CSS, JS
     app.register_blueprint(webhooks.bp)  # before v1: its own authentication, not API keys
     app.register_blueprint(v1)  # everything under /v1 needs a merchant's API key
     return app

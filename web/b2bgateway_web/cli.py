@@ -87,6 +87,20 @@ def serve(host: str, port: int, workers: int, threads: int, timeout: int) -> Non
         ):
             log.warning("running the built-in demo merchant (key sk_demo_123): not for production")
 
+    from gunicorn.glogging import Logger
+
+    class _AccessLogger(Logger):  # type: ignore[misc]
+        """gunicorn's logger, with payment-page tokens taken out of logged paths."""
+
+        def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
+            from b2bgateway_web.logs import redact_path
+
+            atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
+            for key in ("U", "r", "{raw_uri}e"):
+                if isinstance(atoms.get(key), str):
+                    atoms[key] = redact_path(atoms[key])
+            return atoms
+
     class _App(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             for key, value in {
@@ -97,6 +111,7 @@ def serve(host: str, port: int, workers: int, threads: int, timeout: int) -> Non
                 "timeout": timeout,
                 "accesslog": "-",
                 "access_log_format": ACCESS_LOG_FORMAT,
+                "logger_class": _AccessLogger,
                 # gunicorn's control socket is one path per machine: two instances would fight
                 # over it, and nothing here uses it.
                 "control_socket_disable": True,
@@ -196,17 +211,28 @@ def config_check() -> None:
 @main.command()
 @click.option("--merchant", "merchant_id", default="demo", show_default=True)
 def demo(merchant_id: str) -> None:
-    """Load demo customers and invoices for a merchant (safe to run again)."""
-    from b2bgateway.demo import load_demo
+    """Load demo customers and invoices for a merchant (safe to run again), and print a link to
+    one customer's payment page (valid 30 minutes: run the command again for a new one)."""
+    from b2bgateway.demo import DEMO_ORDER, DEMO_PORTAL_CUSTOMER, load_demo
+    from b2bgateway_web.portal_sessions import TokenInvalid, create_link
 
     with _gateway() as gw:
         if merchant_id not in gw.merchants:
             raise click.ClickException(f"no merchant {merchant_id!r} in the configuration")
-        counts = load_demo(gw.store, gw.merchants[merchant_id])
+        merchant = gw.merchants[merchant_id]
+        counts = load_demo(gw.store, merchant)
+        try:
+            link, _expires = create_link(gw, merchant, DEMO_PORTAL_CUSTOMER)
+        except TokenInvalid:  # a merchant without API keys cannot sign links
+            link = None
     click.echo(
         f"demo data for {merchant_id}: {counts['customers']} customers, "
         f"{counts['invoices']} invoices"
     )
+    if link is not None:
+        reference, amount = DEMO_ORDER
+        click.echo(f"Portal de ejemplo: {link}")
+        click.echo(f"Pedido de ejemplo: {link}/pedido?importe={amount}&referencia={reference}")
 
 
 def _reconcile_once(gw: Gateway, older_than: int, expire_after: int) -> dict[str, int]:

@@ -15,6 +15,14 @@ from typing import Any
 from flask import Flask, Response, g, has_request_context, request
 
 REQUEST_ID_HEADER = "X-Request-Id"
+# The payment page's URL carries its session token (a 30-minute credential): never log it.
+_PORTAL_TOKEN = re.compile(r"^/portal/[^/]+")
+
+
+def redact_path(path: str) -> str:
+    return _PORTAL_TOKEN.sub("/portal/<token>", path)
+
+
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _PAYMENT_IN_PATH = re.compile(r"/v1/payments/(pay_[0-9a-f]+)")
 
@@ -35,7 +43,7 @@ class JsonFormatter(logging.Formatter):
             if merchant is not None:
                 entry["merchant"] = merchant.id
             entry["method"] = request.method
-            entry["path"] = request.path
+            entry["path"] = redact_path(request.path)
             match = _PAYMENT_IN_PATH.match(request.path)
             if match:
                 entry["payment_id"] = match.group(1)

@@ -5,7 +5,7 @@ Registered once, when this module is imported; ``create_app`` registers ``v1`` o
 
 from __future__ import annotations
 
-from b2bgateway_web import customers, invoices, payability, payments, processors
+from b2bgateway_web import customers, invoices, payability, payments, portal_sessions, processors
 from b2bgateway_web.api import v1
 
 for child in (
@@ -15,6 +15,7 @@ for child in (
     payments.checkouts,  # POST /v1/checkouts
     payments.payments,  # GET /v1/payments, /v1/payments/{id}, POST /v1/payments/{id}/refunds
     processors.bp,  # GET /v1/processors
+    portal_sessions.bp,  # POST /v1/portal-sessions (links to the customer payment page)
 ):
     v1.register_blueprint(child)
 

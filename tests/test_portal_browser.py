@@ -1,0 +1,432 @@
+"""The customer payment page in a real browser: Debian's headless Chromium driven by Selenium.
+
+A threaded Werkzeug server on a free loopback port serves the app; the gateway's ``public_url`` is
+that address, so the sandbox's hosted page sends the browser back to it and the sandbox's signed
+webhook really travels over HTTP to ``/v1/webhooks/acme/sandbox`` (only loopback is allowed).
+Elements are found the way a person or a screen reader finds them: by role and accessible name
+(Chromium's own computation, through WebDriver), by label, by visible text; never by CSS paths.
+Screenshots of each view land in ``tests/artifacts/``.
+
+Chromium and chromedriver are required (``apt-get install chromium chromium-driver``; ``.ci/run``
+installs them): without them these tests fail, they are never skipped. Selenium Manager is kept
+offline (``SE_OFFLINE``, explicit driver and browser paths): nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from pydantic import AnyHttpUrl
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import WebDriverWait
+from sqlalchemy import select
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from b2bgateway.demo import load_demo
+from b2bgateway.gateway import Gateway
+from b2bgateway.sandbox import delivery
+from b2bgateway.settings import Settings
+from b2bgateway.store.models import Payment, WebhookEvent
+from tests.conftest import API_KEY
+
+CHROMIUM = os.environ.get("B2BGATEWAY_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("B2BGATEWAY_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+WAIT = 15  # seconds: the sandbox's webhook and the status page's polling take about 3
+
+
+# -- the browser -----------------------------------------------------------------------------------
+
+
+def _chromium(javascript: bool = True) -> WebDriver:
+    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if shutil.which(path) is None]
+    if missing:
+        pytest.fail(
+            f"the browser tests need Chromium and its driver, missing: {', '.join(missing)}. "
+            "Install them with `apt-get install chromium chromium-driver` (.ci/run does), or "
+            "point B2BGATEWAY_TEST_CHROMIUM / B2BGATEWAY_TEST_CHROMEDRIVER at them.",
+            pytrace=False,
+        )
+    os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must never download a driver or browser
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    profile = tempfile.mkdtemp(prefix="b2bgw-chromium-")
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--lang=es-MX",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(argument)
+    if not javascript:
+        options.add_experimental_option(
+            "prefs", {"profile.managed_default_content_settings.javascript": 2}
+        )
+    try:
+        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    except WebDriverException as exc:
+        pytest.fail(f"Chromium did not start: {exc.msg}", pytrace=False)
+    driver.set_window_size(1100, 1300)
+    driver.implicitly_wait(0)
+    driver.profile_dir = profile  # type: ignore[attr-defined]
+    return driver
+
+
+def _quit(driver: WebDriver) -> None:
+    profile = getattr(driver, "profile_dir", None)
+    driver.quit()
+    if profile:
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[WebDriver]:
+    driver = _chromium()
+    yield driver
+    _quit(driver)
+
+
+@pytest.fixture(scope="module")
+def browser_without_js() -> Iterator[WebDriver]:
+    driver = _chromium(javascript=False)
+    yield driver
+    _quit(driver)
+
+
+def screenshot(driver: WebDriver, name: str) -> Path:
+    """Save the whole page as ``tests/artifacts/<name>.png`` (kept out of git by the folder's own
+    .gitignore)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    ignore = ARTIFACTS / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("*\n")
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    width = driver.get_window_size()["width"]
+    driver.set_window_size(width, max(int(height) + 140, 600))
+    path = ARTIFACTS / f"{name}.png"
+    driver.save_screenshot(str(path))
+    return path
+
+
+# -- finding things as a person does -------------------------------------------------------------
+
+_CANDIDATES = {
+    "button": "//button | //input[@type='submit' or @type='button'] | //*[@role='button']",
+    "checkbox": "//input[@type='checkbox'] | //*[@role='checkbox']",
+    "link": "//a[@href] | //*[@role='link']",
+}
+
+
+def all_by_role(driver: WebDriver, role: str) -> dict[str, WebElement]:
+    """Elements of an ARIA role by their accessible name, as Chromium computes them (on the
+    page as it is once loaded: a click that navigates may still be loading the next one)."""
+    for _ in range(50):
+        loaded(driver)
+        try:
+            return {
+                element.accessible_name: element
+                for element in driver.find_elements(By.XPATH, _CANDIDATES[role])
+                if element.aria_role == role and element.is_displayed()
+            }
+        except StaleElementReferenceException:  # the page changed under us: look again
+            time.sleep(0.1)
+    raise AssertionError("the page never settled")
+
+
+def by_role(driver: WebDriver, role: str, name: str) -> WebElement:
+    """The element of that role and accessible name, waiting a little for it to appear."""
+    found: dict[str, WebElement] = {}
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        found = all_by_role(driver, role)
+        if name in found:
+            return found[name]
+        time.sleep(0.1)
+    raise AssertionError(f"no {role} named {name!r}; there are: {sorted(found)}")
+
+
+def loaded(driver: WebDriver) -> None:
+    WebDriverWait(driver, WAIT).until(
+        lambda d: d.execute_script("return document.readyState") == "complete",
+        "the page never finished loading",
+    )
+
+
+def press(driver: WebDriver, element: WebElement) -> None:
+    """Scroll it to the middle of the screen, as a person would, and click it (the pay bar
+    sticks to the bottom of the screen and may cover what is under it)."""
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+    element.click()
+
+
+def balance(driver: WebDriver, label: str) -> str:
+    """The amount shown under a balance's label ("Saldo total")."""
+    term = f"//dt[normalize-space()={json.dumps(label)}]/following-sibling::dd[1]"
+    return driver.find_element(By.XPATH, term).text.strip()
+
+
+def reason_of(driver: WebDriver, checkbox: WebElement) -> str:
+    """A disabled row's reason: the text its checkbox is described by."""
+    described = checkbox.get_attribute("aria-describedby")
+    assert described, "a disabled checkbox names its reason with aria-describedby"
+    return driver.find_element(By.ID, described).text.strip()
+
+
+def text(driver: WebDriver) -> str:
+    return driver.find_element(By.TAG_NAME, "body").text
+
+
+def wait_for_text(driver: WebDriver, expected: str) -> None:
+    WebDriverWait(driver, WAIT).until(
+        lambda d: expected in d.find_element(By.TAG_NAME, "body").text,
+        f"{expected!r} never appeared",
+    )
+
+
+def wait_for_path(driver: WebDriver, fragment: str) -> None:
+    WebDriverWait(driver, WAIT).until(
+        lambda d: fragment in urlsplit(d.current_url).path, f"never reached {fragment}"
+    )
+    loaded(driver)
+
+
+# -- the server ----------------------------------------------------------------------------------
+
+
+class _Later:
+    """The WSGI app, set once the gateway (which needs the server's address) is built."""
+
+    app: Any = None
+
+    def __call__(self, environ: Any, start_response: Any) -> Any:
+        return self.app(environ, start_response)
+
+
+class _Quiet(WSGIRequestHandler):
+    def log(self, type: str, message: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def http_server() -> Iterator[tuple[BaseWSGIServer, _Later]]:
+    later = _Later()
+    server = make_server("127.0.0.1", 0, later, threaded=True, request_handler=_Quiet)
+    yield server, later
+    server.server_close()
+
+
+@pytest.fixture
+def settings(settings: Settings, http_server: tuple[BaseWSGIServer, _Later]) -> Settings:
+    """conftest's acme, reached (by browsers and by the sandbox's webhooks) at this server."""
+    server, _ = http_server
+    return settings.model_copy(
+        update={"public_url": AnyHttpUrl(f"http://127.0.0.1:{server.server_port}")}
+    )
+
+
+@pytest.fixture(autouse=True)
+def _no_outbound_http(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Overrides conftest's recorder: the sandbox's webhooks really go over HTTP, to loopback only."""
+    sent: list[str] = []
+    real = delivery.http_post
+
+    def loopback_only(url: str, body: bytes, headers: Mapping[str, str]) -> None:
+        assert urlsplit(url).hostname == "127.0.0.1", f"no network in tests: {url}"
+        sent.append(url)
+        real(url, body, headers)
+
+    monkeypatch.setattr(delivery, "http_post", loopback_only)
+    return sent
+
+
+@pytest.fixture
+def webhooks_sent(_no_outbound_http: list[str]) -> list[str]:
+    """The URLs the sandbox's webhooks were POSTed to."""
+    return _no_outbound_http
+
+
+@pytest.fixture
+def live(app: Any, gateway: Gateway, http_server: tuple[BaseWSGIServer, _Later]) -> Iterator[str]:
+    """The app served on the loopback port, with acme's demo data. Its base URL."""
+    server, later = http_server
+    later.app = app
+    load_demo(gateway.store, gateway.merchants["acme"])
+    thread = threading.Thread(target=server.serve_forever, name="portal-test-server", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+def portal_link(base: str, customer_id: str = "C-1") -> str:
+    """``POST /v1/portal-sessions`` over HTTP, as the merchant's portal does."""
+    request = urllib.request.Request(  # noqa: S310 (loopback, http)
+        f"{base}/v1/portal-sessions",
+        data=json.dumps({"customer_id": customer_id}).encode(),
+        headers={"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback)
+        assert response.status == 201
+        url: str = json.load(response)["url"]
+    assert url.startswith(f"{base}/portal/")
+    return url
+
+
+# -- the tests -----------------------------------------------------------------------------------
+
+
+def test_pay_two_invoices_through_the_sandbox(
+    browser: WebDriver, live: str, gateway: Gateway, webhooks_sent: list[str]
+) -> None:
+    link = portal_link(live)
+    browser.set_window_size(1100, 1300)
+    browser.get(link)
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "es-MX"
+    assert browser.title.startswith("Estado de cuenta")
+
+    # The three balances, in pesos.
+    assert balance(browser, "Saldo total") == "$11,430.50"
+    assert balance(browser, "Saldo vencido") == "$4,850.50"
+    assert balance(browser, "Saldo por vencer") == "$6,580.00"
+    buttons = all_by_role(browser, "button")
+    assert {"Pagar total: $10,810.50", "Pagar vencido: $4,230.50"} <= set(buttons)
+    assert "Calcular total" not in buttons  # JavaScript sums as boxes are ticked
+    pay = by_role(browser, "button", "Pagar")
+    assert not pay.is_enabled()  # nothing selected yet
+    cxc = by_role(browser, "checkbox", "Factura CXC-1006")
+    assert not cxc.is_enabled()
+    assert reason_of(browser, cxc) == "Documento de otro módulo"
+    screenshot(browser, "portal-estado-de-cuenta")
+
+    # Two invoices selected: the button shows their sum.
+    press(browser, by_role(browser, "checkbox", "Seleccionar factura A-1001"))
+    assert by_role(browser, "button", "Pagar $3,480.00").is_enabled()
+    press(browser, by_role(browser, "checkbox", "Seleccionar factura A-1002"))
+    pay = by_role(browser, "button", "Pagar $4,230.50")
+    assert pay.is_enabled()
+    assert "Total seleccionado: $4,230.50 (2 facturas)" in text(browser)
+    screenshot(browser, "portal-dos-facturas")
+
+    # The sandbox's hosted page: "Pagar".
+    press(browser, pay)
+    wait_for_path(browser, "/sandbox/acme/charges/")
+    assert "$4,230.50 MXN" in text(browser)
+    screenshot(browser, "sandbox-pagina-de-pago")
+    press(browser, by_role(browser, "button", "Pagar"))
+
+    # Back on the portal: the status page follows the payment until the webhook settles it.
+    wait_for_path(browser, "/pagos/pay_")
+    wait_for_text(browser, "Pago aprobado")
+    assert "Facturas A-1001, A-1002" in text(browser)
+    screenshot(browser, "portal-pago-aprobado")
+    payment_id = urlsplit(browser.current_url).path.rsplit("/", 1)[1]
+    with gateway.store.read() as session:
+        payment = session.get(Payment, payment_id)
+        assert payment is not None and payment.status == "succeeded"
+        received = session.scalars(select(WebhookEvent)).all()
+    assert received, "the sandbox's webhook reached the gateway over HTTP"
+    assert webhooks_sent == [f"{live}/v1/webhooks/acme/sandbox"]
+
+    # Those invoices are no longer payable, and the balances wait for the ERP.
+    press(browser, by_role(browser, "link", "Volver al estado de cuenta"))
+    wait_for_text(browser, "Estado de cuenta")
+    for _ in range(2):  # as shown, and after a reload
+        assert balance(browser, "Saldo total") == "$11,430.50"
+        assert balance(browser, "Saldo vencido") == "$4,850.50"
+        for folio in ("A-1001", "A-1002"):
+            box = by_role(browser, "checkbox", f"Factura {folio}")
+            assert not box.is_enabled()
+            assert reason_of(browser, box) == "Ya tiene un pago registrado"
+        assert by_role(browser, "checkbox", "Seleccionar factura A-1003").is_enabled()
+        assert "Pagar vencido: $4,230.50" not in all_by_role(browser, "button")
+        browser.refresh()
+    screenshot(browser, "portal-despues-del-pago")
+
+
+@pytest.mark.parametrize(
+    ("amount", "shown"),
+    [("9999.99", "$9,999.99"), ("10000.00", "$10,000.00"), ("15000.00", "$15,000.00")],
+    ids=["below", "at", "above"],
+)
+def test_an_order_below_at_and_above_the_credit_limit(
+    browser: WebDriver, live: str, amount: str, shown: str
+) -> None:
+    link = portal_link(live)
+    browser.set_window_size(1100, 1000)
+    browser.get(f"{link}/pedido?importe={amount}&referencia=PED-77")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Pedido PED-77"
+    assert shown in text(browser)
+    assert "$10,000.00" in text(browser)  # the credit limit
+    buttons = all_by_role(browser, "button")
+    name = {"below": "bajo", "at": "en", "above": "sobre"}
+    key = "above" if amount == "15000.00" else ("at" if amount == "10000.00" else "below")
+    screenshot(browser, f"portal-pedido-{name[key]}-el-limite")
+    if key != "above":
+        assert buttons == {}
+        assert "El pedido está dentro de tu límite de crédito" in text(browser)
+        return
+    press(browser, by_role(browser, "button", f"Pagar pedido: {shown}"))
+    wait_for_path(browser, "/sandbox/acme/charges/")
+    press(browser, by_role(browser, "button", "Pagar"))
+    wait_for_text(browser, "Pago aprobado")
+    assert "Pedido PED-77" in text(browser)
+
+
+def test_without_javascript_the_sum_shows_after_submit(
+    browser_without_js: WebDriver, live: str
+) -> None:
+    driver = browser_without_js
+    driver.set_window_size(1100, 1300)
+    driver.get(portal_link(live))
+    pay = by_role(driver, "button", "Pagar")
+    assert not pay.is_enabled()
+    press(driver, by_role(driver, "checkbox", "Seleccionar factura A-1003"))
+    press(driver, by_role(driver, "checkbox", "Seleccionar factura A-1004"))
+    press(driver, by_role(driver, "button", "Calcular total"))
+    wait_for_text(driver, "Total seleccionado: $6,580.00 (2 facturas)")
+    assert by_role(driver, "checkbox", "Seleccionar factura A-1003").is_selected()
+    screenshot(driver, "portal-sin-javascript")
+    press(driver, by_role(driver, "button", "Pagar $6,580.00"))
+    wait_for_path(driver, "/sandbox/acme/charges/")
+    press(driver, by_role(driver, "button", "Pagar"))
+    wait_for_path(driver, "/pagos/pay_")
+    wait_for_text(driver, "Pago aprobado")  # <meta refresh> follows the payment
+
+
+def test_usable_on_a_phone(browser: WebDriver, live: str) -> None:
+    browser.set_window_size(390, 844)
+    browser.get(portal_link(live))
+    overflow = browser.execute_script(
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, "the page scrolls sideways on a phone"
+    box = by_role(browser, "checkbox", "Seleccionar factura A-1001")
+    size = box.size
+    assert size["width"] >= 18 and size["height"] >= 18
+    for button in all_by_role(browser, "button").values():
+        assert button.size["height"] >= 44, button.accessible_name  # touch targets
+    press(browser, box)
+    assert by_role(browser, "button", "Pagar $3,480.00").is_enabled()
+    screenshot(browser, "portal-telefono")

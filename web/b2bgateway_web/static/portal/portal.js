@@ -1,0 +1,92 @@
+/* The customer payment page, progressively enhanced (the page works without this file):
+   - the pay button shows the sum of the selected invoices and is disabled when none is;
+   - the status page asks for the payment's status (after 1 s, then every 3 s) and reloads
+     when it changes. */
+(function () {
+  "use strict";
+
+  function decimalsOf(currency) {
+    try {
+      return new Intl.NumberFormat("es-MX", { style: "currency", currency: currency })
+        .resolvedOptions().maximumFractionDigits;
+    } catch (e) {
+      return 2;
+    }
+  }
+
+  function format(minor, currency) {
+    var decimals = decimalsOf(currency);
+    var amount = minor / Math.pow(10, decimals);
+    try {
+      return new Intl.NumberFormat("es-MX", {
+        style: "currency", currency: currency,
+        minimumFractionDigits: decimals, maximumFractionDigits: decimals
+      }).format(amount);
+    } catch (e) {
+      return amount.toFixed(decimals) + " " + currency;
+    }
+  }
+
+  function invoiceForm(form) {
+    var pay = form.querySelector("button[data-pay]");
+    var total = form.querySelector("[data-total]");
+    var calc = form.querySelector("button[data-calc]");
+    if (!pay || !total) { return; }
+    if (calc) { calc.hidden = true; }
+
+    function update() {
+      var boxes = form.querySelectorAll("input[type=checkbox][name=factura]:checked:not(:disabled)");
+      var sum = 0, currency = null, mixed = false;
+      Array.prototype.forEach.call(boxes, function (box) {
+        sum += parseInt(box.getAttribute("data-minor"), 10) || 0;
+        var c = box.getAttribute("data-currency");
+        if (currency === null) { currency = c; } else if (c !== currency) { mixed = true; }
+      });
+      if (!boxes.length) {
+        pay.disabled = true;
+        pay.textContent = "Pagar";
+        total.textContent = "Ninguna factura seleccionada";
+      } else if (mixed) {
+        pay.disabled = true;
+        pay.textContent = "Pagar";
+        total.textContent = "Las facturas seleccionadas están en monedas distintas";
+      } else {
+        var text = format(sum, currency);
+        var n = boxes.length;
+        pay.disabled = false;
+        pay.textContent = "Pagar " + text;
+        total.textContent = "Total seleccionado: " + text + " (" + n + (n === 1 ? " factura)" : " facturas)");
+      }
+    }
+
+    form.addEventListener("change", update);
+    window.addEventListener("pageshow", update);
+    update();
+  }
+
+  function follow(section) {
+    var url = section.getAttribute("data-poll");
+    var shown = section.getAttribute("data-status");
+    function ask() {
+      fetch(url, { headers: { "Accept": "application/json" }, cache: "no-store", credentials: "same-origin" })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (body) {
+          if (body && body.status !== shown) { window.location.reload(); return; }
+          window.setTimeout(ask, 3000);
+        })
+        .catch(function () { window.setTimeout(ask, 3000); });
+    }
+    window.setTimeout(ask, 1000);  // the processor's webhook usually arrives within a second
+  }
+
+  function start() {
+    Array.prototype.forEach.call(document.querySelectorAll("form[data-invoice-form]"), invoiceForm);
+    Array.prototype.forEach.call(document.querySelectorAll("[data-poll]"), follow);
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();
