@@ -69,6 +69,7 @@ class CheckoutRequest:
     expected_amount: str | None = None  # the decimal the portal showed, in the invoices' currency
     token: str | None = None
     return_url: str | None = None
+    device_session_id: str | None = None  # the processor's anti-fraud id from the browser
 
 
 def _processor(merchant: MerchantConfig) -> Processor:
@@ -177,7 +178,11 @@ def _reserve(gw: Gateway, merchant: MerchantConfig, req: CheckoutRequest) -> Pay
 
 
 def _charge(
-    gw: Gateway, merchant: MerchantConfig, payment: Payment, token: str | None
+    gw: Gateway,
+    merchant: MerchantConfig,
+    payment: Payment,
+    token: str | None,
+    device_session_id: str | None = None,
 ) -> ChargeResult:
     """Step 2: ask the processor. Never raises: whatever happens becomes a result."""
     processor = _processor(merchant)
@@ -205,7 +210,11 @@ def _charge(
         return_url=payment.return_url,
         gateway_url=str(gw.settings.public_url).rstrip("/"),
         webhook_url=gw.webhook_url(merchant.id, processor.name),
-        metadata={"payment_id": payment.id, "customer_id": payment.customer_id},
+        metadata={
+            "payment_id": payment.id,
+            "customer_id": payment.customer_id,
+            **({"device_session_id": device_session_id} if device_session_id else {}),
+        },
     )
     try:
         return processor.charge(request, merchant.processor_settings)  # type: ignore[arg-type]
@@ -248,7 +257,7 @@ def checkout(gw: Gateway, merchant: MerchantConfig, req: CheckoutRequest) -> Pay
     payment = _reserve(gw, merchant, req)
     if payment.idempotency_key != req.idempotency_key or payment.status != "processing":
         return payment
-    result = _charge(gw, merchant, payment, req.token)
+    result = _charge(gw, merchant, payment, req.token, req.device_session_id)
     with gw.store.write() as session:
         locked = session.get(Payment, payment.id, with_for_update=True)
         assert locked is not None

@@ -326,3 +326,23 @@ def test_a_failing_observer_does_not_undo_a_charge(gateway, acme, data, pm, stor
     with store.read() as session:
         assert session.get(Payment, payment.id).status == "succeeded"
     assert "ALERT observer 'broken' failed" in caplog.text
+
+
+class MetadataSpy:
+    seen = []
+
+    @hookimpl(wrapper=True)
+    def b2bgateway_create_charge(self, request, settings):
+        self.seen.append(dict(request.metadata))
+        return (yield)
+
+
+def test_the_device_session_id_reaches_the_processor(gateway, acme, data, pm):
+    spy = MetadataSpy()
+    pm.register(spy, name="spy")
+    object.__setattr__(gateway, "plugins", Plugins(pm))
+    request = order()
+    from dataclasses import replace
+
+    service.checkout(gateway, acme, replace(request, device_session_id="dev-123"))
+    assert spy.seen[-1]["device_session_id"] == "dev-123"

@@ -71,6 +71,9 @@ def create_checkout() -> Response:
         invoice_ids=list(dict.fromkeys(data.invoice_ids or [])),
         expected_amount=data.expected_amount,
         token=None if data.payment_method is None else data.payment_method.token,
+        device_session_id=(
+            None if data.payment_method is None else data.payment_method.device_session_id
+        ),
         return_url=None if data.return_url is None else str(data.return_url),
     )
     payment = service.checkout(gateway(), merchant, request)

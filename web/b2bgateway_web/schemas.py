@@ -160,6 +160,12 @@ class PaymentMethodIn(Request):
     token: Annotated[str, StringConstraints(min_length=1, max_length=255)] = Field(
         description="A processor token made in the browser (never a card number)"
     )
+    device_session_id: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = (
+        Field(
+            default=None,
+            description="The processor's anti-fraud device id made in the browser (Openpay)",
+        )
+    )
 
 
 class CheckoutIn(Request):
