@@ -1,0 +1,216 @@
+"""The Openpay (Mexico) plugin's hook implementations: the only module with ``@hookimpl``.
+
+Each implementation maps the request, calls :mod:`~b2bgateway_openpay.client` and maps the answer
+with :mod:`~b2bgateway_openpay.mapping`. Openpay has no idempotency key: our ``payment_id`` is the
+charge's ``order_id`` (unique per merchant, a repeat answers 409 / error 1006, which means
+"already charged: look it up"), and our refund id travels in the refund's description.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from b2bgateway import (
+    Capabilities,
+    ChargeRequest,
+    ChargeResult,
+    Failure,
+    Outcome,
+    ProcessorInfo,
+    ProcessorPaymentNotFound,
+    ProcessorUnavailable,
+    RefundRequest,
+    RefundResult,
+    RetrieveRequest,
+    UnsupportedRequest,
+    WebhookEvent,
+    WebhookRequest,
+    hookimpl,
+)
+from b2bgateway_openpay import mapping, webhooks
+from b2bgateway_openpay.client import ApiError, NoAnswer, NotSent, OpenpayClient, for_merchant
+from b2bgateway_openpay.settings import OpenpaySettings
+
+log = logging.getLogger("b2bgateway_openpay")
+
+CAPABILITIES = Capabilities(
+    currencies=frozenset({"MXN", "USD"}),  # USD needs enabling on the Openpay account
+    token_charge=True,
+    hosted_checkout=True,  # Openpay's own card page ("charge with redirect")
+    partial_refund=True,
+    three_d_secure=True,
+    requires_webhook_secret=True,  # webhook_user / webhook_password
+)
+#: ``ChargeRequest.metadata`` key of the anti-fraud id the portal's openpay.js produced.
+DEVICE_SESSION_KEY = "device_session_id"
+
+
+def charge_body(request: ChargeRequest, settings: OpenpaySettings) -> dict[str, Any]:
+    """The ``POST /charges`` body: a token charge, or the hosted card page without a token."""
+    customer = {"name": (request.customer.name or request.customer.id)[:100]}
+    if request.customer.email:
+        customer["email"] = request.customer.email
+    body: dict[str, Any] = {
+        "method": "card",
+        "amount": request.amount.amount,  # a Decimal, written as an exact JSON number
+        "currency": request.amount.currency,
+        "description": (request.description or f"Pago {request.payment_id}")[:250],
+        "order_id": request.payment_id,
+        "customer": customer,
+    }
+    if request.token is None:
+        if not request.return_url:
+            raise UnsupportedRequest("Openpay's card page needs a return_url to send the customer")
+        body.update(confirm=False, send_email=False, redirect_url=request.return_url)
+        return body
+    body["source_id"] = request.token
+    device_session_id = request.metadata.get(DEVICE_SESSION_KEY)
+    if device_session_id:  # without it Openpay's anti-fraud may refuse the charge
+        body["device_session_id"] = device_session_id
+    if settings.use_3d_secure:
+        if not request.return_url:
+            raise UnsupportedRequest("3-D Secure needs a return_url to send the customer back")
+        body.update(use_3d_secure=True, redirect_url=request.return_url)
+    return body
+
+
+def _already_charged(client: OpenpayClient, request: ChargeRequest) -> ChargeResult:
+    """Error 1006: a charge with our order id exists (a retry after a lost answer): read it."""
+    try:
+        charge = client.find_charge(request.payment_id)
+    except (NotSent, NoAnswer, ApiError) as exc:
+        log.warning("payment %s: order id taken, lookup failed: %s", request.payment_id, exc)
+        return ChargeResult(Outcome.UNKNOWN)  # a charge exists: never report nothing was sent
+    if charge is None:
+        return ChargeResult(Outcome.UNKNOWN)
+    result = mapping.charge_result(charge)
+    if result.amount is not None and result.amount != request.amount:
+        log.error("ALERT payment %s: Openpay's charge is %s", request.payment_id, result.amount)
+    return result
+
+
+@hookimpl
+def b2bgateway_processor_info() -> ProcessorInfo:
+    """Openpay Mexico: token charges, 3-D Secure, its hosted card page, partial refunds."""
+    return ProcessorInfo(
+        display_name="Openpay (México)", settings_model=OpenpaySettings, capabilities=CAPABILITIES
+    )
+
+
+@hookimpl
+def b2bgateway_create_charge(request: ChargeRequest, settings: OpenpaySettings) -> ChargeResult:
+    """Charge the token (with 3-D Secure when configured), or open Openpay's card page."""
+    client = for_merchant(settings)
+    body = charge_body(request, settings)
+    try:
+        charge = client.create_charge(body)
+    except NotSent as exc:
+        raise ProcessorUnavailable(str(exc)) from exc
+    except NoAnswer:
+        return ChargeResult(Outcome.UNKNOWN)  # it may have charged: reconcile by order id
+    except ApiError as exc:
+        if exc.error_code == 1006:
+            return _already_charged(client, request)
+        return mapping.charge_error(exc)
+    return mapping.charge_result(charge)
+
+
+@hookimpl
+def b2bgateway_retrieve_payment(
+    request: RetrieveRequest, settings: OpenpaySettings
+) -> ChargeResult:
+    """The charge by its id, or else by our order id (``GET /charges?order_id=``)."""
+    client = for_merchant(settings)
+    with mapping.read_errors():
+        if request.processor_reference:
+            charge = client.get_charge(request.processor_reference)
+        else:
+            charge = client.find_charge(request.payment_id)
+    if charge is None:
+        raise ProcessorPaymentNotFound(f"Openpay has no charge for payment {request.payment_id}")
+    return mapping.charge_result(charge)
+
+
+@hookimpl
+def b2bgateway_cancel_payment(request: RetrieveRequest, settings: OpenpaySettings) -> None:
+    """Openpay's API cannot cancel a pending card charge (there is no such endpoint, only
+    capture and refund), so the gateway keeps the payment open: None."""
+    del request, settings
+
+
+@hookimpl
+def b2bgateway_refund(request: RefundRequest, settings: OpenpaySettings) -> RefundResult:
+    """Refund all or part of a charge, unless an earlier attempt already did.
+
+    Openpay has no idempotency key for refunds, so the charge is re-read first: when it shows a
+    refund carrying our refund id (written into the description) the earlier attempt, whose
+    answer was lost, is reported instead of refunding twice.
+    """
+    client = for_merchant(settings)
+    with mapping.read_errors():
+        charge = client.get_charge(request.processor_reference)
+    if charge is None:
+        return RefundResult(
+            Outcome.FAILED, failure=Failure("charge_not_found", "Openpay no tiene ese cargo.")
+        )
+    done = mapping.find_refund(charge, request.refund_id)
+    if done is not None:
+        return mapping.refund_result(done)
+    # Openpay's "refund everything" omits the amount: only when nothing was refunded before.
+    whole = request.full and not mapping.refunds_of(charge)
+    whole = whole and charge.get("amount") == request.amount.amount
+    try:
+        answer = client.refund(
+            request.processor_reference,
+            description=mapping.refund_description(request.refund_id, request.reason),
+            amount=None if whole else request.amount.amount,
+        )
+    except NotSent as exc:
+        raise ProcessorUnavailable(str(exc)) from exc
+    except NoAnswer:
+        return RefundResult(Outcome.UNKNOWN)
+    except ApiError as exc:
+        return mapping.refund_error(exc)
+    refund = mapping.find_refund(answer, request.refund_id) or answer.get("refund")
+    if not isinstance(refund, dict):
+        return RefundResult(Outcome.UNKNOWN)
+    return mapping.refund_result(refund)
+
+
+@hookimpl
+def b2bgateway_retrieve_refund(
+    request: RefundRequest, settings: OpenpaySettings
+) -> RefundResult | None:
+    """The refund whose answer was lost, found on its charge by our refund id."""
+    with mapping.read_errors():
+        charge = for_merchant(settings).get_charge(request.processor_reference)
+    found = None if charge is None else mapping.find_refund(charge, request.refund_id)
+    if found is not None:
+        return mapping.refund_result(found)
+    if charge is not None and (mapping.refunds_of(charge) or charge.get("status") == "refunded"):
+        return None  # Openpay shows one refund per charge: ours may be hidden behind another
+    failure = Failure("refund_not_found", "Openpay no hizo esta devolución.")
+    return RefundResult(Outcome.FAILED, failure=failure)
+
+
+@hookimpl
+def b2bgateway_parse_webhook(request: WebhookRequest, settings: OpenpaySettings) -> WebhookEvent:
+    """Check the Basic credentials, then re-fetch the charge and report what Openpay says now."""
+    password = settings.webhook_password.get_secret_value()
+    webhooks.check_credentials(request.headers, settings.webhook_user, password)
+    notification = webhooks.parse(request.body)
+    if notification.type == "verification":
+        # Openpay's test delivery when a webhook is registered: the merchant types this code in
+        # Openpay's dashboard (it is also in the recorded event's body).
+        code = notification.verification_code
+        log.info("merchant %s: Openpay webhook verification code %s", request.merchant_id, code)
+        return webhooks.ignored(notification)
+    if notification.type not in webhooks.EVENT_KINDS or not notification.charge_id:
+        return webhooks.ignored(notification)
+    with mapping.read_errors():  # unavailable: the gateway answers 503 and Openpay retries
+        charge = for_merchant(settings).get_charge(notification.charge_id)
+    if charge is None:
+        log.warning("merchant %s: %s names an unknown charge", request.merchant_id, notification)
+        return webhooks.ignored(notification)
+    return webhooks.event(notification, charge)

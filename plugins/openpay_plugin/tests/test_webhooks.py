@@ -1,0 +1,127 @@
+"""Webhooks: Openpay signs nothing, so the Basic credentials are checked and the charge is
+re-fetched (from a cassette) before any event is reported. Notifications are built here, in the
+test, as Openpay sends them; only the re-fetch has cassettes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import requests
+from openpay_factories import (
+    CHARGE_ID,
+    PAYMENT_ID,
+    basic,
+    charge_notification,
+    notification,
+)
+
+from b2bgateway import (
+    EventKind,
+    Money,
+    Outcome,
+    ProcessorUnavailable,
+    WebhookMalformed,
+    WebhookSignatureInvalid,
+)
+
+
+def test_charge_succeeded_is_refetched(processor, settings, cassette):
+    event = processor.parse_webhook(
+        notification(charge_notification("charge.succeeded", "completed")), settings
+    )
+    assert event.kind is EventKind.PAYMENT
+    assert event.event_id == f"charge.succeeded:{CHARGE_ID}:completed"
+    assert event.payment_id == PAYMENT_ID
+    assert event.processor_reference == CHARGE_ID
+    assert event.outcome is Outcome.SUCCEEDED
+    assert event.amount == Money("1500.50", "MXN")
+    assert event.occurred_at == datetime(
+        2024, 1, 10, 12, 0, 5, tzinfo=timezone(timedelta(hours=-6))
+    )
+
+
+def test_openpay_state_wins_over_the_notification_error_response(processor, settings, cassette):
+    """The notification says completed; the charge, asked directly, failed."""
+    event = processor.parse_webhook(
+        notification(charge_notification("charge.succeeded", "completed")), settings
+    )
+    assert event.outcome is Outcome.FAILED
+    assert event.failure.processor_message == "The card was declined by the bank"
+
+
+def test_charge_refunded_is_a_refund_event(processor, settings, cassette):
+    event = processor.parse_webhook(
+        notification(charge_notification("charge.refunded", "completed")), settings
+    )
+    assert event.kind is EventKind.REFUND
+    assert event.event_id == f"charge.refunded:{CHARGE_ID}:completed:trcfxgrp5mfgpcvdrynq"
+    assert event.refund_id == "re_1c2d3e4f5a6b7c8d9e0f1a2b"  # read back from the description
+    assert event.refund_reference == "trcfxgrp5mfgpcvdrynq"
+    assert event.amount == Money("400.00", "MXN")
+    assert event.outcome is Outcome.SUCCEEDED
+
+
+def test_notification_for_an_unknown_charge_is_ignored(processor, settings, cassette):
+    event = processor.parse_webhook(
+        notification(charge_notification("charge.succeeded", "completed")), settings
+    )
+    assert event.kind is EventKind.IGNORED
+
+
+def test_refetch_unavailable_is_retried_by_openpay(processor, settings, monkeypatch):
+    def refused(self, request, **kwargs):
+        raise requests.ConnectTimeout("connect timed out")
+
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", refused)
+    with pytest.raises(ProcessorUnavailable):  # answered 503: Openpay delivers it again
+        processor.parse_webhook(
+            notification(charge_notification("charge.succeeded", "completed")), settings
+        )
+
+
+def test_verification_is_acknowledged(processor, settings):
+    body = {"type": "verification", "event_date": "2024-01-10T12:00:00-06:00"}
+    body["verification_code"] = "Xv4d8Qk1"
+    event = processor.parse_webhook(notification(body), settings)
+    assert event.kind is EventKind.IGNORED
+    assert event.event_id == "verification:Xv4d8Qk1"
+
+
+def test_other_types_are_acknowledged_without_a_call(processor, settings):
+    event = processor.parse_webhook(
+        notification(charge_notification("charge.created", "in_progress")), settings
+    )
+    assert event.kind is EventKind.IGNORED
+    assert event.event_id == f"charge.created:{CHARGE_ID}:in_progress"
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        "",
+        basic(password="not-the-password"),
+        basic(user="someone-else"),
+        "Basic !!!not-base64!!!",
+        "Bearer " + basic()[6:],
+        basic() + "AA",
+    ],
+    ids=["missing", "wrong-password", "wrong-user", "not-base64", "not-basic", "altered"],
+)
+def test_wrong_credentials_are_refused_error_response(processor, settings, authorization):
+    request = notification(charge_notification("charge.succeeded", "completed"), authorization)
+    with pytest.raises(WebhookSignatureInvalid):
+        processor.parse_webhook(request, settings)
+
+
+def test_credentials_are_checked_before_the_body_is_read(processor, settings):
+    request = notification({"type": "charge.succeeded"}, basic(password="nope"))
+    request = type(request)(request.merchant_id, b"not json", request.headers)
+    with pytest.raises(WebhookSignatureInvalid):
+        processor.parse_webhook(request, settings)
+
+
+def test_malformed_body_error_response(processor, settings):
+    request = notification({"no": "type"})
+    with pytest.raises(WebhookMalformed):
+        processor.parse_webhook(request, settings)
