@@ -13,7 +13,7 @@ The order of operations is what keeps money safe:
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -70,6 +70,7 @@ class CheckoutRequest:
     token: str | None = None
     return_url: str | None = None
     device_session_id: str | None = None  # the processor's anti-fraud id from the browser
+    payment_details: Mapping[str, str] = field(default_factory=dict)  # from the browser SDK
 
 
 def _processor(merchant: MerchantConfig) -> Processor:
@@ -183,6 +184,7 @@ def _charge(
     payment: Payment,
     token: str | None,
     device_session_id: str | None = None,
+    details: Mapping[str, str] | None = None,
 ) -> ChargeResult:
     """Step 2: ask the processor. Never raises: whatever happens becomes a result."""
     processor = _processor(merchant)
@@ -211,6 +213,7 @@ def _charge(
         gateway_url=str(gw.settings.public_url).rstrip("/"),
         webhook_url=gw.webhook_url(merchant.id, processor.name),
         metadata={
+            **(details or {}),  # the browser SDK's extras first: they never override our ids
             "payment_id": payment.id,
             "customer_id": payment.customer_id,
             **({"device_session_id": device_session_id} if device_session_id else {}),
@@ -257,7 +260,7 @@ def checkout(gw: Gateway, merchant: MerchantConfig, req: CheckoutRequest) -> Pay
     payment = _reserve(gw, merchant, req)
     if payment.idempotency_key != req.idempotency_key or payment.status != "processing":
         return payment
-    result = _charge(gw, merchant, payment, req.token, req.device_session_id)
+    result = _charge(gw, merchant, payment, req.token, req.device_session_id, req.payment_details)
     with gw.store.write() as session:
         locked = session.get(Payment, payment.id, with_for_update=True)
         assert locked is not None

@@ -344,5 +344,27 @@ def test_the_device_session_id_reaches_the_processor(gateway, acme, data, pm):
     request = order()
     from dataclasses import replace
 
-    service.checkout(gateway, acme, replace(request, device_session_id="dev-123"))
+    details = {"payment_method_id": "visa", "payment_id": "forged"}
+    service.checkout(
+        gateway, acme, replace(request, device_session_id="dev-123", payment_details=details)
+    )
     assert spy.seen[-1]["device_session_id"] == "dev-123"
+    assert spy.seen[-1]["payment_method_id"] == "visa"
+    assert spy.seen[-1]["payment_id"].startswith("pay_")  # our ids are never overridden
+
+
+def test_payment_method_details_are_validated(client, data):
+    headers = {"Authorization": "Bearer sk_test_merchant_a", "Idempotency-Key": "d-1"}
+    body = {
+        "customer_id": "C-1",
+        "purpose": "order",
+        "order": {"reference": "PED-D", "amount": "1500.00", "currency": "MXN"},
+        "payment_method": {"token": "tok_approved", "details": {"Bad Key": "x"}},
+    }
+    assert client.post("/v1/checkouts", json=body, headers=headers).status_code == 422
+    body["payment_method"]["details"] = {"payment_method_id": "visa", "installments": "1"}
+    response = client.post(
+        "/v1/checkouts", json=body, headers={**headers, "Idempotency-Key": "d-2"}
+    )
+    assert response.status_code == 201
+    assert response.json["status"] == "succeeded"

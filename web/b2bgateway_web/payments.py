@@ -74,6 +74,9 @@ def create_checkout() -> Response:
         device_session_id=(
             None if data.payment_method is None else data.payment_method.device_session_id
         ),
+        payment_details=(
+            {} if data.payment_method is None else dict(data.payment_method.details or {})
+        ),
         return_url=None if data.return_url is None else str(data.return_url),
     )
     payment = service.checkout(gateway(), merchant, request)

@@ -166,6 +166,21 @@ class PaymentMethodIn(Request):
             description="The processor's anti-fraud device id made in the browser (Openpay)",
         )
     )
+    details: (
+        Annotated[
+            dict[
+                Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")],
+                Annotated[str, StringConstraints(min_length=1, max_length=255)],
+            ],
+            Field(max_length=10),
+        ]
+        | None
+    ) = Field(
+        default=None,
+        description="What the processor's browser SDK returned with the token (Mercado Pago: "
+        "payment_method_id, installments, issuer_id); never card data",
+        examples=[{"payment_method_id": "visa", "installments": "1"}],
+    )
 
 
 class CheckoutIn(Request):
