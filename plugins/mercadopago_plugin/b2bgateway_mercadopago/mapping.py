@@ -1,0 +1,245 @@
+"""Mercado Pago's answers as b2bgateway results, and its errors as b2bgateway errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from b2bgateway import (
+    ChargeResult,
+    EventKind,
+    Failure,
+    Money,
+    NextAction,
+    Outcome,
+    ProcessorMisconfigured,
+    ProcessorUnavailable,
+    WebhookEvent,
+)
+from b2bgateway_mercadopago import client
+
+#: A payment's ``status`` as an outcome. A payment that was paid stays SUCCEEDED whatever
+#: happened to it later: refunds are reported with ``refunded`` (and refund events), a dispute
+#: or a charge-back as a DISPUTE event.
+STATUS_MAP: dict[str, Outcome] = {
+    "approved": Outcome.SUCCEEDED,
+    "pending": Outcome.PENDING,  # cash voucher, bank transfer, 3-D Secure challenge
+    "in_process": Outcome.PENDING,  # under review
+    "authorized": Outcome.PENDING,  # awaiting capture (we always capture)
+    "rejected": Outcome.FAILED,  # the card was declined: see DECLINES
+    "cancelled": Outcome.FAILED,  # cancelled, or an unpaid voucher expired
+    "refunded": Outcome.SUCCEEDED,  # paid, then refunded in full
+    "charged_back": Outcome.SUCCEEDED,  # paid, then charged back (a dispute)
+    "in_mediation": Outcome.SUCCEEDED,  # paid; the buyer opened a dispute
+}
+#: A refund's ``status`` as an outcome.
+REFUND_STATUS_MAP: dict[str, Outcome] = {
+    "approved": Outcome.SUCCEEDED,
+    "in_process": Outcome.PENDING,
+    "pending": Outcome.PENDING,
+    "authorized": Outcome.PENDING,
+    "rejected": Outcome.FAILED,
+    "cancelled": Outcome.FAILED,
+}
+DISPUTED = frozenset({"charged_back", "in_mediation"})
+
+#: ``status_detail`` of a rejected payment: (our failure code, message for the customer).
+DECLINES: dict[str, tuple[str, str]] = {
+    "cc_rejected_insufficient_amount": (
+        "insufficient_funds",
+        "La tarjeta no tiene fondos suficientes.",
+    ),
+    "cc_rejected_call_for_authorize": (
+        "call_issuer",
+        "Tu banco pide que autorices el pago: llámalo y vuelve a intentar.",
+    ),
+    "cc_rejected_high_risk": ("fraud_suspected", "El pago fue rechazado por seguridad."),
+    "cc_rejected_blacklist": ("fraud_suspected", "El pago fue rechazado por seguridad."),
+    "cc_rejected_duplicated_payment": (
+        "duplicate_payment",
+        "Ya se hizo un pago igual hace un momento.",
+    ),
+    "cc_rejected_invalid_installments": (
+        "invalid_installments",
+        "La tarjeta no acepta ese número de meses.",
+    ),
+}
+BAD_FILLED = ("invalid_card_data", "Revisa los datos de la tarjeta.")  # cc_rejected_bad_filled_*
+DECLINED = ("card_declined", "Tu banco rechazó la tarjeta.")
+#: ``status_detail`` of a cancelled payment.
+CANCELLATIONS: dict[str, tuple[str, str]] = {
+    "expired": ("expired", "El pago no se completó a tiempo."),
+}
+CANCELED = ("canceled", "El pago se canceló.")
+#: Error cause codes of a refused request (HTTP 400) that are about the card token.
+TOKEN_ERRORS = frozenset({"2006", "3003", "3006", "3008", "3011", "3014", "3028"})
+
+
+class OutcomeUnknown(Exception):
+    """A write was sent and its answer is lost or unusable: the operation may have happened."""
+
+
+@contextmanager
+def translated_errors(*, writes: bool) -> Iterator[None]:
+    """Transport failures and refusals of our credentials as b2bgateway errors.
+
+    With ``writes``, a request that may have taken effect raises :class:`OutcomeUnknown` (the
+    hook answers UNKNOWN). Other refusals (4xx) pass through as :class:`client.ApiError`.
+    """
+    try:
+        yield
+    except client.NotSent as exc:
+        raise ProcessorUnavailable(f"Mercado Pago could not be reached ({exc})") from exc
+    except client.NoAnswer as exc:
+        if writes:
+            raise OutcomeUnknown(str(exc)) from exc
+        raise ProcessorUnavailable(f"Mercado Pago did not answer ({exc})") from exc
+    except client.ApiError as exc:
+        if exc.status in (401, 403):
+            raise ProcessorMisconfigured(
+                f"Mercado Pago refused the access token (HTTP {exc.status} {exc.error}: "
+                f"{exc.message})",
+                extra={"processor_code": exc.code},
+            ) from exc
+        if exc.status == 429:  # refused before doing anything
+            raise ProcessorUnavailable("Mercado Pago is rate limiting us") from exc
+        if exc.status >= 500 or exc.status == 409 or exc.status < 200:
+            if writes:
+                raise OutcomeUnknown(str(exc)) from exc
+            raise ProcessorUnavailable(f"Mercado Pago failed ({exc})") from exc
+        raise
+
+
+def is_payment_id(value: str | None) -> bool:
+    """Mercado Pago's payment ids are numbers (preference ids are not)."""
+    return value is not None and value.isascii() and value.isdigit()
+
+
+def money(value: Any, currency: Any) -> Money | None:
+    """A Mercado Pago amount (a ``Decimal``, from the client's JSON parsing) as ``Money``."""
+    if value is None or not isinstance(currency, str):
+        return None
+    return Money(value, currency)
+
+
+def parse_time(value: Any) -> datetime | None:
+    """``2024-01-10T12:00:01.000-04:00`` as an aware datetime."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def decline(payment: Mapping[str, Any]) -> Failure:
+    """Why a rejected or cancelled payment failed, keeping Mercado Pago's own detail."""
+    status = str(payment.get("status") or "")
+    detail = str(payment.get("status_detail") or status)
+    if status == "cancelled":
+        code, message = CANCELLATIONS.get(detail, CANCELED)
+    elif detail.startswith("cc_rejected_bad_filled_"):
+        code, message = BAD_FILLED
+    else:
+        code, message = DECLINES.get(detail, DECLINED)
+    return Failure(code, message, processor_code=detail, processor_message=status)
+
+
+def request_failure(exc: client.ApiError) -> Failure:
+    """A write Mercado Pago refused outright (HTTP 4xx): nothing happened."""
+    if exc.code in TOKEN_ERRORS:
+        code, message = "invalid_payment_method", "Los datos de la tarjeta no son válidos."
+    else:
+        code, message = "processor_refused", "Mercado Pago rechazó la solicitud."
+    return Failure(code, message, processor_code=exc.code, processor_message=exc.message)
+
+
+def _status(payment: Mapping[str, Any]) -> str:
+    status = str(payment.get("status") or "")
+    detail = payment.get("status_detail")
+    return f"{status}/{detail}" if detail else status
+
+
+def charge_result(payment: Mapping[str, Any]) -> ChargeResult:
+    """A Mercado Pago payment as the core's view of the charge."""
+    outcome = STATUS_MAP.get(str(payment.get("status")), Outcome.UNKNOWN)
+    currency = payment.get("currency_id")
+    return ChargeResult(
+        outcome,
+        processor_reference=str(payment["id"]),
+        amount=money(payment.get("transaction_amount"), currency),
+        failure=decline(payment) if outcome is Outcome.FAILED else None,
+        refunded=money(payment.get("transaction_amount_refunded"), currency),
+        processor_status=_status(payment),
+    )
+
+
+def checkout_result(preference: Mapping[str, Any], *, sandbox: bool = False) -> ChargeResult:
+    """A Checkout Pro preference waiting for the buyer: PENDING, with the redirect to it."""
+    key = "sandbox_init_point" if sandbox else "init_point"
+    url = preference.get(key) or preference.get("init_point")
+    if not url:
+        return ChargeResult(Outcome.PENDING, processor_status="preference")
+    data = {"preference_id": str(preference.get("id", ""))}
+    action = NextAction("redirect", url=str(url), data=data)
+    return ChargeResult(Outcome.PENDING, next_action=action, processor_status="preference")
+
+
+def newest_first(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def created(item: dict[str, Any]) -> float:
+        moment = parse_time(item.get("date_created"))
+        return moment.timestamp() if moment else 0.0
+
+    return sorted(items, key=created, reverse=True)
+
+
+def newest(items: list[dict[str, Any]]) -> dict[str, Any] | None:
+    ordered = newest_first(items)
+    return ordered[0] if ordered else None
+
+
+def latest_refund(payment: Mapping[str, Any]) -> dict[str, Any] | None:
+    refunds = [item for item in payment.get("refunds") or [] if isinstance(item, dict)]
+    return newest(refunds)
+
+
+def webhook_event(payment: Mapping[str, Any], event_type: str) -> WebhookEvent:
+    """The event for a payment notification, from the payment as re-fetched from Mercado Pago.
+
+    Its id is the payment's id and state, so a later change of the same payment is a new event
+    and a notification delivered twice (or two notifications about one state) is one event.
+    """
+    status = str(payment.get("status") or "")
+    detail = str(payment.get("status_detail") or "")
+    reference = str(payment["id"])
+    currency = payment.get("currency_id")
+    common: dict[str, Any] = {
+        "event_type": event_type,
+        "payment_id": payment.get("external_reference") or None,
+        "processor_reference": reference,
+        "refunded": money(payment.get("transaction_amount_refunded"), currency),
+        "occurred_at": parse_time(payment.get("date_last_updated")),
+    }
+    refund = None
+    if status == "refunded" or detail == "partially_refunded":
+        refund = latest_refund(payment)
+    if refund is not None and refund.get("id") is not None:
+        return WebhookEvent(
+            event_id=f"payment:{reference}:{status}:{detail}:refund:{refund['id']}",
+            kind=EventKind.REFUND,
+            outcome=REFUND_STATUS_MAP.get(str(refund.get("status")), Outcome.PENDING),
+            amount=money(refund.get("amount"), currency),
+            refund_reference=str(refund["id"]),
+            **common,
+        )
+    outcome = STATUS_MAP.get(status, Outcome.UNKNOWN)
+    return WebhookEvent(
+        event_id=f"payment:{reference}:{status}:{detail}",
+        kind=EventKind.DISPUTE if status in DISPUTED else EventKind.PAYMENT,
+        outcome=None if outcome is Outcome.UNKNOWN else outcome,
+        amount=money(payment.get("transaction_amount"), currency),
+        failure=decline(payment) if outcome is Outcome.FAILED else None,
+        **common,
+    )

@@ -1,0 +1,60 @@
+"""A merchant's ``[merchants.<id>.processors.mercadopago]`` table, validated at start-up."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from b2bgateway_mercadopago.client import API_BASE_URL
+
+__all__ = ["MERCADOPAGO_CURRENCIES", "MercadoPagoSettings"]
+
+#: The local currency of each Mercado Pago site (an account charges only its own: MLM is MXN).
+MERCADOPAGO_CURRENCIES = frozenset({"ARS", "BRL", "CLP", "COP", "MXN", "PEN", "UYU"})
+
+
+class MercadoPagoSettings(BaseModel):
+    """One merchant's Mercado Pago account ("Your integrations" > the application > Credentials).
+
+    ``access_token`` and ``webhook_secret`` are ``SecretStr``: they never show in a repr, a log
+    line or a validation error. Use the application's *test* credentials (``TEST-...``) with test
+    users until the merchant goes live.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    access_token: SecretStr = Field(min_length=1)
+    # The secret signature of the application's Webhooks ("Your integrations" > Webhooks):
+    # every notification is checked against it, so it is required.
+    webhook_secret: SecretStr = Field(min_length=8)
+    # For the portal's MercadoPago.js / Card Payment Brick, which makes the card tokens; the
+    # server never uses it.
+    public_key: str = ""
+    # The account's currency (its site's): a charge in another one fails before anything is sent.
+    currency: str = "MXN"
+    connect_timeout: float = Field(default=5.0, gt=0, le=60)
+    read_timeout: float = Field(default=30.0, gt=0, le=120)
+    # Mercado Pago requires the payer's e-mail: this one is sent when the customer has none.
+    payer_email: str | None = Field(default=None, min_length=3, max_length=254)
+    # What the card statement shows (Mercado Pago's ``statement_descriptor``).
+    statement_descriptor: str | None = Field(default=None, min_length=1, max_length=22)
+    # Approved or rejected at once, never ``in_process`` (no manual review).
+    binary_mode: bool = False
+    # Send our webhook URL as each payment's / preference's ``notification_url``. Notifications
+    # must still be signed: configure Webhooks (and so the secret) in "Your integrations".
+    send_notification_url: bool = True
+    # A Checkout Pro preference stops accepting payments after this many minutes (None: never).
+    checkout_expiration_minutes: int | None = Field(default=None, ge=5, le=60 * 24 * 30)
+    # Redirect to ``sandbox_init_point`` instead of ``init_point`` (older test accounts).
+    use_sandbox_init_point: bool = False
+    # How far a notification's signed ``ts`` may be from our clock.
+    signature_tolerance_seconds: int = Field(default=300, ge=30, le=3600)
+    # Only for tests and local fakes: the SDK's base URL is hard-coded.
+    api_base_url: str = Field(default=API_BASE_URL, pattern=r"^https?://[^\s/?#]+(:\d+)?$")
+
+    @field_validator("currency")
+    @classmethod
+    def _site_currency(cls, value: str) -> str:
+        if value not in MERCADOPAGO_CURRENCIES:
+            known = ", ".join(sorted(MERCADOPAGO_CURRENCIES))
+            raise ValueError(f"Mercado Pago accounts charge one of {known}")
+        return value

@@ -1,0 +1,165 @@
+"""Card-token charges: ``POST /v1/payments`` (cassettes in ``cassettes/test_charges/``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from helpers import EMAIL, PAYMENT_ID, Sent, charge_request, settings_table
+from vcr.cassette import Cassette
+
+from b2bgateway import (
+    CustomerRef,
+    Money,
+    Outcome,
+    ProcessorMisconfigured,
+)
+from b2bgateway.plugins import Processor
+
+
+def sent_json(sent: list[Sent], index: int = 0) -> Any:
+    return json.loads(sent[index].body)
+
+
+def test_charge_approved(
+    processor: Processor, settings: Any, cassette: Cassette, sent: list[Sent]
+) -> None:
+    result = processor.charge(charge_request(), settings)
+
+    assert result.outcome is Outcome.SUCCEEDED
+    assert result.processor_reference == "1319876541"
+    assert result.amount == Money("1234.56", "MXN")
+    assert result.refunded == Money("0", "MXN")
+    assert result.processor_status == "approved/accredited"
+    request = sent[0]
+    # One key per operation, ours, through the SDK's request options (not its random one).
+    assert request.headers["x-idempotency-key"] == f"{PAYMENT_ID}:charge"
+    body = sent_json(sent)
+    assert body["external_reference"] == PAYMENT_ID
+    assert body["payer"] == {"email": EMAIL}
+    assert body["transaction_amount"] == 1234.56  # a JSON number, exact, made at the boundary
+
+
+def test_charge_with_installments_and_issuer(
+    processor: Processor, settings: Any, cassette: Cassette, sent: list[Sent]
+) -> None:
+    metadata = {"payment_method_id": "visa", "installments": "3", "issuer_id": "160"}
+    result = processor.charge(charge_request(metadata=metadata), settings)
+
+    assert result.outcome is Outcome.SUCCEEDED
+    assert sent_json(sent)["installments"] == 3
+    assert sent_json(sent)["issuer_id"] == 160
+
+
+@pytest.mark.parametrize("installments", ["0", "49", "tres"])
+def test_charge_with_invalid_installments_is_not_sent(
+    processor: Processor, settings: Any, installments: str
+) -> None:
+    metadata = {"payment_method_id": "visa", "installments": installments}
+    result = processor.charge(charge_request(metadata=metadata), settings)
+
+    assert result.outcome is Outcome.FAILED
+    assert result.failure is not None
+    assert result.failure.code == "invalid_installments"
+
+
+def test_charge_declined_error_response(
+    processor: Processor, settings: Any, cassette: Cassette
+) -> None:
+    """A declined card is HTTP 201 with ``status: rejected``: a FAILED result, not an error."""
+    expected = [
+        (
+            "3f1c0a9e6b2d4c8f9e7a1b2c3d4e5f01",
+            "insufficient_funds",
+            "cc_rejected_insufficient_amount",
+        ),
+        (
+            "3f1c0a9e6b2d4c8f9e7a1b2c3d4e5f02",
+            "invalid_card_data",
+            "cc_rejected_bad_filled_security_code",
+        ),
+        ("3f1c0a9e6b2d4c8f9e7a1b2c3d4e5f03", "call_issuer", "cc_rejected_call_for_authorize"),
+        ("3f1c0a9e6b2d4c8f9e7a1b2c3d4e5f04", "fraud_suspected", "cc_rejected_high_risk"),
+        ("3f1c0a9e6b2d4c8f9e7a1b2c3d4e5f05", "card_declined", "cc_rejected_other_reason"),
+    ]
+    for token, code, detail in expected:
+        result = processor.charge(charge_request(token=token), settings)
+
+        assert result.outcome is Outcome.FAILED
+        assert result.failure is not None
+        assert (result.failure.code, result.failure.processor_code) == (code, detail)
+        assert result.failure.message  # shown to the customer
+        assert result.processor_reference is not None  # Mercado Pago keeps rejected payments
+
+
+def test_charge_in_process_is_pending(
+    processor: Processor, settings: Any, cassette: Cassette
+) -> None:
+    result = processor.charge(charge_request(), settings)
+
+    assert result.outcome is Outcome.PENDING
+    assert result.next_action is None  # Mercado Pago is reviewing it: a webhook will settle it
+    assert result.processor_reference == "1319876561"
+
+
+def test_charge_invalid_access_token_error_response(
+    processor: Processor, settings: Any, cassette: Cassette
+) -> None:
+    with pytest.raises(ProcessorMisconfigured, match="401"):
+        processor.charge(charge_request(), settings)
+
+
+def test_charge_invalid_card_token_error_response(
+    processor: Processor, settings: Any, cassette: Cassette
+) -> None:
+    result = processor.charge(charge_request(), settings)
+
+    assert result.outcome is Outcome.FAILED
+    assert result.failure is not None
+    assert result.failure.code == "invalid_payment_method"
+    assert result.failure.processor_code == "3003"
+    assert result.failure.processor_message == "Invalid card_token_id"
+
+
+def test_charge_server_error_is_unknown(
+    processor: Processor, settings: Any, cassette: Cassette
+) -> None:
+    """A 5xx after sending may have charged: UNKNOWN, for the core to reconcile by our id."""
+    result = processor.charge(charge_request(), settings)
+
+    assert result.outcome is Outcome.UNKNOWN
+
+
+def test_charge_uses_the_default_payer_email(processor: Processor, cassette: Cassette) -> None:
+
+    settings = processor.validate_settings(settings_table(payer_email="pagos@acme.example"))
+    request = charge_request(customer=CustomerRef("C-002", "Sin correo", None))
+
+    assert processor.charge(request, settings).outcome is Outcome.SUCCEEDED
+
+
+def test_charge_without_payer_email_is_not_sent(processor: Processor, settings: Any) -> None:
+    request = charge_request(customer=CustomerRef("C-002", "Sin correo", None))
+    result = processor.charge(request, settings)
+
+    assert result.outcome is Outcome.FAILED
+    assert result.failure is not None
+    assert result.failure.code == "customer_email_required"
+
+
+def test_charge_without_payment_method_is_not_sent(processor: Processor, settings: Any) -> None:
+    """Mercado Pago needs the card's payment_method_id next to the token (from the browser)."""
+    result = processor.charge(charge_request(metadata={"payment_id": PAYMENT_ID}), settings)
+
+    assert result.outcome is Outcome.FAILED
+    assert result.failure is not None
+    assert result.failure.code == "invalid_payment_method"
+
+
+def test_charge_in_another_currency_is_not_sent(processor: Processor, settings: Any) -> None:
+    result = processor.charge(charge_request(amount=Money("10.00", "USD")), settings)
+
+    assert result.outcome is Outcome.FAILED
+    assert result.failure is not None
+    assert result.failure.code == "currency_not_supported"

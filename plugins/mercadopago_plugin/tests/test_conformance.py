@@ -1,0 +1,58 @@
+"""The core's processor conformance checks, and the settings table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from helpers import settings_table
+from pydantic import ValidationError
+
+from b2bgateway.plugins import Processor
+from b2bgateway.testing import assert_processor_conforms
+from b2bgateway_mercadopago import hooks
+
+
+def test_conforms(settings: Any) -> None:
+    assert_processor_conforms("mercadopago", hooks, settings)
+
+
+def test_capabilities(processor: Processor) -> None:
+    caps = processor.info.capabilities
+
+    assert "MXN" in caps.currencies
+    assert caps.token_charge
+    assert caps.hosted_checkout
+    assert caps.partial_refund
+    assert caps.requires_webhook_secret
+    assert not caps.three_d_secure
+
+
+def test_webhook_secret_is_required(processor: Processor) -> None:
+    table = settings_table()
+    del table["webhook_secret"]
+
+    with pytest.raises(ValidationError, match="webhook_secret"):
+        processor.validate_settings(table)
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"currency": "USD"},
+        {"acces_token": "typo"},
+        {"read_timeout": 0},
+        {"api_base_url": "api.mercadopago.com"},
+        {"statement_descriptor": "X" * 23},
+    ],
+)
+def test_invalid_settings_are_refused(processor: Processor, override: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        processor.validate_settings(settings_table(**override))
+
+
+def test_secrets_never_show(settings: Any) -> None:
+    shown = repr(settings) + str(settings)
+
+    assert settings.access_token.get_secret_value() not in shown
+    assert settings.webhook_secret.get_secret_value() not in shown

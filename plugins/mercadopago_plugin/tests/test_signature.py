@@ -1,0 +1,80 @@
+"""The ``x-signature`` manifest, checked against the documentation and the SDK's validator."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from mercadopago.webhook import WebhookSignatureValidator
+
+from b2bgateway import WebhookSignatureInvalid
+from b2bgateway_mercadopago import signature
+
+SECRET = "your_secret_signature"
+NOW = datetime(2024, 1, 10, 17, 33, 30, tzinfo=UTC)
+TS = "1704908010"  # the documentation's example, 2024-01-10T17:33:30Z
+
+
+def test_manifest_as_documented() -> None:
+    assert (
+        signature.manifest("123456", "bb56a2f1-6aae-46ac-982e-9dcd3581d08e", TS)
+        == "id:123456;request-id:bb56a2f1-6aae-46ac-982e-9dcd3581d08e;ts:1704908010;"
+    )
+
+
+@pytest.mark.parametrize(
+    ("data_id", "request_id", "expected"),
+    [
+        (None, "r-1", "request-id:r-1;ts:1704908010;"),
+        ("123", None, "id:123;ts:1704908010;"),
+        ("", "", "ts:1704908010;"),
+        (
+            "ORD01JQ4S4KY8HWQ6NA5PXB65B3D3",
+            "r-1",
+            "id:ord01jq4s4ky8hwq6na5pxb65b3d3;request-id:r-1;ts:1704908010;",
+        ),
+        ("ABC-123", "r-1", "id:ABC-123;request-id:r-1;ts:1704908010;"),  # not alphanumeric
+    ],
+)
+def test_manifest_drops_absent_pairs_and_lowercases(
+    data_id: str | None, request_id: str | None, expected: str
+) -> None:
+    assert signature.manifest(data_id, request_id, TS) == expected
+
+
+def test_our_signature_is_the_sdks() -> None:
+    """For a numeric id and a seconds timestamp, the SDK's own validator agrees."""
+    header = signature.sign(SECRET, "123456", "req-1", TS)
+
+    WebhookSignatureValidator.validate(header, "req-1", "123456", SECRET)  # raises if not
+
+
+def test_verify_accepts_its_signature() -> None:
+    header = signature.sign(SECRET, "123456", "req-1", TS)
+    headers = {"x-signature": header, "x-request-id": "req-1"}
+
+    signature.verify(headers, {"data.id": "123456"}, SECRET, tolerance_seconds=300, now=NOW)
+
+
+def test_verify_accepts_any_of_several_v1() -> None:
+    good = signature.sign(SECRET, "123456", "req-1", TS).split(",")[1]
+    headers = {"x-signature": f"ts={TS},v1={'0' * 64},{good}", "x-request-id": "req-1"}
+
+    signature.verify(headers, {"data.id": "123456"}, SECRET, tolerance_seconds=300, now=NOW)
+
+
+def test_verify_takes_naive_now_as_utc() -> None:
+    header = signature.sign(SECRET, "123456", "req-1", TS)
+    headers = {"x-signature": header, "x-request-id": "req-1"}
+    naive = NOW.replace(tzinfo=None)
+
+    signature.verify(headers, {"data.id": "123456"}, SECRET, tolerance_seconds=300, now=naive)
+
+
+def test_verify_refuses_the_body_id_alone() -> None:
+    """``data.id`` is read from the query string only: a signature over another id fails."""
+    header = signature.sign(SECRET, "123456", "req-1", TS)
+    headers = {"x-signature": header, "x-request-id": "req-1"}
+
+    with pytest.raises(WebhookSignatureInvalid):
+        signature.verify(headers, {}, SECRET, tolerance_seconds=300, now=NOW)
