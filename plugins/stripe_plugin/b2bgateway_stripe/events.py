@@ -1,0 +1,169 @@
+"""Verified Stripe events as normalized :class:`~b2bgateway.WebhookEvent`\\ s.
+
+:data:`EVENTS` names every event type the gateway acts on; any other type is acknowledged as
+``EventKind.IGNORED``. Our payment id comes back in the object's ``metadata`` (we set it on every
+PaymentIntent, Checkout Session and Refund) or a session's ``client_reference_id``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+
+from b2bgateway import (
+    EventKind,
+    Failure,
+    Outcome,
+    ProcessorContractError,
+    WebhookEvent,
+    WebhookMalformed,
+)
+from b2bgateway_stripe import mapping
+from b2bgateway_stripe.mapping import Obj, meta, object_id
+
+__all__ = ["EVENTS", "webhook_event"]
+
+_FAILED = ("payment_failed", "El pago no fue aprobado.")
+
+
+def _intent(event_id: str, event_type: str, obj: Obj) -> WebhookEvent:
+    status = str(obj.get("status") or "")
+    outcome: Outcome | None = mapping.STATUS_MAP.get(status)
+    failure = None
+    if event_type == "payment_intent.requires_action":
+        # The charge's answer already gave the customer's next action; an event cannot carry
+        # one, and "pending" without it would read as "processing": record it, change nothing.
+        outcome = None
+    elif event_type == "payment_intent.canceled":
+        outcome, failure = Outcome.FAILED, Failure("canceled", "El pago se canceló.", status)
+    elif event_type == "payment_intent.payment_failed":
+        outcome, failure = (
+            Outcome.FAILED,
+            mapping.failure_from(obj.get("last_payment_error"), _FAILED),
+        )
+    return WebhookEvent(
+        event_id,
+        EventKind.PAYMENT,
+        event_type,
+        payment_id=meta(obj, "payment_id"),
+        processor_reference=object_id(obj),
+        outcome=outcome,
+        amount=mapping.money(obj.get("amount"), obj.get("currency")),
+        failure=failure,
+    )
+
+
+def _session(event_id: str, event_type: str, obj: Obj) -> WebhookEvent:
+    failure = None
+    if event_type == "checkout.session.expired":
+        outcome = Outcome.FAILED
+        failure = Failure("canceled", "La página de pago expiró sin completarse.", "expired")
+    elif event_type == "checkout.session.async_payment_failed":
+        outcome, failure = Outcome.FAILED, Failure(*_FAILED, "async_payment_failed")
+    elif event_type == "checkout.session.async_payment_succeeded" or obj.get("payment_status") in (
+        "paid",
+        "no_payment_required",
+    ):  # paid later, or paid when the page was completed
+        outcome = Outcome.SUCCEEDED
+    else:  # completed, to be paid later by an asynchronous method (a voucher, a transfer)
+        outcome = Outcome.PENDING
+    reference_id = obj.get("client_reference_id")
+    return WebhookEvent(
+        event_id,
+        EventKind.PAYMENT,
+        event_type,
+        payment_id=meta(obj, "payment_id")
+        or (reference_id if isinstance(reference_id, str) else None),
+        processor_reference=object_id(obj),
+        outcome=outcome,
+        amount=mapping.money(obj.get("amount_total"), obj.get("currency")),
+        failure=failure,
+    )
+
+
+def _refund(event_id: str, event_type: str, obj: Obj) -> WebhookEvent:
+    result = mapping.refund_result(obj)
+    return WebhookEvent(
+        event_id,
+        EventKind.REFUND,
+        event_type,
+        payment_id=meta(obj, "payment_id"),
+        processor_reference=object_id(obj.get("payment_intent")) or object_id(obj.get("charge")),
+        outcome=result.outcome,
+        amount=mapping.money(obj.get("amount"), obj.get("currency")),  # this refund's own
+        failure=result.failure,
+        refund_id=meta(obj, "refund_id"),
+        refund_reference=object_id(obj),
+    )
+
+
+def _charge_refunded(event_id: str, event_type: str, obj: Obj) -> WebhookEvent:
+    # Since API version 2022-11-15 a charge no longer embeds its refunds, so this event cannot
+    # say which refund it is about: the refund.* events do (see the README).
+    refunds = obj.get("refunds")
+    listed = refunds.get("data") if isinstance(refunds, Mapping) else None
+    if not isinstance(listed, list) or not listed:
+        return WebhookEvent(event_id, EventKind.IGNORED, event_type)
+    newest = max(listed, key=lambda refund: refund.get("created") or 0)
+    refund = _refund(event_id, event_type, newest)
+    return dataclasses.replace(
+        refund,
+        payment_id=refund.payment_id or meta(obj, "payment_id"),  # charges copy the intent's
+        refunded=mapping.money(obj.get("amount_refunded"), obj.get("currency")),
+    )
+
+
+def _dispute(event_id: str, event_type: str, obj: Obj) -> WebhookEvent:
+    return WebhookEvent(
+        event_id,
+        EventKind.DISPUTE,
+        event_type,
+        payment_id=meta(obj, "payment_id"),
+        processor_reference=object_id(obj.get("payment_intent")) or object_id(obj.get("charge")),
+        amount=mapping.money(obj.get("amount"), obj.get("currency")),
+    )
+
+
+#: Event type -> how to read its ``data.object``. Subscribe the endpoint to exactly these.
+EVENTS: dict[str, Callable[[str, str, Obj], WebhookEvent]] = {
+    "payment_intent.succeeded": _intent,
+    "payment_intent.payment_failed": _intent,
+    "payment_intent.processing": _intent,
+    "payment_intent.requires_action": _intent,
+    "payment_intent.canceled": _intent,
+    "checkout.session.completed": _session,
+    "checkout.session.async_payment_succeeded": _session,
+    "checkout.session.async_payment_failed": _session,
+    "checkout.session.expired": _session,
+    "charge.refunded": _charge_refunded,
+    "refund.created": _refund,
+    "refund.updated": _refund,
+    "refund.failed": _refund,
+    "charge.refund.updated": _refund,  # the older name of refund.updated
+    "charge.dispute.created": _dispute,
+}
+
+
+def webhook_event(event: Obj) -> WebhookEvent:
+    """The normalized event; types not in :data:`EVENTS` are acknowledged as ignored.
+
+    :raises WebhookMalformed: an authentic event that lacks what its type promises.
+    """
+    event_id, event_type = event.get("id"), event.get("type")
+    if not isinstance(event_id, str) or not event_id or not isinstance(event_type, str):
+        raise WebhookMalformed("the Stripe event has no id or type")
+    created = event.get("created")
+    occurred = datetime.fromtimestamp(created, UTC) if isinstance(created, int) else None
+    read = EVENTS.get(event_type)
+    if read is None:
+        return WebhookEvent(event_id, EventKind.IGNORED, event_type, occurred_at=occurred)
+    data = event.get("data")
+    obj = data.get("object") if isinstance(data, Mapping) else None
+    if not isinstance(obj, Mapping):
+        raise WebhookMalformed(f"the {event_type} event {event_id} has no data.object")
+    try:
+        normalized = read(event_id, event_type, obj)
+    except (ValueError, TypeError, AttributeError, ProcessorContractError) as exc:
+        raise WebhookMalformed(f"the {event_type} event {event_id} cannot be read: {exc}") from exc
+    return dataclasses.replace(normalized, occurred_at=occurred)

@@ -1,0 +1,90 @@
+"""The tables and classifications that the cassette tests do not each go through."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+import stripe
+import urllib3.exceptions
+from stripe_factories import charge_request
+
+from b2bgateway import Outcome, ProcessorContractError
+from b2bgateway_stripe import mapping, params
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [
+        ("succeeded", Outcome.SUCCEEDED),
+        ("processing", Outcome.PENDING),
+        ("requires_capture", Outcome.PENDING),
+        ("requires_payment_method", Outcome.FAILED),
+        ("canceled", Outcome.FAILED),
+        ("a_status_from_the_future", Outcome.UNKNOWN),
+    ],
+)
+def test_payment_intent_statuses(status, outcome):
+    intent = {"id": "pi_1", "amount": 100, "currency": "usd", "status": status}
+
+    assert mapping.intent_result(intent, "pk_test_fake").outcome is outcome
+
+
+@pytest.mark.parametrize("decline", ["lost_card", "stolen_card", "fraudulent", "do_not_honor"])
+def test_declines_the_customer_is_not_told_about(decline):
+    failure = mapping.failure_from({"code": "card_declined", "decline_code": decline})
+
+    assert failure.message == "La tarjeta fue rechazada."
+    assert failure.processor_code == decline  # support still sees Stripe's reason
+
+
+def test_a_decline_code_we_do_not_know_falls_back_to_stripe_code():
+    failure = mapping.failure_from({"code": "expired_card", "decline_code": "new_reason"})
+
+    assert failure.code == "expired_card"
+    assert failure.processor_code == "new_reason"
+
+
+@pytest.mark.parametrize("amount", [None, "100", 1.5, True])
+def test_amounts_that_are_not_minor_units_are_refused(amount):
+    with pytest.raises(ProcessorContractError):
+        mapping.money(amount, "mxn")
+
+
+def test_minor_units_use_the_currency_exponent():
+    assert str(mapping.money(123456, "usd")) == "1234.56 USD"
+
+
+def _connection_error(cause: Exception) -> stripe.APIConnectionError:
+    try:
+        raise stripe.APIConnectionError("network") from cause
+    except stripe.APIConnectionError as exc:
+        return exc
+
+
+def test_only_a_failed_connection_proves_nothing_was_sent():
+    refused = urllib3.exceptions.NewConnectionError(None, "refused")  # type: ignore[arg-type]
+    retry = urllib3.exceptions.MaxRetryError(None, "/v1/payment_intents", refused)  # type: ignore[arg-type]
+    assert mapping.nothing_sent(_connection_error(requests.ConnectionError(retry)), 0)
+    assert mapping.nothing_sent(_connection_error(requests.ConnectTimeout()), 0)
+    assert not mapping.nothing_sent(_connection_error(requests.ConnectTimeout()), 1)
+    assert not mapping.nothing_sent(_connection_error(requests.ReadTimeout()), 0)
+    dropped = requests.ConnectionError(urllib3.exceptions.ProtocolError("Connection aborted."))
+    assert not mapping.nothing_sent(_connection_error(dropped), 0)
+    assert not mapping.nothing_sent(_connection_error(ValueError("vcr")), 0)
+
+
+def test_return_url_carries_our_payment_id():
+    url = "https://portal.example.com/pagos?t=abc&payment_id=old"
+
+    assert params.return_to(url, "pay_01") == (
+        "https://portal.example.com/pagos?t=abc&payment_id=pay_01"
+    )
+
+
+def test_metadata_keeps_our_ids_over_the_request_s():
+    request = charge_request(metadata={"payment_id": "forged", "note": "x" * 600})
+    tags = params.metadata(request)
+
+    assert tags["payment_id"] == "pay_01"
+    assert tags["merchant_id"] == "acme"
+    assert len(tags["note"]) == 500
