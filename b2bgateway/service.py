@@ -26,6 +26,7 @@ from b2bgateway.errors import (
     GatewayError,
     NotFound,
     NotPayable,
+    ProcessorDeclined,
     ProcessorMisconfigured,
     ProcessorNotConfigured,
     ProcessorUnavailable,
@@ -223,6 +224,8 @@ def _charge(
         return processor.charge(request, merchant.processor_settings)  # type: ignore[arg-type]
     except ProcessorUnavailable as exc:  # nothing was sent: a clean failure
         return ChargeResult(Outcome.FAILED, failure=Failure("processor_unavailable", exc.detail))
+    except (UnsupportedRequest, ProcessorDeclined) as exc:  # refused outright: nothing charged
+        return ChargeResult(Outcome.FAILED, failure=Failure(exc.code, exc.detail))
     except ProcessorMisconfigured as exc:
         log.error(
             "merchant %s: processor %s refused our credentials: %s",
@@ -364,6 +367,8 @@ def refund(
         result = processor.refund(request, settings)
     except ProcessorUnavailable as exc:
         result = RefundResult(Outcome.FAILED, failure=Failure("processor_unavailable", exc.detail))
+    except (UnsupportedRequest, ProcessorDeclined) as exc:  # refused outright: nothing refunded
+        result = RefundResult(Outcome.FAILED, failure=Failure(exc.code, exc.detail))
     except ProcessorMisconfigured as exc:  # refused before anything happened
         log.error(
             "merchant %s: processor %s refused our credentials: %s",

@@ -368,3 +368,32 @@ def test_payment_method_details_are_validated(client, data):
     )
     assert response.status_code == 201
     assert response.json["status"] == "succeeded"
+
+
+class RefusingProcessor:
+    """A processor that refuses a request outright, before sending anything."""
+
+    @hookimpl(tryfirst=True)
+    def b2bgateway_create_charge(self, request, settings):
+        from b2bgateway.errors import UnsupportedRequest
+
+        raise UnsupportedRequest("this card brand is not accepted")
+
+
+def test_a_charge_refused_before_sending_fails_instead_of_waiting(gateway, acme, data, pm):
+    """Nothing was sent, so there is nothing to reconcile: the payment fails and frees its invoices."""
+    # Swap the sandbox's charge hook for the refusing one, on this test's own plugin manager.
+    sandbox = pm.get_plugin("sandbox")
+    original = sandbox.b2bgateway_create_charge
+    try:
+        sandbox.b2bgateway_create_charge = RefusingProcessor().b2bgateway_create_charge
+        pm.unregister(sandbox)
+        pm.register(sandbox, name="sandbox")
+        object.__setattr__(gateway, "plugins", Plugins(pm))
+        refreshed = gateway.plugins.processor("sandbox")
+        object.__setattr__(acme, "processor", refreshed)
+        payment = service.checkout(gateway, acme, invoices(["F-1"], key="refused"))
+    finally:
+        sandbox.b2bgateway_create_charge = original
+    assert payment.status == "failed"
+    assert payment.failure_code == "unsupported_by_processor"
