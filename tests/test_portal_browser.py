@@ -194,18 +194,25 @@ def reason_of(driver: WebDriver, checkbox: WebElement) -> str:
 
 
 def text(driver: WebDriver) -> str:
-    return driver.find_element(By.TAG_NAME, "body").text
+    for _ in range(50):
+        try:
+            return str(driver.find_element(By.TAG_NAME, "body").text)
+        except StaleElementReferenceException:  # the page reloaded between find and read
+            time.sleep(0.1)
+    raise AssertionError("the page never settled")
 
 
 def wait_for_text(driver: WebDriver, expected: str) -> None:
-    WebDriverWait(driver, WAIT).until(
+    # The status page follows the payment by reloading itself: the body found may be
+    # replaced before its text is read, so a stale element just means "look again".
+    WebDriverWait(driver, WAIT, ignored_exceptions=(StaleElementReferenceException,)).until(
         lambda d: expected in d.find_element(By.TAG_NAME, "body").text,
         f"{expected!r} never appeared",
     )
 
 
 def wait_for_path(driver: WebDriver, fragment: str) -> None:
-    WebDriverWait(driver, WAIT).until(
+    WebDriverWait(driver, WAIT, ignored_exceptions=(StaleElementReferenceException,)).until(
         lambda d: fragment in urlsplit(d.current_url).path, f"never reached {fragment}"
     )
     loaded(driver)
