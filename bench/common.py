@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from b2bgateway.store import Store
 
@@ -33,12 +34,29 @@ def machine() -> dict[str, Any]:
     }
 
 
+def with_schema(url: str, schema: str) -> str:
+    """``url`` with its ``search_path`` set to ``schema`` (a bench of its own, so two benchmarks
+    running at once do not drop each other's tables)."""
+    return url.replace("search_path%3Db2bgateway_bench", f"search_path%3D{schema}")
+
+
+def schema_of(url: str) -> str:
+    """The schema named by the URL's ``-csearch_path=`` option, ``b2bgateway_bench`` if none."""
+    options = str(make_url(url).query.get("options", ""))
+    for option in options.split():
+        name, sep, value = option.removeprefix("-c").partition("=")
+        if sep and name == "search_path" and value.isidentifier():
+            return value
+    return "b2bgateway_bench"
+
+
 def fresh_schema(url: str) -> None:
-    """Drop and recreate the bench schema (PostgreSQL only; SQLite runs use a new file)."""
+    """Drop and recreate the URL's bench schema (PostgreSQL only; SQLite runs use a new file)."""
     if not url.startswith("postgresql"):
         return
+    schema = schema_of(url)
     admin = Store(url)
     with admin.engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS b2bgateway_bench CASCADE"))
-        conn.execute(text("CREATE SCHEMA b2bgateway_bench"))
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
     admin.dispose()
