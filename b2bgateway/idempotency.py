@@ -9,14 +9,14 @@ resume because payments and refunds are also unique per key.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, bindparam, delete, update
 
 from b2bgateway.errors import GatewayError, IdempotencyConflict
 from b2bgateway.store import Store
@@ -69,45 +69,46 @@ def begin(store: Store, merchant_id: str, key: str, scope: str, digest: str) -> 
     :raises IdempotencyInProgress: the first request with this key is still running.
     """
     now = utcnow()
-    try:
-        with store.write() as session:
-            record = session.get(IdempotencyRecord, (merchant_id, key), with_for_update=True)
-            if record is None:
-                session.add(
-                    IdempotencyRecord(
-                        merchant_id=merchant_id,
-                        key=key,
-                        scope=scope,
-                        fingerprint=digest,
-                        state="in_progress",
-                        created_at=now,
-                        locked_until=now + LOCK,
-                    )
-                )
-                return None
-            if record.scope != scope or record.fingerprint != digest:
-                raise IdempotencyConflict(
-                    "this Idempotency-Key was used with a different request; use a new key"
-                )
-            if record.state == "completed":
-                assert record.response_status is not None
-                assert record.response_body is not None
-                return Replay(
-                    record.response_status,
-                    record.response_body,
-                    record.response_content_type or "application/json",
-                )
-            if record.locked_until is not None and record.locked_until > now:
-                raise IdempotencyInProgress(
-                    "a request with this Idempotency-Key is still being processed; retry later"
-                )
-            record.locked_until = now + LOCK  # the first worker died: take the claim over
+    with store.write() as session:
+        # The common case, a new key, is one statement; a key already there (or being inserted
+        # by another worker, which ON CONFLICT waits for) is then read under its row lock.
+        claimed = session.connection().execute(
+            _claim_statement(session.get_bind().dialect.name),
+            {
+                "merchant_id": merchant_id,
+                "key": key,
+                "scope": scope,
+                "fingerprint": digest,
+                "state": "in_progress",
+                "created_at": now,
+                "locked_until": now + LOCK,
+            },
+        )
+        if claimed.first() is not None:
             return None
-    except IntegrityError:
-        # Another worker inserted the same key between our read and our insert.
-        raise IdempotencyInProgress(
-            "a request with this Idempotency-Key is still being processed; retry later"
-        ) from None
+        record = session.get(IdempotencyRecord, (merchant_id, key), with_for_update=True)
+        if record is None:  # deleted (purged) between the two statements: the caller retries
+            raise IdempotencyInProgress(
+                "a request with this Idempotency-Key is still being processed; retry later"
+            )
+        if record.scope != scope or record.fingerprint != digest:
+            raise IdempotencyConflict(
+                "this Idempotency-Key was used with a different request; use a new key"
+            )
+        if record.state == "completed":
+            assert record.response_status is not None
+            assert record.response_body is not None
+            return Replay(
+                record.response_status,
+                record.response_body,
+                record.response_content_type or "application/json",
+            )
+        if record.locked_until is not None and record.locked_until > now:
+            raise IdempotencyInProgress(
+                "a request with this Idempotency-Key is still being processed; retry later"
+            )
+        record.locked_until = now + LOCK  # the first worker died: take the claim over
+        return None
 
 
 def complete(
@@ -115,15 +116,39 @@ def complete(
 ) -> None:
     """Store the response so that a retry with the same key gets exactly it."""
     with store.write() as session:
-        record = session.get(IdempotencyRecord, (merchant_id, key))
-        if record is None:
-            return
-        record.state = "completed"
-        record.response_status = status
-        record.response_body = body
-        record.response_content_type = content_type
-        record.completed_at = utcnow()
-        record.locked_until = None
+        session.connection().execute(
+            _COMPLETE,
+            {
+                "merchant": merchant_id,
+                "claimed": key,
+                "state": "completed",
+                "response_status": status,
+                "response_body": body,
+                "response_content_type": content_type,
+                "completed_at": utcnow(),
+                "locked_until": None,
+            },
+        )
+
+
+_RECORDS: Table = IdempotencyRecord.__table__  # type: ignore[assignment]
+# Built once: the two statements every checkout and refund runs (Core, not ORM: no unit of work).
+_COMPLETE = _RECORDS.update().where(
+    _RECORDS.c.merchant_id == bindparam("merchant"), _RECORDS.c.key == bindparam("claimed")
+)
+
+
+@functools.cache
+def _claim_statement(dialect: str) -> Any:
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    return (
+        insert(_RECORDS)
+        .on_conflict_do_nothing(index_elements=["merchant_id", "key"])
+        .returning(_RECORDS.c.key)
+    )
 
 
 def release(store: Store, merchant_id: str, key: str) -> None:

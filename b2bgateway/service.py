@@ -16,7 +16,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -110,11 +110,32 @@ def _existing(gw: Gateway, merchant_id: str, key: str) -> Payment | None:
         return None if found is None else session.get(Payment, found)
 
 
-def _reserve(gw: Gateway, merchant: MerchantConfig, req: CheckoutRequest) -> Payment:
-    """Step 1: decide and write the payment, committed before the processor is called."""
-    processor = _processor(merchant)
+_BY_KEY = select(Payment).where(
+    Payment.merchant_id == bindparam("merchant"), Payment.idempotency_key == bindparam("key")
+)
+
+
+def _reserve(
+    gw: Gateway, merchant: MerchantConfig, req: CheckoutRequest
+) -> tuple[Payment, CustomerRef | None]:
+    """Step 1: decide and write the payment, committed before the processor is called.
+
+    One transaction: a retry's payment (same idempotency key) is answered as it stands; then
+    the customer (404 before anything else), the processor's capabilities, payability, and the
+    insert. Returns the payment and, when this call created it, who pays it (for the charge).
+    """
     try:
         with gw.store.write() as session:
+            existing = session.scalar(
+                _BY_KEY, {"merchant": merchant.id, "key": req.idempotency_key}
+            )
+            if existing is not None:
+                return existing, None  # a retry after a crash: never a second payment
+            customer = session.get(Customer, (merchant.id, req.customer_id))
+            if customer is None:
+                raise NotFound(f"customer {req.customer_id!r} not found")
+            processor = _processor(merchant)
+            _check_capabilities(processor, req.token)
             if req.purpose == "order":
                 assert req.order_amount is not None
                 assert req.order_reference is not None
@@ -167,13 +188,13 @@ def _reserve(gw: Gateway, merchant: MerchantConfig, req: CheckoutRequest) -> Pay
                 status=PaymentStatus.PROCESSING,
             )
             lifecycle.created(session, gw.plugins, payment)
-            return payment
+            return payment, CustomerRef(customer.customer_id, customer.name, customer.email)
     except IntegrityError:
         # A concurrent checkout registered the same invoice/order first (the unique index
         # decided), or the same idempotency key created its payment a moment ago.
         existing = _existing(gw, merchant.id, req.idempotency_key)
         if existing is not None:
-            return existing
+            return existing, None
         raise NotPayable(
             "a payment of this is already registered", ["payment_registered"]
         ) from None
@@ -183,19 +204,13 @@ def _charge(
     gw: Gateway,
     merchant: MerchantConfig,
     payment: Payment,
+    customer: CustomerRef,
     token: str | None,
     device_session_id: str | None = None,
     details: Mapping[str, str] | None = None,
 ) -> ChargeResult:
     """Step 2: ask the processor. Never raises: whatever happens becomes a result."""
     processor = _processor(merchant)
-    with gw.store.read() as session:
-        customer = session.get(Customer, (merchant.id, payment.customer_id))
-    ref = CustomerRef(
-        payment.customer_id,
-        customer.name if customer else "",
-        customer.email if customer else None,
-    )
     invoice_ids = [allocation.invoice_id for allocation in payment.allocations]
     description = (
         f"Pedido {payment.order_reference}"
@@ -206,7 +221,7 @@ def _charge(
         payment_id=payment.id,
         merchant_id=merchant.id,
         amount=payment.amount,
-        customer=ref,
+        customer=customer,
         description=description[:250],
         idempotency_key=f"{payment.id}:charge",
         token=token,
@@ -253,22 +268,22 @@ def checkout(gw: Gateway, merchant: MerchantConfig, req: CheckoutRequest) -> Pay
     :raises AmountChanged: ``expected_amount`` differs from the invoices' current balances.
     :raises UnsupportedRequest: the processor cannot do the flow asked for.
     """
-    existing = _existing(gw, merchant.id, req.idempotency_key)
-    if existing is not None:
-        return existing  # a retry after a crash: never a second payment for one key
-    with gw.store.read() as session:  # another merchant's customer is a 404 before anything else
-        if session.get(Customer, (merchant.id, req.customer_id)) is None:
-            raise NotFound(f"customer {req.customer_id!r} not found")
-    _check_capabilities(_processor(merchant), req.token)
-    payment = _reserve(gw, merchant, req)
-    if payment.idempotency_key != req.idempotency_key or payment.status != "processing":
-        return payment
-    result = _charge(gw, merchant, payment, req.token, req.device_session_id, req.payment_details)
+    payment, customer = _reserve(gw, merchant, req)
+    if customer is None or payment.status != PaymentStatus.PROCESSING:
+        return payment  # a retry's payment, as it stands
+    result = _charge(
+        gw, merchant, payment, customer, req.token, req.device_session_id, req.payment_details
+    )
     with gw.store.write() as session:
-        locked = session.get(Payment, payment.id, with_for_update=True)
-        assert locked is not None
-        lifecycle.apply_charge_result(session, gw.plugins, locked, result)
-        return locked
+        # The payment is this request's own object (its allocations are loaded and cannot change):
+        # only its columns are read again, under the row lock, in case a webhook got there first.
+        session.add(payment)
+        session.refresh(payment, _PAYMENT_COLUMNS, with_for_update=True)
+        lifecycle.apply_charge_result(session, gw.plugins, payment, result)
+        return payment
+
+
+_PAYMENT_COLUMNS = [column.key for column in Payment.__mapper__.column_attrs]
 
 
 # -- refunds -------------------------------------------------------------------------------------

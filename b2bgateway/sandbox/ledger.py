@@ -9,6 +9,8 @@ webhook event in the same transaction; :mod:`b2bgateway.sandbox.delivery` sends 
 
 from __future__ import annotations
 
+import functools
+import os
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
@@ -271,6 +273,13 @@ def open_ledger(settings: SandboxSettings) -> Ledger:
 
     Cheap enough to call on every request: the schema is created once per file and process.
     """
-    path = str(Path(settings.ledger_path).resolve())
+    path = _resolved(settings.ledger_path, os.getcwd())
     records.ensure_schema(path)
     return Ledger(path, currencies=settings.currencies)
+
+
+@functools.lru_cache(maxsize=64)
+def _resolved(path: str, cwd: str) -> str:
+    """The ledger's absolute path (resolving touches the file system: once per path and working
+    directory, which a relative path depends on)."""
+    return str(Path(path).resolve())

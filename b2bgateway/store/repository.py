@@ -25,6 +25,7 @@ __all__ = [
     "get_invoice",
     "new_id",
     "set_payment_status",
+    "upsert",
     "upsert_customer",
     "upsert_invoices",
 ]
@@ -123,6 +124,16 @@ def upsert_invoices(
     return results
 
 
+def upsert(session: Session, entity: Any) -> Any:
+    """``INSERT`` into ``entity`` with the session's dialect's ``ON CONFLICT`` clauses (both
+    PostgreSQL and SQLite have them; SQLAlchemy's generic insert does not)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    return insert(entity)
+
+
 def bulk_upsert_invoices(
     session: Session, merchant_id: str, invoices: Sequence[InvoiceData]
 ) -> tuple[int, int]:
@@ -130,12 +141,6 @@ def bulk_upsert_invoices(
     (the ERP's batch sync). Returns (created, updated). No ORM objects are built."""
     if not invoices:
         return 0, 0
-    dialect = session.get_bind().dialect.name
-    insert: Any
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     ids = [item.invoice_id for item in invoices]
     existing: set[str] = set()
     for start in range(0, len(ids), 5000):
@@ -167,7 +172,7 @@ def bulk_upsert_invoices(
         for item in invoices
     ]
     updatable = [c for c in rows[0] if c not in ("merchant_id", "invoice_id", "created_at")]
-    statement = insert(Invoice)
+    statement = upsert(session, Invoice)
     statement = statement.on_conflict_do_update(
         index_elements=["merchant_id", "invoice_id"],
         set_={column: getattr(statement.excluded, column) for column in updatable},
@@ -223,12 +228,15 @@ def create_payment(
 
 
 def set_payment_status(session: Session, payment: Payment, status: PaymentStatus) -> None:
-    """Change a payment's status and keep its allocations' ``registered`` flag in step with it."""
+    """Change a payment's status and keep its allocations' ``registered`` flag in step with it
+    (written only when it changes: ``processing`` to ``succeeded`` keeps the invoices held)."""
+    previous = PaymentStatus(payment.status)
     payment.status = status.value
     payment.updated_at = utcnow()
-    session.execute(
-        update(PaymentAllocation)
-        .where(PaymentAllocation.payment_id == payment.id)
-        .values(registered=status.registers_invoices)
-    )
+    if previous.registers_invoices != status.registers_invoices:
+        session.execute(
+            update(PaymentAllocation)
+            .where(PaymentAllocation.payment_id == payment.id)
+            .values(registered=status.registers_invoices)
+        )
     session.flush()
