@@ -16,9 +16,9 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy import Insert, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, joinedload
 
 from b2bgateway import lifecycle
 from b2bgateway.errors import GatewayError, NotFound
@@ -56,7 +56,14 @@ def _find_payment(
     session: Session, merchant_id: str, processor: str, event: WebhookEvent
 ) -> Payment | None:
     if event.payment_id:
-        payment = session.get(Payment, event.payment_id, with_for_update=True)
+        # Locked with its allocations in one statement (status changes report them), the lock
+        # on the payment row only (PostgreSQL refuses FOR UPDATE on an outer join's other side).
+        payment = session.get(
+            Payment,
+            event.payment_id,
+            with_for_update={"of": Payment},
+            options=_WITH_ALLOCATIONS,
+        )
         # A notification verified with one processor's secret speaks only for that processor.
         if (
             payment is not None
@@ -232,31 +239,21 @@ def receive(
         settings,
     )
     with gw.store.write() as session:
-        seen = session.scalar(
-            select(EventRow.id).where(
-                EventRow.merchant_id == merchant_id,
-                EventRow.processor == processor_name,
-                EventRow.event_id == event.event_id,
-            )
+        # One statement dedupes: the unique constraint decides, between earlier and concurrent
+        # deliveries alike (a concurrent one waits for the first to commit or roll back). No row
+        # back means this event id is already recorded: a repeat, acknowledged, changing nothing.
+        row_id = session.connection().scalar(
+            _INSERT_EVENT[session.get_bind().dialect.name],
+            {
+                "merchant_id": merchant_id,
+                "processor": processor_name,
+                "event_id": event.event_id,
+                "event_type": event.event_type[:128] or event.kind.value,
+                "outcome": "received",
+                "body": body[:MAX_STORED_BODY].decode("utf-8", "replace"),
+            },
         )
-        if seen is not None:
-            return Received(event.event_id, "duplicate")
-        row = EventRow(
-            merchant_id=merchant_id,
-            processor=processor_name,
-            event_id=event.event_id,
-            event_type=event.event_type[:128] or event.kind.value,
-            outcome="received",
-            body=body[:MAX_STORED_BODY].decode("utf-8", "replace"),
-        )
-        try:
-            # The unique constraint decides between concurrent deliveries; only this
-            # insert's violation means "duplicate" (any other error fails the request, so
-            # the processor delivers it again).
-            with session.begin_nested():
-                session.add(row)
-                session.flush()
-        except IntegrityError:
+        if row_id is None:
             return Received(event.event_id, "duplicate")
         payment = None
         if event.kind is EventKind.IGNORED:
@@ -272,6 +269,23 @@ def receive(
             else:
                 outcome = "recorded"  # disputes: kept for the merchant, no state change
                 log.warning("payment %s: dispute event %s", payment.id, event.event_id)
-        row.outcome = outcome
-        row.payment_id = None if payment is None else payment.id
-        return Received(event.event_id, outcome, row.payment_id)
+        payment_id = None if payment is None else payment.id
+        session.connection().execute(
+            _RECORD_OUTCOME, {"row_id": row_id, "outcome": outcome, "payment_id": payment_id}
+        )
+        return Received(event.event_id, outcome, payment_id)
+
+
+# The statements of every delivery, built once.
+_WITH_ALLOCATIONS = (joinedload(Payment.allocations),)
+_EVENT_KEY = ("merchant_id", "processor", "event_id")  # the events' unique constraint
+#: Per dialect (the two the store supports both have ON CONFLICT and RETURNING).
+_INSERT_EVENT: dict[str, Insert] = {
+    "postgresql": postgresql.insert(EventRow)
+    .on_conflict_do_nothing(index_elements=_EVENT_KEY)
+    .returning(EventRow.id),
+    "sqlite": sqlite.insert(EventRow)
+    .on_conflict_do_nothing(index_elements=_EVENT_KEY)
+    .returning(EventRow.id),
+}
+_RECORD_OUTCOME = update(EventRow).where(EventRow.id == bindparam("row_id"))

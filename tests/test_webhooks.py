@@ -2,13 +2,14 @@
 
 import json
 import random
+import threading
 from datetime import UTC, datetime
 
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select, text
 
-from b2bgateway import service
+from b2bgateway import service, webhooks
 from b2bgateway.money import Money
 from b2bgateway.sandbox.ledger import open_ledger
 from b2bgateway.settings import Settings
@@ -196,6 +197,30 @@ def test_the_same_event_ten_times_is_applied_once(client, gateway, acme, custome
     body = event_body(payment, "charge.succeeded", "succeeded", event_id="sbx_evt_same")
     outcomes = [post(client, body).json["outcome"] for _ in range(10)]
     assert outcomes == ["applied"] + ["duplicate"] * 9
+    assert status_of(store, payment.id) == "succeeded"
+    assert count(store, EventRow) == 1
+    assert count(store, OutboxMessage, OutboxMessage.event_type == "payment.succeeded") == 1
+
+
+def test_the_same_event_delivered_at_once_is_applied_once(gateway, acme, customer, store):
+    """Concurrent deliveries of one event: the unique constraint lets one through (on
+    PostgreSQL the others wait for it to commit), every other is a duplicate."""
+    payment = checkout(gateway, acme, "k1")
+    body = event_body(payment, "charge.succeeded", "succeeded", event_id="sbx_evt_same")
+    headers = {HEADER: sign(SECRET, body)}
+    barrier = threading.Barrier(8)
+    outcomes = []
+
+    def deliver():
+        barrier.wait()
+        outcomes.append(webhooks.receive(gateway, "acme", "sandbox", body, headers, {}).outcome)
+
+    threads = [threading.Thread(target=deliver) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["applied"] + ["duplicate"] * 7
     assert status_of(store, payment.id) == "succeeded"
     assert count(store, EventRow) == 1
     assert count(store, OutboxMessage, OutboxMessage.event_type == "payment.succeeded") == 1
