@@ -223,3 +223,29 @@ def test_money_is_never_a_float_in_the_database(store):
     with store.read() as session:
         value = session.execute(text("SELECT balance_minor FROM invoices LIMIT 1")).scalar()
     assert isinstance(value, int)
+
+
+def test_an_idle_connection_the_server_dropped_is_replaced_before_use(database_url, monkeypatch):
+    """PostgreSQL only: a pooled connection idle past IDLE_PING_SECONDS is pinged on checkout,
+    and one the server closed meanwhile (restart, firewall) is swapped for a new one: the
+    request never sees the dead connection. Busy connections are not pinged at all."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no server to lose")
+    from b2bgateway.store import db
+
+    fresh = Store(database_url, pool_size=1, max_overflow=0)
+    try:
+        with fresh.read() as session:
+            first = session.scalar(text("SELECT pg_backend_pid()"))
+        with fresh.read() as session:  # returned a moment ago: the same connection, no ping
+            assert session.scalar(text("SELECT pg_backend_pid()")) == first
+        admin = Store(database_url)
+        with admin.engine.begin() as conn:  # the server drops it
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+        admin.dispose()
+        monkeypatch.setattr(db, "IDLE_PING_SECONDS", 0.0)  # it has now been idle "long enough"
+        with fresh.read() as session:
+            replaced = session.scalar(text("SELECT pg_backend_pid()"))
+        assert replaced != first
+    finally:
+        fresh.dispose()

@@ -10,6 +10,7 @@ writes gets SQLITE_BUSY at once, whatever the timeout).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from importlib.resources import files
@@ -17,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 __all__ = ["Store", "current_revision", "head_revision", "make_engine", "upgrade"]
@@ -32,12 +34,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # client secrets and webhook bodies.
     kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() != "sqlite":
-        kwargs.setdefault("pool_pre_ping", True)
         # A gthread worker runs many request threads; connections are held only inside short
         # transactions (never across a processor call), so a modest pool serves them all.
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 40)
-        return create_engine(url, **kwargs)
+        engine = create_engine(url, **kwargs)
+        if not kwargs.get("pool_pre_ping"):
+            _ping_when_idle(engine)
+        return engine
 
     connect_args = kwargs.pop("connect_args", {})
     connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
@@ -62,6 +66,36 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
+
+
+#: A pooled connection unused for longer than this is checked before it is handed out.
+IDLE_PING_SECONDS = 5.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection before use only when it has been idle a while.
+
+    ``pool_pre_ping`` costs a round trip on every checkout, four per checkout request; a
+    connection returned milliseconds ago is not worth one. A connection that sat idle (when a
+    database restart or a firewall may have cut it) is pinged, and a dead one is replaced before
+    the request sees it: raising ``DisconnectionError`` makes the pool retry with a new connection.
+    A connection that dies while busy fails that statement; SQLAlchemy then invalidates the pool.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _handed_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get("returned_at")
+        if returned is None or time.monotonic() - returned < IDLE_PING_SECONDS:
+            return  # new, or used a moment ago
+        try:
+            dbapi_connection.execute("SELECT 1")
+            dbapi_connection.rollback()
+        except Exception as exc:
+            raise DisconnectionError(f"idle connection is gone: {type(exc).__name__}") from exc
 
 
 class Store:
