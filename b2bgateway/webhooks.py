@@ -56,13 +56,11 @@ def _find_payment(
     session: Session, merchant_id: str, processor: str, event: WebhookEvent
 ) -> Payment | None:
     if event.payment_id:
-        # Locked with its allocations in one statement (status changes report them), the lock
-        # on the payment row only (PostgreSQL refuses FOR UPDATE on an outer join's other side).
-        payment = session.get(
-            Payment,
-            event.payment_id,
-            with_for_update={"of": Payment},
-            options=_WITH_ALLOCATIONS,
+        # Locked with its allocations in one statement (status changes report them).
+        payment = (
+            session.execute(_LOCK_PAYMENT, {"payment_id": event.payment_id})
+            .unique()
+            .scalar_one_or_none()
         )
         # A notification verified with one processor's secret speaks only for that processor.
         if (
@@ -277,7 +275,14 @@ def receive(
 
 
 # The statements of every delivery, built once.
-_WITH_ALLOCATIONS = (joinedload(Payment.allocations),)
+#: The payment row locked, with its allocations (the lock on the payment only: PostgreSQL refuses
+#: FOR UPDATE on the nullable side of an outer join).
+_LOCK_PAYMENT = (
+    select(Payment)
+    .where(Payment.id == bindparam("payment_id"))
+    .options(joinedload(Payment.allocations))
+    .with_for_update(of=Payment)
+)
 _EVENT_KEY = ("merchant_id", "processor", "event_id")  # the events' unique constraint
 #: Per dialect (the two the store supports both have ON CONFLICT and RETURNING).
 _INSERT_EVENT: dict[str, Insert] = {
