@@ -21,6 +21,7 @@ from b2bgateway.rules import (
     InvoicesDecision,
     MerchantPolicy,
     OrderContext,
+    invoice_reasons_key,
     invoices_decision,
 )
 from b2bgateway.settings import MerchantConfig
@@ -212,13 +213,29 @@ def statement(
         invoices = open_invoices(session, merchant.id, customer_id)
         registered = _registered_for_customer(session, merchant.id, customer_id)
         policy, facts = merchant_policy(merchant), customer_facts(customer)
+        # With only the built-in rules, a decision depends on a few facts of the invoice, not on
+        # the invoice itself: ten thousand lines share a handful of decisions.
+        decided: dict[tuple[object, ...], Decision] | None = (
+            {} if plugins.only_builtin_invoice_rules() else None
+        )
         for invoice in invoices:
-            ctx = InvoiceContext(
-                merchant.id, policy, facts, _invoice_facts(invoice, registered), day
-            )
-            lines.append(
-                StatementLine(invoice, invoice.due_on < day, Decision(plugins.invoice_reasons(ctx)))
-            )
+            decision = None
+            if decided is not None:
+                key = invoice_reasons_key(
+                    invoice.document_type,
+                    invoice.source,
+                    invoice.balance,
+                    invoice.invoice_id in registered,
+                )
+                decision = decided.get(key)
+            if decision is None:
+                ctx = InvoiceContext(
+                    merchant.id, policy, facts, _invoice_facts(invoice, registered), day
+                )
+                decision = Decision(plugins.invoice_reasons(ctx))
+                if decided is not None:
+                    decided[key] = decision
+            lines.append(StatementLine(invoice, invoice.due_on < day, decision))
     return Statement(
         customer_id=customer_id,
         currency=customer.currency,

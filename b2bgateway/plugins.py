@@ -259,11 +259,15 @@ class Plugins:
     def invoice_reasons(self, context: InvoiceContext) -> tuple[str, ...]:
         # A statement asks this for every open invoice: when the built-in rules are the only
         # implementation, call them directly instead of through pluggy.
-        hook = self.pm.hook.b2bgateway_invoice_reasons
-        impls = hook.get_hookimpls()
-        if len(impls) == 1 and impls[0].plugin_name == "rules":
+        if self.only_builtin_invoice_rules():
             return tuple(rules.invoice_reasons(context))
-        return combine(*self._reasons(hook(context=context)))
+        return combine(*self._reasons(self.pm.hook.b2bgateway_invoice_reasons(context=context)))
+
+    def only_builtin_invoice_rules(self) -> bool:
+        """True when no plugin adds invoice rules: the reasons are then exactly the built-in
+        rules', a function of :func:`rules.invoice_reasons_key` (statements decide once per key)."""
+        impls = self.pm.hook.b2bgateway_invoice_reasons.get_hookimpls()
+        return len(impls) == 1 and impls[0].plugin_name == "rules"
 
     @staticmethod
     def _reasons(results: list[Iterable[str] | None]) -> list[Iterable[str]]:

@@ -178,6 +178,16 @@ def invoice_reasons(ctx: InvoiceContext) -> list[str]:
     return reasons
 
 
+def invoice_reasons_key(
+    document_type: str, source: str, balance: Money, registered: bool
+) -> tuple[object, ...]:
+    """All that :func:`invoice_reasons` looks at of one invoice (the merchant's policy and the
+    customer being the same): invoices with equal keys get equal reasons, so a statement decides
+    each distinct key once. Keep it in step with :func:`invoice_reasons` (a property test
+    checks)."""
+    return (balance.currency, balance.amount > 0, document_type, source, registered)
+
+
 @dataclass(frozen=True, slots=True)
 class InvoicesDecision:
     """Several invoices in one payment: each one's decision, the total, and the overall answer."""

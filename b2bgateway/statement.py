@@ -107,7 +107,9 @@ class OpenInvoice:
 
 def open_invoices(session: Session, merchant_id: str, customer_id: str) -> list[OpenInvoice]:
     """The customer's open facturas, oldest due date first (stable order: then by id)."""
-    rows = session.execute(
+    # Plain rows through the session's connection (no ORM result processing): a statement can
+    # have tens of thousands of lines.
+    rows = session.connection().execute(
         select(
             Invoice.invoice_id,
             Invoice.folio,
@@ -120,9 +122,8 @@ def open_invoices(session: Session, merchant_id: str, customer_id: str) -> list[
         .where(and_(*open_invoices_filter(merchant_id, customer_id)))  # type: ignore[arg-type]
         .order_by(Invoice.due_on, Invoice.invoice_id)
     )
+    money = Money.from_minor_units
     return [
-        OpenInvoice(
-            invoice_id, folio, doc_type, source, due_on, Money.from_minor_units(balance, currency)
-        )
+        OpenInvoice(invoice_id, folio, doc_type, source, due_on, money(balance, currency))
         for invoice_id, folio, doc_type, source, due_on, balance, currency in rows
     ]

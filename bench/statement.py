@@ -1,9 +1,14 @@
 """Statement benchmark: a customer with 10,000 open invoices among 100,000.
 
-Measures, on SQLite and on PostgreSQL (when reachable), the time of the balance sums
-(``b2bgateway.statement.balances``: total, overdue, upcoming in one indexed query), of the full
-statement with every line and its payability, and of a typical customer's (100 invoices) sums.
-Prints the figures and writes them to ``bench/results/statement.json``.
+Measures, on SQLite and on PostgreSQL (when reachable):
+- in process, the balance sums (``b2bgateway.statement.balances``: total, overdue, upcoming in one
+  indexed query) of the big and of a typical (100 invoices) customer, and the statement with
+  every line and its payability;
+- over HTTP, against a real ``b2bgateway serve``: ``GET /v1/customers/{id}/statement``, the full
+  statement JSON, for the big and the typical customer (client on the same two cores).
+
+Targets (issue 10): sums <= 5 ms; full statement JSON p95 <= 60 ms; typical customer p95 <= 10 ms
+over HTTP. Prints the figures and writes them to ``bench/results/statement.json``.
 
     python bench/statement.py [--postgres URL] [--repeat N]
 """
@@ -11,6 +16,7 @@ Prints the figures and writes them to ``bench/results/statement.json``.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import statistics
 import sys
@@ -21,6 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from checkout import KEY, free_port, gateway_server
 from common import POSTGRES, fresh_schema, machine
 from sqlalchemy import insert, text
 
@@ -156,7 +163,38 @@ def run(url: str, repeat: int) -> dict[str, Any]:
         "statement_typical_100_lines": timed(full("C-TYP"), repeat),
     }
     store.dispose()
+    figures.update(over_http(url, repeat))
     return figures
+
+
+def over_http(url: str, repeat: int) -> dict[str, Any]:
+    """The statement endpoint's full JSON, end to end, one request at a time."""
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        server = gateway_server(url, Path(tmp), 0, port)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+        def get(customer: str) -> Callable[[], object]:
+            def go() -> object:
+                path = f"/v1/customers/{customer}/statement?as_of={TODAY.isoformat()}"
+                conn.request("GET", path, headers={"Authorization": f"Bearer {KEY}"})
+                response = conn.getresponse()
+                body = response.read()
+                assert response.status == 200, body[:500]
+                return body
+
+            return go
+
+        try:
+            big = json.loads(get("C-BIG")())  # it is the statement asked for
+            assert len(big["invoices"]) == BIG_CUSTOMER_INVOICES, len(big["invoices"])
+            return {
+                "http_statement_json_10k_lines": timed(get("C-BIG"), max(20, repeat // 5)),
+                "http_statement_json_typical_100_lines": timed(get("C-TYP"), repeat),
+            }
+        finally:
+            conn.close()
+            server.stop()
 
 
 def main() -> int:
@@ -164,7 +202,15 @@ def main() -> int:
     parser.add_argument("--postgres", default=POSTGRES, help="PostgreSQL URL ('' to skip)")
     parser.add_argument("--repeat", type=int, default=200)
     args = parser.parse_args()
-    results: dict[str, Any] = {"machine": machine(), "goal": "sums <= 5 ms", "runs": []}
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "targets": {
+            "sums_10k_open_invoices_ms": 5,
+            "http_statement_json_10k_lines_p95_ms": 60,
+            "http_statement_json_typical_100_lines_p95_ms": 10,
+        },
+        "runs": [],
+    }
     with tempfile.TemporaryDirectory() as tmp:
         results["runs"].append(run(f"sqlite:///{tmp}/bench.db", args.repeat))
     if args.postgres:

@@ -305,6 +305,20 @@ def test_plugins_add_reasons_after_the_core_ones(gateway, store, acme, pm):
     assert held.decision.reasons == ("credit_on_hold",)
 
 
+def test_a_statement_asks_a_plugins_rules_about_every_line(gateway, store, acme, pm):
+    """Invoices alike for the built-in rules (one decision shared) differ for a plugin's."""
+    add_customer(store)
+    add_invoice(store, "F-old", "100.00", TODAY - timedelta(days=91))
+    add_invoice(store, "F-new", "100.00", TODAY - timedelta(days=90))
+    with store.read() as session:
+        plain = statement(Plugins(pm), session, acme, "C-1", TODAY)
+    pm.register(NinetyDays(), name="ninety")
+    with store.read() as session:
+        extended = statement(Plugins(pm), session, acme, "C-1", TODAY)
+    assert [line.decision.reasons for line in plain.lines] == [(), ()]
+    assert [line.decision.reasons for line in extended.lines] == [("overdue_over_90_days",), ()]
+
+
 def test_a_plugin_cannot_remove_the_cores_reasons(store, acme, pm):
     class Permissive:
         @hookimpl(tryfirst=True)

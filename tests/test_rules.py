@@ -1,5 +1,6 @@
 """The merchant's payability conditions, one by one, with every boundary."""
 
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -17,6 +18,7 @@ from b2bgateway.rules import (
     OrderContext,
     combine,
     invoice_reasons,
+    invoice_reasons_key,
     invoices_decision,
     order_reasons,
 )
@@ -283,3 +285,39 @@ def test_checkout_amount_is_the_sum_of_the_selected_balances(items):
     assert result.amount is not None
     assert result.amount.amount == sum((Decimal(c) / 100 for c, _ in items), Decimal(0))
     assert result.payable == (not any(r for _, r in items))
+
+
+@given(
+    policy=policies,
+    active=st.booleans(),
+    first=invoice_facts,
+    other_id=st.text(min_size=1, max_size=5),
+    other_due=st.dates(),
+    other_cents=cents,
+    currency=st.sampled_from(["MXN", "USD"]),
+)
+def test_invoices_with_equal_keys_get_equal_reasons(
+    policy, active, first, other_id, other_due, other_cents, currency
+):
+    """A statement decides once per invoice_reasons_key: what the key leaves out (the id, the due
+    date, the size of the balance) must not change the built-in rules' answer."""
+    first = replace(first, balance=Money(first.balance.amount, currency))
+    second = replace(
+        first,
+        invoice_id=other_id,
+        due_on=other_due,
+        balance=Money.from_minor_units(other_cents, currency),
+    )
+
+    def reasons(facts):
+        return invoice_reasons(InvoiceContext("m", policy, customer(active=active), facts, TODAY))
+
+    def key_of(facts):
+        return invoice_reasons_key(
+            facts.document_type, facts.source, facts.balance, facts.registered
+        )
+
+    if key_of(first) == key_of(second):
+        assert reasons(first) == reasons(second)
+    else:
+        assert (first.balance.amount > 0) != (second.balance.amount > 0)

@@ -119,9 +119,17 @@ def serve(host: str, port: int, workers: int, threads: int, timeout: int) -> Non
                 self.cfg.set(key, value)
 
         def load(self) -> Any:
+            import gc
+
             from b2bgateway_web import create_app
 
-            return create_app()
+            app = create_app()
+            # What start-up built (modules, the app, SQLAlchemy's mappers, the plugins) lives as
+            # long as the worker: moved out of the collector's reach, a full collection scans only
+            # what requests allocate (a 10,000-line statement triggered ~80 ms pauses).
+            gc.collect()
+            gc.freeze()
+            return app
 
     click.echo(
         f"b2bgateway listening on http://{host}:{port}  (health: http://{host}:{port}/healthz)"
