@@ -13,8 +13,9 @@ event and ``duplicate`` for every re-send. The figure counts only when that chec
 
 Target: ≥ 500 verified, deduplicated, applied events/s on PostgreSQL. On SQLite and PostgreSQL
 (when reachable; schema ``b2bgateway_bench_webhooks``). The load generator is Python threads on
-the same two cores, so absolute figures are understated. Prints the figures and writes
-``bench/results/webhooks.json``.
+the same two cores, so absolute figures are understated; the server's CPU per request and how
+busy the machine was are recorded with them (another process's load lowers the rate, not the
+work per event). Prints the figures and writes ``bench/results/webhooks.json``.
 
     python bench/webhooks.py [--postgres URL] [--quick]
 """
@@ -22,8 +23,10 @@ the same two cores, so absolute figures are understated. Prints the figures and 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
+import os
 import random
 import statistics
 import sys
@@ -91,8 +94,30 @@ def event_body(payment_id: str, charge_id: str) -> bytes:
     )
 
 
-def deliver(port: int, bodies: list[bytes], concurrency: int) -> dict[str, Any]:
-    """POST every body, each signed afresh as the sandbox's delivery does; rate and latencies."""
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its children (gunicorn master + workers)."""
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    ticks = 0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu() -> tuple[int, int]:
+    """(busy, total) ticks of the whole machine so far, from /proc/stat."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(fields) - fields[3] - fields[4], sum(fields)
+
+
+def deliver(port: int, server_pid: int, bodies: list[bytes], concurrency: int) -> dict[str, Any]:
+    """POST every body, each signed afresh as the sandbox's delivery does; rate, latencies and
+    the CPU the server spent (the machine is shared: CPU per request does not depend on it)."""
     latencies: list[float] = []
     outcomes: Counter[str] = Counter()
     errors: Counter[str] = Counter()
@@ -129,12 +154,16 @@ def deliver(port: int, bodies: list[bytes], concurrency: int) -> dict[str, Any]:
                     errors[f"{status} {payload[:120]!r}"] += 1
 
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    server_cpu, client_cpu, machine = cpu_seconds(server_pid), time.process_time(), machine_cpu()
     started = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     wall = time.perf_counter() - started
+    server_cpu = cpu_seconds(server_pid) - server_cpu
+    client_cpu = time.process_time() - client_cpu
+    busy, total = (after - before for after, before in zip(machine_cpu(), machine, strict=True))
     latencies.sort()
     for error, count in errors.most_common(5):
         print(f"  error x{count}: {error}", file=sys.stderr)
@@ -146,6 +175,13 @@ def deliver(port: int, bodies: list[bytes], concurrency: int) -> dict[str, Any]:
         "outcomes": dict(outcomes),
         "p50_ms": round(statistics.median(latencies), 2),
         "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 2),
+        "server_cpu_ms_per_request": round(server_cpu * 1000 / len(bodies), 3),
+        "load_generator_cpu_ms_per_request": round(client_cpu * 1000 / len(bodies), 3),
+        "machine_busy_percent": round(100 * busy / max(total, 1), 1),
+        # Whatever else ran meanwhile (PostgreSQL, other benchmarks), in cores.
+        "other_cpu_cores": round(
+            (busy / os.sysconf("SC_CLK_TCK") - server_cpu - client_cpu) / wall, 2
+        ),
     }
 
 
@@ -225,7 +261,7 @@ def run(url: str, quick: bool) -> dict[str, Any]:
             distinct = [event_body(pid, ref) for pid, ref in payments]
             bodies = distinct + rng.sample(distinct, duplicates)
             rng.shuffle(bodies)
-            sent = deliver(port, bodies, CONCURRENCY)
+            sent = deliver(port, server.proc.pid, bodies, CONCURRENCY)
         finally:
             server.stop()
     sent["applied_per_second"] = round(events / sent["seconds"], 1)
@@ -270,6 +306,12 @@ def main() -> int:
         print(
             f"  p50 {sent['p50_ms']} ms  p99 {sent['p99_ms']} ms  errors {sent['errors']}  "
             f"outcomes {sent['outcomes']}"
+        )
+        print(
+            f"  server CPU {sent['server_cpu_ms_per_request']} ms/request, load generator "
+            f"{sent['load_generator_cpu_ms_per_request']} ms/request; machine "
+            f"{sent['machine_busy_percent']}% busy, {sent['other_cpu_cores']} cores used by "
+            "everything else (PostgreSQL, other processes)"
         )
         verdict = "PASSED" if check["passed"] else "FAILED (the figure does not count)"
         print(f"  verification {verdict}: {check['checks']}")
