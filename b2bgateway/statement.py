@@ -121,7 +121,7 @@ def open_invoices(session: Session, merchant_id: str, customer_id: str) -> list[
         )
         .where(and_(*open_invoices_filter(merchant_id, customer_id)))  # type: ignore[arg-type]
         .order_by(Invoice.due_on, Invoice.invoice_id)
-    )
+    ).all()
     money = Money.from_minor_units
     return [
         OpenInvoice(invoice_id, folio, doc_type, source, due_on, money(balance, currency))
