@@ -109,7 +109,7 @@ def open_invoices(session: Session, merchant_id: str, customer_id: str) -> list[
     """The customer's open facturas, oldest due date first (stable order: then by id)."""
     # Plain rows through the session's connection (no ORM result processing): a statement can
     # have tens of thousands of lines.
-    rows = session.connection().execute(
+    query = (
         select(
             Invoice.invoice_id,
             Invoice.folio,
@@ -121,7 +121,8 @@ def open_invoices(session: Session, merchant_id: str, customer_id: str) -> list[
         )
         .where(and_(*open_invoices_filter(merchant_id, customer_id)))  # type: ignore[arg-type]
         .order_by(Invoice.due_on, Invoice.invoice_id)
-    ).all()
+    )
+    rows = session.connection().execute(query).all()
     money = Money.from_minor_units
     return [
         OpenInvoice(invoice_id, folio, doc_type, source, due_on, money(balance, currency))
