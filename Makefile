@@ -61,6 +61,7 @@ bench: install
 	$(BIN)/python bench/checkout.py
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/webhooks.py
+	$(BIN)/python bench/cluster.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache b2bgateway.db* b2bgateway-sandbox.db*

@@ -74,6 +74,7 @@ class Server:
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115
             prefix="bench-server-", suffix=".log", delete=False
         )
+        self.env = env
         self.proc = subprocess.Popen(args, env=env, stdout=self.log, stderr=self.log)
         wait_up(port, health)
 
@@ -85,8 +86,19 @@ class Server:
             self.proc.kill()
 
 
-def gateway_server(url: str, tmp: Path, latency_ms: int, port: int) -> Server:
+def gateway_server(
+    url: str,
+    tmp: Path,
+    latency_ms: int,
+    port: int,
+    *,
+    workers: int = 2,
+    merchant: dict[str, str] | None = None,
+) -> Server:
+    """``b2bgateway serve`` on ``port`` with ``workers`` processes; ``merchant``: more of the
+    merchant's settings (strings), e.g. its ``notification_url``. The ledger is ``tmp``'s."""
     config = tmp / f"bench-{port}.toml"
+    extra = "".join(f"{name} = {json.dumps(value)}\n" for name, value in (merchant or {}).items())
     config.write_text(
         textwrap.dedent(f"""
         database_url = "{url}"
@@ -96,6 +108,9 @@ def gateway_server(url: str, tmp: Path, latency_ms: int, port: int) -> Server:
         processor = "sandbox"
         order_payments = true
         invoice_payments = true
+    """)
+        + extra
+        + textwrap.dedent(f"""
         [merchants.bench.processors.sandbox]
         webhook_secret = "whsec_bench_secret"
         ledger_path = "{tmp / "ledger.db"}"
@@ -110,7 +125,7 @@ def gateway_server(url: str, tmp: Path, latency_ms: int, port: int) -> Server:
             "--port",
             str(port),
             "--workers",
-            "2",
+            str(workers),
             "--threads",
             "64",
         ],
