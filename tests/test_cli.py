@@ -89,3 +89,31 @@ def test_serve_refuses_an_unmigrated_database(runner, tmp_path, monkeypatch):
     result = runner.invoke(main, ["serve", "--port", "0"])
     assert result.exit_code == 1
     assert "db upgrade" in result.output
+
+
+def test_the_worker_goes_again_at_once_while_batches_come_back_full(runner, config, monkeypatch):
+    """A full batch of outbound events means more are waiting: no sleep until one is not full."""
+    import time
+
+    from b2bgateway import notifications
+    from b2bgateway_web import cli
+
+    batches = [cli.WORKER_BATCH, cli.WORKER_BATCH, 3]
+    passes: list[int] = []
+
+    def deliver(store, endpoints, *, limit):
+        assert limit == cli.WORKER_BATCH
+        passes.append(batches[len(passes)])
+        return notifications.Delivered(delivered=passes[-1])
+
+    class Slept(Exception):
+        pass
+
+    def sleep(seconds):
+        raise Slept  # the first sleep ends the test
+
+    monkeypatch.setattr(notifications, "deliver_due", deliver)
+    monkeypatch.setattr(time, "sleep", sleep)
+    result = runner.invoke(main, ["worker", "--interval", "5"])
+    assert isinstance(result.exception, Slept), result.output
+    assert passes == batches  # two full passes back to back, then the sleep

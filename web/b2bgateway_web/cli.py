@@ -243,6 +243,11 @@ def demo(merchant_id: str) -> None:
         click.echo(f"Pedido de ejemplo: {link}/pedido?importe={amount}&referencia={reference}")
 
 
+#: Outbound events one worker pass delivers, and payments one reconciliation pass examines.
+WORKER_BATCH = 100
+RECONCILE_BATCH = 200
+
+
 def _reconcile_once(gw: Gateway, older_than: int, expire_after: int) -> dict[str, int]:
     from dataclasses import asdict
     from datetime import timedelta
@@ -250,7 +255,10 @@ def _reconcile_once(gw: Gateway, older_than: int, expire_after: int) -> dict[str
     from b2bgateway.reconcile import reconcile
 
     counts = reconcile(
-        gw, older_than=timedelta(seconds=older_than), expire_after=timedelta(seconds=expire_after)
+        gw,
+        older_than=timedelta(seconds=older_than),
+        expire_after=timedelta(seconds=expire_after),
+        limit=RECONCILE_BATCH,
     )
     return asdict(counts)
 
@@ -306,7 +314,13 @@ def worker(interval: float, older_than: int, expire_after: int, once: bool) -> N
                 counts = _reconcile_once(gw, older_than, expire_after)
                 if counts["examined"]:
                     log.info("reconciled %s", json.dumps(counts))
-                sent = deliver_due(gw.store, gw.notification_endpoints())
+                sent = deliver_due(gw.store, gw.notification_endpoints(), limit=WORKER_BATCH)
+                # A full batch means more may be waiting: go again at once instead of sleeping
+                # (a pass every 10 s of 100 events each would cap delivery at 10 events/s).
+                busy = (
+                    sent.delivered + sent.retried + sent.dead >= WORKER_BATCH
+                    or counts["examined"] >= RECONCILE_BATCH
+                )
                 if sent.delivered or sent.retried or sent.dead:
                     log.info(
                         "outbound events: %d delivered, %d to retry, %d dead",
@@ -321,6 +335,9 @@ def worker(interval: float, older_than: int, expire_after: int, once: bool) -> N
                         log.info("purged %d idempotency keys older than 30 days", purged)
             except Exception:  # keep the worker alive; the next pass retries
                 log.exception("worker pass failed")
+            else:
+                if busy and not once:
+                    continue
             if once:
                 return
             time.sleep(max(0.0, interval - (time.monotonic() - started)))
