@@ -7,6 +7,7 @@ the errors. See ``docs/plugins.md``.
 from b2bgateway.errors import (
     AmountChanged,
     ConfigurationError,
+    DatabaseUnavailable,
     GatewayError,
     IdempotencyConflict,
     InvalidAmount,
@@ -55,6 +56,7 @@ __all__ = [
     "ChargeResult",
     "ConfigurationError",
     "CustomerRef",
+    "DatabaseUnavailable",
     "EventKind",
     "Failure",
     "GatewayError",

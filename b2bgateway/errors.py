@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 __all__ = [
     "AmountChanged",
     "ConfigurationError",
+    "DatabaseUnavailable",
     "GatewayError",
     "IdempotencyConflict",
     "InvalidAmount",
@@ -142,6 +143,15 @@ class ProcessorDeclined(GatewayError):
     code = "processor_declined"
     status = 402
     title = "Declined by the processor"
+
+
+class DatabaseUnavailable(GatewayError):
+    """The database could not be reached or gave no connection in time; retrying is safe (what
+    was committed stays, and an Idempotency-Key makes a retry answer the same)."""
+
+    code = "service_unavailable"
+    status = 503
+    title = "Service unavailable"
 
 
 class ProcessorUnavailable(GatewayError):

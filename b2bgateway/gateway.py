@@ -11,7 +11,13 @@ from dataclasses import dataclass
 from pydantic import SecretStr
 
 from b2bgateway.plugins import Plugins, load_plugins
-from b2bgateway.settings import MerchantConfig, Settings, load_settings, resolve_merchants
+from b2bgateway.settings import (
+    MerchantConfig,
+    Settings,
+    load_settings,
+    resolve_merchants,
+    store_options,
+)
 from b2bgateway.store import Store
 
 __all__ = ["Gateway"]
@@ -56,7 +62,9 @@ class Gateway:
             settings=settings,
             plugins=plugins,
             merchants=merchants,
-            store=store if store is not None else Store(settings.database_url),
+            store=store
+            if store is not None
+            else Store(settings.database_url, **store_options(settings)),
         )
 
     def merchant_for_api_key(self, presented: str) -> MerchantConfig | None:

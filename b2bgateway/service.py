@@ -13,6 +13,7 @@ The order of operations is what keeps money safe:
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session
 from b2bgateway import lifecycle
 from b2bgateway.errors import (
     AmountChanged,
+    DatabaseUnavailable,
     GatewayError,
     NotFound,
     NotPayable,
@@ -49,6 +51,7 @@ from b2bgateway.money import Money
 from b2bgateway.payability import check_invoices, check_order
 from b2bgateway.plugins import Processor
 from b2bgateway.settings import MerchantConfig
+from b2bgateway.store.db import UNAVAILABLE
 from b2bgateway.store.models import Customer, Payment, Refund
 from b2bgateway.store.repository import create_payment, new_id
 
@@ -274,16 +277,58 @@ def checkout(gw: Gateway, merchant: MerchantConfig, req: CheckoutRequest) -> Pay
     result = _charge(
         gw, merchant, payment, customer, req.token, req.device_session_id, req.payment_details
     )
-    with gw.store.write() as session:
-        # The payment is this request's own object (its allocations are loaded and cannot change):
-        # only its columns are read again, under the row lock, in case a webhook got there first.
-        session.add(payment)
-        session.refresh(payment, _PAYMENT_COLUMNS, with_for_update=True)
-        lifecycle.apply_charge_result(session, gw.plugins, payment, result)
-        return payment
+    return _record(gw, payment, result)
 
 
 _PAYMENT_COLUMNS = [column.key for column in Payment.__mapper__.column_attrs]
+#: Pauses between attempts to record a processor's answer when the database is unavailable.
+RECORD_RETRY_PAUSES: tuple[float, ...] = (0.2, 1.0, 3.0)
+
+
+def _record(gw: Gateway, payment: Payment, result: ChargeResult) -> Payment:
+    """Step 3: record the answer on the locked row. The money has moved by now, so a database
+    that is briefly unavailable is waited for; if it stays away the payment stays ``processing``
+    and reconciliation records the answer by asking the processor again.
+
+    :raises DatabaseUnavailable: after the last attempt (the client may retry with its key).
+    """
+    payment_id = payment.id  # a failed attempt's rollback expires the object's attributes
+    for attempt in range(len(RECORD_RETRY_PAUSES) + 1):
+        try:
+            with gw.store.write() as session:
+                if attempt == 0:
+                    # This request's own object (its allocations are loaded and cannot change):
+                    # only its columns are read again, under the row lock, in case a webhook
+                    # got there first.
+                    session.add(payment)
+                    session.refresh(payment, _PAYMENT_COLUMNS, with_for_update=True)
+                    locked = payment
+                else:  # that object is expired and detached now: load the row afresh
+                    found = session.get(Payment, payment_id, with_for_update=True)
+                    assert found is not None
+                    locked = found
+                lifecycle.apply_charge_result(session, gw.plugins, locked, result)
+                return locked
+        except UNAVAILABLE as exc:
+            if attempt == len(RECORD_RETRY_PAUSES):
+                log.error(
+                    "payment %s: the processor answered %s but the database is unavailable; "
+                    "it stays processing until reconciliation asks again",
+                    payment_id,
+                    result.outcome.value,
+                    exc_info=exc,
+                )
+                raise DatabaseUnavailable(
+                    "the payment was sent to the processor but its answer could not be recorded"
+                    " yet; retry with the same Idempotency-Key"
+                ) from None
+            log.warning(
+                "payment %s: recording the processor's answer failed (%s); retrying",
+                payment_id,
+                type(exc).__name__,
+            )
+            time.sleep(RECORD_RETRY_PAUSES[attempt])
+    raise AssertionError("unreachable")
 
 
 # -- refunds -------------------------------------------------------------------------------------

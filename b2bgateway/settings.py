@@ -44,6 +44,7 @@ __all__ = [
     "Settings",
     "load_settings",
     "resolve_merchants",
+    "store_options",
 ]
 
 CONFIG_ENV = "B2BGATEWAY_CONFIG"
@@ -145,6 +146,10 @@ class Settings(BaseSettings):
     )
 
     database_url: str = "sqlite:///b2bgateway.db"
+    # PostgreSQL connections per process: pool + overflow. Every serve worker and every worker
+    # process holds up to their sum, and all of them share the server's max_connections.
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_max_overflow: int = Field(default=10, ge=0, le=200)
     public_url: AnyHttpUrl = AnyHttpUrl(
         "http://127.0.0.1:8000"
     )  # how processors and browsers reach us
@@ -171,6 +176,16 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite:", "sqlite+pysqlite:", "postgresql")):
             raise ValueError("use sqlite:///path.db or postgresql+psycopg://user@host/db")
         return value
+
+
+def store_options(settings: Settings) -> dict[str, Any]:
+    """The engine options the settings ask for (PostgreSQL's pool; SQLite has one writer)."""
+    if settings.database_url.startswith("postgresql"):
+        return {
+            "pool_size": settings.database_pool_size,
+            "max_overflow": settings.database_max_overflow,
+        }
+    return {}
 
 
 def config_path() -> Path | None:

@@ -18,10 +18,18 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DisconnectionError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["Store", "current_revision", "head_revision", "make_engine", "upgrade"]
+__all__ = [
+    "UNAVAILABLE",
+    "Store",
+    "current_revision",
+    "head_revision",
+    "make_engine",
+    "upgrade",
+]
 
 _WRITE = "b2bgateway_write"
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -35,9 +43,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() != "sqlite":
         # A gthread worker runs many request threads; connections are held only inside short
-        # transactions (never across a processor call), so a modest pool serves them all.
+        # transactions (never across a processor call), so a modest pool serves them all: a
+        # thread that finds none free waits for one (up to pool_timeout) instead of opening
+        # more, because every process's connections share the server's max_connections.
         kwargs.setdefault("pool_size", 10)
-        kwargs.setdefault("max_overflow", 40)
+        kwargs.setdefault("max_overflow", 10)
+        kwargs.setdefault("pool_timeout", 10)
         engine = create_engine(url, **kwargs)
         if not kwargs.get("pool_pre_ping"):
             _ping_when_idle(engine)
@@ -67,6 +78,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
     return engine
 
+
+#: What the database raises when it cannot serve a transaction now (unreachable, out of
+#: connections, restarting, SQLite's lock not granted in time, no pooled connection free in time):
+#: nothing of that transaction was committed, and trying again later is safe.
+UNAVAILABLE: tuple[type[Exception], ...] = (OperationalError, PoolTimeout)
 
 #: A pooled connection unused for longer than this is checked before it is handed out.
 IDLE_PING_SECONDS = 5.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,9 +18,12 @@ from pydantic import BaseModel, ValidationError
 from b2bgateway import idempotency
 from b2bgateway.errors import GatewayError, NotFound
 from b2bgateway.settings import MerchantConfig
+from b2bgateway.store import Store
+from b2bgateway.store.db import UNAVAILABLE
 from b2bgateway_web.app import gateway
 from b2bgateway_web.problems import problem, problem_for, validation_problem
 
+log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -156,17 +160,18 @@ def idempotent(view: F) -> F:
             response = view(*args, **kwargs)
         except GatewayError as exc:
             if exc.status >= 500:
-                idempotency.release(store, merchant.id, key)
+                _release(store, merchant.id, key)
                 raise
             response = problem_for(exc)
         except ValidationError as exc:
             response = validation_problem(exc)
         except BaseException:
-            idempotency.release(store, merchant.id, key)
+            _release(store, merchant.id, key)
             raise
         if response.status_code >= 500:
-            idempotency.release(store, merchant.id, key)
-        else:
+            _release(store, merchant.id, key)
+            return response
+        try:
             idempotency.complete(
                 store,
                 merchant.id,
@@ -175,9 +180,21 @@ def idempotent(view: F) -> F:
                 response.get_data(as_text=True),
                 response.content_type or "",
             )
+        except UNAVAILABLE:
+            # The work is done and committed: answer it. The claim keeps its lock, so a retry
+            # soon gets 409, and one after the lock ends finds the payment or refund by its key.
+            log.warning("could not store the response of an idempotent request", exc_info=True)
         return response
 
     return wrapper  # type: ignore[return-value]
+
+
+def _release(store: Store, merchant_id: str, key: str) -> None:
+    """Let a retry in now; if the database is what failed, the claim's lock ends by itself."""
+    try:
+        idempotency.release(store, merchant_id, key)
+    except UNAVAILABLE:
+        log.warning("could not release an idempotency claim; it expires on its own", exc_info=True)
 
 
 # -- the registry the OpenAPI document is built from -------------------------------------------

@@ -11,14 +11,17 @@ from typing import Any
 
 from flask import Blueprint, Response, json
 from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from b2bgateway.errors import GatewayError
+from b2bgateway.errors import DatabaseUnavailable, GatewayError
 
 log = logging.getLogger(__name__)
 bp = Blueprint("problems", __name__)
 
 PROBLEM_TYPE_BASE = "https://b2bgateway.dev/problems/"
+RETRY_AFTER_SECONDS = "2"  # for 503s: the database or the processor is briefly unavailable
 
 
 def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> Response:
@@ -38,6 +41,8 @@ def problem_for(exc: GatewayError) -> Response:
     response = problem(exc.status, exc.code, exc.title, exc.detail, **exc.extra)
     if exc.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="b2bgateway"'
+    if exc.status == 503:
+        response.headers["Retry-After"] = RETRY_AFTER_SECONDS
     return response
 
 
@@ -69,6 +74,15 @@ def _http_error(exc: HTTPException) -> Response:
     status = exc.code or 500
     code = (exc.name or "error").lower().replace(" ", "_")
     return problem(status, code, exc.name or "Error", exc.description or "")
+
+
+@bp.app_errorhandler(OperationalError)
+@bp.app_errorhandler(PoolTimeout)
+def _database_unavailable(exc: Exception) -> Response:
+    # Out of connections, restarting, unreachable: nothing of the failed transaction was
+    # committed, so the client may retry (with the same Idempotency-Key where it sent one).
+    log.error("database unavailable: %s", type(exc).__name__, exc_info=exc)
+    return problem_for(DatabaseUnavailable("the database is unavailable; retry shortly"))
 
 
 @bp.app_errorhandler(Exception)
