@@ -148,8 +148,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///b2bgateway.db"
     # PostgreSQL connections per process: pool + overflow. Every serve worker and every worker
     # process holds up to their sum, and all of them share the server's max_connections.
-    database_pool_size: int = Field(default=10, ge=1, le=200)
-    database_max_overflow: int = Field(default=10, ge=0, le=200)
+    database_pool_size: int = Field(default=20, ge=1, le=200)
+    database_max_overflow: int = Field(default=0, ge=0, le=200)
     public_url: AnyHttpUrl = AnyHttpUrl(
         "http://127.0.0.1:8000"
     )  # how processors and browsers reach us

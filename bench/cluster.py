@@ -31,18 +31,17 @@
 The workers do real work throughout: the merchant has a ``notification_url`` (a small sink
 process here), so every checkout writes outbound events (``payment.processing``,
 ``payment.succeeded``) that the workers deliver, claiming them with FOR UPDATE SKIP LOCKED. They
-run with ``--interval 0.1``: a pass delivers at most 100 events and then sleeps until the
-interval is over, so at the default 10 s a worker delivers at most 10 events/s, far fewer than
-the checkouts make. After each part the bench waits for the outbox to drain and checks that the
-sink got every event exactly once. Reconciliation runs in every pass too, but finds nothing: no
-payment is left ``processing`` for 300 s.
+run with ``--interval 0.1``; a pass that delivers a full batch (100 events) is followed at once
+by another, so a backlog drains at the sink's speed. After each part the bench waits for the
+outbox to drain and checks that the sink got every event exactly once. Reconciliation runs in
+every pass too, but finds nothing: no payment is left ``processing`` for 300 s.
 
 Each "machine" (instance and worker) connects with ``application_name=cluster-A`` or ``-B``;
 every measured part records the most connections each had at once (``pg_stat_activity`` every
-50 ms) and how many the database opened meanwhile. Each serve process's pool may hold 10 + 40
-connections, and in the race nearly every request in flight holds one (the losers wait on the
-winner's unique-index entry), so two instances alone come close to PostgreSQL's default
-``max_connections`` of 100; past it a request is a 500 ("too many clients already").
+50 ms) and how many the database opened meanwhile. Each serve process's pool holds up to
+``database_pool_size`` + ``database_max_overflow`` connections (20 + 0 by default) and threads
+wait for a free one, so two instances and two workers stay within PostgreSQL's default
+``max_connections`` of 100; a database that runs out anyway answers 503, never 500.
 
 PostgreSQL is required (several processes on one SQLite file is not the deployment this
 describes). If it does not answer, the bench prints "skipped", leaves ``bench/results/cluster.json``

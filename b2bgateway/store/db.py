@@ -46,8 +46,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         # transactions (never across a processor call), so a modest pool serves them all: a
         # thread that finds none free waits for one (up to pool_timeout) instead of opening
         # more, because every process's connections share the server's max_connections.
-        kwargs.setdefault("pool_size", 10)
-        kwargs.setdefault("max_overflow", 10)
+        # Overflow connections are closed when returned, so under steady load they are opened
+        # and closed again and again (a new PostgreSQL backend each time): keep them all pooled.
+        kwargs.setdefault("pool_size", 20)
+        kwargs.setdefault("max_overflow", 0)
         kwargs.setdefault("pool_timeout", 10)
         engine = create_engine(url, **kwargs)
         if not kwargs.get("pool_pre_ping"):
