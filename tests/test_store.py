@@ -160,6 +160,36 @@ def test_a_payment_that_ends_without_money_frees_its_invoices(store, status, fre
             pay(store, "F-1")
 
 
+def test_a_status_change_is_one_update_of_the_changed_columns(store):
+    """set_payment_status writes the row itself (no unit-of-work flush): once, only what changed,
+    and the session has nothing left to write at commit."""
+    from sqlalchemy import event
+
+    seed(store)
+    payment_id = pay(store, "F-1")
+    updates: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("UPDATE"):
+            updates.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        with store.write() as session:
+            payment = session.get(Payment, payment_id)
+            payment.processor_reference = "ch_1"
+            payment.next_action = None  # set, but not changed: not written
+            set_payment_status(session, payment, PaymentStatus.SUCCEEDED)
+            assert not session.is_modified(payment)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+    assert len(updates) == 1, updates
+    assert "next_action" not in updates[0] and "registered" not in updates[0]
+    with store.read() as session:
+        saved = session.get(Payment, payment_id)
+        assert (saved.status, saved.processor_reference) == ("succeeded", "ch_1")
+
+
 def test_a_failed_payment_created_as_failed_does_not_register(store):
     seed(store)
     pay(store, "F-1", status=PaymentStatus.FAILED)

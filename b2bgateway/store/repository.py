@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, inspect, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from b2bgateway.interface import PaymentStatus
 from b2bgateway.money import Money
@@ -234,9 +235,39 @@ def set_payment_status(session: Session, payment: Payment, status: PaymentStatus
     payment.status = status.value
     payment.updated_at = utcnow()
     if previous.registers_invoices != status.registers_invoices:
-        session.execute(
-            update(PaymentAllocation)
-            .where(PaymentAllocation.payment_id == payment.id)
-            .values(registered=status.registers_invoices)
+        session.connection().execute(
+            _REGISTER, {"payment": payment.id, "registered": status.registers_invoices}
         )
-    session.flush()
+    write_changes(session, payment)
+
+
+_ALLOCATIONS: Table = PaymentAllocation.__table__  # type: ignore[assignment]
+_REGISTER = (
+    update(_ALLOCATIONS)
+    .where(_ALLOCATIONS.c.payment_id == bindparam("payment"))
+    .values(registered=bindparam("registered"))
+)
+
+
+def write_changes(session: Session, row: Any) -> None:
+    """Write a loaded row's changed columns with one ``UPDATE`` and mark them saved: what
+    ``session.flush()`` does for that row, without the unit of work's bookkeeping (every
+    checkout and every webhook changes a payment). Anything else pending is flushed as usual."""
+    state = inspect(row)
+    touched = list(state.committed_state)  # the attributes set since the row was loaded
+    mapper = state.mapper
+    if not touched or state.key is None:
+        return
+    if any(key not in mapper.column_attrs for key in touched):
+        session.flush()  # a relationship changed: the unit of work knows how
+        return
+    changed = [key for key in touched if state.committed_state[key] != state.dict[key]]
+    table = mapper.local_table
+    values = {mapper.column_attrs[key].columns[0].name: state.dict[key] for key in changed}
+    where = [
+        column == value for column, value in zip(mapper.primary_key, state.key[1], strict=True)
+    ]
+    if values:
+        session.connection().execute(update(table).where(*where).values(values))
+    for key in touched:
+        set_committed_value(row, key, state.dict[key])
