@@ -132,7 +132,11 @@ class Money:
         cls, units: int, currency: str, *, exponent_override: int | None = None
     ) -> Money:
         """Inverse of :meth:`to_minor_units`."""
-        if type(units) is not int and (isinstance(units, bool) or not isinstance(units, int)):
+        if type(units) is int and exponent_override is None:
+            # The common case (a database integer, ISO's decimals), first: statements make
+            # tens of thousands of these.
+            return cls._exact(Decimal(units).scaleb(-exponent(currency)), currency)
+        if isinstance(units, bool) or not isinstance(units, int):
             raise InvalidAmount(
                 f"minor units are integers, not {type(units).__name__}", code="invalid_amount"
             )

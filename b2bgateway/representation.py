@@ -4,10 +4,10 @@ and outbound events. Money is a string with the currency's decimals, never a num
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from b2bgateway.payability import Statement
+from b2bgateway.payability import Statement, StatementLine
 from b2bgateway.rules import Decision
 from b2bgateway.statement import Balances
 from b2bgateway.store.models import Customer, Invoice, Payment, Refund
@@ -117,7 +117,31 @@ def _balances(b: Balances) -> dict[str, Any]:
     }
 
 
+def _line(line: StatementLine, days: dict[date, str], reasons: dict[int, list[str]]) -> Any:
+    invoice, decision = line.invoice, line.decision
+    # Lines share due dates and decisions (see payability.statement): format each once.
+    day = days.get(invoice.due_on)
+    if day is None:
+        day = days[invoice.due_on] = invoice.due_on.isoformat()
+    why = reasons.get(id(decision))
+    if why is None:
+        why = reasons[id(decision)] = list(decision.reasons)
+    balance = invoice.balance
+    return {
+        "invoice_id": invoice.invoice_id,
+        "folio": invoice.folio,
+        "due_on": day,
+        "balance": str(balance.amount),
+        "currency": balance.currency,
+        "state": "overdue" if line.overdue else "upcoming",
+        "payable": not why,
+        "reasons": why,
+    }
+
+
 def statement_json(statement: Statement) -> dict[str, Any]:
+    days: dict[date, str] = {}
+    reasons: dict[int, list[str]] = {}
     body: dict[str, Any] = {
         "customer_id": statement.customer_id,
         "currency": statement.currency,
@@ -125,19 +149,7 @@ def statement_json(statement: Statement) -> dict[str, Any]:
         "total_balance": str(statement.balances.total.amount),
         "overdue_balance": str(statement.balances.overdue.amount),
         "upcoming_balance": str(statement.balances.upcoming.amount),
-        "invoices": [
-            {
-                "invoice_id": line.invoice.invoice_id,
-                "folio": line.invoice.folio,
-                "due_on": line.invoice.due_on.isoformat(),
-                "balance": str(line.invoice.balance.amount),
-                "currency": line.invoice.currency,
-                "state": "overdue" if line.overdue else "upcoming",
-                "payable": line.decision.payable,
-                "reasons": list(line.decision.reasons),
-            }
-            for line in statement.lines
-        ],
+        "invoices": [_line(line, days, reasons) for line in statement.lines],
     }
     if statement.other_currencies:
         body["other_currencies"] = [_balances(b) for b in statement.other_currencies]
