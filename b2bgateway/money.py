@@ -157,6 +157,12 @@ class Money:
             value = exact
         return cls(value, currency)
 
+    @staticmethod
+    def minor_units_text(units: int, currency: str) -> str:
+        """``str(Money.from_minor_units(units, currency).amount)`` without building the Money
+        (``123450, "MXN"`` -> ``"1234.50"``): for the many amounts of a statement."""
+        return str(Decimal(units).scaleb(-exponent(currency)))
+
     @classmethod
     def _exact(cls, amount: Decimal, currency: str) -> Money:
         # Statements build tens of thousands of these from database integers: skip re-parsing.

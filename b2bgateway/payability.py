@@ -224,7 +224,8 @@ def statement(
                 key = invoice_reasons_key(
                     invoice.document_type,
                     invoice.source,
-                    invoice.balance,
+                    invoice.currency,
+                    invoice.balance_minor > 0,
                     invoice.invoice_id in registered,
                 )
                 decision = decided.get(key)

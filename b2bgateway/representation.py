@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+from b2bgateway.money import Money
 from b2bgateway.payability import Statement, StatementLine
 from b2bgateway.rules import Decision
 from b2bgateway.statement import Balances
@@ -126,13 +127,12 @@ def _line(line: StatementLine, days: dict[date, str], reasons: dict[int, list[st
     why = reasons.get(id(decision))
     if why is None:
         why = reasons[id(decision)] = list(decision.reasons)
-    balance = invoice.balance
     return {
         "invoice_id": invoice.invoice_id,
         "folio": invoice.folio,
         "due_on": day,
-        "balance": str(balance.amount),
-        "currency": balance.currency,
+        "balance": Money.minor_units_text(invoice.balance_minor, invoice.currency),
+        "currency": invoice.currency,
         "state": "overdue" if line.overdue else "upcoming",
         "payable": not why,
         "reasons": why,

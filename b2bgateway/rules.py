@@ -179,13 +179,13 @@ def invoice_reasons(ctx: InvoiceContext) -> list[str]:
 
 
 def invoice_reasons_key(
-    document_type: str, source: str, balance: Money, registered: bool
+    document_type: str, source: str, currency: str, has_balance: bool, registered: bool
 ) -> tuple[object, ...]:
     """All that :func:`invoice_reasons` looks at of one invoice (the merchant's policy and the
     customer being the same): invoices with equal keys get equal reasons, so a statement decides
-    each distinct key once. Keep it in step with :func:`invoice_reasons` (a property test
-    checks)."""
-    return (balance.currency, balance.amount > 0, document_type, source, registered)
+    each distinct key once. ``has_balance``: the balance is greater than zero. Keep it in step
+    with :func:`invoice_reasons` (a property test checks)."""
+    return (currency, has_balance, document_type, source, registered)
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,11 +98,12 @@ class OpenInvoice:
     document_type: str
     source: str
     due_on: date
-    balance: Money
+    balance_minor: int  # as stored: a statement's ten thousand lines need no Money objects
+    currency: str
 
     @property
-    def currency(self) -> str:
-        return self.balance.currency
+    def balance(self) -> Money:
+        return Money.from_minor_units(self.balance_minor, self.currency)
 
 
 def open_invoices(session: Session, merchant_id: str, customer_id: str) -> list[OpenInvoice]:
@@ -122,9 +123,4 @@ def open_invoices(session: Session, merchant_id: str, customer_id: str) -> list[
         .where(and_(*open_invoices_filter(merchant_id, customer_id)))  # type: ignore[arg-type]
         .order_by(Invoice.due_on, Invoice.invoice_id)
     )
-    rows = session.connection().execute(query).all()
-    money = Money.from_minor_units
-    return [
-        OpenInvoice(invoice_id, folio, doc_type, source, due_on, money(balance, currency))
-        for invoice_id, folio, doc_type, source, due_on, balance, currency in rows
-    ]
+    return [OpenInvoice(*row) for row in session.connection().execute(query).all()]

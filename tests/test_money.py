@@ -161,3 +161,13 @@ def test_from_minor_units_with_a_finer_processor_exponent():
     assert Money.from_minor_units(50000, "JPY", exponent_override=2) == Money("500", "JPY")
     with pytest.raises(InvalidAmount):
         Money.from_minor_units(50001, "JPY", exponent_override=2)
+
+
+@given(
+    units=st.integers(min_value=-(10**13), max_value=10**13),
+    currency=st.sampled_from(["MXN", "USD", "JPY", "BHD", "CLF"]),
+)
+def test_minor_units_text_is_the_amounts_decimal_string(units, currency):
+    assert Money.minor_units_text(units, currency) == str(
+        Money.from_minor_units(units, currency).amount
+    )
