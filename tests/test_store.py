@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from b2bgateway.interface import PaymentStatus
 from b2bgateway.money import Money
-from b2bgateway.store import Store
+from b2bgateway.store import Store, upgrade
 from b2bgateway.store.db import current_revision, head_revision
 from b2bgateway.store.models import Base, Customer, Invoice, Payment, PaymentAllocation
 from b2bgateway.store.repository import (
@@ -279,3 +279,47 @@ def test_an_idle_connection_the_server_dropped_is_replaced_before_use(database_u
         assert replaced != first
     finally:
         fresh.dispose()
+
+
+def test_sqlite_writers_of_different_processes_queue_on_a_file_lock(tmp_path):
+    """Two Stores on one file behave like two processes (flock locks belong to each open file):
+    the second writer waits for the first to finish instead of polling SQLite's busy handler."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    first, second = Store(url), Store(url)
+    upgrade(first)
+    order: list[str] = []
+    holding = threading.Event()
+    release = threading.Event()
+
+    def write_long() -> None:
+        with first.write() as session:
+            with first.write():  # re-entrant within a thread
+                pass
+            session.execute(text("SELECT 1"))
+            order.append("first in")
+            holding.set()
+            release.wait(5)
+            order.append("first out")
+
+    thread = threading.Thread(target=write_long)
+    thread.start()
+    holding.wait(5)
+    started = threading.Event()
+
+    def write_second() -> None:
+        started.set()
+        with second.write():
+            order.append("second in")
+
+    waiter = threading.Thread(target=write_second)
+    waiter.start()
+    started.wait(5)
+    waiter.join(0.3)
+    assert waiter.is_alive(), "the second writer must wait for the first"
+    release.set()
+    thread.join(5)
+    waiter.join(5)
+    assert order == ["first in", "first out", "second in"]
+    assert (tmp_path / "shared.db.writer-lock").exists()
+    first.dispose()
+    second.dispose()

@@ -9,6 +9,7 @@ writes gets SQLITE_BUSY at once, whatever the timeout).
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +22,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
+
+try:
+    import fcntl
+except ImportError:  # not a POSIX system: processes queue in SQLite's busy handler instead
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = [
     "UNAVAILABLE",
@@ -116,6 +122,40 @@ def _ping_when_idle(engine: Engine) -> None:
             raise DisconnectionError(f"idle connection is gone: {type(exc).__name__}") from exc
 
 
+class _SQLiteWriter:
+    """One writer at a time on an SQLite file: threads of this process queue on a lock, and
+    processes (the serve workers, the worker) on an advisory ``flock`` of a file next to the
+    database, which the kernel hands to the next waiter the moment it is released. SQLite's own
+    busy handler polls instead, sleeping up to 100 ms at a time while another process writes.
+    Re-entrant: a thread already writing may open another write (the lock is held once)."""
+
+    def __init__(self, lock_path: str | None) -> None:
+        self._threads = threading.RLock()
+        self._depth = 0  # guarded by _threads
+        self._lock_path = lock_path
+        self._fd: int | None = None
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        try:
+            if self._depth == 0 and self._lock_path is not None and fcntl is not None:
+                if self._fd is None:
+                    self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+        self._depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        self._depth -= 1
+        try:
+            if self._depth == 0 and self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+
 class Store:
     """The database: one engine, a session factory for reads and one for writes.
 
@@ -127,11 +167,13 @@ class Store:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.dialect = self.engine.dialect.name
-        # SQLite has one writer at a time. Threads of one process queue here, in order, instead
-        # of in SQLite's busy handler, which sleeps in coarse steps and makes p99 explode.
-        self._writer: AbstractContextManager[Any] = (
-            threading.RLock() if self.dialect == "sqlite" else nullcontext()
-        )
+        # SQLite has one writer at a time. Writers queue here, in order, instead of in SQLite's
+        # busy handler, which sleeps in coarse steps and makes p99 explode.
+        self._writer: AbstractContextManager[Any] = nullcontext()
+        if self.dialect == "sqlite":
+            database = make_url(url).database
+            on_disk = bool(database) and database != ":memory:"
+            self._writer = _SQLiteWriter(f"{database}.writer-lock" if on_disk else None)
         write_engine = self.engine.execution_options(**{_WRITE: True})
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(write_engine, expire_on_commit=False)
