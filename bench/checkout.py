@@ -295,6 +295,9 @@ def run(url: str, quick: bool) -> dict[str, Any]:
         slow = gateway_server(url, tmp, 1200, slow_port)
         try:
             seed(slow_port)
+            # Steady state, as for the other figures: both gunicorn workers past their first
+            # requests (imports, connections) before 128 arrive at once.
+            load(slow_port, "/v1/checkouts", lambda n: order(n + 2 * 10**8), 16, 64, "slow-warm")
             figures["slow_processor_1200ms_c128"] = load(
                 slow_port, "/v1/checkouts", lambda n: order(n + 10**8), 128, 1536 // scale, "slow"
             )
