@@ -51,7 +51,7 @@ from b2bgateway.money import Money
 from b2bgateway.payability import check_invoices, check_order
 from b2bgateway.plugins import Processor
 from b2bgateway.settings import MerchantConfig
-from b2bgateway.store.db import UNAVAILABLE
+from b2bgateway.store.db import UNAVAILABLE, is_unavailable
 from b2bgateway.store.models import Customer, Payment, Refund
 from b2bgateway.store.repository import create_payment, new_id
 
@@ -310,6 +310,8 @@ def _record(gw: Gateway, payment: Payment, result: ChargeResult) -> Payment:
                 lifecycle.apply_charge_result(session, gw.plugins, locked, result)
                 return locked
         except UNAVAILABLE as exc:
+            if not is_unavailable(exc):
+                raise  # a lasting fault: the payment stays processing for reconciliation
             if attempt == len(RECORD_RETRY_PAUSES):
                 log.error(
                     "payment %s: the processor answered %s but the database is unavailable; "

@@ -3,21 +3,27 @@ never a 500, and an answer the processor already gave is recorded later, never l
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import timedelta
 from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from b2bgateway import lifecycle, service
 from b2bgateway.reconcile import reconcile
 from b2bgateway.sandbox.ledger import open_ledger
 from b2bgateway.settings import store_options
 from b2bgateway.store import Store
+from b2bgateway.store.db import is_unavailable
 from b2bgateway.store.models import Payment
 from tests.test_api_checkouts import checkout, data, headers, order_body  # noqa: F401
 
-TOO_MANY = OperationalError("BEGIN", {}, Exception("FATAL: sorry, too many clients already"))
+TOO_MANY = OperationalError(
+    "BEGIN", {}, psycopg.errors.TooManyConnections("sorry, too many clients already")
+)
 
 
 @pytest.fixture(autouse=True)
@@ -117,3 +123,42 @@ def test_postgresql_pool_size_is_configured(database_url: str) -> None:
             assert (pooled.engine.pool.size(), pooled.engine.pool._max_overflow) == (4, 2)  # type: ignore[attr-defined]
         finally:
             pooled.dispose()
+
+
+def _sqlite_error(message: str, name: str) -> sqlite3.OperationalError:
+    error = sqlite3.OperationalError(message)
+    error.sqlite_errorname = name  # as the sqlite3 module sets it
+    return error
+
+
+@pytest.mark.parametrize(
+    ("error", "unavailable"),
+    [
+        (TOO_MANY, True),
+        (OperationalError("x", {}, psycopg.errors.AdminShutdown("terminating connection")), True),
+        (OperationalError("x", {}, psycopg.errors.DeadlockDetected("deadlock")), True),
+        (OperationalError("x", {}, psycopg.OperationalError("connection failed: refused")), True),
+        (PoolTimeout("QueuePool limit of size 20 overflow 0 reached"), True),
+        (OperationalError("x", {}, _sqlite_error("database is locked", "SQLITE_BUSY")), True),
+        (
+            OperationalError("x", {}, _sqlite_error("no such table: payments", "SQLITE_ERROR")),
+            False,
+        ),
+        (OperationalError("x", {}, _sqlite_error("disk I/O error", "SQLITE_IOERR")), False),
+        (OperationalError("x", {}, psycopg.errors.DiskFull("could not extend file")), False),
+        (ValueError("not a database error"), False),
+    ],
+)
+def test_only_passing_database_errors_count_as_unavailable(error, unavailable):
+    """A 503 says "retry shortly": a missing table or a broken disk is not that, it is a 500."""
+    assert is_unavailable(error) is unavailable
+
+
+def test_a_lasting_database_fault_is_a_500_not_a_503(client, data, monkeypatch):  # noqa: F811
+    def broken(self: Store) -> Any:
+        raise OperationalError("SELECT", {}, _sqlite_error("no such table: x", "SQLITE_ERROR"))
+
+    monkeypatch.setattr(Store, "read", broken)
+    response = client.get("/v1/customers/C-1", headers=headers())
+    assert response.status_code == 500
+    assert response.json["code"] == "internal_error"

@@ -648,6 +648,26 @@ def test_the_same_form_sent_twice_is_one_payment(client: Any, link: str, store: 
     assert payment.amount == Money("4230.50", "MXN")
 
 
+def test_an_answer_that_could_not_be_recorded_is_shown_as_in_process(
+    client: Any, link: str, store: Any, monkeypatch: Any
+) -> None:
+    """The processor was asked but the database failed before its answer was recorded: the
+    customer must not read "the payment did not start" and pay again some other way."""
+    from b2bgateway import service
+    from b2bgateway.errors import DatabaseUnavailable
+
+    def unrecorded(*args: Any) -> Any:
+        raise DatabaseUnavailable("the answer could not be recorded yet")
+
+    monkeypatch.setattr(service, "_record", unrecorded)
+    home = page_of(client.get(link))
+    response = submit(client, home, f"Pagar vencido: {PAYABLE_OVERDUE}")
+    assert response.status_code == 503
+    assert "Tu pago está en proceso" in response.get_data(as_text=True)
+    (payment,) = payments(store)
+    assert payment.status == "processing"  # held until reconciliation records the answer
+
+
 def test_the_balance_buttons_pay_the_payable_invoices_behind_them(
     client: Any, link: str, store: Any
 ) -> None:

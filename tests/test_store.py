@@ -152,7 +152,10 @@ def test_a_payment_that_ends_without_money_frees_its_invoices(store, status, fre
     seed(store)
     payment_id = pay(store, "F-1")
     with store.write() as session:
-        set_payment_status(session, session.get(Payment, payment_id), status)
+        payment = session.get(Payment, payment_id)
+        set_payment_status(session, payment, status)
+        # the loaded allocations say what their rows now say (observers read them)
+        assert [a.registered for a in payment.allocations] == [not frees]
     if frees:
         pay(store, "F-1")
     else:
@@ -323,3 +326,19 @@ def test_sqlite_writers_of_different_processes_queue_on_a_file_lock(tmp_path):
     assert (tmp_path / "shared.db.writer-lock").exists()
     first.dispose()
     second.dispose()
+
+
+def test_sqlite_writes_go_on_when_the_writer_lock_file_cannot_be_used(tmp_path, caplog):
+    """The lock file only improves queueing: unusable (here a directory is in its place), the
+    write goes ahead under SQLite's own locking, with a warning."""
+    url = f"sqlite:///{tmp_path / 'blocked.db'}"
+    (tmp_path / "blocked.db.writer-lock").mkdir()
+    store = Store(url)
+    upgrade(store)
+    with store.write() as session:
+        session.execute(text("CREATE TABLE t (x INTEGER)"))
+        session.execute(text("INSERT INTO t VALUES (1)"))
+    with store.write() as session:
+        assert session.execute(text("SELECT count(*) FROM t")).scalar_one() == 1
+    assert "writer lock" in caplog.text
+    store.dispose()

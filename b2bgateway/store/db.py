@@ -9,6 +9,7 @@ writes gets SQLITE_BUSY at once, whatever the timeout).
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -33,10 +34,12 @@ __all__ = [
     "Store",
     "current_revision",
     "head_revision",
+    "is_unavailable",
     "make_engine",
     "upgrade",
 ]
 
+log = logging.getLogger(__name__)
 _WRITE = "b2bgateway_write"
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -92,6 +95,30 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 #: nothing of that transaction was committed, and trying again later is safe.
 UNAVAILABLE: tuple[type[Exception], ...] = (OperationalError, PoolTimeout)
 
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether a database error means "not now" (out of connections, restarting, unreachable,
+    locked, a deadlock or serialization failure: retry later) rather than a lasting fault (a
+    missing table, a read-only or corrupt database), which must not pass for a 503."""
+    if isinstance(exc, PoolTimeout):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    state = getattr(orig, "sqlstate", None)
+    if isinstance(state, str):  # PostgreSQL: connection, resources, shutdown, concurrency
+        # 08: connection; 40: serialization failure, deadlock; 53300: too many connections;
+        # 57P: shutting down, restarting. Not 53100 (disk full) or 53200: they last.
+        return state[:2] in ("08", "40") or state == "53300" or state.startswith("57P")
+    name = getattr(orig, "sqlite_errorname", None)
+    if isinstance(name, str):  # SQLite
+        return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+    # A driver error without a code: psycopg could not connect (or lost the server) at all.
+    return "connect" in str(orig).lower() or "server closed" in str(orig).lower()
+
+
 #: A pooled connection unused for longer than this is checked before it is handed out.
 IDLE_PING_SECONDS = 5.0
 
@@ -116,7 +143,9 @@ def _ping_when_idle(engine: Engine) -> None:
         if returned is None or time.monotonic() - returned < IDLE_PING_SECONDS:
             return  # new, or used a moment ago
         try:
-            dbapi_connection.execute("SELECT 1")
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
             dbapi_connection.rollback()
         except Exception as exc:
             raise DisconnectionError(f"idle connection is gone: {type(exc).__name__}") from exc
@@ -125,35 +154,74 @@ def _ping_when_idle(engine: Engine) -> None:
 class _SQLiteWriter:
     """One writer at a time on an SQLite file: threads of this process queue on a lock, and
     processes (the serve workers, the worker) on an advisory ``flock`` of a file next to the
-    database, which the kernel hands to the next waiter the moment it is released. SQLite's own
-    busy handler polls instead, sleeping up to 100 ms at a time while another process writes.
-    Re-entrant: a thread already writing may open another write (the lock is held once)."""
+    database, taken the moment it is free. SQLite's own busy handler sleeps up to 100 ms at a
+    time while another process writes. Re-entrant: a thread already writing may open another
+    write (the lock is held once).
+
+    The file lock only improves queueing: if it cannot be had within SQLite's busy timeout, or
+    the file cannot be opened (permissions, a read-only or network file system), the write goes
+    ahead and SQLite's own locking decides, as without it.
+    """
 
     def __init__(self, lock_path: str | None) -> None:
+        self._lock_path = lock_path if fcntl is not None else None
+        self._reset()
+
+    def _reset(self) -> None:
+        self._pid = os.getpid()
         self._threads = threading.RLock()
         self._depth = 0  # guarded by _threads
-        self._lock_path = lock_path
         self._fd: int | None = None
+        self._held = False
 
     def __enter__(self) -> None:
+        if self._pid != os.getpid():
+            # A forked child: the descriptor's lock is shared with the parent, and a lock a
+            # parent's thread held is held by nobody here. Start afresh.
+            self._reset()
         self._threads.acquire()
-        try:
-            if self._depth == 0 and self._lock_path is not None and fcntl is not None:
-                if self._fd is None:
-                    self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-                fcntl.flock(self._fd, fcntl.LOCK_EX)
-        except BaseException:
-            self._threads.release()
-            raise
+        if self._depth == 0:
+            self._held = self._take_file_lock()
         self._depth += 1
 
     def __exit__(self, *exc: object) -> None:
         self._depth -= 1
         try:
-            if self._depth == 0 and self._fd is not None:
+            if self._depth == 0 and self._held:
+                self._held = False
+                assert fcntl is not None
+                assert self._fd is not None
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
         finally:
             self._threads.release()
+
+    def _take_file_lock(self) -> bool:
+        if self._lock_path is None:
+            return False
+        assert fcntl is not None
+        try:
+            if self._fd is None:
+                # Read-only is enough to flock, so a lock file another user created (0644) works.
+                self._fd = os.open(self._lock_path, os.O_RDONLY | os.O_CREAT, 0o644)
+            deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+            pause = 0.0005
+            while True:
+                try:
+                    fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return True
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        return False  # SQLite's busy handler decides, as without this lock
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.005)
+        except OSError as exc:
+            log.warning(
+                "SQLite writer lock %s unavailable (%s): writers queue in SQLite instead",
+                self._lock_path,
+                exc,
+            )
+            self._lock_path = None
+            return False
 
 
 class Store:

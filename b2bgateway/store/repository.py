@@ -238,6 +238,9 @@ def set_payment_status(session: Session, payment: Payment, status: PaymentStatus
         session.connection().execute(
             _REGISTER, {"payment": payment.id, "registered": status.registers_invoices}
         )
+        if "allocations" in inspect(payment).dict:  # loaded: keep them as the rows now are
+            for allocation in payment.allocations:
+                set_committed_value(allocation, "registered", status.registers_invoices)
     write_changes(session, payment)
 
 

@@ -36,6 +36,7 @@ from werkzeug.exceptions import HTTPException
 from b2bgateway import service
 from b2bgateway.errors import (
     AmountChanged,
+    DatabaseUnavailable,
     GatewayError,
     NotFound,
     NotPayable,
@@ -587,6 +588,11 @@ def _checkout_problem(exc: GatewayError) -> tuple[str, int]:
         return "Alguno de los documentos ya no está disponible. Revisa tu selección.", 404
     if isinstance(exc, UnsupportedRequest):
         return "El procesador de pagos de tu proveedor no permite pagar desde esta página.", 422
+    if isinstance(exc, DatabaseUnavailable):  # sent to the processor; its answer is pending
+        return (
+            "Tu pago está en proceso. Revisa su estado en unos minutos antes de volver a pagar.",
+            503,
+        )
     log.error("portal checkout failed: %s: %s", exc.code, exc.detail)
     return "No pudimos iniciar el pago. Intenta de nuevo en unos minutos.", 502
 

@@ -16,6 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from b2bgateway.errors import DatabaseUnavailable, GatewayError
+from b2bgateway.store.db import is_unavailable
 
 log = logging.getLogger(__name__)
 bp = Blueprint("problems", __name__)
@@ -81,6 +82,8 @@ def _http_error(exc: HTTPException) -> Response:
 def _database_unavailable(exc: Exception) -> Response:
     # Out of connections, restarting, unreachable: nothing of the failed transaction was
     # committed, so the client may retry (with the same Idempotency-Key where it sent one).
+    if not is_unavailable(exc):
+        return _unexpected(exc)  # a lasting fault (schema, disk): not something to retry
     log.error("database unavailable: %s", type(exc).__name__, exc_info=exc)
     return problem_for(DatabaseUnavailable("the database is unavailable; retry shortly"))
 
