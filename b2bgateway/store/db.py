@@ -213,7 +213,7 @@ class _SQLiteWriter:
                     if time.monotonic() >= deadline:
                         return False  # SQLite's busy handler decides, as without this lock
                     time.sleep(pause)
-                    pause = min(pause * 2, 0.005)
+                    pause = min(pause * 2, 0.002)
         except OSError as exc:
             log.warning(
                 "SQLite writer lock %s unavailable (%s): writers queue in SQLite instead",
