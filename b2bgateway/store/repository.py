@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -252,6 +253,17 @@ _REGISTER = (
 )
 
 
+@functools.cache
+def _update_statement(table: Any, columns: tuple[str, ...]) -> Any:
+    """``UPDATE table SET <columns> WHERE <primary key>``, built once per set of columns (a
+    payment's status change is always the same few), so it is compiled once."""
+    return (
+        update(table)
+        .where(*[column == bindparam(f"pk_{column.name}") for column in table.primary_key])
+        .values({name: bindparam(f"new_{name}") for name in columns})
+    )
+
+
 def write_changes(session: Session, row: Any) -> None:
     """Write a loaded row's changed columns with one ``UPDATE`` and mark them saved: what
     ``session.flush()`` does for that row, without the unit of work's bookkeeping (every
@@ -265,12 +277,12 @@ def write_changes(session: Session, row: Any) -> None:
         session.flush()  # a relationship changed: the unit of work knows how
         return
     changed = [key for key in touched if state.committed_state[key] != state.dict[key]]
-    table = mapper.local_table
-    values = {mapper.column_attrs[key].columns[0].name: state.dict[key] for key in changed}
-    where = [
-        column == value for column, value in zip(mapper.primary_key, state.key[1], strict=True)
-    ]
-    if values:
-        session.connection().execute(update(table).where(*where).values(values))
+    if changed:
+        names = {key: mapper.column_attrs[key].columns[0].name for key in changed}
+        params = {f"new_{names[key]}": state.dict[key] for key in changed}
+        for column, value in zip(mapper.primary_key, state.key[1], strict=True):
+            params[f"pk_{column.name}"] = value
+        statement = _update_statement(mapper.local_table, tuple(sorted(names.values())))
+        session.connection().execute(statement, params)
     for key in touched:
         set_committed_value(row, key, state.dict[key])
