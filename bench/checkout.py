@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import POSTGRES, fresh_schema, machine
+from common import POSTGRES, fresh_schema, machine, on_both_databases
 
 from b2bgateway.store import Store, upgrade
 
@@ -323,13 +323,7 @@ def main() -> int:
         },
         "runs": [],
     }
-    with tempfile.TemporaryDirectory() as tmp:
-        results["runs"].append(run(f"sqlite:///{tmp}/bench.db", args.quick))
-    if args.postgres:
-        try:
-            results["runs"].append(run(args.postgres, args.quick))
-        except Exception as exc:  # report it; the SQLite figures stand
-            print(f"PostgreSQL skipped: {type(exc).__name__}: {exc}", file=sys.stderr)
+    results["runs"] = on_both_databases(lambda url: run(url, args.quick), args.postgres)
     for figures in results["runs"]:
         print(f"\n{figures['database']}:")
         for key, value in figures.items():

@@ -69,7 +69,7 @@ from pathlib import Path
 from typing import Any
 
 from checkout import BIN, KEY, Server, free_port, gateway_server, load, order, seed
-from common import POSTGRES, fresh_schema, machine, with_schema
+from common import POSTGRES, fresh_schema, machine, reachable, with_schema
 from sqlalchemy import func, select, text
 from sync import post
 
@@ -739,19 +739,6 @@ def run(url: str, quick: bool) -> dict[str, Any]:
         figures["workers"] = [w.report() for w in workers]
         figures["server_errors"] = server_problems(servers)
     return figures
-
-
-def reachable(url: str) -> str | None:
-    """None if PostgreSQL answers, else why not."""
-    store = Store(url, connect_args={"connect_timeout": 3})
-    try:
-        with store.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        return None
-    except Exception as exc:
-        return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
-    finally:
-        store.dispose()
 
 
 def show(figures: dict[str, Any]) -> None:

@@ -1,9 +1,13 @@
-"""What the benchmarks share: the machine's description and a clean PostgreSQL schema."""
+"""What the benchmarks share: the machine's description, a clean PostgreSQL schema, and running
+on SQLite then PostgreSQL."""
 
 from __future__ import annotations
 
 import platform
 import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,3 +64,29 @@ def fresh_schema(url: str) -> None:
         conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     admin.dispose()
+
+
+def reachable(url: str) -> str | None:
+    """None if PostgreSQL answers, else why not."""
+    store = Store(url, connect_args={"connect_timeout": 3})
+    try:
+        with store.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return None
+    except Exception as exc:
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+    finally:
+        store.dispose()
+
+
+def on_both_databases(run: Callable[[str], dict[str, Any]], postgres: str) -> list[dict[str, Any]]:
+    """``run`` on a new SQLite file, then on PostgreSQL unless ``postgres`` is empty or does not
+    answer (said on stderr: the SQLite figures stand). A failure once it answers is not hidden."""
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = [run(f"sqlite:///{tmp}/bench.db")]
+    why = reachable(postgres) if postgres else "no --postgres URL"
+    if why is None:
+        runs.append(run(postgres))
+    else:
+        print(f"PostgreSQL skipped: {why}", file=sys.stderr)
+    return runs

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from checkout import KEY, free_port, gateway_server
-from common import POSTGRES, fresh_schema, machine
+from common import POSTGRES, fresh_schema, machine, on_both_databases
 from sqlalchemy import insert, text
 
 from b2bgateway.gateway import Gateway
@@ -219,13 +219,7 @@ def main() -> int:
         },
         "runs": [],
     }
-    with tempfile.TemporaryDirectory() as tmp:
-        results["runs"].append(run(f"sqlite:///{tmp}/bench.db", args.repeat))
-    if args.postgres:
-        try:
-            results["runs"].append(run(args.postgres, args.repeat))
-        except Exception as exc:  # report, don't hide: the SQLite figures still stand
-            print(f"PostgreSQL skipped: {type(exc).__name__}: {exc}", file=sys.stderr)
+    results["runs"] = on_both_databases(lambda url: run(url, args.repeat), args.postgres)
     for figures in results["runs"]:
         loaded = figures["load_100k_invoices_s"]
         print(f"\n{figures['database']}: 100,000 invoices loaded in {loaded} s")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from checkout import KEY, free_port, gateway_server
-from common import POSTGRES, fresh_schema, machine
+from common import POSTGRES, fresh_schema, machine, on_both_databases
 
 from b2bgateway.store import Store, upgrade
 
@@ -106,10 +106,7 @@ def main() -> int:
         "target": "100,000 invoices <= 10 s on PostgreSQL",
         "runs": [],
     }
-    with tempfile.TemporaryDirectory() as tmp:
-        results["runs"].append(run(f"sqlite:///{tmp}/bench.db"))
-    if args.postgres:
-        results["runs"].append(run(args.postgres))
+    results["runs"] = on_both_databases(run, args.postgres)
     for figures in results["runs"]:
         print(
             f"{figures['database']}: 100,000 invoices created in {figures['create_100k_s']} s, "

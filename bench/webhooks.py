@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from checkout import free_port, gateway_server, load, order, seed
-from common import POSTGRES, fresh_schema, machine, with_schema
+from common import POSTGRES, fresh_schema, machine, on_both_databases, with_schema
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
@@ -285,13 +285,7 @@ def main() -> int:
         "targets": {"applied_events_per_second_postgresql": 500},
         "runs": [],
     }
-    with tempfile.TemporaryDirectory() as tmp:
-        results["runs"].append(run(f"sqlite:///{tmp}/bench.db", args.quick))
-    if args.postgres:
-        try:
-            results["runs"].append(run(args.postgres, args.quick))
-        except Exception as exc:  # report it; the SQLite figures stand
-            print(f"PostgreSQL skipped: {type(exc).__name__}: {exc}", file=sys.stderr)
+    results["runs"] = on_both_databases(lambda url: run(url, args.quick), args.postgres)
     for figures in results["runs"]:
         sent, check = figures["webhooks_c16"], figures["verification"]
         print(
