@@ -21,6 +21,7 @@ from sqlalchemy import Table, bindparam, delete, update
 from b2bgateway.errors import GatewayError, IdempotencyConflict
 from b2bgateway.store import Store
 from b2bgateway.store.models import IdempotencyRecord, utcnow
+from b2bgateway.store.repository import dialect_insert
 
 __all__ = [
     "LOCK",
@@ -140,12 +141,8 @@ _COMPLETE = _RECORDS.update().where(
 
 @functools.cache
 def _claim_statement(dialect: str) -> Any:
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
     return (
-        insert(_RECORDS)
+        dialect_insert(dialect)(_RECORDS)
         .on_conflict_do_nothing(index_elements=["merchant_id", "key"])
         .returning(_RECORDS.c.key)
     )

@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import Insert, bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 
 from b2bgateway import lifecycle
@@ -34,7 +33,7 @@ from b2bgateway.interface import (
 )
 from b2bgateway.store.models import Payment, Refund, utcnow
 from b2bgateway.store.models import WebhookEvent as EventRow
-from b2bgateway.store.repository import new_id
+from b2bgateway.store.repository import dialect_insert, new_id
 
 __all__ = ["EventOutOfOrder", "Received", "receive"]
 
@@ -286,11 +285,9 @@ _LOCK_PAYMENT = (
 _EVENT_KEY = ("merchant_id", "processor", "event_id")  # the events' unique constraint
 #: Per dialect (the two the store supports both have ON CONFLICT and RETURNING).
 _INSERT_EVENT: dict[str, Insert] = {
-    "postgresql": postgresql.insert(EventRow)
+    dialect: dialect_insert(dialect)(EventRow)
     .on_conflict_do_nothing(index_elements=_EVENT_KEY)
-    .returning(EventRow.id),
-    "sqlite": sqlite.insert(EventRow)
-    .on_conflict_do_nothing(index_elements=_EVENT_KEY)
-    .returning(EventRow.id),
+    .returning(EventRow.id)
+    for dialect in ("postgresql", "sqlite")
 }
 _RECORD_OUTCOME = update(EventRow).where(EventRow.id == bindparam("row_id"))

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import functools
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from sqlalchemy import Table, bindparam, inspect, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -23,6 +24,7 @@ __all__ = [
     "InvoiceData",
     "bulk_upsert_invoices",
     "create_payment",
+    "dialect_insert",
     "get_customer",
     "get_invoice",
     "new_id",
@@ -126,14 +128,15 @@ def upsert_invoices(
     return results
 
 
+def dialect_insert(dialect: str) -> Callable[[Any], Any]:
+    """``insert`` of ``dialect`` (``"postgresql"`` or ``"sqlite"``): its statements have the
+    ``ON CONFLICT`` clauses both databases support and SQLAlchemy's generic insert lacks."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
 def upsert(session: Session, entity: Any) -> Any:
-    """``INSERT`` into ``entity`` with the session's dialect's ``ON CONFLICT`` clauses (both
-    PostgreSQL and SQLite have them; SQLAlchemy's generic insert does not)."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-    return insert(entity)
+    """``INSERT`` into ``entity`` for the session's database, with ``ON CONFLICT`` clauses."""
+    return dialect_insert(session.get_bind().dialect.name)(entity)
 
 
 def bulk_upsert_invoices(
