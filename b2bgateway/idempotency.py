@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -20,6 +21,7 @@ from sqlalchemy import Table, bindparam, delete, update
 
 from b2bgateway.errors import GatewayError, IdempotencyConflict
 from b2bgateway.store import Store
+from b2bgateway.store.db import UNAVAILABLE, is_unavailable
 from b2bgateway.store.models import IdempotencyRecord, utcnow
 from b2bgateway.store.repository import dialect_insert
 
@@ -115,21 +117,36 @@ def begin(store: Store, merchant_id: str, key: str, scope: str, digest: str) -> 
 def complete(
     store: Store, merchant_id: str, key: str, status: int, body: str, content_type: str
 ) -> None:
-    """Store the response so that a retry with the same key gets exactly it."""
-    with store.write() as session:
-        session.connection().execute(
-            _COMPLETE,
-            {
-                "merchant": merchant_id,
-                "claimed": key,
-                "state": "completed",
-                "response_status": status,
-                "response_body": body,
-                "response_content_type": content_type,
-                "completed_at": utcnow(),
-                "locked_until": None,
-            },
-        )
+    """Store the response so that a retry with the same key gets exactly it. The work it
+    answers is done and committed, so a database that blinks is tried again (after 0.2 s, 1 s).
+
+    :raises sqlalchemy.exc.OperationalError: the database stayed unavailable (or a lasting fault).
+    """
+    for pause in (*COMPLETE_RETRY_PAUSES, None):
+        try:
+            with store.write() as session:
+                session.connection().execute(
+                    _COMPLETE,
+                    {
+                        "merchant": merchant_id,
+                        "claimed": key,
+                        "state": "completed",
+                        "response_status": status,
+                        "response_body": body,
+                        "response_content_type": content_type,
+                        "completed_at": utcnow(),
+                        "locked_until": None,
+                    },
+                )
+            return
+        except UNAVAILABLE as exc:
+            if pause is None or not is_unavailable(exc):
+                raise
+            time.sleep(pause)
+
+
+#: Pauses between attempts to store a response while the database is unavailable.
+COMPLETE_RETRY_PAUSES = (0.2, 1.0)
 
 
 _RECORDS: Table = IdempotencyRecord.__table__  # type: ignore[assignment]

@@ -162,3 +162,24 @@ def test_a_lasting_database_fault_is_a_500_not_a_503(client, data, monkeypatch):
     response = client.get("/v1/customers/C-1", headers=headers())
     assert response.status_code == 500
     assert response.json["code"] == "internal_error"
+
+
+def test_a_response_is_stored_once_the_database_is_back(store, monkeypatch):
+    """The work a response answers is committed: storing it survives a blink of the database."""
+    from b2bgateway import idempotency
+
+    monkeypatch.setattr(idempotency, "COMPLETE_RETRY_PAUSES", (0.0, 0.0))
+    assert idempotency.begin(store, "acme", "k-1", "POST /v1/checkouts", "digest") is None
+    real = Store.write
+    failures = iter([TOO_MANY])
+
+    def blinking(self: Store) -> Any:
+        for exc in failures:
+            raise exc
+        return real(self)
+
+    monkeypatch.setattr(Store, "write", blinking)
+    idempotency.complete(store, "acme", "k-1", 201, '{"id":"pay_1"}', "application/json")
+    monkeypatch.undo()
+    replay = idempotency.begin(store, "acme", "k-1", "POST /v1/checkouts", "digest")
+    assert replay == idempotency.Replay(201, '{"id":"pay_1"}', "application/json")

@@ -7,7 +7,6 @@ import functools
 import json
 import logging
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -20,7 +19,7 @@ from b2bgateway import idempotency
 from b2bgateway.errors import GatewayError, NotFound
 from b2bgateway.settings import MerchantConfig
 from b2bgateway.store import Store
-from b2bgateway.store.db import UNAVAILABLE, is_unavailable
+from b2bgateway.store.db import UNAVAILABLE
 from b2bgateway_web.app import gateway
 from b2bgateway_web.problems import problem, problem_for, validation_problem
 
@@ -172,28 +171,22 @@ def idempotent(view: F) -> F:
         if response.status_code >= 500:
             _release(store, merchant.id, key)
             return response
-        body = response.get_data(as_text=True)
-        for pause in (*COMPLETE_RETRY_PAUSES, None):
-            try:
-                idempotency.complete(
-                    store, merchant.id, key, response.status_code, body, response.content_type or ""
-                )
-                break
-            except UNAVAILABLE as exc:
-                if not is_unavailable(exc) or pause is None:
-                    # The work is done and committed: answer it. The claim keeps its lock, so
-                    # a retry soon gets 409, and one after the lock ends finds the payment or
-                    # refund by its key.
-                    log.warning("could not store an idempotent request's response", exc_info=True)
-                    break
-                time.sleep(pause)
+        try:
+            idempotency.complete(
+                store,
+                merchant.id,
+                key,
+                response.status_code,
+                response.get_data(as_text=True),
+                response.content_type or "",
+            )
+        except UNAVAILABLE:
+            # The work is done and committed: answer it. The claim keeps its lock, so a retry
+            # soon gets 409, and one after the lock ends finds the payment or refund by its key.
+            log.warning("could not store an idempotent request's response", exc_info=True)
         return response
 
     return wrapper  # type: ignore[return-value]
-
-
-#: Pauses between attempts to store an idempotent request's response (the database blinked).
-COMPLETE_RETRY_PAUSES = (0.2, 1.0)
 
 
 def _release(store: Store, merchant_id: str, key: str) -> None:
