@@ -19,15 +19,22 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
 __all__ = [
+    "INSTALLMENT_COUNTS",
+    "BankTransferInstructions",
     "Capabilities",
+    "CashVoucher",
     "ChargeRequest",
     "ChargeResult",
     "CustomerRef",
+    "Dispute",
+    "DisputeStatus",
     "EventKind",
     "Failure",
+    "MethodDetails",
     "NextAction",
     "Outbox",
     "Outcome",
+    "PaymentMethodType",
     "PaymentStatus",
     "PaymentStatusChanged",
     "ProcessorInfo",
@@ -65,6 +72,7 @@ class PaymentStatus(enum.StrEnum):
     CANCELED = "canceled"
     PARTIALLY_REFUNDED = "partially_refunded"
     REFUNDED = "refunded"
+    DISPUTED = "disputed"  # a chargeback is open (or was lost: see Payment.dispute_status)
 
     @property
     def registers_invoices(self) -> bool:
@@ -78,8 +86,39 @@ _REGISTERING = frozenset(
         PaymentStatus.PROCESSING,
         PaymentStatus.SUCCEEDED,
         PaymentStatus.PARTIALLY_REFUNDED,
+        PaymentStatus.DISPUTED,  # while open or won; a lost dispute releases them explicitly
     }
 )
+
+
+class PaymentMethodType(enum.StrEnum):
+    """How the customer pays: a card (optionally in MSI installments), a SPEI bank transfer to a
+    CLABE, or cash at OXXO and other stores against a voucher. ``manual`` is money the merchant
+    received outside the gateway."""
+
+    CARD = "card"
+    BANK_TRANSFER = "bank_transfer"
+    CASH = "cash"
+    MANUAL = "manual"
+
+    @property
+    def waits_for_funds(self) -> bool:
+        """The customer pays later, at their bank or a store: the payment waits days, not
+        minutes, and its invoices are held as ``payment_pending``."""
+        return self in (PaymentMethodType.BANK_TRANSFER, PaymentMethodType.CASH)
+
+
+#: Meses sin intereses: the installment counts Mexican card issuers offer.
+INSTALLMENT_COUNTS = frozenset({3, 6, 9, 12, 18, 24})
+
+
+class DisputeStatus(enum.StrEnum):
+    """A chargeback (contracargo): ``open`` while the issuer decides; ``won`` returns the payment
+    to its paid state; ``lost`` takes the money back and opens its invoices again."""
+
+    OPEN = "open"
+    WON = "won"
+    LOST = "lost"
 
 
 class RefundStatus(enum.StrEnum):
@@ -107,6 +146,19 @@ class Capabilities:
     partial_refund: bool = True
     three_d_secure: bool = False
     requires_webhook_secret: bool = True
+    #: payment methods it can charge (:class:`PaymentMethodType` values, never ``manual``)
+    payment_methods: frozenset[str] = frozenset({"card"})
+    #: MSI installment counts it can charge on cards (a subset of :data:`INSTALLMENT_COUNTS`)
+    installments: frozenset[int] = frozenset()
+
+    def __post_init__(self) -> None:
+        unknown = set(self.payment_methods) - {m.value for m in PaymentMethodType} | (
+            set(self.payment_methods) & {PaymentMethodType.MANUAL.value}
+        )
+        if unknown:
+            raise ValueError(f"unknown payment methods: {sorted(unknown)}")
+        if not self.installments <= INSTALLMENT_COUNTS:
+            raise ValueError(f"installments must be among {sorted(INSTALLMENT_COUNTS)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,19 +185,59 @@ class CustomerRef:
 
 
 @dataclass(frozen=True, slots=True)
-class NextAction:
-    """What the customer must do to finish: follow a redirect, or let the browser SDK confirm."""
+class BankTransferInstructions:
+    """Where the customer sends a SPEI transfer: the CLABE (18 digits), its bank, the
+    beneficiary's name, the reference to quote, the exact amount and until when."""
 
-    type: Literal["redirect", "client_secret"]
+    clabe: str
+    bank: str
+    beneficiary: str
+    amount: Money
+    reference: str | None = None
+    expires_at: datetime | None = None
+    hosted_instructions_url: str | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.clabe) != 18 or not self.clabe.isdigit():
+            raise ValueError("a CLABE has 18 digits")
+
+
+@dataclass(frozen=True, slots=True)
+class CashVoucher:
+    """What the customer takes to the store (OXXO and others): the reference to pay, the barcode
+    (as an image URL), the printable voucher and until when it can be paid."""
+
+    reference: str
+    amount: Money
+    barcode_url: str | None = None
+    voucher_url: str | None = None
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NextAction:
+    """What the customer must do to finish: follow a redirect, let the browser SDK confirm,
+    send a bank transfer (``display_bank_transfer_instructions`` with ``bank_transfer``) or pay
+    a cash voucher at a store (``display_cash_voucher`` with ``cash_voucher``)."""
+
+    type: Literal[
+        "redirect", "client_secret", "display_bank_transfer_instructions", "display_cash_voucher"
+    ]
     url: str | None = None
     client_secret: str | None = None
     data: Mapping[str, str] = field(default_factory=dict)
+    bank_transfer: BankTransferInstructions | None = None
+    cash_voucher: CashVoucher | None = None
 
     def __post_init__(self) -> None:
         if self.type == "redirect" and not self.url:
             raise ValueError("a redirect next action needs a url")
         if self.type == "client_secret" and not self.client_secret:
             raise ValueError("a client_secret next action needs the client secret")
+        if self.type == "display_bank_transfer_instructions" and self.bank_transfer is None:
+            raise ValueError("bank transfer instructions need bank_transfer")
+        if self.type == "display_cash_voucher" and self.cash_voucher is None:
+            raise ValueError("a cash voucher next action needs cash_voucher")
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +249,38 @@ class Failure:
     message: str
     processor_code: str | None = None
     processor_message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MethodDetails:
+    """How a payment was actually paid, as the processor reports it: what the merchant's ERP
+    needs for the CFDI payment receipt (complemento de pago) without asking the processor.
+
+    ``type`` is a :class:`PaymentMethodType` value. For cards: ``brand`` (``visa``,
+    ``mastercard``, ``amex``...), ``last4``, ``funding`` (``credit`` / ``debit`` / ``prepaid``),
+    ``authorization_code`` and ``installments`` (MSI). For SPEI: ``tracking_key`` (clave de
+    rastreo) and ``payer_bank``. ``paid_at`` is when the processor received the money.
+    """
+
+    type: str = "card"
+    brand: str | None = None
+    last4: str | None = None
+    funding: Literal["credit", "debit", "prepaid"] | None = None
+    authorization_code: str | None = None
+    installments: int | None = None
+    tracking_key: str | None = None
+    payer_bank: str | None = None
+    paid_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Dispute:
+    """A chargeback as the processor reports it (``EventKind.DISPUTE`` events)."""
+
+    status: DisputeStatus
+    amount: Money | None = None  # what the customer's bank disputes (the whole payment if None)
+    reason: str = ""  # the processor's reason code (``fraudulent``, ``product_not_received``...)
+    reference: str | None = None  # the dispute's id at the processor
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +304,12 @@ class ChargeRequest:
     gateway_url: str = ""  # public base URL of this gateway (for processor-hosted pages)
     webhook_url: str | None = None  # where this processor's notifications for the merchant go
     metadata: Mapping[str, str] = field(default_factory=dict)
+    #: a :class:`PaymentMethodType` value the processor's capabilities declare
+    payment_method: str = "card"
+    installments: int | None = None  # MSI count on a card, one the merchant and processor offer
+    #: when the gateway gives up on the customer: send it as the processor's own expiry
+    #: (a voucher's or a transfer's due date, a hosted page's expiry) where it has one
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +323,16 @@ class ChargeResult:
     failure: Failure | None = None
     refunded: Money | None = None  # total refunded at the processor, when retrieving
     processor_status: str | None = None  # the processor's raw status, for logs and support
+    #: False when the customer can still finish on the processor's page after this failure
+    #: (a declined card on a hosted checkout that stays open): the failure is one attempt,
+    #: and the payment waits for the next one, a cancel or its expiry.
+    final: bool = True
+    #: the reference of this attempt when the processor gives each try its own (a Checkout
+    #: Session's PaymentIntent, a Checkout Pro preference's payment); also matched in webhooks
+    attempt_reference: str | None = None
+    method_details: MethodDetails | None = None
+    received: Money | None = None  # funds received so far (a SPEI transfer can fall short)
+    expires_at: datetime | None = None  # the processor's own expiry of the pending charge
 
     def __post_init__(self) -> None:
         if self.outcome is Outcome.FAILED and self.failure is None:
@@ -270,8 +410,15 @@ class WebhookEvent:
     refund_reference: str | None = None
     refunded: Money | None = None
     occurred_at: datetime | None = None
+    final: bool = True  # as ChargeResult.final: False for a failed attempt the customer can retry
+    attempt_reference: str | None = None
+    method_details: MethodDetails | None = None
+    received: Money | None = None  # funds received so far (SPEI)
+    dispute: Dispute | None = None  # for EventKind.DISPUTE
 
     def __post_init__(self) -> None:
+        if self.kind is EventKind.DISPUTE and self.dispute is None:
+            raise ValueError("a dispute event needs its Dispute")
         if self.kind is not EventKind.IGNORED and not (self.payment_id or self.processor_reference):
             raise ValueError("an event about a payment must say which (payment_id or reference)")
         if self.kind is EventKind.REFUND and not (self.refund_id or self.refund_reference):

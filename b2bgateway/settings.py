@@ -14,8 +14,9 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -31,6 +32,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from b2bgateway.errors import ConfigurationError
+from b2bgateway.interface import INSTALLMENT_COUNTS
 from b2bgateway.money import currencies
 
 if TYPE_CHECKING:
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CONFIG_ENV",
     "DEFAULT_CONFIG_FILE",
+    "ExpirySettings",
     "MerchantConfig",
     "MerchantSettings",
     "Settings",
@@ -60,6 +63,37 @@ DEMO_MERCHANT: dict[str, Any] = {
 }
 
 
+class ExpirySettings(BaseModel):
+    """How long a payment waits for the customer, per method (``[merchants.X.expiry]``).
+
+    Durations as seconds or ISO 8601 (``"PT1H"``, ``"P3D"``). A processor's own, shorter expiry
+    wins. ``grace`` is how long after a processor that cannot cancel has let its charge expire
+    the gateway still waits before it releases the invoices (a payment made in that window is
+    still recorded, and flagged if the invoices were paid again meanwhile).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    card: timedelta = timedelta(hours=1)  # a 3-D Secure challenge or a hosted page
+    bank_transfer: timedelta = timedelta(hours=72)  # SPEI: can arrive the next business day
+    cash: timedelta = timedelta(hours=72)  # an OXXO voucher
+    grace: timedelta = timedelta(hours=24)
+
+    @field_validator("card", "bank_transfer", "cash", "grace")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0) or value > timedelta(days=30):
+            raise ValueError("must be more than 0 and at most 30 days")
+        return value
+
+    def for_method(self, method: str) -> timedelta:
+        value: timedelta = getattr(self, method, self.card)
+        return value
+
+
+PaymentMethodName = Literal["card", "bank_transfer", "cash"]
+
+
 class MerchantSettings(BaseModel):
     """One merchant: its portal's API keys, its processor and its payment preferences."""
 
@@ -76,6 +110,24 @@ class MerchantSettings(BaseModel):
     notification_url: AnyHttpUrl | None = None
     notification_secret: SecretStr | None = None  # signs outbound events; required with the URL
     processors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    #: what the merchant offers its customers; each must be one its processor can charge
+    payment_methods: list[PaymentMethodName] = Field(default_factory=lambda: ["card"])
+    installments: list[int] = Field(default_factory=list)  # MSI counts offered on cards
+    expiry: ExpirySettings = Field(default_factory=ExpirySettings)
+
+    @field_validator("payment_methods")
+    @classmethod
+    def _some_methods(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("offer at least one payment method (card, bank_transfer, cash)")
+        return list(dict.fromkeys(value))
+
+    @field_validator("installments")
+    @classmethod
+    def _msi_counts(cls, value: list[int]) -> list[int]:
+        if not set(value) <= INSTALLMENT_COUNTS:
+            raise ValueError(f"installment counts must be among {sorted(INSTALLMENT_COUNTS)}")
+        return sorted(set(value))
 
     @model_validator(mode="after")
     def _signed_notifications(self) -> MerchantSettings:
@@ -256,6 +308,35 @@ def _webhook_secret_problems(
     ]
 
 
+def _method_problems(
+    base: str, processor: Processor, merchant: MerchantSettings
+) -> list[tuple[str, str]]:
+    """Every method and MSI count the merchant offers must be one its processor can charge."""
+    caps = processor.info.capabilities
+    problems = []
+    missing = [m for m in merchant.payment_methods if m not in caps.payment_methods]
+    if missing:
+        can = ", ".join(sorted(caps.payment_methods))
+        problems.append(
+            (
+                f"{base}.payment_methods",
+                f"{processor.name} cannot charge {', '.join(missing)} (it can: {can})",
+            )
+        )
+    if merchant.installments and "card" not in merchant.payment_methods:
+        problems.append((f"{base}.installments", "installments (MSI) need the card method"))
+    extra = sorted(set(merchant.installments) - caps.installments)
+    if extra:
+        can = ", ".join(str(n) for n in sorted(caps.installments)) or "none"
+        problems.append(
+            (
+                f"{base}.installments",
+                f"{processor.name} cannot charge {extra} installments (it can: {can})",
+            )
+        )
+    return problems
+
+
 def _is_set(value: Any) -> bool:
     if isinstance(value, SecretStr):
         return bool(value.get_secret_value())
@@ -311,6 +392,8 @@ def resolve_merchants(settings: Settings, plugins: Plugins) -> Mapping[str, Merc
         chosen = validated.get(merchant.processor)
         if processor is not None and chosen is not None:
             problems.extend(_webhook_secret_problems(base, processor, chosen))
+        if processor is not None:
+            problems.extend(_method_problems(base, processor, merchant))
         resolved[merchant_id] = MerchantConfig(
             id=merchant_id,
             settings=merchant,

@@ -40,6 +40,7 @@ __all__ = [
     "OutboxMessage",
     "Payment",
     "PaymentAllocation",
+    "PaymentAttempt",
     "Refund",
     "WebhookEvent",
 ]
@@ -53,8 +54,16 @@ NAMING = {
 }
 
 #: Statuses in which a payment holds its invoices (see PaymentStatus.registers_invoices).
-REGISTERING_STATUSES = ("requires_action", "processing", "succeeded", "partially_refunded")
+REGISTERING_STATUSES = (
+    "requires_action",
+    "processing",
+    "succeeded",
+    "partially_refunded",
+    "disputed",
+)
 PAYMENT_STATUSES = (*REGISTERING_STATUSES, "failed", "canceled", "refunded")
+PAYMENT_METHODS = ("card", "bank_transfer", "cash", "manual")
+DISPUTE_STATUSES = ("open", "won", "lost")
 REFUND_STATUSES = ("pending", "succeeded", "failed")
 #: The predicate of the statement's partial index; queries must repeat it to use the index.
 OPEN_FACTURA = "document_type = 'factura' AND balance_minor > 0"
@@ -92,7 +101,13 @@ def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
-REGISTERED_ORDER = "purpose = 'order' AND " + _in("status", REGISTERING_STATUSES)
+#: A lost dispute gave the money back: the order is open again (its invoices' allocations are
+#: released the same way, through their ``registered`` flag).
+REGISTERED_ORDER = (
+    "purpose = 'order' AND "
+    + _in("status", REGISTERING_STATUSES)
+    + " AND (dispute_status IS NULL OR dispute_status <> 'lost')"
+)
 
 
 class Timestamps:
@@ -174,6 +189,11 @@ class Payment(Timestamps, Base):
         CheckConstraint(
             "refunded_minor >= 0 AND refunded_minor <= amount_minor", name="refunded_range"
         ),
+        CheckConstraint(_in("payment_method", PAYMENT_METHODS), name="payment_method"),
+        CheckConstraint(
+            "dispute_status IS NULL OR " + _in("dispute_status", DISPUTE_STATUSES),
+            name="dispute_status",
+        ),
         ForeignKeyConstraint(
             ["merchant_id", "customer_id"], ["customers.merchant_id", "customers.customer_id"]
         ),
@@ -181,6 +201,8 @@ class Payment(Timestamps, Base):
         Index("ix_payments_merchant_updated", "merchant_id", "updated_at", "id"),
         Index("ix_payments_merchant_customer", "merchant_id", "customer_id"),
         Index("ix_payments_status_updated", "status", "updated_at"),
+        # Reconciliation acts on open payments at their own expiry.
+        Index("ix_payments_status_expires", "status", "expires_at"),
         # A client's Idempotency-Key names one payment, even after a crash mid-request.
         Index(
             "uq_payments_idempotency_key",
@@ -230,6 +252,21 @@ class Payment(Timestamps, Base):
     # Reconciliation's lease and back-off: not before this time, and how often it asked.
     reconcile_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reconcile_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # v1.1: how the customer pays, until when the gateway waits, and what came of it.
+    payment_method: Mapped[str] = mapped_column(String(16), default="card", server_default="card")
+    installments: Mapped[int | None] = mapped_column(Integer)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    received_minor: Mapped[int | None] = mapped_column(BigInteger)  # funds received (SPEI)
+    flags: Mapped[list[str] | None] = mapped_column(JSON)  # overpaid, late_success, ...
+    method_details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dispute_status: Mapped[str | None] = mapped_column(String(8))
+    dispute_amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    dispute_reason: Mapped[str | None] = mapped_column(String(128))
+    dispute_reference: Mapped[str | None] = mapped_column(String(255))
+    dispute_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dispute_closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status_before_dispute: Mapped[str | None] = mapped_column(String(32))
 
     allocations: Mapped[list[PaymentAllocation]] = relationship(
         back_populates="payment", cascade="all, delete-orphan", lazy="selectin"
@@ -243,6 +280,52 @@ class Payment(Timestamps, Base):
     @property
     def refunded(self) -> Money:
         return Money.from_minor_units(self.refunded_minor, self.currency)
+
+    @property
+    def received(self) -> Money | None:
+        if self.received_minor is None:
+            return None
+        return Money.from_minor_units(self.received_minor, self.currency)
+
+    def add_flag(self, flag: str) -> bool:
+        """Add a flag (``overpaid``, ``late_success``...) once; True if it is new."""
+        current = list(self.flags or [])
+        if flag in current:
+            return False
+        self.flags = [*current, flag]
+        return True
+
+
+class PaymentAttempt(Base):
+    """One try at the processor for a payment: a hosted page lets the customer try several cards,
+    and each is kept (reference, outcome, failure, method details). Every reference a payment
+    gets is also how later notifications find it (a Checkout Session's PaymentIntent, a charge)."""
+
+    __tablename__ = "payment_attempts"
+    __table_args__ = (
+        Index(
+            "uq_payment_attempts_reference",
+            "merchant_id",
+            "processor",
+            "reference",
+            unique=True,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    payment_id: Mapped[str] = mapped_column(
+        ForeignKey("payments.id", ondelete="CASCADE"), index=True
+    )
+    merchant_id: Mapped[str] = mapped_column(String(64))
+    processor: Mapped[str] = mapped_column(String(64))
+    reference: Mapped[str] = mapped_column(String(255))
+    outcome: Mapped[str] = mapped_column(String(16))
+    final: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    failure_code: Mapped[str | None] = mapped_column(String(64))
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    method_details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class PaymentAllocation(Base):
