@@ -27,7 +27,6 @@ from b2bgateway.errors import (
 )
 from b2bgateway.hookspecs import hookimpl
 from b2bgateway.interface import (
-    INSTALLMENT_COUNTS,
     BankTransferInstructions,
     Capabilities,
     CashVoucher,
@@ -71,7 +70,6 @@ __all__ = [
     "EventKind",
     "Failure",
     "GatewayError",
-    "INSTALLMENT_COUNTS",
     "IdempotencyConflict",
     "InvalidAmount",
     "MethodDetails",

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
 __all__ = [
-    "INSTALLMENT_COUNTS",
     "BankTransferInstructions",
     "Capabilities",
     "CashVoucher",

@@ -111,7 +111,7 @@ class MerchantSettings(BaseModel):
     notification_secret: SecretStr | None = None  # signs outbound events; required with the URL
     processors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     #: what the merchant offers its customers; each must be one its processor can charge
-    payment_methods: list[PaymentMethodName] = Field(default_factory=lambda: ["card"])
+    payment_methods: list[PaymentMethodName] = ["card"]  # pydantic copies the default
     installments: list[int] = Field(default_factory=list)  # MSI counts offered on cards
     expiry: ExpirySettings = Field(default_factory=ExpirySettings)
 
