@@ -1,7 +1,9 @@
 """The built-in observer that turns status changes into outbound events (plugin ``notifications``).
 
 Event types: ``payment.<status>`` with the payment as it now stands, and ``refund.<status>``
-with the refund; both ordered per payment.
+with the refund; both ordered per payment. What is not a new status comes as its own type, from
+``details["event"]``: ``payment.late_success``, ``payment.expired``, ``payment.dispute_opened``,
+``payment.dispute_closed``, ``payment.amount_mismatch``.
 """
 
 from __future__ import annotations
@@ -12,14 +14,15 @@ from b2bgateway.interface import Outbox, PaymentStatusChanged, RefundStatusChang
 
 @hookimpl
 def b2bgateway_payment_status_changed(event: PaymentStatusChanged, outbox: Outbox) -> None:
-    outbox.emit(
-        f"payment.{event.status.value}",
-        event.payment_id,
-        {
-            "object": dict(event.payment),
-            "previous_status": None if event.previous is None else event.previous.value,
-        },
-    )
+    data = {
+        "object": dict(event.payment),
+        "previous_status": None if event.previous is None else event.previous.value,
+    }
+    if event.previous is not event.status:
+        outbox.emit(f"payment.{event.status.value}", event.payment_id, data)
+    what = event.details.get("event")
+    if what:
+        outbox.emit(f"payment.{what}", event.payment_id, data)
 
 
 @hookimpl

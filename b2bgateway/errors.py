@@ -15,11 +15,14 @@ __all__ = [
     "AmountChanged",
     "ConfigurationError",
     "DatabaseUnavailable",
+    "EventOutOfOrder",
     "GatewayError",
     "IdempotencyConflict",
+    "InstallmentsNotAvailable",
     "InvalidAmount",
     "NotFound",
     "NotPayable",
+    "PaymentMethodNotAvailable",
     "PluginContractError",
     "ProcessorContractError",
     "ProcessorDeclined",
@@ -198,3 +201,31 @@ class WebhookMalformed(GatewayError):
     code = "webhook_malformed"
     status = 400
     title = "Webhook malformed"
+
+
+class EventOutOfOrder(GatewayError):
+    """A notification that cannot be applied yet (a refund or a dispute reported before its
+    payment's success): answered 409 and not recorded, so the processor delivers it again
+    later, when it can be applied."""
+
+    code = "event_out_of_order"
+    status = 409
+    title = "Event out of order"
+
+
+class PaymentMethodNotAvailable(GatewayError):
+    """A checkout asked for a payment method the merchant does not offer or its processor
+    cannot charge."""
+
+    code = "payment_method_not_available"
+    status = 422
+    title = "Payment method not available"
+
+
+class InstallmentsNotAvailable(GatewayError):
+    """A checkout asked for MSI installments the merchant does not offer on cards (or its
+    processor cannot charge)."""
+
+    code = "installments_not_available"
+    status = 422
+    title = "Installments not available"

@@ -2,8 +2,17 @@
 applies a processor's answer to a payment row.
 
 Terminal states never regress: a late or repeated answer that would move a payment backwards is
-refused (the caller records it) and changes nothing. Observers hear of every change inside the
-transaction that made it.
+refused (the caller records it) and changes nothing. The one move out of ``failed`` or
+``canceled`` is a **late success**: the processor took the money after the gateway gave up
+(an expired voucher paid anyway, a processor that could not cancel). It is never lost: it is
+recorded, flagged ``late_success`` and raised (log ALERT, ``payment.late_success``); the payment
+becomes ``succeeded`` when its invoices (or order) are still free, and otherwise keeps its
+status, flagged ``overpaid`` for a refund. Observers hear of every change inside the transaction
+that made it.
+
+A failed attempt the customer can still retry on the processor's page (``final=False``) does not
+end the payment: it is kept as an attempt, and the payment waits for the next one, a cancel or
+its ``expires_at``.
 """
 
 from __future__ import annotations
@@ -13,11 +22,16 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from b2bgateway.interface import (
     ChargeResult,
+    MethodDetails,
+    NextAction,
     Outcome,
+    PaymentMethodType,
     PaymentStatus,
     PaymentStatusChanged,
     RefundStatus,
@@ -25,9 +39,9 @@ from b2bgateway.interface import (
 )
 from b2bgateway.notifications import SessionOutbox
 from b2bgateway.plugins import Plugins
-from b2bgateway.representation import payment_json, refund_json
-from b2bgateway.store.models import Payment, Refund, utcnow
-from b2bgateway.store.repository import set_payment_status
+from b2bgateway.representation import payment_json, refund_json, timestamp
+from b2bgateway.store.models import Payment, PaymentAllocation, PaymentAttempt, Refund, utcnow
+from b2bgateway.store.repository import set_payment_status, write_changes
 
 __all__ = [
     "ALLOWED",
@@ -35,6 +49,8 @@ __all__ = [
     "apply_charge_result",
     "can_move",
     "created",
+    "notify",
+    "record_attempt",
     "set_refund_status",
     "status_for",
     "transition",
@@ -47,12 +63,19 @@ S = PaymentStatus
 ALLOWED: Mapping[PaymentStatus, frozenset[PaymentStatus]] = {
     S.REQUIRES_ACTION: frozenset({S.PROCESSING, S.SUCCEEDED, S.FAILED, S.CANCELED}),
     S.PROCESSING: frozenset({S.REQUIRES_ACTION, S.SUCCEEDED, S.FAILED, S.CANCELED}),
-    S.SUCCEEDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
-    S.PARTIALLY_REFUNDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
-    S.FAILED: frozenset(),
-    S.CANCELED: frozenset(),
-    S.REFUNDED: frozenset(),
+    S.SUCCEEDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED, S.DISPUTED}),
+    S.PARTIALLY_REFUNDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED, S.DISPUTED}),
+    # A dispute won returns to the paid state it left; a lost one stays ``disputed``.
+    S.DISPUTED: frozenset({S.SUCCEEDED, S.PARTIALLY_REFUNDED, S.REFUNDED}),
+    # Only a late success, and only while its invoices are free (see apply_charge_result).
+    S.FAILED: frozenset({S.SUCCEEDED}),
+    S.CANCELED: frozenset({S.SUCCEEDED}),
+    S.REFUNDED: frozenset({S.DISPUTED}),
 }
+#: Where a payment has ended as far as the customer is concerned (a success there is late).
+CLOSED = frozenset({S.FAILED, S.CANCELED})
+#: Not finished: the customer or the processor has yet to act.
+OPEN = frozenset({S.REQUIRES_ACTION, S.PROCESSING})
 
 
 def can_move(current: PaymentStatus, new: PaymentStatus) -> bool:
@@ -138,43 +161,235 @@ def apply_charge_result(
 ) -> Applied:
     """Record a processor's answer about a charge on the (locked) payment row.
 
-    An answer whose amount or currency differs from ours is never applied (it is reported as a
-    mismatch for the caller to record and alert on). The processor reference, once known, is kept.
+    An answer whose amount or currency differs from ours is never applied (it is flagged
+    ``amount_mismatch`` and reported for the caller to record and alert on). The processor
+    reference, once known, is kept; every attempt is kept. Funds received beyond the amount
+    (a SPEI transfer for more) succeed and are flagged ``overpaid``.
     """
     if result.amount is not None and result.amount != payment.amount:
-        log.warning(
-            "payment %s: processor reports %s, ours is %s",
+        log.error(
+            "ALERT payment %s: processor reports %s, ours is %s: not applied",
             payment.id,
             result.amount,
             payment.amount,
         )
+        if payment.add_flag("amount_mismatch"):
+            notify(session, plugins, payment, {"event": "amount_mismatch"})
         return Applied(False, "mismatch")
     if result.processor_reference and not payment.processor_reference:
         payment.processor_reference = result.processor_reference
+    record_attempt(session, payment, result)
+    _note_funding(payment, result)
     new = status_for(result)
-    if new is None:
-        return Applied(False, "unknown")
     current = PaymentStatus(payment.status)
+    if new is None:
+        write_changes(session, payment)
+        return Applied(False, "unknown")
+    if new is S.FAILED and not result.final and current in OPEN:
+        # One declined card on a page that stays open: the customer may try another.
+        write_changes(session, payment)
+        return Applied(False, "attempt_failed")
+    if new is S.PROCESSING and current is S.REQUIRES_ACTION and result.next_action is None:
+        # "Still pending" without instructions: the customer's instructions still stand.
+        write_changes(session, payment)
+        return Applied(False, "unchanged")
+    if new is S.SUCCEEDED and current in CLOSED:
+        return _late_success(session, plugins, payment, result)
     if new == current:
         if new is S.REQUIRES_ACTION and result.next_action is not None:
-            payment.next_action = _next_action(result)
+            payment.next_action = next_action_json(result.next_action)
+        write_changes(session, payment)
         return Applied(False, "unchanged")
     if not can_move(current, new):
         return Applied(False, "refused")
-    payment.next_action = _next_action(result) if new is S.REQUIRES_ACTION else None
+    action = result.next_action if new is S.REQUIRES_ACTION else None
+    payment.next_action = None if action is None else next_action_json(action)
     if result.failure is not None and new in (S.FAILED, S.CANCELED):
         payment.failure_code = result.failure.code
         payment.failure_message = result.failure.message
+    if new is S.SUCCEEDED:
+        _note_paid(payment, result)
     transition(session, plugins, payment, new, {"processor_status": result.processor_status})
     return Applied(True)
 
 
-def _next_action(result: ChargeResult) -> dict[str, Any] | None:
-    if result.next_action is None:
-        return None
-    action = asdict(result.next_action)
-    action["data"] = dict(action["data"])
-    return {key: value for key, value in action.items() if value not in (None, {})}
+def _note_funding(payment: Payment, result: ChargeResult) -> None:
+    """Keep the processor's expiry when it is sooner than ours, and the funds received so far."""
+    if result.expires_at is not None and (
+        payment.expires_at is None or result.expires_at < payment.expires_at
+    ):
+        payment.expires_at = result.expires_at
+    if result.received is not None and result.received.currency == payment.currency:
+        received = result.received.to_minor_units()
+        if received != payment.received_minor:
+            payment.received_minor = received
+            payment.updated_at = utcnow()  # the feed shows the amount received so far
+
+
+def _note_paid(payment: Payment, result: ChargeResult) -> None:
+    details = result.method_details or MethodDetails(type=payment.payment_method)
+    payment.paid_at = details.paid_at or utcnow()
+    payment.method_details = method_details_json(details, payment.paid_at)
+    received = payment.received_minor
+    if received is not None and received > payment.amount_minor and payment.add_flag("overpaid"):
+        log.error(
+            "ALERT payment %s: received %s for %s: overpaid, refund or apply the difference",
+            payment.id,
+            payment.received,
+            payment.amount,
+        )
+
+
+def _late_success(
+    session: Session, plugins: Plugins, payment: Payment, result: ChargeResult
+) -> Applied:
+    """The processor took money for a payment the gateway closed. Never lost, always loud."""
+    previous = PaymentStatus(payment.status)
+    if payment.flags and "late_success" in payment.flags:
+        return Applied(False, "unchanged")  # already recorded (a repeated notification)
+    payment.add_flag("late_success")
+    _note_paid(payment, result)
+    if _free_again(session, payment):
+        payment.failure_code = None
+        payment.failure_message = None
+        payment.next_action = None
+        try:  # a checkout racing for the same invoices: the unique indexes decide
+            with session.begin_nested():
+                transition(session, plugins, payment, S.SUCCEEDED, {"event": "late_success"})
+        except IntegrityError:
+            session.refresh(payment)
+        else:
+            log.error(
+                "ALERT payment %s was %s but the processor took the money: recorded as "
+                "succeeded (its invoices were still free)",
+                payment.id,
+                previous,
+            )
+            return Applied(True, "late_success")
+    payment.add_flag("overpaid")
+    notify(session, plugins, payment, {"event": "late_success"})
+    log.error(
+        "ALERT payment %s is %s but the processor took the money, and its invoices were paid "
+        "again meanwhile: overpaid, refund it at the processor",
+        payment.id,
+        previous,
+    )
+    return Applied(False, "late_success")
+
+
+def _free_again(session: Session, payment: Payment) -> bool:
+    """Are this payment's invoices (or order) still free, no other payment holding any?"""
+    taken: object
+    if payment.purpose == "order":
+        taken = session.scalar(
+            select(Payment.id).where(
+                Payment.merchant_id == payment.merchant_id,
+                Payment.order_reference == payment.order_reference,
+                Payment.id != payment.id,
+                Payment.status.in_([s.value for s in S if s.registers_invoices]),
+                or_(Payment.dispute_status.is_(None), Payment.dispute_status != "lost"),
+            )
+        )
+    else:
+        taken = session.scalar(
+            select(PaymentAllocation.id).where(
+                PaymentAllocation.merchant_id == payment.merchant_id,
+                PaymentAllocation.invoice_id.in_([a.invoice_id for a in payment.allocations]),
+                PaymentAllocation.registered.is_(True),
+                PaymentAllocation.payment_id != payment.id,
+            )
+        )
+    return taken is None
+
+
+def record_attempt(session: Session, payment: Payment, result: ChargeResult) -> None:
+    """Keep this try at the processor (one row per processor reference): its outcome, failure
+    and method details. The references are also how notifications find the payment later."""
+    reference = result.attempt_reference or result.processor_reference
+    if not reference:
+        return
+    attempt = session.scalar(
+        select(PaymentAttempt).where(
+            PaymentAttempt.merchant_id == payment.merchant_id,
+            PaymentAttempt.processor == payment.processor,
+            PaymentAttempt.reference == reference,
+        )
+    )
+    if attempt is None:
+        attempt = PaymentAttempt(
+            payment_id=payment.id,
+            merchant_id=payment.merchant_id,
+            processor=payment.processor,
+            reference=reference,
+        )
+        session.add(attempt)
+    elif attempt.payment_id != payment.id:
+        log.error("payment %s: reference %s belongs to another payment", payment.id, reference)
+        return
+    attempt.outcome = result.outcome.value
+    attempt.final = result.final
+    if result.failure is not None:
+        attempt.failure_code = result.failure.code
+        attempt.failure_message = result.failure.message
+    if result.method_details is not None:
+        attempt.method_details = method_details_json(result.method_details)
+    session.flush()
+
+
+def notify(
+    session: Session, plugins: Plugins, payment: Payment, details: Mapping[str, Any]
+) -> None:
+    """Tell the observers of a change that is not a new status (a flag, a dispute's outcome):
+    ``previous`` equals ``status`` and ``details["event"]`` says what happened."""
+    payment.updated_at = utcnow()
+    write_changes(session, payment)
+    _notify_payment(session, plugins, payment, PaymentStatus(payment.status), details)
+
+
+#: SAT's c_FormaPago for the CFDI payment receipt, by method and card funding.
+FORMA_PAGO = {"credit": "04", "debit": "28", "prepaid": "28"}
+
+
+def forma_pago(details: Mapping[str, Any]) -> str:
+    """The SAT payment form code: 04 credit card, 28 debit card, 03 transfer, 01 cash,
+    02 cheque, 99 to be defined (a card whose funding the processor did not say)."""
+    method = details.get("type")
+    if method == PaymentMethodType.CARD.value:
+        return FORMA_PAGO.get(str(details.get("funding")), "99")
+    return {"bank_transfer": "03", "cash": "01", "transfer": "03", "check": "02"}.get(
+        str(method), "99"
+    )
+
+
+def method_details_json(details: MethodDetails, paid_at: Any = None) -> dict[str, Any]:
+    body = asdict(details)
+    when = paid_at or details.paid_at
+    body["paid_at"] = None if when is None else timestamp(when)
+    body["forma_pago"] = forma_pago(body)
+    return body
+
+
+def next_action_json(action: NextAction) -> dict[str, Any]:
+    """A next action as the payment JSON carries it (API: ``next_action``): money as strings,
+    timestamps RFC 3339, instructions flattened into the action."""
+    body: dict[str, Any] = {"type": action.type}
+    if action.url:
+        body["url"] = action.url
+    if action.client_secret:
+        body["client_secret"] = action.client_secret
+    if action.data:
+        body["data"] = dict(action.data)
+    instructions = action.bank_transfer or action.cash_voucher
+    if instructions is not None:
+        for key, value in asdict(instructions).items():
+            if key == "amount":
+                body[key] = str(instructions.amount.amount)
+                body["currency"] = instructions.amount.currency
+            elif key == "expires_at":
+                body[key] = None if value is None else timestamp(value)
+            elif value is not None:
+                body[key] = value
+    return body
 
 
 def set_refund_status(

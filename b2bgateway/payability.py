@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from b2bgateway.errors import NotFound
@@ -68,37 +68,48 @@ def _customer(session: Session, merchant_id: str, customer_id: str) -> Customer:
     return customer
 
 
-def _registered(session: Session, merchant_id: str, invoice_ids: Sequence[str]) -> set[str]:
-    """Which of these invoices a payment in the gateway holds (see PaymentAllocation)."""
+#: The holding payment waits for the customer's funds (a SPEI transfer, an OXXO voucher): the
+#: invoice is ``payment_pending`` rather than ``payment_registered``.
+_WAITING_FOR_FUNDS = and_(
+    Payment.payment_method.in_(("bank_transfer", "cash")),
+    Payment.status.in_(("requires_action", "processing")),
+)
+
+
+def _registered(session: Session, merchant_id: str, invoice_ids: Sequence[str]) -> dict[str, bool]:
+    """Which of these invoices a payment in the gateway holds (see PaymentAllocation), each
+    with whether that payment still waits for the customer's funds."""
     if not invoice_ids:
-        return set()
-    return set(
-        session.scalars(
-            select(PaymentAllocation.invoice_id).where(
-                PaymentAllocation.merchant_id == merchant_id,
-                PaymentAllocation.invoice_id.in_(invoice_ids),
-                PaymentAllocation.registered.is_(True),
-            )
+        return {}
+    rows = session.execute(
+        select(PaymentAllocation.invoice_id, _WAITING_FOR_FUNDS)
+        .join(Payment, Payment.id == PaymentAllocation.payment_id)
+        .where(
+            PaymentAllocation.merchant_id == merchant_id,
+            PaymentAllocation.invoice_id.in_(invoice_ids),
+            PaymentAllocation.registered.is_(True),
         )
     )
+    return {invoice_id: bool(waiting) for invoice_id, waiting in rows}
 
 
-def _registered_for_customer(session: Session, merchant_id: str, customer_id: str) -> set[str]:
+def _registered_for_customer(
+    session: Session, merchant_id: str, customer_id: str
+) -> dict[str, bool]:
     """Every invoice a payment of this customer holds (one query, however many invoices)."""
-    return set(
-        session.scalars(
-            select(PaymentAllocation.invoice_id)
-            .join(Payment, Payment.id == PaymentAllocation.payment_id)
-            .where(
-                Payment.merchant_id == merchant_id,
-                Payment.customer_id == customer_id,
-                PaymentAllocation.registered.is_(True),
-            )
+    rows = session.execute(
+        select(PaymentAllocation.invoice_id, _WAITING_FOR_FUNDS)
+        .join(Payment, Payment.id == PaymentAllocation.payment_id)
+        .where(
+            Payment.merchant_id == merchant_id,
+            Payment.customer_id == customer_id,
+            PaymentAllocation.registered.is_(True),
         )
     )
+    return {invoice_id: bool(waiting) for invoice_id, waiting in rows}
 
 
-def _invoice_facts(invoice: Invoice | OpenInvoice, registered: set[str]) -> InvoiceFacts:
+def _invoice_facts(invoice: Invoice | OpenInvoice, registered: dict[str, bool]) -> InvoiceFacts:
     return InvoiceFacts(
         invoice_id=invoice.invoice_id,
         document_type=invoice.document_type,
@@ -106,6 +117,7 @@ def _invoice_facts(invoice: Invoice | OpenInvoice, registered: set[str]) -> Invo
         due_on=invoice.due_on,
         balance=invoice.balance,
         registered=invoice.invoice_id in registered,
+        pending=registered.get(invoice.invoice_id, False),
     )
 
 
@@ -227,6 +239,7 @@ def statement(
                     invoice.currency,
                     invoice.balance_minor > 0,
                     invoice.invoice_id in registered,
+                    pending=registered.get(invoice.invoice_id, False),
                 )
                 decision = decided.get(key)
             if decision is None:

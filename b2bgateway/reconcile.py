@@ -7,9 +7,14 @@ stored, by our payment id (sent as its order id / external reference):
 - the processor's answer is applied like any other (allowed transitions only);
 - "no such payment" for a lookup by our id means the charge never reached the processor: the
   payment fails (``processor_not_reached``) and its invoices are free again;
-- a ``requires_action`` payment older than ``expire_after`` is canceled at the processor and
-  then here (``expired``), so its invoices become payable again; a processor that cannot cancel
-  keeps it open (a late success must not meet an invoice paid again meanwhile);
+- a ``requires_action`` payment past its own ``expires_at`` (per method: an hour for a card's
+  3-D Secure or hosted page, days for a SPEI transfer or an OXXO voucher; ``expire_after`` after
+  its creation for payments made before expiries existed) is canceled at the processor and then
+  here (``expired``, outbound ``payment.expired``), so its invoices become payable again;
+- a processor that cannot cancel is asked instead; once the payment is past ``expires_at`` plus
+  the merchant's ``expiry.grace`` and the processor still says pending, the gateway releases it
+  the same way. Money that arrives later anyway is a late success: recorded, flagged and raised,
+  never lost (see :mod:`b2bgateway.lifecycle`);
 - otherwise it is asked again later, with back-off.
 
 Payments are claimed with a lease (``reconcile_after``) under ``FOR UPDATE SKIP LOCKED`` on
@@ -169,6 +174,8 @@ def _settle(
         )
         counts.errors += 1
         return
+    assert merchant is not None  # it has settings
+    grace = merchant.settings.expiry.grace
     processor = gw.plugins.processor(payment.processor)
     request = RetrieveRequest(
         payment_id=payment.id,
@@ -176,10 +183,9 @@ def _settle(
         processor_reference=payment.processor_reference,
         amount=payment.amount,
     )
-    expiring = (
-        payment.status == PaymentStatus.REQUIRES_ACTION.value
-        and payment.created_at <= now - expire_after
-    )
+    deadline = payment.expires_at or payment.created_at + expire_after
+    expiring = payment.status == PaymentStatus.REQUIRES_ACTION.value and deadline <= now
+    release = False
     result: ChargeResult | None
     try:
         if expiring:
@@ -187,11 +193,18 @@ def _settle(
             # completed there, after its invoices were paid again.
             result = processor.cancel(request, settings)
             if result is None:
-                log.warning(
-                    "payment %s: %s cannot cancel it; it stays open", payment.id, processor.name
-                )
                 expiring = False
                 result = processor.retrieve(request, settings)
+                release = (
+                    result.outcome in (Outcome.PENDING, Outcome.UNKNOWN) and deadline + grace <= now
+                )
+                if not release:
+                    log.warning(
+                        "payment %s: %s cannot cancel it; its invoices are held until %s",
+                        payment.id,
+                        processor.name,
+                        deadline + grace,
+                    )
         else:
             result = processor.retrieve(request, settings)
     except ProcessorPaymentNotFound:
@@ -216,6 +229,23 @@ def _settle(
         log.error("payment %s: reconciliation failed: %s", payment.id, exc.detail)
         counts.errors += 1
         result = None
+    if release:
+        # The processor's own expiry and our grace have passed: stop holding the invoices.
+        result = ChargeResult(
+            Outcome.FAILED, failure=Failure("canceled", "released after its expiry")
+        )
+        expiring = True
+    _record(gw, payment_id, result, expiring, now, counts)
+
+
+def _record(
+    gw: Gateway,
+    payment_id: str,
+    result: ChargeResult | None,
+    expiring: bool,
+    now: datetime,
+    counts: Reconciled,
+) -> None:
     with gw.store.write() as session:
         locked = session.get(Payment, payment_id, with_for_update=True)
         assert locked is not None
@@ -225,6 +255,7 @@ def _settle(
         if changed and expiring and locked.status == PaymentStatus.CANCELED.value:
             locked.failure_code = "expired"
             locked.failure_message = "the customer did not finish the payment in time"
+            lifecycle.notify(session, gw.plugins, locked, {"event": "expired"})
             counts.expired += 1
         elif changed:
             counts.settled += 1

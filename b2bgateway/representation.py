@@ -11,9 +11,10 @@ from b2bgateway.money import Money
 from b2bgateway.payability import Statement, StatementLine
 from b2bgateway.rules import Decision
 from b2bgateway.statement import Balances
-from b2bgateway.store.models import Customer, Invoice, Payment, Refund
+from b2bgateway.store.models import Customer, Invoice, Payment, PaymentAttempt, Refund
 
 __all__ = [
+    "attempt_json",
     "customer_json",
     "invoice_json",
     "payment_json",
@@ -106,6 +107,61 @@ def payment_json(payment: Payment) -> dict[str, Any]:
         "refunded_amount": str(payment.refunded.amount),
         "created_at": timestamp(payment.created_at),
         "updated_at": timestamp(payment.updated_at),
+        # v1.1
+        "payment_method": _method(payment),
+        "expires_at": _maybe_timestamp(payment.expires_at),
+        "received_amount": (
+            None
+            if payment.received_minor is None
+            else Money.minor_units_text(payment.received_minor, payment.currency)
+        ),
+        "flags": list(payment.flags or []),
+        "dispute": _dispute(payment),
+        "method_details": payment.method_details,
+    }
+
+
+def _maybe_timestamp(value: datetime | None) -> str | None:
+    return None if value is None else timestamp(value)
+
+
+def _method(payment: Payment) -> dict[str, Any]:
+    body: dict[str, Any] = {"type": payment.payment_method}
+    if payment.installments:
+        body["installments"] = payment.installments
+    return body
+
+
+def _dispute(payment: Payment) -> dict[str, Any] | None:
+    if payment.dispute_status is None:
+        return None
+    return {
+        "status": payment.dispute_status,
+        "amount": (
+            None
+            if payment.dispute_amount_minor is None
+            else Money.minor_units_text(payment.dispute_amount_minor, payment.currency)
+        ),
+        "reason": payment.dispute_reason,
+        "opened_at": _maybe_timestamp(payment.dispute_opened_at),
+        "closed_at": _maybe_timestamp(payment.dispute_closed_at),
+    }
+
+
+def attempt_json(attempt: PaymentAttempt) -> dict[str, Any]:
+    """One try at the processor (``GET /v1/payments/{id}`` lists them as ``attempts``)."""
+    return {
+        "reference": attempt.reference,
+        "outcome": attempt.outcome,
+        "final": attempt.final,
+        "failure": (
+            None
+            if attempt.failure_code is None
+            else {"code": attempt.failure_code, "message": attempt.failure_message or ""}
+        ),
+        "method_details": attempt.method_details,
+        "created_at": timestamp(attempt.created_at),
+        "updated_at": timestamp(attempt.updated_at),
     }
 
 

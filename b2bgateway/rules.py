@@ -54,6 +54,7 @@ class Reason(enum.StrEnum):
     UNSUPPORTED_SOURCE = "unsupported_source"
     NO_BALANCE = "no_balance"
     PAYMENT_REGISTERED = "payment_registered"
+    PAYMENT_PENDING = "payment_pending"  # held by a payment that waits for the customer's funds
     MIXED_CURRENCIES = "mixed_currencies"
 
 
@@ -88,6 +89,7 @@ class InvoiceFacts:
     due_on: date
     balance: Money
     registered: bool = False  # a payment in the gateway holds it
+    pending: bool = False  # ...and that payment waits for the customer's funds (SPEI, OXXO)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,18 +176,23 @@ def invoice_reasons(ctx: InvoiceContext) -> list[str]:
     if invoice.balance.amount <= 0:
         reasons.append(Reason.NO_BALANCE)
     if invoice.registered:
-        reasons.append(Reason.PAYMENT_REGISTERED)
+        reasons.append(Reason.PAYMENT_PENDING if invoice.pending else Reason.PAYMENT_REGISTERED)
     return reasons
 
 
 def invoice_reasons_key(
-    document_type: str, source: str, currency: str, has_balance: bool, registered: bool
+    document_type: str,
+    source: str,
+    currency: str,
+    has_balance: bool,
+    registered: bool,
+    pending: bool = False,
 ) -> tuple[object, ...]:
     """All that :func:`invoice_reasons` looks at of one invoice (the merchant's policy and the
     customer being the same): invoices with equal keys get equal reasons, so a statement decides
     each distinct key once. ``has_balance``: the balance is greater than zero. Keep it in step
     with :func:`invoice_reasons` (a property test checks)."""
-    return (currency, has_balance, document_type, source, registered)
+    return (currency, has_balance, document_type, source, registered, registered and pending)
 
 
 @dataclass(frozen=True, slots=True)

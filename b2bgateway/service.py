@@ -26,8 +26,10 @@ from b2bgateway.errors import (
     AmountChanged,
     DatabaseUnavailable,
     GatewayError,
+    InstallmentsNotAvailable,
     NotFound,
     NotPayable,
+    PaymentMethodNotAvailable,
     ProcessorDeclined,
     ProcessorMisconfigured,
     ProcessorNotConfigured,
@@ -42,6 +44,7 @@ from b2bgateway.interface import (
     CustomerRef,
     Failure,
     Outcome,
+    PaymentMethodType,
     PaymentStatus,
     RefundRequest,
     RefundResult,
@@ -52,7 +55,7 @@ from b2bgateway.payability import check_invoices, check_order
 from b2bgateway.plugins import Processor
 from b2bgateway.settings import MerchantConfig
 from b2bgateway.store.db import UNAVAILABLE, is_unavailable
-from b2bgateway.store.models import Customer, Payment, Refund
+from b2bgateway.store.models import Customer, Payment, Refund, utcnow
 from b2bgateway.store.repository import create_payment, new_id
 
 __all__ = ["CheckoutRequest", "checkout", "get_payment", "refund"]
@@ -75,6 +78,8 @@ class CheckoutRequest:
     return_url: str | None = None
     device_session_id: str | None = None  # the processor's anti-fraud id from the browser
     payment_details: Mapping[str, str] = field(default_factory=dict)  # from the browser SDK
+    payment_method: str = "card"  # card | bank_transfer | cash
+    installments: int | None = None  # MSI on a card
 
 
 def _processor(merchant: MerchantConfig) -> Processor:
@@ -85,7 +90,34 @@ def _processor(merchant: MerchantConfig) -> Processor:
     return merchant.processor
 
 
-def _check_capabilities(processor: Processor, token: str | None) -> None:
+def _check_method(processor: Processor, merchant: MerchantConfig, req: CheckoutRequest) -> None:
+    """The method (and MSI count) must be one the merchant offers and its processor can charge.
+
+    :raises PaymentMethodNotAvailable: 422 ``payment_method_not_available``.
+    :raises InstallmentsNotAvailable: 422 ``installments_not_available``.
+    """
+    caps = processor.info.capabilities
+    offered = merchant.settings.payment_methods
+    if req.payment_method not in offered or req.payment_method not in caps.payment_methods:
+        raise PaymentMethodNotAvailable(
+            f"{req.payment_method} is not offered (offered: {', '.join(offered)})",
+            extra={"payment_methods": list(offered)},
+        )
+    if req.installments is not None:
+        counts = sorted(set(merchant.settings.installments) & caps.installments)
+        if req.payment_method != PaymentMethodType.CARD.value or req.installments not in counts:
+            raise InstallmentsNotAvailable(
+                f"{req.installments} installments are not offered"
+                + (f" (offered: {', '.join(map(str, counts))})" if counts else ""),
+                extra={"installments": counts},
+            )
+    if PaymentMethodType(req.payment_method).waits_for_funds and req.token is not None:
+        raise UnsupportedRequest(f"a {req.payment_method} payment takes no token")
+
+
+def _check_capabilities(processor: Processor, token: str | None, method: str = "card") -> None:
+    if PaymentMethodType(method).waits_for_funds:
+        return  # the processor gives the customer instructions: no token, no hosted page
     caps = processor.info.capabilities
     if token is not None and not caps.token_charge:
         raise UnsupportedRequest(f"{processor.name} cannot charge a token; omit payment_method")
@@ -138,7 +170,8 @@ def _reserve(
             if customer is None:
                 raise NotFound(f"customer {req.customer_id!r} not found")
             processor = _processor(merchant)
-            _check_capabilities(processor, req.token)
+            _check_method(processor, merchant, req)
+            _check_capabilities(processor, req.token, req.payment_method)
             if req.purpose == "order":
                 assert req.order_amount is not None
                 assert req.order_reference is not None
@@ -189,6 +222,9 @@ def _reserve(
                 idempotency_key=req.idempotency_key,
                 return_url=req.return_url,
                 status=PaymentStatus.PROCESSING,
+                payment_method=req.payment_method,
+                installments=req.installments,
+                expires_at=utcnow() + merchant.settings.expiry.for_method(req.payment_method),
             )
             lifecycle.created(session, gw.plugins, payment)
             return payment, CustomerRef(customer.customer_id, customer.name, customer.email)
@@ -237,6 +273,9 @@ def _charge(
             "customer_id": payment.customer_id,
             **({"device_session_id": device_session_id} if device_session_id else {}),
         },
+        payment_method=payment.payment_method,
+        installments=payment.installments,
+        expires_at=payment.expires_at,
     )
     try:
         return processor.charge(request, merchant.processor_settings)  # type: ignore[arg-type]

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from sqlalchemy import Insert, bindparam, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from b2bgateway import lifecycle
-from b2bgateway.errors import GatewayError, NotFound
+from b2bgateway import disputes, lifecycle
+from b2bgateway.errors import EventOutOfOrder, NotFound
 from b2bgateway.gateway import Gateway
 from b2bgateway.interface import (
     ChargeResult,
@@ -31,11 +31,11 @@ from b2bgateway.interface import (
     WebhookEvent,
     WebhookRequest,
 )
-from b2bgateway.store.models import Payment, Refund, utcnow
+from b2bgateway.store.models import Payment, PaymentAttempt, Refund, utcnow
 from b2bgateway.store.models import WebhookEvent as EventRow
 from b2bgateway.store.repository import dialect_insert, new_id
 
-__all__ = ["EventOutOfOrder", "Received", "receive"]
+__all__ = ["Received", "receive"]
 
 log = logging.getLogger(__name__)
 MAX_STORED_BODY = 64 * 1024
@@ -68,63 +68,53 @@ def _find_payment(
             and payment.processor == processor
         ):
             return payment
-    if event.processor_reference:
-        return session.scalar(
+    for reference in (event.processor_reference, event.attempt_reference):
+        if not reference:
+            continue
+        found = session.scalar(
             select(Payment)
             .where(
                 Payment.merchant_id == merchant_id,
                 Payment.processor == processor,
-                Payment.processor_reference == event.processor_reference,
+                Payment.processor_reference == reference,
             )
             .with_for_update()
         )
+        if found is None:
+            # Any reference the payment got on the way (a hosted page's attempts, a charge of a
+            # payment intent) finds it too: disputes and refunds often carry only those.
+            alias = session.scalar(
+                select(PaymentAttempt.payment_id).where(
+                    PaymentAttempt.merchant_id == merchant_id,
+                    PaymentAttempt.processor == processor,
+                    PaymentAttempt.reference == reference,
+                )
+            )
+            if alias is not None:
+                found = session.scalar(_LOCK_PAYMENT, {"payment_id": alias})
+        if found is not None and found.merchant_id == merchant_id and found.processor == processor:
+            return found
     return None
 
 
 def _apply_payment(gw: Gateway, session: Session, payment: Payment, event: WebhookEvent) -> str:
     if event.outcome is None:
         return "ignored"
-    if event.amount is not None and event.amount != payment.amount:
-        log.error(
-            "ALERT payment %s: webhook %s says %s, ours is %s: not applied",
-            payment.id,
-            event.event_id,
-            event.amount,
-            payment.amount,
-        )
-        return "mismatch"
     result = ChargeResult(
         event.outcome,
         processor_reference=event.processor_reference or payment.processor_reference,
         amount=event.amount,
         failure=event.failure,
         processor_status=event.event_type,
+        final=event.final,
+        attempt_reference=event.attempt_reference,
+        method_details=event.method_details,
+        received=event.received,
     )
     applied = lifecycle.apply_charge_result(session, gw.plugins, payment, result)
-    if (
-        applied.reason == "refused"
-        and event.outcome is Outcome.SUCCEEDED
-        and payment.status in (PaymentStatus.FAILED.value, PaymentStatus.CANCELED.value)
-    ):
-        # The processor took money for a payment we closed (e.g. expired, then completed late).
-        log.error(
-            "ALERT payment %s is %s but the processor reports it succeeded (event %s): "
-            "refund it at the processor",
-            payment.id,
-            payment.status,
-            event.event_id,
-        )
-        return "late_success"
+    if applied.reason in ("late_success", "attempt_failed", "mismatch"):
+        return applied.reason
     return "applied" if applied.changed else applied.reason
-
-
-class EventOutOfOrder(GatewayError):
-    """A refund reported before its payment's success: answered 409 and not recorded, so the
-    processor delivers it again later, when it can be applied."""
-
-    code = "event_out_of_order"
-    status = 409
-    title = "Event out of order"
 
 
 def _apply_refund(gw: Gateway, session: Session, payment: Payment, event: WebhookEvent) -> str:
@@ -264,8 +254,7 @@ def receive(
             elif event.kind is EventKind.REFUND:
                 outcome = _apply_refund(gw, session, payment, event)
             else:
-                outcome = "recorded"  # disputes: kept for the merchant, no state change
-                log.warning("payment %s: dispute event %s", payment.id, event.event_id)
+                outcome = disputes.apply(gw.plugins, session, payment, event)
         payment_id = None if payment is None else payment.id
         session.connection().execute(
             _RECORD_OUTCOME, {"row_id": row_id, "outcome": outcome, "payment_id": payment_id}

@@ -35,6 +35,13 @@ PAYMENT_FIELDS = {
     "refunded_amount",
     "created_at",
     "updated_at",
+    # v1.1 additions
+    "payment_method",
+    "expires_at",
+    "received_amount",
+    "flags",
+    "dispute",
+    "method_details",
 }
 
 # -- seeding and request helpers -----------------------------------------------------------------

@@ -228,6 +228,7 @@ invoice_facts = st.builds(
     due_on=st.dates(),
     balance=cents.map(lambda c: Money.from_minor_units(c, "MXN")),
     registered=st.booleans(),
+    pending=st.booleans(),
 )
 
 
@@ -319,9 +320,22 @@ def test_invoices_with_equal_keys_get_equal_reasons(
             facts.balance.currency,
             facts.balance.amount > 0,
             facts.registered,
+            pending=facts.pending,
         )
 
     if key_of(first) == key_of(second):
         assert reasons(first) == reasons(second)
     else:
         assert (first.balance.amount > 0) != (second.balance.amount > 0)
+
+
+@given(policy=policies, facts=invoice_facts, active=st.booleans())
+def test_a_held_invoice_is_pending_or_registered_never_both(policy, facts, active):
+    """An invoice a payment holds says which kind of hold: waiting for the customer's funds
+    (``payment_pending``) or paid (``payment_registered``); a free one says neither."""
+    reasons = invoice_reasons(InvoiceContext("m", policy, customer(active=active), facts, TODAY))
+    held = {"payment_pending", "payment_registered"} & set(reasons)
+    if not facts.registered:
+        assert not held
+    else:
+        assert held == {"payment_pending" if facts.pending else "payment_registered"}

@@ -7,7 +7,7 @@ import functools
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Table, bindparam, inspect, select, update
@@ -28,6 +28,7 @@ __all__ = [
     "get_customer",
     "get_invoice",
     "new_id",
+    "release_allocations",
     "set_payment_status",
     "upsert",
     "upsert_customer",
@@ -200,6 +201,9 @@ def create_payment(
     idempotency_key: str | None = None,
     return_url: str | None = None,
     status: PaymentStatus = PaymentStatus.PROCESSING,
+    payment_method: str = "card",
+    installments: int | None = None,
+    expires_at: datetime | None = None,
 ) -> Payment:
     """Insert a payment and its allocations. Flushes, so a second registered payment for one of
     the invoices fails here with ``IntegrityError`` (the partial unique index decides)."""
@@ -216,6 +220,9 @@ def create_payment(
         idempotency_key=idempotency_key,
         return_url=return_url,
         refunded_minor=0,
+        payment_method=payment_method,
+        installments=installments,
+        expires_at=expires_at,
     )
     payment.allocations = [
         PaymentAllocation(
@@ -246,6 +253,15 @@ def set_payment_status(session: Session, payment: Payment, status: PaymentStatus
             for allocation in payment.allocations:
                 set_committed_value(allocation, "registered", status.registers_invoices)
     write_changes(session, payment)
+
+
+def release_allocations(session: Session, payment: Payment) -> None:
+    """Let go of a payment's invoices whatever its status (a lost dispute): they can be paid
+    again. An order payment is released by its ``dispute_status`` (the order index's predicate)."""
+    session.connection().execute(_REGISTER, {"payment": payment.id, "registered": False})
+    if "allocations" in inspect(payment).dict:
+        for allocation in payment.allocations:
+            set_committed_value(allocation, "registered", False)
 
 
 _ALLOCATIONS: Table = PaymentAllocation.__table__  # type: ignore[assignment]

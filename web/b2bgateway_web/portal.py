@@ -79,6 +79,7 @@ REASONS: dict[str, str] = {
     Reason.UNSUPPORTED_SOURCE: "Documento de otro módulo",
     Reason.NO_BALANCE: "Sin saldo",
     Reason.PAYMENT_REGISTERED: "Ya tiene un pago registrado",
+    Reason.PAYMENT_PENDING: "Tiene un pago pendiente (transferencia o depósito)",
     Reason.MIXED_CURRENCIES: "Las facturas están en monedas distintas",
 }
 #: A code a plugin added that this page does not know.

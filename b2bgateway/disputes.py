@@ -1,0 +1,101 @@
+"""Chargebacks (contracargos): what a dispute does to a payment and its invoices.
+
+- ``open``: the payment becomes ``disputed`` (it remembers the paid state it left); its invoices
+  stay held while the card issuer decides.
+- ``won``: the payment returns to the paid state it left.
+- ``lost``: the money went back to the customer: the payment stays ``disputed`` with the dispute
+  ``lost`` and the amount lost, and its invoices (or order) are released, so they read as unpaid
+  again and the merchant's ERP can reopen them.
+
+Observers hear ``details["event"]`` ``dispute_opened`` / ``dispute_closed`` (outbound events
+``payment.dispute_opened`` / ``payment.dispute_closed``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.orm import Session
+
+from b2bgateway import lifecycle
+from b2bgateway.errors import EventOutOfOrder
+from b2bgateway.interface import Dispute, DisputeStatus, PaymentStatus, WebhookEvent
+from b2bgateway.plugins import Plugins
+from b2bgateway.store.models import Payment, utcnow
+from b2bgateway.store.repository import release_allocations
+
+__all__ = ["apply"]
+
+log = logging.getLogger(__name__)
+
+S = PaymentStatus
+#: Paid states a dispute can be opened on (and returned to when it is won).
+PAID = frozenset({S.SUCCEEDED, S.PARTIALLY_REFUNDED, S.REFUNDED})
+
+
+def apply(plugins: Plugins, session: Session, payment: Payment, event: WebhookEvent) -> str:
+    """Apply a dispute event to the locked payment; the outcome recorded with the event.
+
+    :raises EventOutOfOrder: a dispute of a payment not known to be paid yet (delivered again
+      later, when it can be applied).
+    """
+    dispute = event.dispute
+    assert dispute is not None  # WebhookEvent checks it for EventKind.DISPUTE
+    current = PaymentStatus(payment.status)
+    if payment.dispute_status in (DisputeStatus.WON.value, DisputeStatus.LOST.value) and (
+        dispute.reference is None or dispute.reference == payment.dispute_reference
+    ):
+        return "unchanged"  # this dispute is closed: a late or repeated notification
+    if current is not S.DISPUTED:
+        if current not in PAID:
+            raise EventOutOfOrder(f"payment {payment.id} is {payment.status}: not paid yet")
+        _open(plugins, session, payment, dispute, event)
+        if dispute.status is DisputeStatus.OPEN:
+            return "applied"
+    elif dispute.status is DisputeStatus.OPEN:
+        return "unchanged"
+    _close(plugins, session, payment, dispute, event)
+    return "applied"
+
+
+def _open(
+    plugins: Plugins, session: Session, payment: Payment, dispute: Dispute, event: WebhookEvent
+) -> None:
+    payment.status_before_dispute = payment.status
+    payment.dispute_status = DisputeStatus.OPEN.value
+    payment.dispute_reference = dispute.reference
+    payment.dispute_reason = dispute.reason[:128] or None
+    payment.dispute_amount_minor = (
+        dispute.amount.to_minor_units() if dispute.amount is not None else payment.amount_minor
+    )
+    payment.dispute_opened_at = event.occurred_at or utcnow()
+    payment.dispute_closed_at = None
+    log.error(
+        "ALERT payment %s: dispute %s opened (%s); answer it at the processor",
+        payment.id,
+        dispute.reference,
+        dispute.reason,
+    )
+    lifecycle.transition(session, plugins, payment, S.DISPUTED, {"event": "dispute_opened"})
+
+
+def _close(
+    plugins: Plugins, session: Session, payment: Payment, dispute: Dispute, event: WebhookEvent
+) -> None:
+    payment.dispute_status = dispute.status.value
+    payment.dispute_closed_at = event.occurred_at or utcnow()
+    if dispute.amount is not None:
+        payment.dispute_amount_minor = dispute.amount.to_minor_units()
+    details = {"event": "dispute_closed", "dispute_status": dispute.status.value}
+    if dispute.status is DisputeStatus.WON:
+        back = PaymentStatus(payment.status_before_dispute or S.SUCCEEDED.value)
+        lifecycle.transition(session, plugins, payment, back, details)
+        return
+    release_allocations(session, payment)
+    log.error(
+        "ALERT payment %s: dispute %s lost (%s): its invoices are open again",
+        payment.id,
+        dispute.reference,
+        payment.dispute_amount_minor,
+    )
+    lifecycle.notify(session, plugins, payment, details)
