@@ -47,7 +47,7 @@ def _order_index(predicate: str) -> None:
 
 def upgrade() -> None:
     op.drop_index("uq_payments_registered_order", table_name="payments")
-    with op.batch_alter_table("payments", recreate="always") as batch:
+    with op.batch_alter_table("payments") as batch:
         batch.add_column(
             sa.Column("payment_method", sa.String(16), server_default="card", nullable=False)
         )
@@ -115,7 +115,7 @@ def downgrade() -> None:
     op.drop_table("payment_attempts")
     op.drop_index("uq_payments_registered_order", table_name="payments")
     op.drop_index("ix_payments_status_expires", table_name="payments")
-    with op.batch_alter_table("payments", recreate="always") as batch:
+    with op.batch_alter_table("payments") as batch:
         batch.drop_constraint(op.f("ck_payments_dispute_status"), type_="check")
         batch.drop_constraint(op.f("ck_payments_payment_method"), type_="check")
         batch.drop_constraint(op.f("ck_payments_status"), type_="check")

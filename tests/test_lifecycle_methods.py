@@ -1,0 +1,557 @@
+"""The payment lifecycle of real processors (v1.1), end to end through the core, against a
+scripted processor: attempts on a hosted page, SPEI and OXXO payments that wait days, expiry per
+payment, a processor that cannot cancel, funding that does not match, disputes, and the method
+details the ERP needs for the CFDI payment receipt.
+
+The scripted processor answers what each test tells it to, exactly as a plugin maps a real
+processor's answers; the sandbox's own simulation of the same flows is tested in
+``test_sandbox_methods.py``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
+
+from b2bgateway import reconcile, service, webhooks
+from b2bgateway.errors import InstallmentsNotAvailable, PaymentMethodNotAvailable
+from b2bgateway.gateway import Gateway
+from b2bgateway.hookspecs import hookimpl
+from b2bgateway.interface import (
+    BankTransferInstructions,
+    Capabilities,
+    CashVoucher,
+    ChargeRequest,
+    ChargeResult,
+    Dispute,
+    DisputeStatus,
+    EventKind,
+    Failure,
+    MethodDetails,
+    NextAction,
+    Outcome,
+    ProcessorInfo,
+    WebhookEvent,
+)
+from b2bgateway.money import Money
+from b2bgateway.payability import check_invoices
+from b2bgateway.plugins import Plugins, get_plugin_manager
+from b2bgateway.representation import payment_json
+from b2bgateway.settings import Settings
+from b2bgateway.store.models import OutboxMessage, Payment, PaymentAttempt
+from b2bgateway.store.repository import (
+    CustomerData,
+    InvoiceData,
+    upsert_customer,
+    upsert_invoices,
+)
+from tests.conftest import API_KEY
+
+CLABE = "646180157000000004"
+MXN = "MXN"
+
+
+class ScriptedSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Scripted:
+    """A processor plugin whose answers the test scripts."""
+
+    def __init__(self) -> None:
+        self.requests: list[ChargeRequest] = []
+        self.answer: Any = None  # ChargeResult, or a callable(request) -> ChargeResult
+        self.current: dict[str, ChargeResult] = {}  # payment id -> what retrieve says
+        self.can_cancel = True
+        self.canceled: list[str] = []
+        self.events: dict[str, WebhookEvent] = {}
+
+    @hookimpl
+    def b2bgateway_processor_info(self) -> ProcessorInfo:
+        return ProcessorInfo(
+            "Scripted",
+            ScriptedSettings,
+            Capabilities(
+                currencies=frozenset({MXN}),
+                hosted_checkout=True,
+                requires_webhook_secret=False,
+                payment_methods=frozenset({"card", "bank_transfer", "cash"}),
+                installments=frozenset({3, 6, 12}),
+            ),
+        )
+
+    @hookimpl
+    def b2bgateway_create_charge(self, request: ChargeRequest, settings: Any) -> ChargeResult:
+        self.requests.append(request)
+        answer = self.answer(request) if callable(self.answer) else self.answer
+        self.current[request.payment_id] = answer
+        return answer
+
+    @hookimpl
+    def b2bgateway_retrieve_payment(self, request: Any, settings: Any) -> ChargeResult:
+        return self.current[request.payment_id]
+
+    @hookimpl
+    def b2bgateway_cancel_payment(self, request: Any, settings: Any) -> ChargeResult | None:
+        if not self.can_cancel:
+            return None
+        self.canceled.append(request.payment_id)
+        return ChargeResult(Outcome.FAILED, failure=Failure("canceled", "canceled"))
+
+    @hookimpl
+    def b2bgateway_parse_webhook(self, request: Any, settings: Any) -> WebhookEvent:
+        return self.events[request.body.decode()]
+
+
+@pytest.fixture
+def scripted() -> Scripted:
+    return Scripted()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(
+        database_url=database_url,
+        merchants={
+            "acme": {
+                "api_keys": [API_KEY],
+                "processor": "scripted",
+                "order_payments": True,
+                "invoice_payments": True,
+                "payment_methods": ["card", "bank_transfer", "cash"],
+                "installments": [3, 6],
+                "notification_url": "https://erp.example/b2bgateway",
+                "notification_secret": "nsec_0123456789abcdef",
+                "expiry": {"card": 3600, "bank_transfer": "P3D", "cash": "P3D", "grace": "P1D"},
+            }
+        },
+    )
+
+
+@pytest.fixture
+def gateway(settings: Settings, scripted: Scripted, store: Any) -> Gateway:
+    pm = get_plugin_manager(load_entrypoints=False)
+    pm.register(scripted, name="scripted")
+    return Gateway.build(settings, Plugins(pm), store)
+
+
+@pytest.fixture
+def acme(gateway: Gateway) -> Any:
+    return gateway.merchants["acme"]
+
+
+@pytest.fixture(autouse=True)
+def seeded(store: Any) -> None:
+    with store.write() as session:
+        upsert_customer(
+            session,
+            "acme",
+            "C-1",
+            CustomerData("Ferretería", True, MXN, Money("0.00", MXN), email="cxp@example.mx"),
+        )
+        upsert_invoices(
+            session,
+            "acme",
+            [
+                InvoiceData(
+                    f"F-{n}",
+                    "C-1",
+                    f"A{n}",
+                    "factura",
+                    "ventas",
+                    date(2026, 11, 1),
+                    date(2026, 12, 1),
+                    Money("1000.00", MXN),
+                    Money("1000.00", MXN),
+                )
+                for n in (1, 2)
+            ],
+        )
+
+
+def pay_invoices(gw: Gateway, acme: Any, key: str, **kwargs: Any) -> Payment:
+    return service.checkout(
+        gw,
+        acme,
+        service.CheckoutRequest(
+            customer_id="C-1",
+            purpose="invoices",
+            idempotency_key=key,
+            invoice_ids=("F-1",),
+            **kwargs,
+        ),
+    )
+
+
+def deliver(gw: Gateway, scripted: Scripted, event: WebhookEvent) -> str:
+    scripted.events[event.event_id] = event
+    return webhooks.receive(gw, "acme", "scripted", event.event_id.encode(), {}, {}).outcome
+
+
+def reasons_of(gw: Gateway, acme: Any, invoice_id: str = "F-1") -> tuple[str, ...]:
+    with gw.store.read() as session:
+        decision = check_invoices(gw.plugins, session, acme, "C-1", [invoice_id])
+        return decision.invoices[0][1].reasons
+
+
+def payment_of(gw: Gateway, payment_id: str) -> dict[str, Any]:
+    with gw.store.read() as session:
+        payment = session.get(Payment, payment_id)
+        assert payment is not None
+        return payment_json(payment)
+
+
+def outbound(gw: Gateway) -> list[str]:
+    with gw.store.read() as session:
+        return list(session.scalars(select(OutboxMessage.event_type).order_by(OutboxMessage.id)))
+
+
+def hosted(request: ChargeRequest) -> ChargeResult:
+    return ChargeResult(
+        Outcome.PENDING,
+        processor_reference=f"cs_{request.payment_id}",
+        next_action=NextAction(type="redirect", url="https://pay.example/cs"),
+    )
+
+
+def spei(request: ChargeRequest) -> ChargeResult:
+    return ChargeResult(
+        Outcome.PENDING,
+        processor_reference=f"ch_{request.payment_id}",
+        next_action=NextAction(
+            type="display_bank_transfer_instructions",
+            bank_transfer=BankTransferInstructions(
+                clabe=CLABE,
+                bank="STP",
+                beneficiary="Distribuidora SA de CV",
+                amount=request.amount,
+                reference="1234567",
+                expires_at=request.expires_at,
+            ),
+        ),
+    )
+
+
+def voucher(request: ChargeRequest) -> ChargeResult:
+    return ChargeResult(
+        Outcome.PENDING,
+        processor_reference=f"ch_{request.payment_id}",
+        next_action=NextAction(
+            type="display_cash_voucher",
+            cash_voucher=CashVoucher(
+                reference="98000012345678",
+                amount=request.amount,
+                voucher_url="https://pay.example/v/1",
+                expires_at=request.expires_at,
+            ),
+        ),
+    )
+
+
+def event(
+    event_id: str, payment: Payment, outcome: Outcome | None = None, **kwargs: Any
+) -> WebhookEvent:
+    kind = kwargs.pop("kind", EventKind.PAYMENT)
+    return WebhookEvent(
+        event_id, kind, payment_id=payment.id, outcome=outcome, amount=payment.amount, **kwargs
+    )
+
+
+# -- attempts --------------------------------------------------------------------------------
+
+
+def test_a_declined_card_on_a_hosted_page_is_an_attempt_and_the_retry_pays_the_same_payment(
+    gateway, acme, scripted
+):
+    scripted.answer = hosted
+    payment = pay_invoices(gateway, acme, "k1")
+    assert payment.status == "requires_action"
+    declined = event(
+        "ev1",
+        payment,
+        Outcome.FAILED,
+        failure=Failure("card_declined", "La tarjeta fue rechazada."),
+        final=False,
+        attempt_reference="pi_1",
+    )
+    assert deliver(gateway, scripted, declined) == "attempt_failed"
+    body = payment_of(gateway, payment.id)
+    assert body["status"] == "requires_action"
+    assert body["failure"] is None
+    assert reasons_of(gateway, acme) == ("payment_registered",)  # still held: no double payment
+    card = MethodDetails("card", "visa", "4242", "credit", "123456", paid_at=None)
+    paid = event("ev2", payment, Outcome.SUCCEEDED, attempt_reference="pi_2", method_details=card)
+    assert deliver(gateway, scripted, paid) == "applied"
+    body = payment_of(gateway, payment.id)
+    assert body["status"] == "succeeded"
+    assert body["flags"] == []
+    assert body["method_details"]["forma_pago"] == "04"
+    with gateway.store.read() as session:
+        attempts = session.scalars(
+            select(PaymentAttempt).where(PaymentAttempt.payment_id == payment.id)
+        ).all()
+        assert {(a.reference, a.outcome, a.final) for a in attempts} == {
+            ("cs_" + payment.id, "pending", True),
+            ("pi_1", "failed", False),
+            ("pi_2", "succeeded", True),
+        }
+    # A later notification that names only an attempt's reference finds the payment (alias).
+    dispute = WebhookEvent(
+        "ev3",
+        EventKind.DISPUTE,
+        processor_reference="pi_2",
+        dispute=Dispute(DisputeStatus.OPEN, reason="fraudulent", reference="dp_1"),
+    )
+    assert deliver(gateway, scripted, dispute) == "applied"
+    assert payment_of(gateway, payment.id)["status"] == "disputed"
+
+
+def test_a_final_failure_ends_the_payment_and_frees_the_invoices(gateway, acme, scripted):
+    scripted.answer = hosted
+    payment = pay_invoices(gateway, acme, "k1")
+    failed = event("ev1", payment, Outcome.FAILED, failure=Failure("card_declined", "no"))
+    assert deliver(gateway, scripted, failed) == "applied"
+    assert payment_of(gateway, payment.id)["status"] == "failed"
+    assert reasons_of(gateway, acme) == ()
+
+
+# -- payment methods -------------------------------------------------------------------------
+
+
+def test_a_method_or_msi_count_not_offered_is_refused_before_any_payment(gateway, acme, scripted):
+    scripted.answer = spei
+    with pytest.raises(PaymentMethodNotAvailable) as refused:
+        pay_invoices(gateway, acme, "k1", payment_method="paypal")
+    assert refused.value.code == "payment_method_not_available"
+    with pytest.raises(InstallmentsNotAvailable):
+        pay_invoices(gateway, acme, "k2", token="tok", installments=12)  # merchant: 3 and 6
+    with pytest.raises(InstallmentsNotAvailable):
+        pay_invoices(gateway, acme, "k3", payment_method="cash", installments=3)
+    assert scripted.requests == []
+    with gateway.store.read() as session:
+        assert session.scalars(select(Payment)).all() == []
+
+
+def test_msi_reaches_the_processor_and_the_receipt(gateway, acme, scripted):
+    scripted.answer = lambda request: ChargeResult(
+        Outcome.SUCCEEDED,
+        processor_reference="ch_1",
+        method_details=MethodDetails(
+            "card", "mastercard", "5556", "debit", "654321", installments=request.installments
+        ),
+    )
+    payment = pay_invoices(gateway, acme, "k1", token="tok", installments=6)
+    assert scripted.requests[0].installments == 6
+    assert scripted.requests[0].payment_method == "card"
+    body = payment_of(gateway, payment.id)
+    assert body["payment_method"] == {"type": "card", "installments": 6}
+    details = body["method_details"]
+    assert details["installments"] == 6
+    assert details["funding"] == "debit"
+    assert details["forma_pago"] == "28"
+    assert details["authorization_code"] == "654321"
+    assert details["paid_at"].endswith("Z")
+
+
+def test_an_oxxo_voucher_pending_three_days_then_paid_is_applied(gateway, acme, scripted):
+    scripted.answer = voucher
+    payment = pay_invoices(gateway, acme, "k1", payment_method="cash")
+    body = payment_of(gateway, payment.id)
+    assert body["status"] == "requires_action"
+    assert body["next_action"]["type"] == "display_cash_voucher"
+    assert body["next_action"]["reference"] == "98000012345678"
+    assert body["next_action"]["amount"] == "1000.00"
+    expires = datetime.fromisoformat(body["expires_at"])
+    created = datetime.fromisoformat(body["created_at"])
+    assert timedelta(days=3) - timedelta(seconds=5) < expires - created <= timedelta(days=3)
+    assert scripted.requests[0].expires_at is not None
+    assert reasons_of(gateway, acme) == ("payment_pending",)
+    # Two days later reconciliation asks, and the voucher is still unpaid: nothing expires.
+    counts = reconcile.reconcile(gateway, now=created + timedelta(days=2))
+    assert counts.expired == 0
+    assert payment_of(gateway, payment.id)["status"] == "requires_action"
+    paid = event(
+        "ev1", payment, Outcome.SUCCEEDED, method_details=MethodDetails("cash"), final=True
+    )
+    assert deliver(gateway, scripted, paid) == "applied"
+    body = payment_of(gateway, payment.id)
+    assert body["status"] == "succeeded"
+    assert body["method_details"]["forma_pago"] == "01"
+    assert reasons_of(gateway, acme) == ("payment_registered",)
+
+
+@pytest.mark.parametrize(
+    ("received", "status", "flags"),
+    [
+        ("400.00", "requires_action", []),
+        ("1000.00", "succeeded", []),
+        ("1200.00", "succeeded", ["overpaid"]),
+    ],
+)
+def test_spei_under_exact_and_over_payment(gateway, acme, scripted, received, status, flags):
+    scripted.answer = spei
+    payment = pay_invoices(gateway, acme, "k1", payment_method="bank_transfer")
+    body = payment_of(gateway, payment.id)
+    assert body["next_action"]["type"] == "display_bank_transfer_instructions"
+    assert body["next_action"]["clabe"] == CLABE
+    assert body["received_amount"] is None
+    funded = Money(received, MXN)
+    outcome = Outcome.SUCCEEDED if funded >= payment.amount else Outcome.PENDING
+    details = MethodDetails(
+        "bank_transfer", tracking_key="MBAN01002612040012345", payer_bank="BBVA"
+    )
+    deliver(
+        gateway,
+        scripted,
+        event("ev1", payment, outcome, received=funded, method_details=details),
+    )
+    body = payment_of(gateway, payment.id)
+    assert body["status"] == status
+    assert body["received_amount"] == received
+    assert body["flags"] == flags
+    if status == "succeeded":
+        assert body["method_details"]["forma_pago"] == "03"
+        assert body["method_details"]["tracking_key"] == "MBAN01002612040012345"
+        assert body["next_action"] is None
+    else:  # still waiting for the rest: the instructions stand, the invoice is still pending
+        assert body["next_action"]["clabe"] == CLABE
+        assert reasons_of(gateway, acme) == ("payment_pending",)
+
+
+# -- expiry ----------------------------------------------------------------------------------
+
+
+def test_an_unpaid_transfer_is_canceled_at_its_own_expiry_not_after_two_hours(
+    gateway, acme, scripted
+):
+    scripted.answer = spei
+    payment = pay_invoices(gateway, acme, "k1", payment_method="bank_transfer")
+    created = payment.created_at
+    assert reconcile.reconcile(gateway, now=created + timedelta(hours=3)).expired == 0
+    counts = reconcile.reconcile(gateway, now=created + timedelta(days=3, minutes=10))
+    assert counts.expired == 1
+    assert scripted.canceled == [payment.id]
+    body = payment_of(gateway, payment.id)
+    assert (body["status"], body["failure"]["code"]) == ("canceled", "expired")
+    assert reasons_of(gateway, acme) == ()
+    assert "payment.expired" in outbound(gateway)
+
+
+def test_a_processor_that_cannot_cancel_never_blocks_the_invoices_forever(gateway, acme, scripted):
+    scripted.answer = voucher
+    scripted.can_cancel = False
+    payment = pay_invoices(gateway, acme, "k1", payment_method="cash")
+    created = payment.created_at
+    # Past its expiry, within the grace: still held (the store may still take the cash).
+    reconcile.reconcile(gateway, now=created + timedelta(days=3, hours=1))
+    assert payment_of(gateway, payment.id)["status"] == "requires_action"
+    counts = reconcile.reconcile(gateway, now=created + timedelta(days=4, hours=1))
+    assert counts.expired == 1
+    assert payment_of(gateway, payment.id)["status"] == "canceled"
+    assert reasons_of(gateway, acme) == ()
+    # The invoice is paid again, by card; then the voucher's cash arrives after all.
+    scripted.answer = ChargeResult(Outcome.SUCCEEDED, processor_reference="ch_card")
+    again = pay_invoices(gateway, acme, "k2", token="tok")
+    assert again.status == "succeeded"
+    late = event("ev1", payment, Outcome.SUCCEEDED, method_details=MethodDetails("cash"))
+    assert deliver(gateway, scripted, late) == "late_success"
+    body = payment_of(gateway, payment.id)
+    assert body["status"] == "canceled"  # it cannot hold an invoice another payment paid
+    assert set(body["flags"]) == {"late_success", "overpaid"}
+    assert body["method_details"]["forma_pago"] == "01"  # recorded, never lost
+    assert "payment.late_success" in outbound(gateway)
+    assert deliver(gateway, scripted, event("ev2", payment, Outcome.SUCCEEDED)) == "unchanged"
+
+
+def test_a_late_success_on_free_invoices_pays_them(gateway, acme, scripted, caplog):
+    scripted.answer = hosted
+    payment = pay_invoices(gateway, acme, "k1")
+    reconcile.reconcile(gateway, now=payment.created_at + timedelta(hours=2))
+    assert payment_of(gateway, payment.id)["status"] == "canceled"
+    late = event("ev1", payment, Outcome.SUCCEEDED)
+    assert deliver(gateway, scripted, late) == "late_success"
+    body = payment_of(gateway, payment.id)
+    assert (body["status"], body["flags"], body["failure"]) == ("succeeded", ["late_success"], None)
+    assert reasons_of(gateway, acme) == ("payment_registered",)
+    assert "payment.late_success" in outbound(gateway)
+    assert any(r.message.startswith("ALERT") for r in caplog.records)
+
+
+# -- disputes --------------------------------------------------------------------------------
+
+
+def _dispute(event_id: str, payment: Payment, status: DisputeStatus) -> WebhookEvent:
+    return WebhookEvent(
+        event_id,
+        EventKind.DISPUTE,
+        payment_id=payment.id,
+        dispute=Dispute(status, Money("1000.00", MXN), "fraudulent", "dp_1"),
+        occurred_at=datetime(2026, 12, 10, tzinfo=UTC),
+    )
+
+
+@pytest.fixture
+def paid(gateway, acme, scripted) -> Payment:
+    scripted.answer = ChargeResult(Outcome.SUCCEEDED, processor_reference="ch_1")
+    return pay_invoices(gateway, acme, "k1", token="tok")
+
+
+def test_a_lost_dispute_reopens_the_invoices(gateway, acme, scripted, paid):
+    assert deliver(gateway, scripted, _dispute("d1", paid, DisputeStatus.OPEN)) == "applied"
+    body = payment_of(gateway, paid.id)
+    assert body["status"] == "disputed"
+    assert body["dispute"]["status"] == "open"
+    assert reasons_of(gateway, acme) == ("payment_registered",)  # held while the bank decides
+    assert deliver(gateway, scripted, _dispute("d2", paid, DisputeStatus.LOST)) == "applied"
+    body = payment_of(gateway, paid.id)
+    assert body["status"] == "disputed"
+    assert body["dispute"] == {
+        "status": "lost",
+        "amount": "1000.00",
+        "reason": "fraudulent",
+        "opened_at": body["dispute"]["opened_at"],
+        "closed_at": "2026-12-10T00:00:00Z",
+    }
+    assert reasons_of(gateway, acme) == ()  # open again: the customer owes it
+    assert deliver(gateway, scripted, _dispute("d3", paid, DisputeStatus.WON)) == "unchanged"
+    events = outbound(gateway)
+    assert "payment.dispute_opened" in events
+    assert "payment.dispute_closed" in events
+
+
+def test_a_won_dispute_returns_to_paid(gateway, acme, scripted, paid):
+    deliver(gateway, scripted, _dispute("d1", paid, DisputeStatus.OPEN))
+    assert deliver(gateway, scripted, _dispute("d2", paid, DisputeStatus.WON)) == "applied"
+    body = payment_of(gateway, paid.id)
+    assert (body["status"], body["dispute"]["status"]) == ("succeeded", "won")
+    assert reasons_of(gateway, acme) == ("payment_registered",)
+
+
+def test_a_dispute_before_the_payment_is_known_paid_is_delivered_again_later(
+    gateway, acme, scripted
+):
+    scripted.answer = hosted
+    payment = pay_invoices(gateway, acme, "k1")
+    from b2bgateway.errors import EventOutOfOrder
+
+    with pytest.raises(EventOutOfOrder):
+        deliver(gateway, scripted, _dispute("d1", payment, DisputeStatus.OPEN))
+
+
+def test_a_payment_for_another_amount_is_flagged_and_never_applied(gateway, acme, scripted):
+    scripted.answer = hosted
+    payment = pay_invoices(gateway, acme, "k1")
+    wrong = WebhookEvent(
+        "ev1",
+        EventKind.PAYMENT,
+        payment_id=payment.id,
+        outcome=Outcome.SUCCEEDED,
+        amount=Money("1.00", MXN),
+    )
+    assert deliver(gateway, scripted, wrong) == "mismatch"
+    body = payment_of(gateway, payment.id)
+    assert (body["status"], body["flags"]) == ("requires_action", ["amount_mismatch"])
