@@ -1,5 +1,5 @@
 import pytest
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from b2bgateway.errors import ConfigurationError
 from b2bgateway.hookspecs import hookimpl
@@ -266,3 +266,39 @@ def test_a_processor_that_verifies_webhooks_needs_its_secret(pm):
         }
     )
     assert resolve_merchants(ok, Plugins(pm))["m"].processor.name == "needs"
+
+
+class _CardOnly:
+    """A processor that charges cards only, without MSI."""
+
+    @hookimpl
+    def b2bgateway_processor_info(self):
+        from b2bgateway.interface import Capabilities, ProcessorInfo
+        from b2bgateway.sandbox.settings import SandboxSettings
+
+        return ProcessorInfo("Card only", SandboxSettings, Capabilities(frozenset({"MXN"})))
+
+
+def test_a_payment_method_or_msi_the_processor_cannot_charge_stops_start_up():
+    from b2bgateway.plugins import Plugins, get_plugin_manager
+    from b2bgateway.settings import resolve_merchants
+
+    with pytest.raises(ValidationError, match="installment counts"):
+        Settings(merchants={"m": {"installments": [3, 7]}})
+    pm = get_plugin_manager(load_entrypoints=False)
+    pm.register(_CardOnly(), name="cardonly")
+    settings = Settings(
+        merchants={
+            "m": {
+                "processor": "cardonly",
+                "payment_methods": ["card", "cash"],
+                "installments": [3],
+                "processors": {"cardonly": {"webhook_secret": "whsec_0123456789"}},
+            }
+        },
+    )
+    with pytest.raises(ConfigurationError) as refused:
+        resolve_merchants(settings, Plugins(pm))
+    keys = [key for key, _ in refused.value.problems]
+    assert keys == ["merchants.m.payment_methods", "merchants.m.installments"]
+    assert "cannot charge cash" in str(refused.value.problems)
