@@ -13,28 +13,53 @@ point under ``name``; it implements every processor hook; ``b2bgateway_processor
 it with a settings model whose secrets are ``SecretStr`` and never shown by ``repr``; its
 capabilities name ISO 4217 currencies; and an unsigned or forged notification is refused with
 ``WebhookSignatureInvalid`` before anything else happens.
+
+A plugin that declares payment methods beyond cards (``Capabilities.payment_methods``) or MSI
+counts (``Capabilities.installments``) also shows, with its recorded interactions, that each one
+answers what the core needs: ``assert_method_conforms`` charges a :func:`method_request` and
+checks the answer with :func:`check_method_result` (a SPEI transfer gives a valid CLABE for the
+exact amount with an expiry, a cash voucher its reference and expiry, a paid card its method
+details and installments)::
+
+    @pytest.mark.vcr
+    def test_spei_conforms(settings):
+        assert_method_conforms("openpay", hooks, settings, "bank_transfer")
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import entry_points
 from typing import Any
 
 from pydantic import BaseModel, SecretStr
 
 from b2bgateway.errors import WebhookSignatureInvalid
-from b2bgateway.interface import ProcessorInfo, WebhookRequest
-from b2bgateway.money import currencies
+from b2bgateway.interface import (
+    INSTALLMENT_COUNTS,
+    ChargeRequest,
+    ChargeResult,
+    CustomerRef,
+    Outcome,
+    PaymentMethodType,
+    ProcessorInfo,
+    WebhookRequest,
+)
+from b2bgateway.money import Money, currencies
 from b2bgateway.plugins import PROCESSOR_HOOKS, Plugins, Processor, get_plugin_manager
 
 __all__ = [
     "REQUIRED_HOOKS",
     "SECRET_WORDS",
+    "assert_method_conforms",
     "assert_processor_conforms",
     "check_entry_point",
     "check_forged_webhooks_are_refused",
     "check_info",
+    "check_method_result",
     "check_secrets",
+    "clabe_is_valid",
+    "method_request",
     "registered",
 ]
 
@@ -72,6 +97,10 @@ def check_info(processor: Processor) -> ProcessorInfo:
     unknown = set(caps.currencies) - set(currencies())
     assert not unknown, f"not ISO 4217 currencies: {sorted(unknown)}"
     assert caps.token_charge or caps.hosted_checkout, "neither token charges nor hosted checkout"
+    methods = set(caps.payment_methods)
+    assert methods <= {m.value for m in PaymentMethodType} - {"manual"}, methods
+    assert caps.installments <= INSTALLMENT_COUNTS, caps.installments
+    assert not caps.installments or "card" in methods, "installments (MSI) are on cards"
     return info
 
 
@@ -127,3 +156,96 @@ def assert_processor_conforms(name: str, plugin: object, settings: BaseModel) ->
     check_secrets(info, settings)
     check_forged_webhooks_are_refused(processor, settings)
     check_entry_point(name, plugin)
+
+
+def clabe_is_valid(clabe: str) -> bool:
+    """An 18-digit CLABE whose last digit is its control digit (weights 3, 7, 1 modulo 10)."""
+    if len(clabe) != 18 or not clabe.isdigit():
+        return False
+    weights = (3, 7, 1) * 6
+    total = sum(int(d) * w % 10 for d, w in zip(clabe[:17], weights, strict=False))
+    return (10 - total % 10) % 10 == int(clabe[17])
+
+
+def method_request(
+    method: str,
+    *,
+    payment_id: str = "pay_conformance000000000001",
+    amount: Money | None = None,
+    installments: int | None = None,
+    token: str | None = None,
+    expires_in: timedelta = timedelta(days=3),
+    **fields: Any,
+) -> ChargeRequest:
+    """A charge of ``method`` as the core would send it (a fixed payment id, so a recorded
+    interaction matches): 1,500.00 MXN for customer ``C-1`` unless told otherwise."""
+    return ChargeRequest(
+        payment_id=payment_id,
+        merchant_id="conformance",
+        amount=amount or Money("1500.00", "MXN"),
+        customer=CustomerRef("C-1", "Ferretería La Conformidad", "cxp@example.mx"),
+        description="Facturas A1",
+        idempotency_key=f"{payment_id}:charge",
+        token=token,
+        payment_method=method,
+        installments=installments,
+        expires_at=datetime(2030, 1, 1, tzinfo=UTC) + expires_in,
+        **fields,
+    )
+
+
+def check_method_result(request: ChargeRequest, result: ChargeResult) -> None:
+    """The processor's answer to ``request`` carries what the core needs for its method."""
+    assert isinstance(result, ChargeResult), type(result)
+    method = PaymentMethodType(request.payment_method)
+    if method is PaymentMethodType.BANK_TRANSFER:
+        assert result.outcome is Outcome.PENDING, "a SPEI payment waits for the transfer"
+        action = result.next_action
+        assert action is not None
+        assert action.type == "display_bank_transfer_instructions"
+        instructions = action.bank_transfer
+        assert instructions is not None
+        assert clabe_is_valid(instructions.clabe), f"not a valid CLABE: {instructions.clabe}"
+        assert instructions.amount == request.amount, "the customer must send the exact amount"
+        assert instructions.bank
+        assert instructions.beneficiary
+        assert result.processor_reference, "the pending charge's reference finds it later"
+    elif method is PaymentMethodType.CASH:
+        assert result.outcome is Outcome.PENDING, "a voucher waits for the customer's cash"
+        action = result.next_action
+        assert action is not None
+        assert action.type == "display_cash_voucher"
+        voucher = action.cash_voucher
+        assert voucher is not None
+        assert voucher.reference, "the store needs the reference"
+        assert voucher.amount == request.amount
+        assert voucher.expires_at is not None, "a voucher says until when it can be paid"
+        assert result.processor_reference
+    elif result.outcome is Outcome.SUCCEEDED:
+        details = result.method_details
+        assert details is not None, "a paid card reports its method details (for the CFDI)"
+        assert details.type == "card"
+        assert details.funding in ("credit", "debit", "prepaid", None)
+        if request.installments:
+            assert details.installments == request.installments, "MSI as charged"
+    if result.expires_at is not None and request.expires_at is not None:
+        assert result.expires_at <= request.expires_at + timedelta(days=1), (
+            "the processor's expiry must not outlive the gateway's by more than a day"
+        )
+
+
+def assert_method_conforms(
+    name: str, plugin: object, settings: BaseModel, method: str, **request_fields: Any
+) -> ChargeResult:
+    """Charge a :func:`method_request` of ``method`` through the plugin (inside the test's
+    recorded interactions) and check the answer; returns it for further checks."""
+    processor = registered(name, plugin)
+    caps = processor.info.capabilities
+    assert method in caps.payment_methods, f"{name} does not declare {method}"
+    installments = request_fields.get("installments")
+    if installments:
+        assert installments in caps.installments, f"{name} does not declare {installments} MSI"
+    request = method_request(method, **request_fields)
+    result = processor.charge(request, settings)
+    check_method_result(request, result)
+    return result

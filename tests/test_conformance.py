@@ -53,3 +53,121 @@ def test_the_checks_catch_a_careless_plugin():
         assert_processor_conforms("trusting", plugin, Careless())
     with pytest.raises(AssertionError, match="accepted a forged notification"):
         check_forged_webhooks_are_refused(registered("trusting", plugin), Careless())
+
+
+# -- payment methods -------------------------------------------------------------------------
+
+from b2bgateway.interface import (  # noqa: E402
+    BankTransferInstructions,
+    CashVoucher,
+    MethodDetails,
+    NextAction,
+)
+from b2bgateway.testing import (  # noqa: E402
+    assert_method_conforms,
+    check_method_result,
+    clabe_is_valid,
+    method_request,
+)
+
+
+class Settings(BaseModel):
+    webhook_secret: SecretStr = SecretStr("whsec_conformance")
+
+
+class MethodsProcessor:
+    """Answers each method as the kit expects, or with the fault the test names."""
+
+    def __init__(self, clabe="002010077777777771", voucher_expires=True, details=True):
+        self.clabe = clabe
+        self.voucher_expires = voucher_expires
+        self.details = details
+
+    @hookimpl
+    def b2bgateway_processor_info(self):
+        caps = Capabilities(
+            frozenset({"MXN"}),
+            payment_methods=frozenset({"card", "bank_transfer", "cash"}),
+            installments=frozenset({3, 6}),
+        )
+        return ProcessorInfo("Methods", Settings, caps)
+
+    @hookimpl
+    def b2bgateway_create_charge(self, request, settings):
+        if request.payment_method == "bank_transfer":
+            action = NextAction(
+                type="display_bank_transfer_instructions",
+                bank_transfer=BankTransferInstructions(
+                    self.clabe, "STP", "Distribuidora", request.amount, "1234567"
+                ),
+            )
+            return ChargeResult(Outcome.PENDING, "ch_1", next_action=action)
+        if request.payment_method == "cash":
+            voucher = CashVoucher(
+                "98000012345678",
+                request.amount,
+                expires_at=request.expires_at if self.voucher_expires else None,
+            )
+            action = NextAction(type="display_cash_voucher", cash_voucher=voucher)
+            return ChargeResult(Outcome.PENDING, "ch_2", next_action=action)
+        details = MethodDetails("card", "visa", "4242", "credit", "123456", request.installments)
+        return ChargeResult(
+            Outcome.SUCCEEDED, "ch_3", method_details=details if self.details else None
+        )
+
+    @hookimpl
+    def b2bgateway_retrieve_payment(self, request, settings):
+        return ChargeResult(Outcome.UNKNOWN)
+
+    @hookimpl
+    def b2bgateway_refund(self, request, settings):
+        return None
+
+    @hookimpl
+    def b2bgateway_parse_webhook(self, request, settings):
+        from b2bgateway.errors import WebhookSignatureInvalid
+
+        raise WebhookSignatureInvalid("no")
+
+
+@pytest.mark.parametrize(
+    ("method", "fields"),
+    [("bank_transfer", {}), ("cash", {}), ("card", {"token": "tok", "installments": 3})],
+)
+def test_a_plugin_that_answers_each_declared_method_conforms(method, fields):
+    result = assert_method_conforms("methods", MethodsProcessor(), Settings(), method, **fields)
+    assert result.processor_reference
+
+
+@pytest.mark.parametrize(
+    ("plugin", "method", "fields", "message"),
+    [
+        (MethodsProcessor(clabe="002010077777777772"), "bank_transfer", {}, "valid CLABE"),
+        (MethodsProcessor(voucher_expires=False), "cash", {}, "until when"),
+        (MethodsProcessor(details=False), "card", {"token": "tok"}, "method details"),
+        (MethodsProcessor(), "card", {"token": "tok", "installments": 12}, "12 MSI"),
+    ],
+)
+def test_the_method_checks_catch_what_the_core_could_not_use(plugin, method, fields, message):
+    with pytest.raises(AssertionError, match=message):
+        assert_method_conforms("methods", plugin, Settings(), method, **fields)
+
+
+def test_clabe_control_digit():
+    assert clabe_is_valid("032180000118359719")
+    assert not clabe_is_valid("032180000118359710")
+    assert not clabe_is_valid("03218000011835971")
+
+
+def test_a_voucher_for_another_amount_is_caught():
+    request = method_request("cash")
+    voucher = CashVoucher(
+        "1", request.amount.__class__("1.00", "MXN"), expires_at=request.expires_at
+    )
+    result = ChargeResult(
+        Outcome.PENDING,
+        "ch",
+        next_action=NextAction(type="display_cash_voucher", cash_voucher=voucher),
+    )
+    with pytest.raises(AssertionError):
+        check_method_result(request, result)
