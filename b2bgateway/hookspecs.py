@@ -69,17 +69,27 @@ def b2bgateway_create_charge(request: ChargeRequest, settings: BaseModel) -> Cha
     or external reference and ``request.idempotency_key`` as its idempotency key, so that a
     retried call never charges twice.
 
+    Charge ``request.payment_method`` (``card``, ``bank_transfer`` or ``cash``, always one this
+    processor's capabilities declare), in ``request.installments`` MSI when given, and send
+    ``request.expires_at`` as the processor's own expiry where it takes one.
+
     :param request: what to charge; ``request.token`` is a processor token made in the browser
-      (never a card number), or None for the hosted flow.
+      (never a card number), or None for the hosted flow (and for transfers and vouchers).
     :param settings: this merchant's validated settings for this processor.
     :return: a :class:`~b2bgateway.interface.ChargeResult`. A declined card is a result with
       ``Outcome.FAILED`` and a :class:`~b2bgateway.interface.Failure`, not an exception. A timeout
-      after the request was sent is ``Outcome.UNKNOWN``: the core reconciles it later.
+      after the request was sent is ``Outcome.UNKNOWN``: the core reconciles it later. A SPEI
+      transfer or a cash voucher is ``Outcome.PENDING`` with a
+      ``display_bank_transfer_instructions`` / ``display_cash_voucher`` next action. A paid
+      charge reports its ``method_details`` (card brand, funding, authorization, installments).
     :raises ProcessorUnavailable: nothing was sent (connection refused, DNS), safe to retry.
     :raises ProcessorMisconfigured: the processor refused our credentials.
     :firstresult: only the configured processor is called; None is a contract error.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.2
+       ``request.payment_method``, ``installments`` and ``expires_at``; results may carry
+       ``final``, ``attempt_reference``, ``method_details``, ``received`` and ``expires_at``.
     """
 
 
@@ -107,15 +117,17 @@ def b2bgateway_retrieve_payment(request: RetrieveRequest, settings: BaseModel) -
 
 @hookspec(firstresult=True)
 def b2bgateway_cancel_payment(request: RetrieveRequest, settings: BaseModel) -> ChargeResult | None:
-    """Cancel a payment the customer never finished (a 3-D Secure or hosted page abandoned),
-    so that it can no longer succeed. Called by reconciliation before it gives up on a payment.
+    """Cancel a payment the customer never finished (a 3-D Secure or hosted page abandoned, a
+    voucher or transfer never paid), so that it can no longer succeed. Called by reconciliation
+    once the payment is past its ``expires_at``, before the gateway gives up on it.
 
     :param request: which payment (our id, and the processor's reference when known).
     :param settings: this merchant's validated settings for this processor.
     :return: the payment's state after the attempt: ``Outcome.FAILED`` with failure code
       ``"canceled"`` once canceled; ``Outcome.SUCCEEDED`` if it turned out to be paid; or None
-      when this processor cannot cancel, in which case the gateway keeps the payment (and its
-      invoices) open rather than risk a late success for an invoice paid again meanwhile.
+      when this processor cannot cancel, in which case the gateway holds the invoices until the
+      payment's ``expires_at`` plus the merchant's ``expiry.grace``, then releases them; money
+      that arrives later is a late success (recorded, flagged, raised; never lost).
     :raises ProcessorPaymentNotFound: the processor has no such payment.
     :raises ProcessorUnavailable: the processor could not be asked; try again later.
     :firstresult: only the configured processor is called; None means "cannot cancel".
@@ -175,7 +187,9 @@ def b2bgateway_parse_webhook(request: WebhookRequest, settings: BaseModel) -> We
     :param settings: this merchant's validated settings for this processor (its secrets).
 
     :return: a :class:`~b2bgateway.interface.WebhookEvent`; topics the gateway does not act on
-      are returned with ``EventKind.IGNORED`` so they are acknowledged and recorded.
+      are returned with ``EventKind.IGNORED`` so they are acknowledged and recorded. A declined
+      attempt the customer can retry on the processor's page has ``final=False``; chargebacks are
+      ``EventKind.DISPUTE`` with a :class:`~b2bgateway.interface.Dispute`.
     :raises WebhookSignatureInvalid: the notification is not authentic (the core answers 400).
     :firstresult: only the configured processor is called; None is a contract error.
 

@@ -102,3 +102,24 @@ def test_worked_example_is_the_tested_plugin(guide):
         "the worked example in docs/plugins.md differs from the code between the markers in "
         "tests/test_docs_example_plugin.py; copy one to the other"
     )
+
+
+def _interface_types():
+    import dataclasses
+
+    from b2bgateway import interface
+
+    for name in interface.__all__:
+        obj = getattr(interface, name)
+        if dataclasses.is_dataclass(obj):
+            yield name, [field.name for field in dataclasses.fields(obj)]
+
+
+@pytest.mark.parametrize(("type_name", "fields"), list(_interface_types()))
+def test_every_field_of_every_interface_type_is_documented(guide, type_name, fields):
+    """The guide names each type in bold and each of its fields in backticks: a field added to
+    the contract without a word for plugin authors fails here."""
+    assert f"**`{type_name}`**" in guide, f"{type_name} has no entry in docs/plugins.md"
+    entry = guide.split(f"**`{type_name}`**", 1)[1].split("\n**`", 1)[0]
+    missing = [field for field in fields if f"`{field}" not in entry]
+    assert not missing, f"{type_name}: fields not documented in its entry: {missing}"
