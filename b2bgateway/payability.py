@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from b2bgateway.errors import NotFound
@@ -203,6 +203,8 @@ class Statement:
     balances: Balances  # in the customer's currency
     other_currencies: tuple[Balances, ...]  # open facturas in other currencies, if any
     lines: tuple[StatementLine, ...]
+    #: what the customer's payments waiting for funds (SPEI, OXXO) will pay, in its currency
+    pending: Money | None = None
 
 
 def statement(
@@ -257,4 +259,18 @@ def statement(
         balances=own,
         other_currencies=tuple(sums[c] for c in sorted(sums)),
         lines=tuple(lines),
+        pending=_pending(session, merchant.id, customer_id, customer.currency),
     )
+
+
+def _pending(session: Session, merchant_id: str, customer_id: str, currency: str) -> Money:
+    """The sum of the customer's payments that wait for the customer's funds."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(Payment.amount_minor), 0)).where(
+            Payment.merchant_id == merchant_id,
+            Payment.customer_id == customer_id,
+            Payment.currency == currency,
+            _WAITING_FOR_FUNDS,
+        )
+    )
+    return Money.from_minor_units(int(total or 0), currency)

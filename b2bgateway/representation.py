@@ -205,6 +205,11 @@ def statement_json(statement: Statement) -> dict[str, Any]:
         "total_balance": str(statement.balances.total.amount),
         "overdue_balance": str(statement.balances.overdue.amount),
         "upcoming_balance": str(statement.balances.upcoming.amount),
+        "pending_balance": (
+            Money.minor_units_text(0, statement.currency)
+            if statement.pending is None
+            else str(statement.pending.amount)
+        ),
         "invoices": [_line(line, days, reasons) for line in statement.lines],
     }
     if statement.other_currencies:

@@ -38,9 +38,9 @@ from b2bgateway.interface import (
     WebhookEvent,
 )
 from b2bgateway.money import Money
-from b2bgateway.payability import check_invoices
+from b2bgateway.payability import check_invoices, statement
 from b2bgateway.plugins import Plugins, get_plugin_manager
-from b2bgateway.representation import payment_json
+from b2bgateway.representation import payment_json, statement_json
 from b2bgateway.settings import Settings
 from b2bgateway.store.models import OutboxMessage, Payment, PaymentAttempt
 from b2bgateway.store.repository import (
@@ -370,6 +370,10 @@ def test_an_oxxo_voucher_pending_three_days_then_paid_is_applied(gateway, acme, 
     assert timedelta(days=3) - timedelta(seconds=5) < expires - created <= timedelta(days=3)
     assert scripted.requests[0].expires_at is not None
     assert reasons_of(gateway, acme) == ("payment_pending",)
+    with gateway.store.read() as session:
+        shown = statement_json(statement(gateway.plugins, session, acme, "C-1"))
+    assert shown["pending_balance"] == "1000.00"
+    assert shown["total_balance"] == "2000.00"  # the ERP's balances until the money arrives
     # Two days later reconciliation asks, and the voucher is still unpaid: nothing expires.
     counts = reconcile.reconcile(gateway, now=created + timedelta(days=2))
     assert counts.expired == 0
