@@ -51,6 +51,7 @@ __all__ = [
     "created",
     "notify",
     "record_attempt",
+    "refund_succeeded",
     "set_refund_status",
     "status_for",
     "transition",
@@ -390,6 +391,18 @@ def next_action_json(action: NextAction) -> dict[str, Any]:
             elif value is not None:
                 body[key] = value
     return body
+
+
+def refund_succeeded(session: Session, plugins: Plugins, payment: Payment, refund: Refund) -> None:
+    """Add a succeeded refund to its (locked) payment: ``partially_refunded`` or ``refunded``.
+    A disputed payment keeps its status; a dispute won then returns it to the refunded state."""
+    payment.refunded_minor += refund.amount_minor
+    new = S.REFUNDED if payment.refunded_minor >= payment.amount_minor else S.PARTIALLY_REFUNDED
+    if payment.status == S.DISPUTED.value:
+        payment.status_before_dispute = new.value
+        notify(session, plugins, payment, {"refund_id": refund.id})
+        return
+    transition(session, plugins, payment, new, {"refund_id": refund.id})
 
 
 def set_refund_status(

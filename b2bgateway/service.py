@@ -500,13 +500,7 @@ def apply_refund_result(gw: Gateway, refund_id: str, result: RefundResult) -> Re
             record.processor_reference = result.processor_reference
         if result.outcome is Outcome.SUCCEEDED:
             if lifecycle.set_refund_status(session, gw.plugins, record, RefundStatus.SUCCEEDED):
-                payment.refunded_minor += record.amount_minor
-                new = (
-                    PaymentStatus.REFUNDED
-                    if payment.refunded_minor >= payment.amount_minor
-                    else PaymentStatus.PARTIALLY_REFUNDED
-                )
-                lifecycle.transition(session, gw.plugins, payment, new, {"refund_id": record.id})
+                lifecycle.refund_succeeded(session, gw.plugins, payment, record)
         elif result.outcome is Outcome.FAILED:
             if result.failure is not None:
                 record.failure_code = result.failure.code

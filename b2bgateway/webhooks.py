@@ -122,6 +122,7 @@ def _apply_refund(gw: Gateway, session: Session, payment: Payment, event: Webhoo
         PaymentStatus.SUCCEEDED.value,
         PaymentStatus.PARTIALLY_REFUNDED.value,
         PaymentStatus.REFUNDED.value,
+        PaymentStatus.DISPUTED.value,
     ):
         raise EventOutOfOrder(f"payment {payment.id} is {payment.status}: not refundable yet")
     refund = None
@@ -180,13 +181,7 @@ def _apply_refund(gw: Gateway, session: Session, payment: Payment, event: Webhoo
     if event.outcome is Outcome.SUCCEEDED:
         if not lifecycle.set_refund_status(session, gw.plugins, refund, RefundStatus.SUCCEEDED):
             return "unchanged"
-        payment.refunded_minor += refund.amount_minor
-        new = (
-            PaymentStatus.REFUNDED
-            if payment.refunded_minor >= payment.amount_minor
-            else PaymentStatus.PARTIALLY_REFUNDED
-        )
-        lifecycle.transition(session, gw.plugins, payment, new, {"refund_id": refund.id})
+        lifecycle.refund_succeeded(session, gw.plugins, payment, refund)
         return "applied"
     if event.outcome is Outcome.FAILED:
         if event.failure is not None:

@@ -559,3 +559,22 @@ def test_a_payment_for_another_amount_is_flagged_and_never_applied(gateway, acme
     assert deliver(gateway, scripted, wrong) == "mismatch"
     body = payment_of(gateway, payment.id)
     assert (body["status"], body["flags"]) == ("requires_action", ["amount_mismatch"])
+
+
+def test_a_refund_during_a_dispute_is_recorded_and_the_won_dispute_returns_to_it(
+    gateway, acme, scripted, paid
+):
+    deliver(gateway, scripted, _dispute("d1", paid, DisputeStatus.OPEN))
+    refund = WebhookEvent(
+        "r1",
+        EventKind.REFUND,
+        payment_id=paid.id,
+        outcome=Outcome.SUCCEEDED,
+        amount=Money("400.00", MXN),
+        refund_reference="re_1",
+    )
+    assert deliver(gateway, scripted, refund) == "applied"
+    body = payment_of(gateway, paid.id)
+    assert (body["status"], body["refunded_amount"]) == ("disputed", "400.00")
+    deliver(gateway, scripted, _dispute("d2", paid, DisputeStatus.WON))
+    assert payment_of(gateway, paid.id)["status"] == "partially_refunded"
