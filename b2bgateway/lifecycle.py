@@ -41,7 +41,7 @@ from b2bgateway.notifications import SessionOutbox
 from b2bgateway.plugins import Plugins
 from b2bgateway.representation import payment_json, refund_json, timestamp
 from b2bgateway.store.models import Payment, PaymentAllocation, PaymentAttempt, Refund, utcnow
-from b2bgateway.store.repository import set_payment_status, write_changes
+from b2bgateway.store.repository import dialect_insert, set_payment_status, write_changes
 
 __all__ = [
     "ALLOWED",
@@ -305,36 +305,42 @@ def _free_again(session: Session, payment: Payment) -> bool:
 
 def record_attempt(session: Session, payment: Payment, result: ChargeResult) -> None:
     """Keep this try at the processor (one row per processor reference): its outcome, failure
-    and method details. The references are also how notifications find the payment later."""
+    and method details. The references are also how notifications find the payment later.
+
+    One ``INSERT ... ON CONFLICT DO UPDATE`` on the connection (no ORM flush), and only for a
+    reference of this payment: one that another payment holds is left alone."""
     reference = result.attempt_reference or result.processor_reference
     if not reference:
         return
-    attempt = session.scalar(
-        select(PaymentAttempt).where(
-            PaymentAttempt.merchant_id == payment.merchant_id,
-            PaymentAttempt.processor == payment.processor,
-            PaymentAttempt.reference == reference,
-        )
-    )
-    if attempt is None:
-        attempt = PaymentAttempt(
-            payment_id=payment.id,
-            merchant_id=payment.merchant_id,
-            processor=payment.processor,
-            reference=reference,
-        )
-        session.add(attempt)
-    elif attempt.payment_id != payment.id:
-        log.error("payment %s: reference %s belongs to another payment", payment.id, reference)
-        return
-    attempt.outcome = result.outcome.value
-    attempt.final = result.final
+    now = utcnow()
+    values: dict[str, Any] = {
+        "outcome": result.outcome.value,
+        "final": result.final,
+        "updated_at": now,
+    }
     if result.failure is not None:
-        attempt.failure_code = result.failure.code
-        attempt.failure_message = result.failure.message
+        values["failure_code"] = result.failure.code
+        values["failure_message"] = result.failure.message
     if result.method_details is not None:
-        attempt.method_details = method_details_json(result.method_details)
-    session.flush()
+        values["method_details"] = method_details_json(result.method_details)
+    connection = session.connection()
+    insert = dialect_insert(connection.dialect.name)(PaymentAttempt)
+    statement = insert.values(
+        payment_id=payment.id,
+        merchant_id=payment.merchant_id,
+        processor=payment.processor,
+        reference=reference,
+        created_at=now,
+        **values,
+    ).on_conflict_do_update(
+        index_elements=_ATTEMPT_KEY,
+        set_={key: insert.excluded[key] for key in values},
+        where=PaymentAttempt.payment_id == insert.excluded.payment_id,
+    )
+    connection.execute(statement)
+
+
+_ATTEMPT_KEY = ("merchant_id", "processor", "reference")
 
 
 def notify(
