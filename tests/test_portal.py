@@ -33,7 +33,10 @@ from b2bgateway.rules import Reason
 from b2bgateway.sandbox import delivery, hooks
 from b2bgateway.settings import Settings
 from b2bgateway.store.models import Customer, Invoice, Payment, utcnow
-from b2bgateway_web import portal, portal_sessions, sandbox_pages
+from b2bgateway_web import tokens as portal_sessions
+from b2bgateway_web.plugins.sandbox import pages as sandbox_pages
+from b2bgateway_web.portal import texts as portal
+from b2bgateway_web.portal import views as portal_views
 from tests.conftest import API_KEY, OTHER_API_KEY, WEBHOOK_SECRET
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -926,7 +929,7 @@ def test_an_unexpected_error_is_a_spanish_page_not_a_traceback(
     def boom(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("internal detail sk_live_123")
 
-    monkeypatch.setattr(portal, "load_account", boom)
+    monkeypatch.setattr(portal_views, "load_account", boom)
     app.testing = False
     response = client.get(link)
     assert response.status_code == 500

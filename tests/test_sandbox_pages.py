@@ -32,7 +32,7 @@ from b2bgateway.money import Money
 from b2bgateway.sandbox import delivery, hooks
 from b2bgateway.sandbox.ledger import open_ledger
 from b2bgateway.sandbox.signing import HEADER, form_token
-from b2bgateway_web import sandbox_pages
+from b2bgateway_web.plugins.sandbox import pages as sandbox_pages
 
 GATEWAY_URL = "http://localhost"
 RETURN_URL = "https://portal.example/return"

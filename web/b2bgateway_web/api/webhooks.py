@@ -11,8 +11,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 
 from b2bgateway import webhooks
-from b2bgateway_web.api import json_response, operation
-from b2bgateway_web.app import gateway
+from b2bgateway_web.api.base import json_response, operation
+from b2bgateway_web.state import gateway
 
 bp = Blueprint("webhooks", __name__, url_prefix="/v1/webhooks")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
-from b2bgateway_web.api import current_merchant, json_response, operation
-from b2bgateway_web.app import gateway
-from b2bgateway_web.schemas import ProcessorsOut
+from b2bgateway_web.api.base import current_merchant, json_response, operation
+from b2bgateway_web.api.schemas import ProcessorsOut
+from b2bgateway_web.state import gateway
 
 bp = Blueprint("processors", __name__, url_prefix="/processors")
 

@@ -8,10 +8,9 @@ or by asking the sandbox when the customer comes back to the portal.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request
+from flask import Blueprint, abort, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 
 from b2bgateway.money import Money
@@ -19,9 +18,7 @@ from b2bgateway.sandbox.delivery import deliver_in_background
 from b2bgateway.sandbox.ledger import Charge, Completion, LedgerRefusal, open_ledger
 from b2bgateway.sandbox.settings import SandboxSettings
 from b2bgateway.sandbox.signing import check_form_token, form_token
-
-if TYPE_CHECKING:
-    from b2bgateway.gateway import Gateway
+from b2bgateway_web.state import gateway
 
 bp = Blueprint("sandbox_pages", __name__, url_prefix="/sandbox", template_folder="templates")
 
@@ -52,8 +49,7 @@ def with_payment_id(url: str, payment_id: str) -> str:
 
 
 def _sandbox_settings(merchant_id: str) -> SandboxSettings:
-    gateway: Gateway = current_app.extensions["b2bgateway"]
-    merchant = gateway.merchants.get(merchant_id)
+    merchant = gateway().merchants.get(merchant_id)
     if (
         merchant is None
         or merchant.processor is None

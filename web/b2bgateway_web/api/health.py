@@ -6,8 +6,8 @@ import logging
 
 from flask import Blueprint, Response, jsonify
 
-from b2bgateway.store.db import current_revision, head_revision
-from b2bgateway_web.app import gateway
+from b2bgateway.database import schema_state
+from b2bgateway_web.state import gateway
 
 log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
@@ -16,16 +16,13 @@ bp = Blueprint("health", __name__)
 @bp.get("/healthz")
 def healthz() -> tuple[Response, int]:
     """200 when the database answers and its schema is current, 503 otherwise."""
-    store = gateway().store
     try:
-        store.ping()
-        revision = current_revision(store)
+        state = schema_state(gateway().store)
     except Exception as exc:  # any database failure means "not healthy", never a 500
         log.warning("health check: database unavailable: %s", type(exc).__name__)
         return jsonify(status="unavailable", database="unreachable"), 503
-    head = head_revision()
-    if revision != head:
+    if not state.current:
         return jsonify(
-            status="unavailable", database="ok", schema=revision, expected_schema=head
+            status="unavailable", database="ok", schema=state.revision, expected_schema=state.head
         ), 503
-    return jsonify(status="ok", database="ok", schema=revision), 200
+    return jsonify(status="ok", database="ok", schema=state.revision), 200

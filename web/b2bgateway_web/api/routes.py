@@ -5,8 +5,15 @@ Registered once, when this module is imported; ``create_app`` registers ``v1`` o
 
 from __future__ import annotations
 
-from b2bgateway_web import customers, invoices, payability, payments, portal_sessions, processors
-from b2bgateway_web.api import v1
+from b2bgateway_web.api import (
+    customers,
+    invoices,
+    payability,
+    payments,
+    portal_sessions,
+    processors,
+)
+from b2bgateway_web.api.base import v1
 
 for child in (
     customers.bp,  # PUT/GET /v1/customers/{id}, GET /v1/customers/{id}/statement

@@ -1,5 +1,4 @@
-"""``POST /v1/portal-sessions``: a short-lived link to the customer payment page, and the tokens
-behind it.
+"""Links to the customer payment page and the signed tokens in them.
 
 The link is ``{public_url}/portal/{token}``. The token is an ``itsdangerous`` URL-safe, timestamped
 signature (the library Flask itself signs sessions with) over ``{merchant, customer, return_url,
@@ -11,8 +10,9 @@ derives its own key from that with the salt). The merchant's first API key signs
 keys verifies, so adding a key keeps links valid and removing the key that signed a link revokes
 it. Whoever holds an API key can already act for the merchant, so a link is worth less than a key.
 
-This module is the one place tokens are made and read: the API view below, the page blueprint
-(:mod:`b2bgateway_web.portal`) and ``b2bgateway demo`` all use it.
+This module is the one place tokens are made and read: the API view
+(:mod:`b2bgateway_web.api.portal_sessions`), the page (:mod:`b2bgateway_web.portal`) and
+``b2bgateway demo`` all use it. It imports nothing of Flask, so it sits below both areas.
 """
 
 from __future__ import annotations
@@ -23,28 +23,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
-from flask import Blueprint, Response
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
-from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, Field
 
 from b2bgateway.gateway import Gateway
 from b2bgateway.settings import MerchantConfig
-from b2bgateway.store.repository import get_customer
-from b2bgateway_web.api import current_merchant, json_response, not_found, operation, parse_body
-from b2bgateway_web.app import gateway
-from b2bgateway_web.schemas import Id, Request
 
 __all__ = [
     "LOCALES",
     "MAX_AGE",
     "PortalSession",
-    "PortalSessionIn",
-    "PortalSessionOut",
     "TokenExpired",
     "TokenInvalid",
-    "bp",
     "create_link",
     "portal_url",
     "read_token",
@@ -189,49 +180,3 @@ def refreshed(merchant: MerchantConfig, session: PortalSession) -> str:
     """A new token for the same session, e.g. for the processor's return trip, which may come
     back after the original link expired."""
     return sign(merchant, replace(session, issued_at=None))
-
-
-# -- the API ---------------------------------------------------------------------------------------
-
-bp = Blueprint("portal_sessions", __name__, url_prefix="/portal-sessions")
-
-
-class PortalSessionIn(Request):
-    customer_id: Id
-    return_url: AnyHttpUrl | None = Field(
-        default=None, description="Where the page's 'Volver al portal' link goes"
-    )
-    locale: Literal["es-MX"] = Field(default="es-MX", description="The page's language")
-
-
-class PortalSessionOut(BaseModel):
-    url: str = Field(description="{public_url}/portal/{token}: open it in the customer's browser")
-    expires_at: AwareDatetime = Field(description="The link works until then (30 minutes)")
-
-
-@bp.post("")
-@operation(
-    summary="A link to the customer payment page (es-MX), valid for 30 minutes",
-    body=PortalSessionIn,
-    responses={201: PortalSessionOut},
-    errors=(404, 422),
-    tags=("portal",),
-)
-def create_portal_session() -> Response:
-    """The link carries a signed token bound to this merchant and customer; the page accepts
-    nothing else as identity. Another merchant's customer is a 404."""
-    data = parse_body(PortalSessionIn)
-    merchant = current_merchant()
-    gw = gateway()
-    with gw.store.read() as session:
-        if get_customer(session, merchant.id, data.customer_id) is None:
-            raise not_found(f"customer {data.customer_id!r}")
-    url, expires_at = create_link(
-        gw,
-        merchant,
-        data.customer_id,
-        return_url=None if data.return_url is None else str(data.return_url),
-        locale=data.locale,
-    )
-    expires = expires_at.isoformat().replace("+00:00", "Z")
-    return json_response({"url": url, "expires_at": expires}, 201)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
+from b2bgateway import sync
 from b2bgateway.payability import statement
 from b2bgateway.representation import customer_json, statement_json
-from b2bgateway.store.repository import CustomerData, get_customer, upsert_customer
-from b2bgateway_web.api import (
+from b2bgateway.sync import CustomerData, get_customer
+from b2bgateway_web.api.base import (
     current_merchant,
     json_response,
     not_found,
@@ -15,8 +16,8 @@ from b2bgateway_web.api import (
     parse_body,
     parse_query,
 )
-from b2bgateway_web.app import gateway
-from b2bgateway_web.schemas import CustomerIn, CustomerOut, StatementOut, StatementQuery, money
+from b2bgateway_web.api.schemas import CustomerIn, CustomerOut, StatementOut, StatementQuery, money
+from b2bgateway_web.state import gateway
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 
@@ -35,7 +36,7 @@ def put_customer(customer_id: str) -> Response:
     merchant = current_merchant()
     limit = None if data.credit_limit is None else money(data.credit_limit, data.currency, "")
     with gateway().store.write() as session:
-        customer, created = upsert_customer(
+        customer, created = sync.put_customer(
             session,
             merchant.id,
             customer_id,

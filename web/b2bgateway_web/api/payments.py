@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-from datetime import datetime
-
 from flask import Blueprint, Response, g
-from sqlalchemy import and_, or_, select
 
 from b2bgateway import service
-from b2bgateway.errors import GatewayError
+from b2bgateway.feed import FeedQuery, payments_page
 from b2bgateway.money import Money
-from b2bgateway.representation import payment_json, refund_json, timestamp
-from b2bgateway.store.models import Payment
-from b2bgateway_web.api import (
+from b2bgateway.representation import payment_json, refund_json
+from b2bgateway_web.api.base import (
     current_merchant,
     idempotent,
     json_response,
@@ -23,8 +16,7 @@ from b2bgateway_web.api import (
     parse_body,
     parse_query,
 )
-from b2bgateway_web.app import gateway
-from b2bgateway_web.schemas import (
+from b2bgateway_web.api.schemas import (
     CheckoutIn,
     PaymentListOut,
     PaymentOut,
@@ -33,15 +25,10 @@ from b2bgateway_web.schemas import (
     RefundOut,
     money,
 )
+from b2bgateway_web.state import gateway
 
 checkouts = Blueprint("checkouts", __name__, url_prefix="/checkouts")
 payments = Blueprint("payments", __name__, url_prefix="/payments")
-
-
-class InvalidCursor(GatewayError):
-    code = "invalid_cursor"
-    status = 422
-    title = "Invalid cursor"
 
 
 @checkouts.post("")
@@ -91,29 +78,6 @@ def get_payment(payment_id: str) -> Response:
         return json_response(payment_json(payment))
 
 
-def _cursor(payment: Payment) -> str:
-    raw = json.dumps([timestamp(payment.updated_at), payment.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """The position a cursor names; anything this API did not give out is a 422."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        decoded = json.loads(raw)
-        if (
-            isinstance(decoded, list)
-            and len(decoded) == 2
-            and all(isinstance(part, str) for part in decoded)
-        ):
-            updated = datetime.fromisoformat(decoded[0].replace("Z", "+00:00"))
-            if updated.tzinfo is not None:
-                return updated, decoded[1]
-    except (ValueError, TypeError, binascii.Error):
-        pass
-    raise InvalidCursor("the cursor is not one this API gave out")
-
-
 @payments.get("")
 @operation(
     summary="Payments, oldest change first: the feed an ERP sync reads",
@@ -126,32 +90,20 @@ def list_payments() -> Response:
     """Ordered by (updated_at, id); follow ``next_cursor`` until it is null. To sync, keep the
     last ``updated_at`` you saw and ask again with ``updated_since`` a little before it."""
     query = parse_query(PaymentsQuery)
-    merchant = current_merchant()
-    stmt = select(Payment).where(Payment.merchant_id == merchant.id)
-    if query.customer_id is not None:
-        stmt = stmt.where(Payment.customer_id == query.customer_id)
-    if query.status is not None:
-        stmt = stmt.where(Payment.status == query.status.value)
-    if query.purpose is not None:
-        stmt = stmt.where(Payment.purpose == query.purpose)
-    if query.updated_since is not None:
-        stmt = stmt.where(Payment.updated_at >= query.updated_since)
-    if query.cursor is not None:
-        after, after_id = _decode_cursor(query.cursor)
-        stmt = stmt.where(
-            or_(
-                Payment.updated_at > after, and_(Payment.updated_at == after, Payment.id > after_id)
-            )
-        )
-    stmt = stmt.order_by(Payment.updated_at, Payment.id).limit(query.limit + 1)
+    feed = FeedQuery(
+        limit=query.limit,
+        customer_id=query.customer_id,
+        status=None if query.status is None else query.status.value,
+        purpose=query.purpose,
+        updated_since=query.updated_since,
+        cursor=query.cursor,
+    )
     with gateway().store.read() as session:
-        rows = list(session.scalars(stmt))
-        more = len(rows) > query.limit
-        rows = rows[: query.limit]
+        page = payments_page(session, current_merchant().id, feed)
         return json_response(
             {
-                "data": [payment_json(p) for p in rows],
-                "next_cursor": _cursor(rows[-1]) if more else None,
+                "data": [payment_json(p) for p in page.payments],
+                "next_cursor": page.next_cursor,
             }
         )
 

@@ -3,27 +3,28 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response
-from sqlalchemy import select
 
+from b2bgateway import sync
+from b2bgateway.database import Session
 from b2bgateway.errors import GatewayError
 from b2bgateway.payability import check_invoices
 from b2bgateway.representation import invoice_json
-from b2bgateway.store.models import Customer
-from b2bgateway.store.repository import (
-    InvoiceData,
-    bulk_upsert_invoices,
-    get_invoice,
-    upsert_invoices,
+from b2bgateway.sync import InvoiceData, get_invoice, missing_customers
+from b2bgateway_web.api.base import (
+    current_merchant,
+    json_response,
+    not_found,
+    operation,
+    parse_body,
 )
-from b2bgateway_web.api import current_merchant, json_response, not_found, operation, parse_body
-from b2bgateway_web.app import gateway
-from b2bgateway_web.schemas import (
+from b2bgateway_web.api.schemas import (
     BatchOut,
     InvoiceBatchIn,
     InvoiceIn,
     InvoiceOut,
     money,
 )
+from b2bgateway_web.state import gateway
 
 bp = Blueprint("invoices", __name__, url_prefix="/invoices")
 
@@ -50,17 +51,9 @@ def _data(invoice_id: str, item: InvoiceIn) -> InvoiceData:
     )
 
 
-def _check_customers(session: object, merchant_id: str, items: list[tuple[int, str]]) -> None:
+def _check_customers(session: Session, merchant_id: str, items: list[tuple[int, str]]) -> None:
     """Every invoice's customer must exist (this merchant's): 422 naming the items that don't."""
-    wanted = {customer_id for _, customer_id in items}
-    found = set(
-        session.scalars(  # type: ignore[attr-defined]
-            select(Customer.customer_id).where(
-                Customer.merchant_id == merchant_id, Customer.customer_id.in_(wanted)
-            )
-        )
-    )
-    bad = [(index, cid) for index, cid in items if cid not in found]
+    bad = missing_customers(session, merchant_id, items)
     if bad:
         raise BatchInvalid(
             "invoices refer to customers that do not exist; send the customers first",
@@ -92,7 +85,7 @@ def put_invoice(invoice_id: str) -> Response:
     merchant = current_merchant()
     with gateway().store.write() as session:
         _check_customers(session, merchant.id, [(-1, item.customer_id)])
-        [(invoice, created)] = upsert_invoices(session, merchant.id, [_data(invoice_id, item)])
+        invoice, created = sync.put_invoice(session, merchant.id, _data(invoice_id, item))
         body = invoice_json(invoice)
     return json_response(body, 201 if created else 200)
 
@@ -133,7 +126,7 @@ def batch() -> Response:
         _check_customers(
             session, merchant.id, [(i, item.customer_id) for i, item in enumerate(payload.invoices)]
         )
-        created, updated = bulk_upsert_invoices(
+        created, updated = sync.put_invoices(
             session, merchant.id, [_data(item.invoice_id, item) for item in payload.invoices]
         )
     return json_response({"created": created, "updated": updated})

@@ -16,12 +16,11 @@ from flask import Blueprint, Response, g, request
 from pydantic import BaseModel, ValidationError
 
 from b2bgateway import idempotency
+from b2bgateway.database import UNAVAILABLE, Store
 from b2bgateway.errors import GatewayError, NotFound
 from b2bgateway.settings import MerchantConfig
-from b2bgateway.store import Store
-from b2bgateway.store.db import UNAVAILABLE
-from b2bgateway_web.app import gateway
 from b2bgateway_web.problems import problem, problem_for, validation_problem
+from b2bgateway_web.state import gateway
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
