@@ -42,13 +42,14 @@ def create_app(
 
     from flask_swagger_ui import get_swaggerui_blueprint
 
-    from b2bgateway_web import logs, problems
+    from b2bgateway_web import i18n, logs, problems
     from b2bgateway_web import web_plugins as pages
     from b2bgateway_web.api import health, openapi, webhooks
     from b2bgateway_web.api.routes import v1
     from b2bgateway_web.portal.routes import bp as portal
 
     logs.init_app(app)
+    i18n.init_app(app)
 
     app.register_blueprint(problems.bp)
     app.register_blueprint(health.bp)

@@ -13,8 +13,10 @@ from b2bgateway.money import Money
 from b2bgateway.payability import check_invoices, statement
 from b2bgateway.rules import Reason
 from b2bgateway.settings import MerchantConfig
+from b2bgateway_web.i18n import gettext as _
+from b2bgateway_web.i18n import ngettext
 from b2bgateway_web.portal.base import MAX_SELECTED, date_text, money_text
-from b2bgateway_web.portal.texts import DOCUMENT_TYPES, REASONS, UNKNOWN_REASON, reason_texts
+from b2bgateway_web.portal.texts import REASONS, UNKNOWN_REASON, document_text, reason_texts
 from b2bgateway_web.state import gateway
 
 
@@ -74,7 +76,7 @@ class Account:
     @property
     def awaiting_erp(self) -> bool:
         """Some invoice has a payment registered: its balance stays until the ERP applies it."""
-        registered = REASONS[Reason.PAYMENT_REGISTERED]
+        registered = _(REASONS[Reason.PAYMENT_REGISTERED])
         return any(registered in row.reasons for row in self.invoices)
 
 
@@ -94,13 +96,13 @@ def other_documents(
         Row(
             invoice_id=invoice.invoice_id,
             folio=invoice.folio,
-            document=DOCUMENT_TYPES.get(invoice.document_type, invoice.document_type),
+            document=document_text(invoice.document_type),
             due=date_text(invoice.due_on),
             balance=invoice.balance,
             balance_text=money_text(invoice.balance),
             overdue=invoice.due_on < day,
             payable=False,  # the rules never let a non-factura be paid; shown, never selectable
-            reasons=tuple(reason_texts(reasons.get(invoice.invoice_id, ())) or [UNKNOWN_REASON]),
+            reasons=tuple(reason_texts(reasons.get(invoice.invoice_id, ())) or [_(UNKNOWN_REASON)]),
         )
         for invoice in found
     ]
@@ -114,7 +116,7 @@ def load_account(merchant: MerchantConfig, customer_id: str) -> Account:
             Row(
                 invoice_id=line.invoice.invoice_id,
                 folio=line.invoice.folio,
-                document="Factura",
+                document=_("Factura"),
                 due=date_text(line.invoice.due_on),
                 balance=line.invoice.balance,
                 balance_text=money_text(line.invoice.balance),
@@ -128,18 +130,18 @@ def load_account(merchant: MerchantConfig, customer_id: str) -> Account:
     own = tuple(row for row in rows if row.payable and row.balance.currency == result.currency)
     b = result.balances
     groups = (
-        Group("total", "Saldo total", "Pagar total", b.total, own),
+        Group("total", _("Saldo total"), _("Pagar total"), b.total, own),
         Group(
             "vencido",
-            "Saldo vencido",
-            "Pagar vencido",
+            _("Saldo vencido"),
+            _("Pagar vencido"),
             b.overdue,
             tuple(r for r in own if r.overdue),
         ),
         Group(
             "por_vencer",
-            "Saldo por vencer",
-            "Pagar por vencer",
+            _("Saldo por vencer"),
+            _("Pagar por vencer"),
             b.upcoming,
             tuple(r for r in own if not r.overdue),
         ),
@@ -166,16 +168,22 @@ class Selection:
     @property
     def text(self) -> str:
         if not self.rows:
-            return "Ninguna factura seleccionada"
+            return _("Ninguna factura seleccionada")
         if self.total is None:
-            return "Las facturas seleccionadas están en monedas distintas"
+            return _("Las facturas seleccionadas están en monedas distintas")
         count = len(self.rows)
-        noun = "factura" if count == 1 else "facturas"
-        return f"Total seleccionado: {money_text(self.total)} ({count} {noun})"
+        text = ngettext(
+            "Total seleccionado: %(total)s (%(num)d factura)",
+            "Total seleccionado: %(total)s (%(num)d facturas)",
+            count,
+        )
+        return text % {"total": money_text(self.total), "num": count}
 
     @property
     def button(self) -> str:
-        return "Pagar" if self.total is None else f"Pagar {money_text(self.total)}"
+        if self.total is None:
+            return _("Pagar")
+        return _("Pagar %(amount)s") % {"amount": money_text(self.total)}
 
 
 def make_selection(account: Account, ids: Sequence[str]) -> Selection:

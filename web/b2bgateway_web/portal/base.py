@@ -19,6 +19,7 @@ from flask import Blueprint, Response, g
 from b2bgateway.money import Money
 from b2bgateway.settings import MerchantConfig
 from b2bgateway.sync import get_customer
+from b2bgateway_web.i18n import gettext as _
 from b2bgateway_web.state import gateway
 from b2bgateway_web.tokens import PortalSession, TokenExpired, TokenInvalid, read_token
 
@@ -63,27 +64,32 @@ def _identify() -> None:
     except TokenExpired:
         raise PortalError(
             410,
-            "El enlace venció",
-            "Por seguridad, los enlaces de pago duran 30 minutos. Vuelve a entrar desde el "
-            "portal de tu proveedor para obtener uno nuevo.",
+            _("El enlace venció"),
+            _(
+                "Por seguridad, los enlaces de pago duran 30 minutos. Vuelve a entrar desde el "
+                "portal de tu proveedor para obtener uno nuevo."
+            ),
         ) from None
     except TokenInvalid:
         raise PortalError(
             403,
-            "Enlace no válido",
-            "Este enlace de pago no es válido. Vuelve a entrar desde el portal de tu proveedor.",
+            _("Enlace no válido"),
+            _("Este enlace de pago no es válido. Vuelve a entrar desde el portal de tu proveedor."),
         ) from None
     merchant = gw.merchants[session.merchant_id]
     with gw.store.read() as db:
         customer = get_customer(db, merchant.id, session.customer_id)
         if customer is None:
             raise PortalError(
-                403, "Enlace no válido", "No encontramos tu cuenta. Pide ayuda a tu proveedor."
+                403,
+                _("Enlace no válido"),
+                _("No encontramos tu cuenta. Pide ayuda a tu proveedor."),
             )
         g.portal_customer = CustomerView(
             customer.customer_id, customer.name, customer.active, customer.currency
         )
     g.portal = session
+    g.locale = session.locale.replace("-", "_")  # the catalog's name (b2bgateway_web.i18n)
     g.merchant = merchant  # the logs name the merchant, as for the API
 
 

@@ -9,6 +9,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from b2bgateway.errors import GatewayError
+from b2bgateway_web.i18n import gettext as _
 from b2bgateway_web.portal.base import PortalError, bp
 
 log = logging.getLogger(__name__)
@@ -16,7 +17,7 @@ log = logging.getLogger(__name__)
 
 @bp.route("/<token>/<path:rest>", methods=["GET", "POST"])
 def unknown(rest: str) -> ResponseReturnValue:
-    raise PortalError(404, "Página no encontrada", "Esta página no existe.")
+    raise PortalError(404, _("Página no encontrada"), _("Esta página no existe."))
 
 
 def _error_page(status: int, title: str, message: str) -> ResponseReturnValue:
@@ -41,23 +42,25 @@ def _portal_error(exc: PortalError) -> ResponseReturnValue:
 def _http_error(exc: HTTPException) -> ResponseReturnValue:
     status = exc.code or 500
     if status == 404:
-        return _error_page(404, "Página no encontrada", "Esta página no existe.")
+        return _error_page(404, _("Página no encontrada"), _("Esta página no existe."))
     if status == 405:
-        return _error_page(405, "Acción no permitida", "Esta página no acepta esa acción.")
+        return _error_page(405, _("Acción no permitida"), _("Esta página no acepta esa acción."))
     if status == 413:
-        return _error_page(413, "Solicitud demasiado grande", "Selecciona menos facturas.")
+        return _error_page(413, _("Solicitud demasiado grande"), _("Selecciona menos facturas."))
     if status < 500:
-        return _error_page(status, "Solicitud no válida", "Vuelve a intentarlo desde el inicio.")
+        return _error_page(
+            status, _("Solicitud no válida"), _("Vuelve a intentarlo desde el inicio.")
+        )
     return _unexpected(exc)
 
 
 @bp.errorhandler(Exception)
 def _unexpected(exc: Exception) -> ResponseReturnValue:
     if isinstance(exc, GatewayError) and exc.status == 404:
-        return _error_page(404, "No encontrado", "No encontramos lo que buscas en tu cuenta.")
+        return _error_page(404, _("No encontrado"), _("No encontramos lo que buscas en tu cuenta."))
     log.error("portal page failed", exc_info=exc)
     return _error_page(
         500,
-        "Algo salió mal",
-        "No pudimos mostrar esta página. Intenta de nuevo en unos minutos.",
+        _("Algo salió mal"),
+        _("No pudimos mostrar esta página. Intenta de nuevo en unos minutos."),
     )

@@ -12,6 +12,7 @@ from b2bgateway.accounts import order_payment
 from b2bgateway.errors import GatewayError
 from b2bgateway.money import MAX_MINOR_UNITS, Money
 from b2bgateway.payability import check_order
+from b2bgateway_web.i18n import gettext as _
 from b2bgateway_web.portal.base import (
     DECIMAL,
     ID,
@@ -44,18 +45,20 @@ class Order:
 def _parse_order(reference: str, amount: str) -> Order:
     currency = customer().currency
     if not ID.match(reference):
-        raise PortalError(400, "Pedido no válido", "Al enlace le falta la referencia del pedido.")
+        raise PortalError(
+            400, _("Pedido no válido"), _("Al enlace le falta la referencia del pedido.")
+        )
     try:
         if not DECIMAL.match(amount):
             raise ValueError(amount)
         money = Money(amount, currency)
     except (ValueError, GatewayError):
         raise PortalError(
-            400, "Pedido no válido", "El importe del pedido no es válido. Vuelve al portal."
+            400, _("Pedido no válido"), _("El importe del pedido no es válido. Vuelve al portal.")
         ) from None
     if not money.is_positive() or abs(money.to_minor_units()) > MAX_MINOR_UNITS:
         raise PortalError(
-            400, "Pedido no válido", "El importe del pedido no es válido. Vuelve al portal."
+            400, _("Pedido no válido"), _("El importe del pedido no es válido. Vuelve al portal.")
         )
     return Order(reference, money)
 
@@ -95,7 +98,7 @@ def order() -> ResponseReturnValue:
     nonce = request.form.get("nonce", "")
     if not NONCE.match(nonce):
         return _render_order(
-            current, message="El formulario no es válido. Vuelve a intentarlo.", status=400
+            current, message=_("El formulario no es válido. Vuelve a intentarlo."), status=400
         )
     request_ = service.CheckoutRequest(
         customer_id=portal_session().customer_id,

@@ -10,6 +10,8 @@ from flask.typing import ResponseReturnValue
 from b2bgateway.accounts import Payment, customer_payment, invoice_folios
 from b2bgateway.database import Session
 from b2bgateway.interface import PaymentStatus
+from b2bgateway_web.i18n import gettext as _
+from b2bgateway_web.i18n import ngettext
 from b2bgateway_web.portal.base import (
     ID,
     PortalError,
@@ -19,7 +21,7 @@ from b2bgateway_web.portal.base import (
     money_text,
     portal_session,
 )
-from b2bgateway_web.portal.texts import FAILURES, FINAL, STATUSES, UNKNOWN_FAILURE
+from b2bgateway_web.portal.texts import FINAL, failure_text, status_texts
 from b2bgateway_web.portal.views import common
 from b2bgateway_web.state import gateway
 
@@ -29,7 +31,7 @@ def _own_payment(db: Session, payment_id: str) -> Payment:
     if ID.match(payment_id):
         found = customer_payment(db, merchant().id, portal_session().customer_id, payment_id)
     if found is None:
-        raise PortalError(404, "Pago no encontrado", "No encontramos ese pago en tu cuenta.")
+        raise PortalError(404, _("Pago no encontrado"), _("No encontramos ese pago en tu cuenta."))
     return found
 
 
@@ -59,16 +61,17 @@ class _PaymentView:
 
 def _view(found: Payment, folios: list[str]) -> _PaymentView:
     status = PaymentStatus(found.status)
-    title, explanation = STATUSES.get(status, (found.status, ""))
+    title, explanation = status_texts(found.status)
     action = found.next_action or {}
     url = action.get("url") if action.get("type") == "redirect" else None
     failure = None
     if status in (PaymentStatus.FAILED, PaymentStatus.CANCELED) and found.failure_code:
-        failure = FAILURES.get(found.failure_code, UNKNOWN_FAILURE)
+        failure = failure_text(found.failure_code)
     what = (
-        f"Pedido {found.order_reference}"
+        _("Pedido %(reference)s") % {"reference": found.order_reference}
         if found.purpose == "order"
-        else ("Factura " if len(folios) == 1 else "Facturas ") + ", ".join(folios)
+        else ngettext("Factura %(folios)s", "Facturas %(folios)s", len(folios))
+        % {"folios": ", ".join(folios)}
     )
     return _PaymentView(
         id=found.id,

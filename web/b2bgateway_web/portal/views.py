@@ -31,6 +31,7 @@ from b2bgateway.errors import (
 )
 from b2bgateway.interface import PaymentStatus
 from b2bgateway.money import Money
+from b2bgateway_web.i18n import gettext as _
 from b2bgateway_web.portal.account import load_account, make_selection
 from b2bgateway_web.portal.base import (
     DECIMAL,
@@ -105,7 +106,7 @@ def home() -> ResponseReturnValue:
         return _render_home(selected=selected)
     if action == "pagar":
         return _pay_invoices(selected)
-    return _render_home(message="No entendimos esa acción. Vuelve a intentarlo.", status=400)
+    return _render_home(message=_("No entendimos esa acción. Vuelve a intentarlo."), status=400)
 
 
 def _shown_amount(ids: Sequence[str]) -> str | None:
@@ -139,21 +140,22 @@ def _pay_invoices(selected: Sequence[str]) -> ResponseReturnValue:
     if not NONCE.match(nonce):
         return _render_home(
             selected=selected,
-            message="El formulario no es válido. Vuelve a seleccionar y a pagar.",
+            message=_("El formulario no es válido. Vuelve a seleccionar y a pagar."),
             status=400,
         )
     ids = list(dict.fromkeys(value for value in selected if ID.match(value)))
     if not ids:
-        return _render_home(message="Selecciona al menos una factura para pagar.", status=422)
+        return _render_home(message=_("Selecciona al menos una factura para pagar."), status=422)
     if len(ids) > MAX_SELECTED:
         return _render_home(
-            message=f"Puedes pagar hasta {MAX_SELECTED} facturas a la vez.", status=422
+            message=_("Puedes pagar hasta %(count)d facturas a la vez.") % {"count": MAX_SELECTED},
+            status=422,
         )
     expected = _shown_amount(ids)
     if expected is None:
         return _render_home(
             selected=ids,
-            message="La página cambió mientras pagabas. Revisa tu selección y vuelve a pagar.",
+            message=_("La página cambió mientras pagabas. Revisa tu selección y vuelve a pagar."),
             status=409,
         )
     request_ = service.CheckoutRequest(
@@ -176,28 +178,34 @@ def _pay_invoices(selected: Sequence[str]) -> ResponseReturnValue:
 def checkout_problem(exc: GatewayError) -> tuple[str, int]:
     """What the customer reads when a checkout is refused (the page is shown again)."""
     if isinstance(exc, NotPayable):
-        return "No se puede pagar en línea: " + "; ".join(reason_texts(exc.reasons)) + ".", 422
+        reasons = "; ".join(reason_texts(exc.reasons))
+        return _("No se puede pagar en línea: %(reasons)s.") % {"reasons": reasons}, 422
     if isinstance(exc, AmountChanged):
         amount = exc.extra.get("amount")
         currency = exc.extra.get("currency")
         now = ""
         if isinstance(amount, str) and isinstance(currency, str):
-            now = f" Ahora suman {money_text(Money(amount, currency))}."
+            now = " " + _("Ahora suman %(amount)s.") % {
+                "amount": money_text(Money(amount, currency))
+            }
         return (
-            "El saldo de las facturas seleccionadas cambió." + now + " Revisa y vuelve a pagar.",
+            _("El saldo de las facturas seleccionadas cambió.")
+            + now
+            + " "
+            + _("Revisa y vuelve a pagar."),
             409,
         )
     if isinstance(exc, NotFound):
-        return "Alguno de los documentos ya no está disponible. Revisa tu selección.", 404
+        return _("Alguno de los documentos ya no está disponible. Revisa tu selección."), 404
     if isinstance(exc, UnsupportedRequest):
-        return "El procesador de pagos de tu proveedor no permite pagar desde esta página.", 422
+        return _("El procesador de pagos de tu proveedor no permite pagar desde esta página."), 422
     if isinstance(exc, DatabaseUnavailable):  # sent to the processor; its answer is pending
         return (
-            "Tu pago está en proceso. Revisa su estado en unos minutos antes de volver a pagar.",
+            _("Tu pago está en proceso. Revisa su estado en unos minutos antes de volver a pagar."),
             503,
         )
     log.error("portal checkout failed: %s: %s", exc.code, exc.detail)
-    return "No pudimos iniciar el pago. Intenta de nuevo en unos minutos.", 502
+    return _("No pudimos iniciar el pago. Intenta de nuevo en unos minutos."), 502
 
 
 def processor_return_url() -> str:
