@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-API_KEY = "sk_test_merchant_a"  # merchant acme in conftest.py
-AUTH = {"Authorization": f"Bearer {API_KEY}"}
+from tests.support.web import AUTH
+
 CUSTOMER = "C-1"
 INVOICE = "F-1"
 PAID_INVOICE = "F-2"

@@ -17,12 +17,12 @@ from babel.messages.pofile import read_po
 from babel.support import Translations
 
 from b2bgateway_web import i18n
+from tests.support.web import AUTH, new_link
 
 WEB = Path(__file__).resolve().parents[1] / "web"
 PACKAGE = WEB / "b2bgateway_web"
 POT = PACKAGE / "translations" / "messages.pot"
 LOCALES = ("es_MX",)
-AUTH = {"Authorization": "Bearer sk_test_merchant_a"}
 
 
 def _read(path: Path, locale: str | None = None) -> Catalog:
@@ -99,8 +99,7 @@ def test_the_page_speaks_through_the_catalog(client, monkeypatch):
         json={"name": "Cliente", "active": True, "credit_limit": None, "currency": "MXN"},
         headers=AUTH,
     )
-    link = client.post("/v1/portal-sessions", json={"customer_id": "C-1"}, headers=AUTH)
-    path = "/portal/" + link.json["url"].rsplit("/portal/", 1)[1]
+    path = new_link(client)
     catalog = Catalog(locale="es_MX")
     catalog.add("Saldo total", "SALDO TOTAL")
     catalog.add("Estado de cuenta", "ESTADO DE CUENTA")
