@@ -114,3 +114,25 @@ def test_the_sandbox_core_stays_free_of_flask():
             elif isinstance(node, ast.ImportFrom):
                 names = [node.module or ""]
             assert not [n for n in names if n.split(".")[0] in {"flask", "werkzeug", "jinja2"}]
+
+
+class _EntryPoint:
+    def __init__(self, name: str, plugin: object) -> None:
+        self.name = name
+        self._plugin = plugin
+
+    def load(self) -> object:
+        return self._plugin
+
+
+def test_entry_points_load_only_for_loaded_core_plugins(gateway, monkeypatch):
+    """A ``b2bgateway_web`` entry point named like a loaded core plugin is loaded; one whose core
+    plugin is not loaded (not installed, or in disabled_plugins) is skipped."""
+    pages, ghost = ApprovalPages(), Squatter("/v1")
+    found = {"b2bgateway_web": [_EntryPoint("sandbox", pages), _EntryPoint("ghost", ghost)]}
+    monkeypatch.setattr(web_plugins, "entry_points", lambda group: found.get(group, []))
+    pm = web_plugins.get_plugin_manager(gateway.plugins)
+    assert pm.get_plugin("sandbox") is pages  # the entry point comes first, the built-in is skipped
+    assert not pm.has_plugin("ghost") and not pm.is_registered(ghost)
+    app = create_app(gateway=gateway, web_plugins=pm)
+    assert app.test_client().get("/acmepay/approve").status_code == 200
