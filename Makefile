@@ -12,7 +12,7 @@ PLUGINS := $(wildcard plugins/*_plugin)
 DISTRIBUTIONS := -e ".[dev,postgresql]" -e "./web[test]" $(foreach p,$(PLUGINS),-e "./$(p)[test]")
 PYPROJECTS := pyproject.toml web/pyproject.toml $(foreach p,$(PLUGINS),$(p)/pyproject.toml)
 
-.PHONY: run test test-sqlite test-plugins test-postgres lint typecheck install bench clean
+.PHONY: run test test-sqlite test-plugins test-postgres lint typecheck install bench clean translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,15 @@ test-postgres: install
 	fi
 
 test: lint typecheck test-sqlite test-plugins test-postgres
+
+# The pages' words: extract them into messages.pot and merge that into each catalog (web/babel.cfg);
+# then translate the new entries. tests/test_translations.py fails until every one has its text.
+translations: install
+	cd web && ../$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --omit-header \
+		-o b2bgateway_web/translations/messages.pot b2bgateway_web
+	cd web && ../$(BIN)/pybabel update -i b2bgateway_web/translations/messages.pot \
+		-d b2bgateway_web/translations --no-fuzzy-matching --ignore-pot-creation-date \
+		--ignore-obsolete -w 100
 
 # Benchmarks print their figures and write bench/results/*.json; they are not part of `make test`.
 bench: install

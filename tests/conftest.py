@@ -1,4 +1,6 @@
-"""Fixtures: ``settings``, ``pm``, ``plugins``, ``gateway``, ``app``, ``client``, ``runner``.
+"""Fixtures: ``settings``, ``pm``, ``plugins``, ``gateway``, ``app``, ``client``, ``runner``,
+``demo`` (acme's demo data) and ``sandbox_outbox`` (what the sandbox sends, recorded); the web
+tests' helpers are in ``tests/support/web.py``.
 
 The database is SQLite in a temporary directory, or the one named by
 ``B2BGATEWAY_TEST_DATABASE_URL`` (``make test`` runs the suite a second time on PostgreSQL).
@@ -22,8 +24,8 @@ from b2bgateway.plugins import Plugins, get_plugin_manager
 from b2bgateway.settings import Settings
 from b2bgateway.store import Store, upgrade
 from b2bgateway.store.models import Base
+from tests.support.web import API_KEY, SandboxOutbox, record_sandbox
 
-API_KEY = "sk_test_merchant_a"
 OTHER_API_KEY = "sk_test_merchant_b"
 WEBHOOK_SECRET = "whsec_test_secret"
 
@@ -140,3 +142,17 @@ def app(gateway: Gateway) -> Any:
 @pytest.fixture
 def client(app: Any) -> Any:
     return app.test_client()
+
+
+@pytest.fixture
+def demo(gateway: Gateway) -> None:
+    """acme's demo customers and invoices (``b2bgateway.demo``)."""
+    from b2bgateway.demo import load_demo
+
+    load_demo(gateway.store, gateway.merchants["acme"])
+
+
+@pytest.fixture
+def sandbox_outbox(monkeypatch: pytest.MonkeyPatch) -> SandboxOutbox:
+    """The sandbox's webhooks, recorded; its background deliveries run to the end at once."""
+    return record_sandbox(monkeypatch)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from b2bgateway import hookspecs
+from b2bgateway_web import hookspecs as web_hookspecs
 
 ROOT = Path(__file__).resolve().parent.parent
 GUIDE = ROOT / "docs" / "plugins.md"
@@ -20,8 +21,9 @@ HOOK_HEADING = re.compile(r"^### `(?P<name>\w+)\((?P<args>[^)]*)\)`$")
 
 SPECS = {
     name: function
-    for name, function in vars(hookspecs).items()
-    if inspect.isfunction(function) and hasattr(function, f"{hookspecs.PROJECT}_spec")
+    for module in (hookspecs, web_hookspecs)  # the core's hooks, and the web's (pages)
+    for name, function in vars(module).items()
+    if inspect.isfunction(function) and hasattr(function, f"{module.PROJECT}_spec")
 }
 
 

@@ -1,7 +1,7 @@
 import json
 import logging
 
-from b2bgateway_web.api import authenticate
+from b2bgateway_web.api.base import authenticate
 from b2bgateway_web.logs import JsonFormatter
 
 

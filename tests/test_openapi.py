@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-API_KEY = "sk_test_merchant_a"  # merchant acme in conftest.py
-AUTH = {"Authorization": f"Bearer {API_KEY}"}
+from tests.support.web import AUTH
+
 CUSTOMER = "C-1"
 INVOICE = "F-1"
 PAID_INVOICE = "F-2"
@@ -34,7 +34,7 @@ def document(client) -> dict[str, Any]:
 
 def _v1_routes(app) -> dict[str, set[str]]:
     """Every ``/v1`` rule of the app as an OpenAPI path, with its methods (no HEAD/OPTIONS)."""
-    from b2bgateway_web.openapi import _path
+    from b2bgateway_web.api.openapi import _path
 
     routes: dict[str, set[str]] = {}
     for rule in app.url_map.iter_rules():
@@ -150,7 +150,7 @@ def test_every_ref_resolves(document):
 
 def test_request_bodies_and_responses_are_the_views_models(app, document):
     """What the document says each view accepts and returns is the pydantic model it uses."""
-    from b2bgateway_web.openapi import _path
+    from b2bgateway_web.api.openapi import _path
 
     components = document["components"]["schemas"]
     checked = 0
@@ -299,7 +299,7 @@ def _app_document() -> dict[str, Any]:
     from b2bgateway.plugins import Plugins, get_plugin_manager
     from b2bgateway.settings import Settings
     from b2bgateway_web import create_app
-    from b2bgateway_web.openapi import build
+    from b2bgateway_web.api.openapi import build
 
     app = create_app(
         Settings(database_url="sqlite://", merchants={}),

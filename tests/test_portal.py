@@ -12,7 +12,6 @@ sandbox does over HTTP in production; one test instead loses the webhook and let
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
@@ -25,18 +24,19 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from b2bgateway import service
-from b2bgateway.demo import DEMO_CUSTOMERS, load_demo
+from b2bgateway.demo import DEMO_CUSTOMERS
 from b2bgateway.gateway import Gateway
 from b2bgateway.money import Money
 from b2bgateway.reconcile import reconcile
 from b2bgateway.rules import Reason
-from b2bgateway.sandbox import delivery, hooks
 from b2bgateway.settings import Settings
 from b2bgateway.store.models import Customer, Invoice, Payment, utcnow
-from b2bgateway_web import portal, portal_sessions, sandbox_pages
+from b2bgateway_web import tokens as portal_sessions
+from b2bgateway_web.portal import texts as portal
+from b2bgateway_web.portal import views as portal_views
 from tests.conftest import API_KEY, OTHER_API_KEY, WEBHOOK_SECRET
+from tests.support.web import AUTH, SandboxOutbox, Sent, new_link
 
-AUTH = {"Authorization": f"Bearer {API_KEY}"}
 PUBLIC_URL = "http://127.0.0.1:8000"  # the settings' default public_url
 TOKEN = re.compile(r"^[A-Za-z0-9_\-.]+$")
 
@@ -180,48 +180,11 @@ def page_of(response: Any) -> Page:
 # -- fixtures --------------------------------------------------------------------------------------
 
 
-@dataclass
-class Sent:
-    url: str
-    body: bytes
-    headers: Mapping[str, str]
-
-
 @pytest.fixture(autouse=True)
-def webhooks(monkeypatch: pytest.MonkeyPatch) -> list[Sent]:
+def webhooks(sandbox_outbox: SandboxOutbox) -> list[Sent]:
     """The sandbox's webhooks, recorded (not POSTed); its background delivery runs to the end
     before the sandbox page answers, so each test sees what was owed."""
-    sent: list[Sent] = []
-
-    def record(url: str, body: bytes, headers: Mapping[str, str]) -> None:
-        sent.append(Sent(url, body, dict(headers)))
-
-    real = delivery.deliver_in_background
-
-    def deliver_and_join(settings: Any, merchant_id: str, **kwargs: Any) -> Any:
-        thread = real(settings, merchant_id, **kwargs)
-        thread.join(timeout=10)
-        assert not thread.is_alive()
-        return thread
-
-    monkeypatch.setattr(delivery, "http_post", record)
-    monkeypatch.setattr(sandbox_pages, "deliver_in_background", deliver_and_join)
-    monkeypatch.setattr(hooks, "deliver_in_background", deliver_and_join)
-    return sent
-
-
-@pytest.fixture
-def demo(gateway: Gateway) -> None:
-    load_demo(gateway.store, gateway.merchants["acme"])
-
-
-def new_link(client: Any, customer_id: str = "C-1", **body: Any) -> str:
-    """A portal session's URL path (``/portal/<token>``)."""
-    response = client.post(
-        "/v1/portal-sessions", json={"customer_id": customer_id, **body}, headers=AUTH
-    )
-    assert response.status_code == 201, response.get_data(as_text=True)
-    return urlsplit(response.json["url"]).path
+    return sandbox_outbox.sent
 
 
 @pytest.fixture
@@ -926,7 +889,7 @@ def test_an_unexpected_error_is_a_spanish_page_not_a_traceback(
     def boom(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("internal detail sk_live_123")
 
-    monkeypatch.setattr(portal, "load_account", boom)
+    monkeypatch.setattr(portal_views, "load_account", boom)
     app.testing = False
     response = client.get(link)
     assert response.status_code == 500

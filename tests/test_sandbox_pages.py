@@ -9,8 +9,6 @@ what was "sent".
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -29,10 +27,10 @@ from b2bgateway.interface import (
     WebhookRequest,
 )
 from b2bgateway.money import Money
-from b2bgateway.sandbox import delivery, hooks
+from b2bgateway.sandbox import hooks
 from b2bgateway.sandbox.ledger import open_ledger
 from b2bgateway.sandbox.signing import HEADER, form_token
-from b2bgateway_web import sandbox_pages
+from tests.support.web import SandboxOutbox, Sent
 
 GATEWAY_URL = "http://localhost"
 RETURN_URL = "https://portal.example/return"
@@ -40,42 +38,10 @@ WEBHOOK_URL = "https://gw.example/v1/webhooks/acme/sandbox"
 AMOUNT = Money("1234.50", "MXN")
 
 
-@dataclass
-class Sent:
-    url: str
-    body: bytes
-    headers: Mapping[str, str]
-
-
-@dataclass
-class Outbox:
-    """What the sandbox "sent" (webhooks) and how many background deliveries were started."""
-
-    sent: list[Sent] = field(default_factory=list)
-    deliveries: list[dict[str, Any]] = field(default_factory=list)
-
-
 @pytest.fixture(autouse=True)
-def outbox(monkeypatch: pytest.MonkeyPatch) -> Outbox:
+def outbox(sandbox_outbox: SandboxOutbox) -> SandboxOutbox:
     """Record webhooks instead of POSTing them; run the page's background delivery to the end."""
-    box = Outbox()
-
-    def record(url: str, body: bytes, headers: Mapping[str, str]) -> None:
-        box.sent.append(Sent(url, body, dict(headers)))
-
-    real = delivery.deliver_in_background
-
-    def deliver_and_join(settings: Any, merchant_id: str, **kwargs: Any) -> Any:
-        box.deliveries.append({"merchant_id": merchant_id, **kwargs})
-        thread = real(settings, merchant_id, **kwargs)
-        thread.join(timeout=10)
-        assert not thread.is_alive()
-        return thread
-
-    monkeypatch.setattr(delivery, "http_post", record)
-    monkeypatch.setattr(sandbox_pages, "deliver_in_background", deliver_and_join)
-    monkeypatch.setattr(hooks, "deliver_in_background", deliver_and_join)
-    return box
+    return sandbox_outbox
 
 
 class _Page(HTMLParser):
@@ -213,7 +179,7 @@ def test_three_d_secure_page_shows_amount_and_buttons(gateway: Gateway, client: 
     assert result.processor_reference in html
 
 
-def test_page_is_read_only(gateway: Gateway, client: Any, outbox: Outbox) -> None:
+def test_page_is_read_only(gateway: Gateway, client: Any, outbox: SandboxOutbox) -> None:
     _payment_id, result = _charge(gateway, "tok_3ds")
     for _ in range(2):
         assert client.get(_path(result)).status_code == 200
@@ -232,7 +198,7 @@ def test_page_is_read_only(gateway: Gateway, client: Any, outbox: Outbox) -> Non
     ids=["wrong", "empty", "missing"],
 )
 def test_post_with_bad_token_is_400(
-    gateway: Gateway, client: Any, outbox: Outbox, form: dict[str, str]
+    gateway: Gateway, client: Any, outbox: SandboxOutbox, form: dict[str, str]
 ) -> None:
     _payment_id, result = _charge(gateway, "tok_3ds")
     response = client.post(_path(result), data=form)
@@ -255,7 +221,7 @@ def test_token_of_another_charge_is_400(gateway: Gateway, client: Any) -> None:
 
 @pytest.mark.parametrize("action", ["cancel", "refund", ""])
 def test_action_the_flow_lacks_is_400(
-    gateway: Gateway, client: Any, outbox: Outbox, action: str
+    gateway: Gateway, client: Any, outbox: SandboxOutbox, action: str
 ) -> None:
     _payment_id, result = _charge(gateway, "tok_3ds")
     charge_id = result.processor_reference or ""
@@ -270,7 +236,7 @@ def test_action_the_flow_lacks_is_400(
 
 # -- approve ---------------------------------------------------------------------------------------
 def test_approve_redirects_back_and_sends_signed_webhook(
-    gateway: Gateway, client: Any, outbox: Outbox
+    gateway: Gateway, client: Any, outbox: SandboxOutbox
 ) -> None:
     payment_id, result = _charge(gateway, "tok_3ds")
     charge_id = result.processor_reference or ""
@@ -347,7 +313,7 @@ def test_return_url_keeps_its_query(gateway: Gateway, client: Any) -> None:
 
 
 # -- decline ---------------------------------------------------------------------------------------
-def test_decline_fails_card_declined(gateway: Gateway, client: Any, outbox: Outbox) -> None:
+def test_decline_fails_card_declined(gateway: Gateway, client: Any, outbox: SandboxOutbox) -> None:
     payment_id, result = _charge(gateway, "tok_3ds")
     charge_id = result.processor_reference or ""
     path = _path(result)
@@ -398,7 +364,9 @@ def test_hosted_page_has_pay_and_cancel(gateway: Gateway, client: Any) -> None:
     ]
 
 
-def test_hosted_cancel_without_return_url(gateway: Gateway, client: Any, outbox: Outbox) -> None:
+def test_hosted_cancel_without_return_url(
+    gateway: Gateway, client: Any, outbox: SandboxOutbox
+) -> None:
     payment_id, result = _charge(gateway, None, return_url=None)
     charge_id = result.processor_reference or ""
     path = _path(result)
@@ -430,7 +398,9 @@ def test_hosted_cancel_without_return_url(gateway: Gateway, client: Any, outbox:
     assert parse(again.get_data(as_text=True)).links == []  # no return_url, no way back
 
 
-def test_hosted_pay_without_return_url(gateway: Gateway, client: Any, outbox: Outbox) -> None:
+def test_hosted_pay_without_return_url(
+    gateway: Gateway, client: Any, outbox: SandboxOutbox
+) -> None:
     payment_id, result = _charge(gateway, None, return_url=None)
     charge_id = result.processor_reference or ""
     response = client.post(
@@ -465,7 +435,7 @@ def test_unknown_charge_is_404(gateway: Gateway, client: Any, method: str) -> No
 
 @pytest.mark.parametrize("method", ["get", "post"])
 def test_charge_under_merchant_without_sandbox_is_404(
-    gateway: Gateway, client: Any, outbox: Outbox, method: str
+    gateway: Gateway, client: Any, outbox: SandboxOutbox, method: str
 ) -> None:
     _payment_id, result = _charge(gateway, "tok_3ds")
     charge_id = result.processor_reference or ""

@@ -11,10 +11,10 @@ from typing import Any
 
 import click
 
+from b2bgateway import database as db
 from b2bgateway.errors import ConfigurationError
 from b2bgateway.gateway import Gateway
 from b2bgateway.settings import config_path
-from b2bgateway.store import db
 
 log = logging.getLogger("b2bgateway")
 # gunicorn's access log as JSON too: no query strings or headers (they may carry ids, never secrets,
@@ -49,6 +49,18 @@ def main() -> None:
     logs.configure()
 
 
+def _check_ready(gw: Gateway) -> None:
+    """Refuse an unmigrated database; warn about the demo merchant."""
+    if db.current_revision(gw.store) != db.head_revision():
+        raise click.ClickException(
+            "the database schema is not current: run `b2bgateway db upgrade`"
+        )
+    if "demo" in gw.merchants and any(
+        k.get_secret_value() == "sk_demo_123" for k in gw.merchants["demo"].settings.api_keys
+    ):
+        log.warning("running the built-in demo merchant (key sk_demo_123): not for production")
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -78,14 +90,7 @@ def serve(host: str, port: int, workers: int, threads: int, timeout: int) -> Non
     from gunicorn.app.base import BaseApplication
 
     with _gateway() as gw:  # fail here, in the master, on bad configuration
-        if db.current_revision(gw.store) != db.head_revision():
-            raise click.ClickException(
-                "the database schema is not current: run `b2bgateway db upgrade`"
-            )
-        if "demo" in gw.merchants and any(
-            k.get_secret_value() == "sk_demo_123" for k in gw.merchants["demo"].settings.api_keys
-        ):
-            log.warning("running the built-in demo merchant (key sk_demo_123): not for production")
+        _check_ready(gw)
 
     from gunicorn.glogging import Logger
 
@@ -222,7 +227,7 @@ def demo(merchant_id: str) -> None:
     """Load demo customers and invoices for a merchant (safe to run again), and print a link to
     one customer's payment page (valid 30 minutes: run the command again for a new one)."""
     from b2bgateway.demo import DEMO_ORDER, DEMO_PORTAL_CUSTOMER, load_demo
-    from b2bgateway_web.portal_sessions import TokenInvalid, create_link
+    from b2bgateway_web.tokens import TokenInvalid, create_link
 
     with _gateway() as gw:
         if merchant_id not in gw.merchants:
@@ -358,31 +363,11 @@ def outbox_group() -> None:
 @click.option("--limit", default=50, show_default=True)
 def outbox_list(state: str, limit: int) -> None:
     """Events in a state (dead letters by default), newest first."""
-    from sqlalchemy import select
+    from b2bgateway.outbox import list_messages
 
-    from b2bgateway.store.models import OutboxMessage
-
-    with _gateway() as gw, gw.store.read() as session:
-        rows = session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.state == state)
-            .order_by(OutboxMessage.id.desc())
-            .limit(limit)
-        ).all()
-        for row in rows:
-            click.echo(
-                json.dumps(
-                    {
-                        "id": row.id,
-                        "merchant_id": row.merchant_id,
-                        "type": row.event_type,
-                        "event_id": row.payload.get("id"),
-                        "attempts": row.attempts,
-                        "last_error": row.last_error,
-                        "created_at": row.created_at.isoformat(),
-                    }
-                )
-            )
+    with _gateway() as gw:
+        for message in list_messages(gw.store, state, limit):
+            click.echo(json.dumps(message))
 
 
 @outbox_group.command("replay")

@@ -11,12 +11,10 @@ from typing import Any
 
 from flask import Blueprint, Response, json
 from pydantic import ValidationError
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
+from b2bgateway.database import UNAVAILABLE, is_unavailable
 from b2bgateway.errors import DatabaseUnavailable, GatewayError
-from b2bgateway.store.db import is_unavailable
 
 log = logging.getLogger(__name__)
 bp = Blueprint("problems", __name__)
@@ -77,8 +75,6 @@ def _http_error(exc: HTTPException) -> Response:
     return problem(status, code, exc.name or "Error", exc.description or "")
 
 
-@bp.app_errorhandler(OperationalError)
-@bp.app_errorhandler(PoolTimeout)
 def _database_unavailable(exc: Exception) -> Response:
     # Out of connections, restarting, unreachable: nothing of the failed transaction was
     # committed, so the client may retry (with the same Idempotency-Key where it sent one).
@@ -86,6 +82,10 @@ def _database_unavailable(exc: Exception) -> Response:
         return _unexpected(exc)  # a lasting fault (schema, disk): not something to retry
     log.error("database unavailable: %s", type(exc).__name__, exc_info=exc)
     return problem_for(DatabaseUnavailable("the database is unavailable; retry shortly"))
+
+
+for _unavailable in UNAVAILABLE:  # OperationalError, the pool's TimeoutError
+    bp.app_errorhandler(_unavailable)(_database_unavailable)
 
 
 @bp.app_errorhandler(Exception)

@@ -1,0 +1,82 @@
+"""What the customer payment page reads of one customer's account, beyond the statement.
+
+Each function is scoped to a merchant and a customer, so a page can never show another's rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from b2bgateway.interface import PaymentStatus
+from b2bgateway.store.models import Invoice, Payment
+
+__all__ = ["Payment", "customer_payment", "invoice_folios", "open_other_documents", "order_payment"]
+
+#: At most this many non-factura documents are listed on the page.
+OTHER_DOCUMENTS_LIMIT = 200
+
+
+def open_other_documents(
+    session: Session, merchant_id: str, customer_id: str, limit: int = OTHER_DOCUMENTS_LIMIT
+) -> list[Invoice]:
+    """The customer's documents with a balance that are not facturas (cargos, notas de
+    crédito, ...), by due date: the statement's balances leave them out."""
+    return list(
+        session.scalars(
+            select(Invoice)
+            .where(
+                Invoice.merchant_id == merchant_id,
+                Invoice.customer_id == customer_id,
+                Invoice.document_type != "factura",
+                Invoice.balance_minor > 0,
+            )
+            .order_by(Invoice.due_on, Invoice.invoice_id)
+            .limit(limit)
+        )
+    )
+
+
+def order_payment(
+    session: Session, merchant_id: str, customer_id: str, reference: str
+) -> Payment | None:
+    """This customer's payment that already holds the order ``reference`` (pending or paid and
+    not fully refunded), if any."""
+    payments = session.scalars(
+        select(Payment).where(
+            Payment.merchant_id == merchant_id,
+            Payment.customer_id == customer_id,
+            Payment.purpose == "order",
+            Payment.order_reference == reference,
+        )
+    )
+    for payment in payments:
+        if PaymentStatus(payment.status).registers_invoices:
+            return payment
+    return None
+
+
+def customer_payment(
+    session: Session, merchant_id: str, customer_id: str, payment_id: str
+) -> Payment | None:
+    """The payment ``payment_id`` if it is this customer's, else None."""
+    payment = session.get(Payment, payment_id)
+    if payment is None or payment.merchant_id != merchant_id or payment.customer_id != customer_id:
+        return None
+    return payment
+
+
+def invoice_folios(
+    session: Session, merchant_id: str, invoice_ids: Sequence[str]
+) -> dict[str, str]:
+    """invoice id -> folio, for those of ``invoice_ids`` that exist."""
+    if not invoice_ids:
+        return {}
+    rows = session.execute(
+        select(Invoice.invoice_id, Invoice.folio).where(
+            Invoice.merchant_id == merchant_id, Invoice.invoice_id.in_(invoice_ids)
+        )
+    ).all()
+    return {invoice_id: folio for invoice_id, folio in rows}

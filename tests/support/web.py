@@ -1,0 +1,68 @@
+"""What the web tests share: the merchant's Authorization header, portal links, and a recorder
+of what the sandbox "sends" (its webhooks and its pages' background deliveries).
+
+Fixtures built on these live in ``tests/conftest.py`` (``demo``, ``sandbox_outbox``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from b2bgateway.sandbox import delivery, hooks
+
+API_KEY = "sk_test_merchant_a"
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
+
+
+def new_link(client: Any, customer_id: str = "C-1", **body: Any) -> str:
+    """A portal session's URL path (``/portal/<token>``), made through the API."""
+    response = client.post(
+        "/v1/portal-sessions", json={"customer_id": customer_id, **body}, headers=AUTH
+    )
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return urlsplit(response.json["url"]).path
+
+
+@dataclass
+class Sent:
+    url: str
+    body: bytes
+    headers: Mapping[str, str]
+
+
+@dataclass
+class SandboxOutbox:
+    """What the sandbox "sent" (webhooks) and which background deliveries were started."""
+
+    sent: list[Sent] = field(default_factory=list)
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+
+
+def record_sandbox(monkeypatch: pytest.MonkeyPatch) -> SandboxOutbox:
+    """Record the sandbox's webhooks instead of POSTing them, and run every background delivery
+    (the sandbox's pages and hooks start one) to the end before the caller goes on."""
+    from b2bgateway_web.plugins.sandbox import pages
+
+    box = SandboxOutbox()
+
+    def record(url: str, body: bytes, headers: Mapping[str, str]) -> None:
+        box.sent.append(Sent(url, body, dict(headers)))
+
+    real = delivery.deliver_in_background
+
+    def deliver_and_join(settings: Any, merchant_id: str, **kwargs: Any) -> Any:
+        box.deliveries.append({"merchant_id": merchant_id, **kwargs})
+        thread = real(settings, merchant_id, **kwargs)
+        thread.join(timeout=10)
+        assert not thread.is_alive()
+        return thread
+
+    monkeypatch.setattr(delivery, "http_post", record)
+    monkeypatch.setattr(pages, "deliver_in_background", deliver_and_join)
+    monkeypatch.setattr(hooks, "deliver_in_background", deliver_and_join)
+    return box

@@ -1,0 +1,238 @@
+"""What every ``/v1`` view shares: the blueprint, Bearer authentication, request parsing,
+``Idempotency-Key`` handling, and the registry the OpenAPI document is generated from."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import orjson
+from flask import Blueprint, Response, g, request
+from pydantic import BaseModel, ValidationError
+
+from b2bgateway import idempotency
+from b2bgateway.database import UNAVAILABLE, Store
+from b2bgateway.errors import GatewayError, NotFound
+from b2bgateway.settings import MerchantConfig
+from b2bgateway_web.problems import problem, problem_for, validation_problem
+from b2bgateway_web.state import gateway
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
+F = TypeVar("F", bound=Callable[..., Any])
+
+v1 = Blueprint("v1", __name__, url_prefix="/v1")
+
+
+class Unauthorized(GatewayError):
+    code = "unauthorized"
+    status = 401
+    title = "Unauthorized"
+
+
+class BadRequest(GatewayError):
+    code = "bad_request"
+    status = 400
+    title = "Bad request"
+
+
+class UnsupportedMediaType(GatewayError):
+    code = "unsupported_media_type"
+    status = 415
+    title = "Unsupported media type"
+
+
+@v1.before_request
+def authenticate() -> None:
+    """``Authorization: Bearer <key>``: the key decides the merchant. Missing or wrong: 401."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise Unauthorized("send Authorization: Bearer <your API key>")
+    merchant = gateway().merchant_for_api_key(key.strip())
+    if merchant is None:
+        raise Unauthorized("the API key is not valid")
+    g.merchant = merchant
+    check_path_ids(request.view_args)
+
+
+_ID = re.compile(r"^[^\s/?#\x00-\x1f\x7f]{1,128}$")
+
+
+def check_path_ids(values: dict[str, Any] | None) -> None:
+    """Ids in the path follow the rules of ids in bodies (1-128 characters, no spaces)."""
+    for name, value in (values or {}).items():
+        if name.endswith("_id") and not _ID.match(str(value)):
+            if name == "payment_id":
+                raise NotFound(f"payment {value!r} not found")
+            raise PathIdInvalid(
+                f"{name} must be 1 to 128 characters without spaces",
+                extra={
+                    "errors": [
+                        {
+                            "loc": ["path", name],
+                            "msg": "invalid id",
+                            "type": "string_pattern_mismatch",
+                        }
+                    ]
+                },
+            )
+
+
+class PathIdInvalid(GatewayError):
+    code = "validation_error"
+    status = 422
+    title = "Invalid request"
+
+
+def current_merchant() -> MerchantConfig:
+    merchant: MerchantConfig = g.merchant
+    return merchant
+
+
+def parse_body(model: type[M]) -> M:
+    """Validate the JSON body strictly (unknown fields, numbers for amounts: 422)."""
+    raw = request.get_data(cache=True)
+    if not request.is_json:
+        raise UnsupportedMediaType("send a JSON body with Content-Type: application/json")
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        if any(err["type"] == "json_invalid" for err in exc.errors()):
+            raise BadRequest("the body is not valid JSON", code="invalid_json") from None
+        raise
+
+
+def parse_query(model: type[M]) -> M:
+    """Validate the query string (each parameter once; unknown parameters: 422)."""
+    return model.model_validate(request.args.to_dict())
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    # orjson: a 10,000-line statement encodes in ~1 ms instead of ~12 (UTF-8, compact). Bodies
+    # hold only str, bool, int, None, lists and dicts: money is already a decimal string.
+    return Response(orjson.dumps(body), status=status, mimetype="application/json")
+
+
+def not_found(what: str) -> NotFound:
+    return NotFound(f"{what} not found")
+
+
+# -- Idempotency-Key ---------------------------------------------------------------------------
+
+
+def idempotent(view: F) -> F:
+    """Every POST that moves money takes ``Idempotency-Key`` (API.md's semantics)."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if not key:
+            raise BadRequest(
+                "send an Idempotency-Key header with a unique value per operation",
+                code="idempotency_key_required",
+            )
+        if len(key) > idempotency.MAX_KEY_LENGTH:
+            raise BadRequest(
+                "the Idempotency-Key is longer than 255 characters", code="idempotency_key_invalid"
+            )
+        merchant = current_merchant()
+        store = gateway().store
+        try:
+            payload: Any = json.loads(request.get_data(cache=True) or b"null")
+        except ValueError:
+            payload = request.get_data(cache=True).decode("utf-8", "replace")
+        scope = f"{request.method} {request.path}"
+        digest = idempotency.fingerprint(scope, payload)
+        replay = idempotency.begin(store, merchant.id, key, scope, digest)
+        if replay is not None:
+            response = Response(replay.body, status=replay.status, content_type=replay.content_type)
+            response.headers["Idempotent-Replayed"] = "true"
+            return response
+        g.idempotency_key = key
+        try:
+            response = view(*args, **kwargs)
+        except GatewayError as exc:
+            if exc.status >= 500:
+                _release(store, merchant.id, key)
+                raise
+            response = problem_for(exc)
+        except ValidationError as exc:
+            response = validation_problem(exc)
+        except BaseException:
+            _release(store, merchant.id, key)
+            raise
+        if response.status_code >= 500:
+            _release(store, merchant.id, key)
+            return response
+        try:
+            idempotency.complete(
+                store,
+                merchant.id,
+                key,
+                response.status_code,
+                response.get_data(as_text=True),
+                response.content_type or "",
+            )
+        except UNAVAILABLE:
+            # The work is done and committed: answer it. The claim keeps its lock, so a retry
+            # soon gets 409, and one after the lock ends finds the payment or refund by its key.
+            log.warning("could not store an idempotent request's response", exc_info=True)
+        return response
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _release(store: Store, merchant_id: str, key: str) -> None:
+    """Let a retry in now; if the database is what failed, the claim's lock ends by itself."""
+    try:
+        idempotency.release(store, merchant_id, key)
+    except UNAVAILABLE:
+        log.warning("could not release an idempotency claim; it expires on its own", exc_info=True)
+
+
+# -- the registry the OpenAPI document is built from -------------------------------------------
+
+
+@dataclass
+class Operation:
+    summary: str
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    responses: dict[int, type[BaseModel] | None] = field(default_factory=dict)
+    errors: tuple[int, ...] = ()
+    idempotent: bool = False
+    authenticated: bool = True
+    tags: tuple[str, ...] = ()
+
+
+def operation(**kwargs: Any) -> Callable[[F], F]:
+    """Describe a view for ``/openapi.json`` with the same models the view validates with."""
+
+    def register(view: F) -> F:
+        view.openapi = Operation(**kwargs)  # type: ignore[attr-defined]
+        return view
+
+    return register
+
+
+__all__ = [
+    "BadRequest",
+    "Operation",
+    "Unauthorized",
+    "UnsupportedMediaType",
+    "current_merchant",
+    "idempotent",
+    "json_response",
+    "not_found",
+    "operation",
+    "parse_body",
+    "parse_query",
+    "problem",
+    "v1",
+]

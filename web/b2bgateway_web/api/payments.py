@@ -1,0 +1,131 @@
+"""Checkouts, payments (one, and the feed an ERP sync reads) and refunds."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, g
+
+from b2bgateway import service
+from b2bgateway.feed import FeedQuery, payments_page
+from b2bgateway.money import Money
+from b2bgateway.representation import payment_json, refund_json
+from b2bgateway_web.api.base import (
+    current_merchant,
+    idempotent,
+    json_response,
+    operation,
+    parse_body,
+    parse_query,
+)
+from b2bgateway_web.api.schemas import (
+    CheckoutIn,
+    PaymentListOut,
+    PaymentOut,
+    PaymentsQuery,
+    RefundIn,
+    RefundOut,
+    money,
+)
+from b2bgateway_web.state import gateway
+
+checkouts = Blueprint("checkouts", __name__, url_prefix="/checkouts")
+payments = Blueprint("payments", __name__, url_prefix="/payments")
+
+
+@checkouts.post("")
+@operation(
+    summary="Pay an order or invoices",
+    body=CheckoutIn,
+    responses={201: PaymentOut},
+    errors=(400, 404, 409, 422),
+    idempotent=True,
+    tags=("payments",),
+)
+@idempotent
+def create_checkout() -> Response:
+    """201 with the payment: ``succeeded``, ``failed`` (a declined card), ``requires_action``
+    (follow ``next_action``) or ``processing`` (settled later by webhook or reconciliation)."""
+    data = parse_body(CheckoutIn)
+    merchant = current_merchant()
+    order_amount = None
+    if data.order is not None:
+        order_amount = money(data.order.amount, data.order.currency, "order.amount")
+    request = service.CheckoutRequest(
+        customer_id=data.customer_id,
+        purpose=data.purpose,
+        idempotency_key=g.idempotency_key,
+        order_reference=None if data.order is None else data.order.reference,
+        order_amount=order_amount,
+        invoice_ids=list(dict.fromkeys(data.invoice_ids or [])),
+        expected_amount=data.expected_amount,
+        token=None if data.payment_method is None else data.payment_method.token,
+        device_session_id=(
+            None if data.payment_method is None else data.payment_method.device_session_id
+        ),
+        payment_details=(
+            {} if data.payment_method is None else dict(data.payment_method.details or {})
+        ),
+        return_url=None if data.return_url is None else str(data.return_url),
+    )
+    payment = service.checkout(gateway(), merchant, request)
+    return json_response(payment_json(payment), 201)
+
+
+@payments.get("/<payment_id>")
+@operation(summary="A payment", responses={200: PaymentOut}, errors=(404,), tags=("payments",))
+def get_payment(payment_id: str) -> Response:
+    with gateway().store.read() as session:
+        payment = service.get_payment(session, current_merchant().id, payment_id)
+        return json_response(payment_json(payment))
+
+
+@payments.get("")
+@operation(
+    summary="Payments, oldest change first: the feed an ERP sync reads",
+    query=PaymentsQuery,
+    responses={200: PaymentListOut},
+    errors=(422,),
+    tags=("payments",),
+)
+def list_payments() -> Response:
+    """Ordered by (updated_at, id); follow ``next_cursor`` until it is null. To sync, keep the
+    last ``updated_at`` you saw and ask again with ``updated_since`` a little before it."""
+    query = parse_query(PaymentsQuery)
+    feed = FeedQuery(
+        limit=query.limit,
+        customer_id=query.customer_id,
+        status=None if query.status is None else query.status.value,
+        purpose=query.purpose,
+        updated_since=query.updated_since,
+        cursor=query.cursor,
+    )
+    with gateway().store.read() as session:
+        page = payments_page(session, current_merchant().id, feed)
+        return json_response(
+            {
+                "data": [payment_json(p) for p in page.payments],
+                "next_cursor": page.next_cursor,
+            }
+        )
+
+
+@payments.post("/<payment_id>/refunds")
+@operation(
+    summary="Refund a payment, all that is left or part of it",
+    body=RefundIn,
+    responses={201: RefundOut},
+    errors=(400, 404, 409, 422),
+    idempotent=True,
+    tags=("payments",),
+)
+@idempotent
+def create_refund(payment_id: str) -> Response:
+    data = parse_body(RefundIn)
+    merchant = current_merchant()
+    gw = gateway()
+    amount = None
+    if data.amount is not None:
+        with gw.store.read() as session:
+            currency = service.get_payment(session, merchant.id, payment_id).currency
+        amount = Money(data.amount, currency)  # too many decimals for it: 422
+    record = service.refund(gw, merchant, payment_id, amount, data.reason, g.idempotency_key)
+    return json_response(refund_json(record), 201)

@@ -1,0 +1,43 @@
+"""Installed processor plugins and which one this merchant uses."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response
+
+from b2bgateway_web.api.base import current_merchant, json_response, operation
+from b2bgateway_web.api.schemas import ProcessorsOut
+from b2bgateway_web.state import gateway
+
+bp = Blueprint("processors", __name__, url_prefix="/processors")
+
+
+@bp.get("")
+@operation(
+    summary="Installed processors and their capabilities",
+    responses={200: ProcessorsOut},
+    tags=("processors",),
+)
+def list_processors() -> Response:
+    merchant = current_merchant()
+    plugins = gateway().plugins
+    configured = merchant.processor.name if merchant.processor else None
+    data = []
+    for name in plugins.processor_names:
+        processor = plugins.processor(name)
+        caps = processor.info.capabilities
+        data.append(
+            {
+                "name": name,
+                "display_name": processor.info.display_name,
+                "version": processor.version,
+                "capabilities": {
+                    "currencies": sorted(caps.currencies),
+                    "token_charge": caps.token_charge,
+                    "hosted_checkout": caps.hosted_checkout,
+                    "partial_refund": caps.partial_refund,
+                    "three_d_secure": caps.three_d_secure,
+                },
+                "configured": name == configured,
+            }
+        )
+    return json_response({"processor": configured, "data": data})

@@ -1,0 +1,49 @@
+"""The web's plugin contract: pages a plugin adds (pluggy project ``b2bgateway_web``).
+
+The core's contract (:mod:`b2bgateway.hookspecs`) knows nothing of Flask; a plugin that needs
+pages of its own (a 3-D Secure return, a hosted approval page) ships a second, small module for
+the web and names it in the ``b2bgateway_web`` entry-point group, under the same name as its
+``b2bgateway`` entry point. The web loads it only while that plugin is loaded in the core: a
+plugin in ``disabled_plugins`` (or not installed) has no pages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from flask import Blueprint
+
+    from b2bgateway.gateway import Gateway
+
+__all__ = ["PROJECT", "hookimpl", "hookspec"]
+
+#: Project name, marker and hook prefix of the web's hooks, and their entry-point group.
+PROJECT = "b2bgateway_web"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def b2bgateway_web_register_blueprints(
+    register: Callable[[Blueprint], None], gateway: Gateway
+) -> None:
+    """Add a plugin's pages: call ``register(blueprint)`` once per Flask blueprint.
+
+    Called once per app, by ``create_app``, on every loaded web plugin (not ``firstresult``).
+
+    :param register: registers a blueprint on the app. Its ``url_prefix`` must be set and must
+        not fall under a path the gateway owns (``/v1``, ``/portal``, ``/healthz``,
+        ``/openapi.json``, ``/docs``, ``/static``); its name must be unique.
+    :param gateway: the app's gateway (settings, merchants, plugins, store), e.g. to register
+        pages only when some merchant uses the plugin. Views read it with
+        :func:`b2bgateway_web.gateway`.
+    :return: None.
+    :raises ValueError: (from ``register``) a blueprint without a ``url_prefix`` or under a path
+        the gateway owns.
+
+    .. versionadded:: 0.1
+    """

@@ -1,0 +1,22 @@
+"""The sandbox's web plugin: registers its pages (loaded only while the sandbox plugin is)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from b2bgateway_web.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from flask import Blueprint
+
+    from b2bgateway.gateway import Gateway
+
+
+@hookimpl
+def b2bgateway_web_register_blueprints(
+    register: Callable[[Blueprint], None], gateway: Gateway
+) -> None:
+    from b2bgateway_web.plugins.sandbox import pages
+
+    register(pages.bp)

@@ -1,0 +1,198 @@
+"""The account the home page shows: balances with their pay buttons, invoices, other documents,
+and the selection's total (view models; the data comes from the core)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from b2bgateway.accounts import open_other_documents
+from b2bgateway.database import Session
+from b2bgateway.money import Money
+from b2bgateway.payability import check_invoices, statement
+from b2bgateway.rules import Reason
+from b2bgateway.settings import MerchantConfig
+from b2bgateway_web.i18n import gettext as _
+from b2bgateway_web.i18n import ngettext
+from b2bgateway_web.portal.base import MAX_SELECTED, date_text, money_text
+from b2bgateway_web.portal.texts import REASONS, UNKNOWN_REASON, document_text, reason_texts
+from b2bgateway_web.state import gateway
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    invoice_id: str
+    folio: str
+    document: str
+    due: str
+    balance: Money
+    balance_text: str
+    overdue: bool
+    payable: bool
+    reasons: tuple[str, ...]  # in Spanish
+
+    @property
+    def minor(self) -> int:
+        return self.balance.to_minor_units()
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """One balance ("Saldo vencido"...) and the payable invoices behind it."""
+
+    key: str
+    label: str
+    button: str
+    amount: Money
+    payable: tuple[Row, ...]
+
+    @property
+    def payable_amount(self) -> Money:
+        total = Money.zero(self.amount.currency)
+        for row in self.payable:
+            total = total + row.balance
+        return total
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.payable) and self.payable_amount != self.amount
+
+    @property
+    def too_many(self) -> bool:
+        """More invoices than one payment takes: choose them in the list instead."""
+        return len(self.payable) > MAX_SELECTED
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    currency: str
+    groups: tuple[Group, ...]
+    other_balances: tuple[tuple[str, str, str], ...]  # (currency, total, overdue) texts
+    invoices: tuple[Row, ...]
+    others: tuple[Row, ...]  # documents that are not facturas: never in the balances
+    visible: bool  # customers_see_invoices
+
+    @property
+    def awaiting_erp(self) -> bool:
+        """Some invoice has a payment registered: its balance stays until the ERP applies it."""
+        registered = _(REASONS[Reason.PAYMENT_REGISTERED])
+        return any(registered in row.reasons for row in self.invoices)
+
+
+def other_documents(
+    db: Session, merchant: MerchantConfig, customer_id: str, day: date
+) -> list[Row]:
+    """The customer's open documents that are not facturas (cargos, notas de crédito, ...): shown
+    disabled with the reason, as the statement's balances leave them out."""
+    found = open_other_documents(db, merchant.id, customer_id)
+    if not found:
+        return []
+    decided = check_invoices(
+        gateway().plugins, db, merchant, customer_id, [i.invoice_id for i in found], day
+    )
+    reasons = {facts.invoice_id: d.reasons for facts, d in decided.invoices}
+    return [
+        Row(
+            invoice_id=invoice.invoice_id,
+            folio=invoice.folio,
+            document=document_text(invoice.document_type),
+            due=date_text(invoice.due_on),
+            balance=invoice.balance,
+            balance_text=money_text(invoice.balance),
+            overdue=invoice.due_on < day,
+            payable=False,  # the rules never let a non-factura be paid; shown, never selectable
+            reasons=tuple(reason_texts(reasons.get(invoice.invoice_id, ())) or [_(UNKNOWN_REASON)]),
+        )
+        for invoice in found
+    ]
+
+
+def load_account(merchant: MerchantConfig, customer_id: str) -> Account:
+    gw = gateway()
+    with gw.store.read() as db:
+        result = statement(gw.plugins, db, merchant, customer_id)
+        rows = tuple(
+            Row(
+                invoice_id=line.invoice.invoice_id,
+                folio=line.invoice.folio,
+                document=_("Factura"),
+                due=date_text(line.invoice.due_on),
+                balance=line.invoice.balance,
+                balance_text=money_text(line.invoice.balance),
+                overdue=line.overdue,
+                payable=line.decision.payable,
+                reasons=tuple(reason_texts(line.decision.reasons)),
+            )
+            for line in result.lines
+        )
+        others = tuple(other_documents(db, merchant, customer_id, result.as_of))
+    own = tuple(row for row in rows if row.payable and row.balance.currency == result.currency)
+    b = result.balances
+    groups = (
+        Group("total", _("Saldo total"), _("Pagar total"), b.total, own),
+        Group(
+            "vencido",
+            _("Saldo vencido"),
+            _("Pagar vencido"),
+            b.overdue,
+            tuple(r for r in own if r.overdue),
+        ),
+        Group(
+            "por_vencer",
+            _("Saldo por vencer"),
+            _("Pagar por vencer"),
+            b.upcoming,
+            tuple(r for r in own if not r.overdue),
+        ),
+    )
+    return Account(
+        currency=result.currency,
+        groups=groups,
+        other_balances=tuple(
+            (o.currency, money_text(o.total), money_text(o.overdue))
+            for o in result.other_currencies
+        ),
+        invoices=rows,
+        others=others,
+        visible=merchant.settings.customers_see_invoices,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    ids: tuple[str, ...]
+    rows: tuple[Row, ...]
+    total: Money | None  # None: nothing selected, or several currencies
+
+    @property
+    def text(self) -> str:
+        if not self.rows:
+            return _("Ninguna factura seleccionada")
+        if self.total is None:
+            return _("Las facturas seleccionadas están en monedas distintas")
+        count = len(self.rows)
+        text = ngettext(
+            "Total seleccionado: %(total)s (%(num)d factura)",
+            "Total seleccionado: %(total)s (%(num)d facturas)",
+            count,
+        )
+        return text % {"total": money_text(self.total), "num": count}
+
+    @property
+    def button(self) -> str:
+        if self.total is None:
+            return _("Pagar")
+        return _("Pagar %(amount)s") % {"amount": money_text(self.total)}
+
+
+def make_selection(account: Account, ids: Sequence[str]) -> Selection:
+    wanted = set(ids)
+    rows = tuple(row for row in account.invoices if row.payable and row.invoice_id in wanted)
+    total: Money | None = None
+    currencies = {row.balance.currency for row in rows}
+    if len(currencies) == 1:
+        total = Money.zero(currencies.pop())
+        for row in rows:
+            total = total + row.balance
+    return Selection(tuple(row.invoice_id for row in rows), rows, total)

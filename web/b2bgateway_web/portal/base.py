@@ -1,0 +1,150 @@
+"""What every page of the customer payment page shares: the blueprint, identity (the signed
+token in the path), security headers, the current session, merchant and customer, formatting.
+
+The token in the path is the only identity: ``before_request`` reads it into ``g``, and
+``url_defaults`` puts it back into every ``url_for`` of the blueprint.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency
+from flask import Blueprint, Response, g
+
+from b2bgateway.money import Money
+from b2bgateway.settings import MerchantConfig
+from b2bgateway.sync import get_customer
+from b2bgateway_web.i18n import gettext as _
+from b2bgateway_web.state import gateway
+from b2bgateway_web.tokens import PortalSession, TokenExpired, TokenInvalid, read_token
+
+bp = Blueprint("portal", __name__, url_prefix="/portal", template_folder="templates")
+
+NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+ID = re.compile(r"^[^\s/?#\x00-\x1f\x7f]{1,128}$")
+DECIMAL = re.compile(r"^[0-9]{1,15}(\.[0-9]{1,4})?$")
+MAX_SELECTED = 500  # as the API's invoice_ids
+
+
+class PortalError(Exception):
+    """A page that explains what went wrong, with its HTTP status."""
+
+    def __init__(self, status: int, title: str, message: str) -> None:
+        super().__init__(title)
+        self.status = status
+        self.title = title
+        self.message = message
+
+
+# -- identity: the token in the path ---------------------------------------------------------------
+
+
+@bp.url_value_preprocessor
+def _pull_token(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    g.portal_token = (values or {}).pop("token", "")
+
+
+@bp.url_defaults
+def _add_token(endpoint: str, values: dict[str, Any]) -> None:
+    if endpoint.startswith("portal.") and "token" not in values and g.get("portal_token"):
+        values["token"] = g.portal_token
+
+
+@bp.before_request
+def _identify() -> None:
+    """The token names the merchant and the customer; nothing else is identity here."""
+    gw = gateway()
+    try:
+        session = read_token(gw, g.portal_token)
+    except TokenExpired:
+        raise PortalError(
+            410,
+            _("El enlace venció"),
+            _(
+                "Por seguridad, los enlaces de pago duran 30 minutos. Vuelve a entrar desde el "
+                "portal de tu proveedor para obtener uno nuevo."
+            ),
+        ) from None
+    except TokenInvalid:
+        raise PortalError(
+            403,
+            _("Enlace no válido"),
+            _("Este enlace de pago no es válido. Vuelve a entrar desde el portal de tu proveedor."),
+        ) from None
+    merchant = gw.merchants[session.merchant_id]
+    with gw.store.read() as db:
+        customer = get_customer(db, merchant.id, session.customer_id)
+        if customer is None:
+            raise PortalError(
+                403,
+                _("Enlace no válido"),
+                _("No encontramos tu cuenta. Pide ayuda a tu proveedor."),
+            )
+        g.portal_customer = CustomerView(
+            customer.customer_id, customer.name, customer.active, customer.currency
+        )
+    g.portal = session
+    g.locale = session.locale.replace("-", "_")  # the catalog's name (b2bgateway_web.i18n)
+    g.merchant = merchant  # the logs name the merchant, as for the API
+
+
+@bp.after_request
+def _headers(response: Response) -> Response:
+    # The token is in the URL: never send it on as a Referer (the processor's page, links), never
+    # keep the page (balances) in a shared cache.
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'"
+    )
+    return response
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerView:
+    customer_id: str
+    name: str
+    active: bool
+    currency: str
+
+
+def portal_session() -> PortalSession:
+    session: PortalSession = g.portal
+    return session
+
+
+def merchant() -> MerchantConfig:
+    merchant: MerchantConfig = g.merchant
+    return merchant
+
+
+def customer() -> CustomerView:
+    customer: CustomerView = g.portal_customer
+    return customer
+
+
+# -- formatting ------------------------------------------------------------------------------------
+
+
+def locale() -> str:
+    return portal_session().locale.replace("-", "_")
+
+
+def money_text(money: Money) -> str:
+    """``$1,234.50`` (babel, the session's locale)."""
+    return str(format_currency(money.amount, money.currency, locale=locale()))
+
+
+def date_text(day: date) -> str:
+    return str(format_date(day, "d MMM y", locale=locale()))
+
+
+def datetime_text(moment: datetime) -> str:
+    local = moment.astimezone(merchant().zone)
+    return str(format_datetime(local, "d MMM y, HH:mm", locale=locale()))

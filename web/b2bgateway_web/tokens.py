@@ -1,0 +1,182 @@
+"""Links to the customer payment page and the signed tokens in them.
+
+The link is ``{public_url}/portal/{token}``. The token is an ``itsdangerous`` URL-safe, timestamped
+signature (the library Flask itself signs sessions with) over ``{merchant, customer, return_url,
+locale}``; it is the page's only identity and it is valid for :data:`MAX_AGE`.
+
+Signing keys: the gateway has no application secret setting, so each merchant's key is derived
+from its API keys, ``HMAC-SHA256(api_key, "b2bgateway portal session v1")`` (itsdangerous then
+derives its own key from that with the salt). The merchant's first API key signs; every one of its
+keys verifies, so adding a key keeps links valid and removing the key that signed a link revokes
+it. Whoever holds an API key can already act for the merchant, so a link is worth less than a key.
+
+This module is the one place tokens are made and read: the API view
+(:mod:`b2bgateway_web.api.portal_sessions`), the page (:mod:`b2bgateway_web.portal`) and
+``b2bgateway demo`` all use it. It imports nothing of Flask, so it sits below both areas.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+
+from b2bgateway.gateway import Gateway
+from b2bgateway.settings import MerchantConfig
+
+__all__ = [
+    "LOCALES",
+    "MAX_AGE",
+    "PortalSession",
+    "TokenExpired",
+    "TokenInvalid",
+    "create_link",
+    "portal_url",
+    "read_token",
+    "sign",
+]
+
+#: How long a link works after it was made.
+MAX_AGE = timedelta(minutes=30)
+#: Locales the page speaks (today: Mexican Spanish only).
+LOCALES = ("es-MX",)
+_SALT = "b2bgateway.portal-session"
+_DERIVATION = b"b2bgateway portal session v1"
+
+#: Seconds since the epoch; tests replace it to move time.
+clock: Callable[[], float] = time.time
+
+
+class TokenInvalid(Exception):
+    """Not a token this gateway made (tampered, truncated, another merchant's key, ...)."""
+
+
+class TokenExpired(TokenInvalid):
+    """An authentic token older than :data:`MAX_AGE`."""
+
+
+@dataclass(frozen=True, slots=True)
+class PortalSession:
+    """What a valid token says: whose page it is, where "back" goes, and when it was made."""
+
+    merchant_id: str
+    customer_id: str
+    return_url: str | None = None
+    locale: str = "es-MX"
+    issued_at: datetime | None = None
+
+    @property
+    def expires_at(self) -> datetime:
+        issued = self.issued_at or datetime.fromtimestamp(clock(), UTC)
+        return issued + MAX_AGE
+
+
+class _Signer(TimestampSigner):
+    def get_timestamp(self) -> int:
+        return int(clock())
+
+
+def _keys(merchant: MerchantConfig) -> list[bytes]:
+    """Derived keys, the signing one (from the first API key) last, as itsdangerous wants."""
+    return [
+        hmac.new(key.get_secret_value().encode(), _DERIVATION, hashlib.sha256).digest()
+        for key in reversed(merchant.settings.api_keys)
+    ]
+
+
+def _serializer(merchant: MerchantConfig) -> URLSafeTimedSerializer:
+    keys = _keys(merchant)
+    if not keys:
+        raise TokenInvalid(f"merchant {merchant.id!r} has no API key to sign portal links with")
+    return URLSafeTimedSerializer(keys, salt=_SALT, signer=_Signer)
+
+
+def sign(merchant: MerchantConfig, session: PortalSession) -> str:
+    """A fresh token for ``session`` (valid :data:`MAX_AGE` from now)."""
+    if session.merchant_id != merchant.id:
+        raise ValueError("a session is signed with its own merchant's key")
+    payload = {
+        "m": session.merchant_id,
+        "c": session.customer_id,
+        "r": session.return_url,
+        "l": session.locale,
+    }
+    token: str = _serializer(merchant).dumps(payload)
+    return token
+
+
+def read_token(gw: Gateway, token: str) -> PortalSession:
+    """The session a token names, checked against its merchant's keys and :data:`MAX_AGE`.
+
+    :raises TokenExpired: authentic but too old.
+    :raises TokenInvalid: anything else that is not a token this gateway made.
+    """
+    if not token or len(token) > 4096:
+        raise TokenInvalid("no token")
+    # The unverified payload only picks the merchant whose keys must then verify it.
+    _ok, claimed = URLSafeTimedSerializer(b"-", salt=_SALT).loads_unsafe(token)
+    if not isinstance(claimed, dict) or not isinstance(claimed.get("m"), str):
+        raise TokenInvalid("not a portal token")
+    merchant = gw.merchants.get(claimed["m"])
+    if merchant is None:
+        raise TokenInvalid("unknown merchant")
+    try:
+        payload, issued = _serializer(merchant).loads(
+            token, max_age=int(MAX_AGE.total_seconds()), return_timestamp=True
+        )
+    except SignatureExpired:
+        raise TokenExpired("the link expired") from None
+    except BadSignature:
+        raise TokenInvalid("bad signature") from None
+    if not _well_formed(payload) or payload["m"] != merchant.id:
+        raise TokenInvalid("not a portal token")
+    return PortalSession(
+        merchant_id=payload["m"],
+        customer_id=payload["c"],
+        return_url=payload["r"],
+        locale=payload["l"],
+        issued_at=issued,
+    )
+
+
+def _well_formed(payload: Any) -> bool:
+    return (
+        isinstance(payload, dict)
+        and isinstance(payload.get("m"), str)
+        and isinstance(payload.get("c"), str)
+        and (payload.get("r") is None or isinstance(payload.get("r"), str))
+        and payload.get("l") in LOCALES
+    )
+
+
+def portal_url(gw: Gateway, token: str, path: str = "") -> str:
+    """``{public_url}/portal/{token}{path}``: the page as browsers reach the gateway."""
+    base = str(gw.settings.public_url).rstrip("/")
+    return f"{base}/portal/{token}{path}"
+
+
+def create_link(
+    gw: Gateway,
+    merchant: MerchantConfig,
+    customer_id: str,
+    *,
+    return_url: str | None = None,
+    locale: str = "es-MX",
+) -> tuple[str, datetime]:
+    """A link to ``customer_id``'s page and when it stops working. The customer must exist
+    (checked by the caller: the API answers 404, the demo loads it first)."""
+    issued = datetime.fromtimestamp(int(clock()), UTC)
+    session = PortalSession(merchant.id, customer_id, return_url, locale, issued)
+    return portal_url(gw, sign(merchant, session)), session.expires_at
+
+
+def refreshed(merchant: MerchantConfig, session: PortalSession) -> str:
+    """A new token for the same session, e.g. for the processor's return trip, which may come
+    back after the original link expired."""
+    return sign(merchant, replace(session, issued_at=None))
