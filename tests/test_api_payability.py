@@ -382,9 +382,12 @@ def test_processors_of_a_merchant_with_the_sandbox(client):
         "hosted_checkout",
         "partial_refund",
         "three_d_secure",
+        "payment_methods",
+        "installments",
     }
     assert caps["currencies"] == ["MXN", "USD"]
-    assert all(isinstance(caps[k], bool) for k in caps if k != "currencies")
+    lists = ("currencies", "payment_methods", "installments")
+    assert all(isinstance(caps[k], bool) for k in caps if k not in lists)
     assert sum(p["configured"] for p in body["data"]) == 1
 
 

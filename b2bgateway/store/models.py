@@ -272,6 +272,9 @@ class Payment(Timestamps, Base):
         back_populates="payment", cascade="all, delete-orphan", lazy="selectin"
     )
     refunds: Mapped[list[Refund]] = relationship(back_populates="payment", lazy="select")
+    attempts: Mapped[list[PaymentAttempt]] = relationship(
+        lazy="select", order_by="PaymentAttempt.id", viewonly=True
+    )
 
     @property
     def amount(self) -> Money:

@@ -16,7 +16,8 @@ from b2bgateway_web.api.base import (
     parse_body,
     parse_query,
 )
-from b2bgateway_web.api.schemas import CustomerIn, CustomerOut, StatementOut, StatementQuery, money
+from b2bgateway_web.api.responses import CustomerOut, StatementOut
+from b2bgateway_web.api.schemas import CustomerIn, StatementQuery, money
 from b2bgateway_web.state import gateway
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")

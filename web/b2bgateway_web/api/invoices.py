@@ -17,13 +17,8 @@ from b2bgateway_web.api.base import (
     operation,
     parse_body,
 )
-from b2bgateway_web.api.schemas import (
-    BatchOut,
-    InvoiceBatchIn,
-    InvoiceIn,
-    InvoiceOut,
-    money,
-)
+from b2bgateway_web.api.responses import BatchOut, InvoiceOut
+from b2bgateway_web.api.schemas import InvoiceBatchIn, InvoiceIn, money
 from b2bgateway_web.state import gateway
 
 bp = Blueprint("invoices", __name__, url_prefix="/invoices")

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from b2bgateway_web.api.base import Operation, json_response
-from b2bgateway_web.api.schemas import Problem
+from b2bgateway_web.api.responses import Problem
 
 bp = Blueprint("openapi", __name__)
 

@@ -6,13 +6,8 @@ from flask import Blueprint, Response
 
 from b2bgateway.payability import check_invoices, check_order
 from b2bgateway_web.api.base import current_merchant, json_response, operation, parse_body
-from b2bgateway_web.api.schemas import (
-    InvoicesPayabilityIn,
-    InvoicesPayabilityOut,
-    OrderPayabilityIn,
-    OrderPayabilityOut,
-    money,
-)
+from b2bgateway_web.api.responses import InvoicesPayabilityOut, OrderPayabilityOut
+from b2bgateway_web.api.schemas import InvoicesPayabilityIn, OrderPayabilityIn, money
 from b2bgateway_web.state import gateway
 
 bp = Blueprint("payability", __name__, url_prefix="/payability")

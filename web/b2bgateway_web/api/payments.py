@@ -7,7 +7,7 @@ from flask import Blueprint, Response, g
 from b2bgateway import service
 from b2bgateway.feed import FeedQuery, payments_page
 from b2bgateway.money import Money
-from b2bgateway.representation import payment_json, refund_json
+from b2bgateway.representation import attempt_json, payment_json, refund_json
 from b2bgateway_web.api.base import (
     current_merchant,
     idempotent,
@@ -16,15 +16,8 @@ from b2bgateway_web.api.base import (
     parse_body,
     parse_query,
 )
-from b2bgateway_web.api.schemas import (
-    CheckoutIn,
-    PaymentListOut,
-    PaymentOut,
-    PaymentsQuery,
-    RefundIn,
-    RefundOut,
-    money,
-)
+from b2bgateway_web.api.responses import AttemptListOut, PaymentListOut, PaymentOut, RefundOut
+from b2bgateway_web.api.schemas import CheckoutIn, PaymentsQuery, RefundIn, money
 from b2bgateway_web.state import gateway
 
 checkouts = Blueprint("checkouts", __name__, url_prefix="/checkouts")
@@ -65,6 +58,8 @@ def create_checkout() -> Response:
             {} if data.payment_method is None else dict(data.payment_method.details or {})
         ),
         return_url=None if data.return_url is None else str(data.return_url),
+        payment_method="card" if data.payment_method is None else data.payment_method.type,
+        installments=None if data.payment_method is None else data.payment_method.installments,
     )
     payment = service.checkout(gateway(), merchant, request)
     return json_response(payment_json(payment), 201)
@@ -76,6 +71,19 @@ def get_payment(payment_id: str) -> Response:
     with gateway().store.read() as session:
         payment = service.get_payment(session, current_merchant().id, payment_id)
         return json_response(payment_json(payment))
+
+
+@payments.get("/<payment_id>/attempts")
+@operation(
+    summary="A payment's tries at the processor (a hosted page lets the customer try again)",
+    responses={200: AttemptListOut},
+    errors=(404,),
+    tags=("payments",),
+)
+def list_attempts(payment_id: str) -> Response:
+    with gateway().store.read() as session:
+        payment = service.get_payment(session, current_merchant().id, payment_id)
+        return json_response({"data": [attempt_json(a) for a in payment.attempts]})
 
 
 @payments.get("")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response
 
 from b2bgateway_web.api.base import current_merchant, json_response, operation
-from b2bgateway_web.api.schemas import ProcessorsOut
+from b2bgateway_web.api.responses import ProcessorsOut
 from b2bgateway_web.state import gateway
 
 bp = Blueprint("processors", __name__, url_prefix="/processors")
@@ -36,6 +36,8 @@ def list_processors() -> Response:
                     "hosted_checkout": caps.hosted_checkout,
                     "partial_refund": caps.partial_refund,
                     "three_d_secure": caps.three_d_secure,
+                    "payment_methods": sorted(caps.payment_methods),
+                    "installments": sorted(caps.installments),
                 },
                 "configured": name == configured,
             }

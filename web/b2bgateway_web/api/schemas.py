@@ -1,11 +1,11 @@
-"""Request and response models of the HTTP API. Views validate with these, and ``/openapi.json``
-is generated from them. Requests are strict: unknown fields are refused, amounts are decimal
-strings (a JSON number is a 422), booleans are booleans."""
+"""Request models of the HTTP API (responses: :mod:`b2bgateway_web.api.responses`). Views
+validate with these, and ``/openapi.json`` is generated from them. Requests are strict: unknown
+fields are refused, amounts are decimal strings (a JSON number is a 422), booleans are booleans."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from datetime import date
+from typing import Annotated, Literal
 
 from pydantic import (
     AnyHttpUrl,
@@ -157,8 +157,21 @@ class OrderIn(PositiveAmount):
 
 
 class PaymentMethodIn(Request):
-    token: Annotated[str, StringConstraints(min_length=1, max_length=255)] = Field(
-        description="A processor token made in the browser (never a card number)"
+    type: Literal["card", "bank_transfer", "cash"] = Field(
+        default="card",
+        description="card (default), bank_transfer (SPEI: the payment comes back with "
+        "display_bank_transfer_instructions) or cash (OXXO and other stores: "
+        "display_cash_voucher); one the merchant offers, else 422 payment_method_not_available",
+    )
+    token: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = Field(
+        default=None,
+        description="A processor token made in the browser (never a card number); without it "
+        "a card is paid on the processor's hosted page",
+    )
+    installments: Annotated[int, Field(ge=1, le=48)] | None = Field(
+        default=None,
+        description="Meses sin intereses on a card: one the merchant offers (3, 6, 9, 12, 18, "
+        "24), else 422 installments_not_available",
     )
     device_session_id: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = (
         Field(
@@ -181,6 +194,12 @@ class PaymentMethodIn(Request):
         "payment_method_id, installments, issuer_id); never card data",
         examples=[{"payment_method_id": "visa", "installments": "1"}],
     )
+
+    @model_validator(mode="after")
+    def _no_token_for_funds(self) -> PaymentMethodIn:
+        if self.type != "card" and self.token is not None:
+            raise ValueError(f"a {self.type} payment takes no token")
+        return self
 
 
 class CheckoutIn(Request):
@@ -225,164 +244,3 @@ class PaymentsQuery(Query):
 
 
 # -- responses -----------------------------------------------------------------------------------
-
-
-class Problem(BaseModel):
-    type: str
-    title: str
-    status: int
-    detail: str
-    code: str
-    errors: list[dict[str, Any]] | None = None
-    reasons: list[str] | None = None
-    invoices: list[dict[str, Any]] | None = None
-
-
-class CustomerOut(BaseModel):
-    customer_id: str
-    name: str
-    email: str | None
-    active: bool
-    credit_limit: AmountOut | None
-    currency: str
-    created_at: datetime
-    updated_at: datetime
-
-
-class InvoiceOut(BaseModel):
-    invoice_id: str
-    customer_id: str
-    folio: str
-    document_type: str
-    source: str
-    issued_on: date
-    due_on: date
-    total: AmountOut
-    balance: AmountOut
-    currency: str
-    created_at: datetime
-    updated_at: datetime
-    payable: bool | None = None
-    reasons: list[str] | None = None
-
-
-class BatchOut(BaseModel):
-    created: int
-    updated: int
-
-
-class StatementLineOut(BaseModel):
-    invoice_id: str
-    folio: str
-    due_on: date
-    balance: AmountOut
-    currency: str
-    state: Literal["overdue", "upcoming"]
-    payable: bool
-    reasons: list[str]
-
-
-class BalancesOut(BaseModel):
-    currency: str
-    total_balance: AmountOut
-    overdue_balance: AmountOut
-    upcoming_balance: AmountOut
-
-
-class StatementOut(BaseModel):
-    customer_id: str
-    currency: str
-    as_of: date
-    total_balance: AmountOut
-    overdue_balance: AmountOut
-    upcoming_balance: AmountOut
-    invoices: list[StatementLineOut]
-    other_currencies: list[BalancesOut] | None = None
-
-
-class OrderPayabilityOut(BaseModel):
-    payable: bool
-    reasons: list[str]
-    credit_limit: AmountOut | None
-
-
-class InvoicePayabilityOut(BaseModel):
-    invoice_id: str
-    balance: AmountOut
-    payable: bool
-    reasons: list[str]
-
-
-class InvoicesPayabilityOut(BaseModel):
-    payable: bool
-    reasons: list[str]
-    amount: AmountOut | None
-    currency: str | None
-    invoices: list[InvoicePayabilityOut]
-
-
-class AllocationOut(BaseModel):
-    invoice_id: str
-    amount: AmountOut
-
-
-class FailureOut(BaseModel):
-    code: str
-    message: str
-
-
-class PaymentOut(BaseModel):
-    id: str
-    status: PaymentStatus
-    purpose: Literal["order", "invoices"]
-    customer_id: str
-    amount: AmountOut
-    currency: str
-    processor: str
-    processor_reference: str | None
-    allocations: list[AllocationOut]
-    order_reference: str | None
-    next_action: dict[str, Any] | None
-    failure: FailureOut | None
-    refunded_amount: AmountOut
-    created_at: datetime
-    updated_at: datetime
-
-
-class PaymentListOut(BaseModel):
-    data: list[PaymentOut]
-    next_cursor: str | None
-
-
-class RefundOut(BaseModel):
-    id: str
-    payment_id: str
-    amount: AmountOut
-    currency: str
-    status: Literal["pending", "succeeded", "failed"]
-    reason: str | None
-    processor_reference: str | None
-    failure: FailureOut | None
-    created_at: datetime
-    updated_at: datetime
-
-
-class CapabilitiesOut(BaseModel):
-    currencies: list[str]
-    token_charge: bool
-    hosted_checkout: bool
-    partial_refund: bool
-    three_d_secure: bool
-
-
-class ProcessorOut(BaseModel):
-    name: str
-    display_name: str
-    version: str
-    capabilities: CapabilitiesOut
-    configured: bool = Field(description="true for the processor this merchant uses")
-
-
-class ProcessorsOut(BaseModel):
-    processor: str | None
-    data: list[ProcessorOut]

@@ -1,0 +1,251 @@
+"""Response models of the HTTP API: what the views answer, and what ``/openapi.json`` documents.
+Money is a decimal string, timestamps RFC 3339."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from b2bgateway.interface import PaymentStatus
+from b2bgateway_web.api.schemas import AmountOut
+
+
+class Problem(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[dict[str, Any]] | None = None
+    reasons: list[str] | None = None
+    invoices: list[dict[str, Any]] | None = None
+
+
+class CustomerOut(BaseModel):
+    customer_id: str
+    name: str
+    email: str | None
+    active: bool
+    credit_limit: AmountOut | None
+    currency: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class InvoiceOut(BaseModel):
+    invoice_id: str
+    customer_id: str
+    folio: str
+    document_type: str
+    source: str
+    issued_on: date
+    due_on: date
+    total: AmountOut
+    balance: AmountOut
+    currency: str
+    created_at: datetime
+    updated_at: datetime
+    payable: bool | None = None
+    reasons: list[str] | None = None
+
+
+class BatchOut(BaseModel):
+    created: int
+    updated: int
+
+
+class StatementLineOut(BaseModel):
+    invoice_id: str
+    folio: str
+    due_on: date
+    balance: AmountOut
+    currency: str
+    state: Literal["overdue", "upcoming"]
+    payable: bool
+    reasons: list[str]
+
+
+class BalancesOut(BaseModel):
+    currency: str
+    total_balance: AmountOut
+    overdue_balance: AmountOut
+    upcoming_balance: AmountOut
+
+
+class StatementOut(BaseModel):
+    customer_id: str
+    currency: str
+    as_of: date
+    total_balance: AmountOut
+    overdue_balance: AmountOut
+    upcoming_balance: AmountOut
+    pending_balance: AmountOut = Field(
+        description="What the customer's payments waiting for funds (SPEI, OXXO) will pay"
+    )
+    invoices: list[StatementLineOut]
+    other_currencies: list[BalancesOut] | None = None
+
+
+class OrderPayabilityOut(BaseModel):
+    payable: bool
+    reasons: list[str]
+    credit_limit: AmountOut | None
+
+
+class InvoicePayabilityOut(BaseModel):
+    invoice_id: str
+    balance: AmountOut
+    payable: bool
+    reasons: list[str]
+
+
+class InvoicesPayabilityOut(BaseModel):
+    payable: bool
+    reasons: list[str]
+    amount: AmountOut | None
+    currency: str | None
+    invoices: list[InvoicePayabilityOut]
+
+
+class AllocationOut(BaseModel):
+    invoice_id: str
+    amount: AmountOut
+
+
+class FailureOut(BaseModel):
+    code: str
+    message: str
+
+
+class PaymentMethodOut(BaseModel):
+    type: Literal["card", "bank_transfer", "cash", "manual"]
+    installments: int | None = None
+
+
+class NextActionOut(BaseModel):
+    """What the customer must do; the fields present depend on ``type``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal[
+        "redirect", "client_secret", "display_bank_transfer_instructions", "display_cash_voucher"
+    ]
+    url: str | None = None
+    client_secret: str | None = None
+    clabe: str | None = Field(default=None, description="SPEI: the 18-digit CLABE to send to")
+    bank: str | None = None
+    beneficiary: str | None = None
+    reference: str | None = Field(default=None, description="to quote (SPEI) or pay (voucher)")
+    amount: AmountOut | None = Field(default=None, description="exactly what to pay")
+    currency: str | None = None
+    barcode_url: str | None = None
+    voucher_url: str | None = None
+    hosted_instructions_url: str | None = None
+    expires_at: datetime | None = None
+
+
+class MethodDetailsOut(BaseModel):
+    """How a payment was paid: what the ERP needs for the CFDI payment receipt."""
+
+    type: str
+    brand: str | None
+    last4: str | None
+    funding: Literal["credit", "debit", "prepaid"] | None
+    authorization_code: str | None
+    installments: int | None
+    tracking_key: str | None = Field(description="SPEI clave de rastreo")
+    payer_bank: str | None
+    paid_at: datetime | None
+    forma_pago: Literal["01", "02", "03", "04", "28", "99"] = Field(
+        description="SAT c_FormaPago: 04 credit card, 28 debit card, 03 transfer, 01 cash, "
+        "02 cheque, 99 unknown"
+    )
+
+
+class DisputeOut(BaseModel):
+    status: Literal["open", "won", "lost"]
+    amount: AmountOut | None
+    reason: str | None
+    opened_at: datetime | None
+    closed_at: datetime | None
+
+
+class AttemptOut(BaseModel):
+    reference: str
+    outcome: Literal["succeeded", "pending", "failed", "unknown"]
+    final: bool = Field(description="false: a declined try the customer could retry")
+    failure: FailureOut | None
+    method_details: MethodDetailsOut | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class PaymentOut(BaseModel):
+    id: str
+    status: PaymentStatus
+    purpose: Literal["order", "invoices"]
+    customer_id: str
+    amount: AmountOut
+    currency: str
+    processor: str
+    processor_reference: str | None
+    allocations: list[AllocationOut]
+    order_reference: str | None
+    next_action: NextActionOut | None
+    failure: FailureOut | None
+    refunded_amount: AmountOut
+    created_at: datetime
+    updated_at: datetime
+    payment_method: PaymentMethodOut
+    expires_at: datetime | None = Field(description="when the gateway stops waiting for it")
+    received_amount: AmountOut | None = Field(description="funds received so far (SPEI)")
+    flags: list[Literal["overpaid", "amount_mismatch", "late_success"]]
+    dispute: DisputeOut | None
+    method_details: MethodDetailsOut | None = Field(description="once paid")
+
+
+class AttemptListOut(BaseModel):
+    data: list[AttemptOut]
+
+
+class PaymentListOut(BaseModel):
+    data: list[PaymentOut]
+    next_cursor: str | None
+
+
+class RefundOut(BaseModel):
+    id: str
+    payment_id: str
+    amount: AmountOut
+    currency: str
+    status: Literal["pending", "succeeded", "failed"]
+    reason: str | None
+    processor_reference: str | None
+    failure: FailureOut | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class CapabilitiesOut(BaseModel):
+    currencies: list[str]
+    token_charge: bool
+    hosted_checkout: bool
+    partial_refund: bool
+    three_d_secure: bool
+    payment_methods: list[Literal["card", "bank_transfer", "cash"]]
+    installments: list[int]
+
+
+class ProcessorOut(BaseModel):
+    name: str
+    display_name: str
+    version: str
+    capabilities: CapabilitiesOut
+    configured: bool = Field(description="true for the processor this merchant uses")
+
+
+class ProcessorsOut(BaseModel):
+    processor: str | None
+    data: list[ProcessorOut]
