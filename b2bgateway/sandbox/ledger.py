@@ -251,6 +251,15 @@ class Ledger:
             ).fetchone()
         return None if row is None else records.charge_from_row(row)
 
+    def lookup(self, merchant_id: str, reference: str) -> Charge | None:
+        """The charge ``reference`` names: a charge id (``sbx_ch_...``) or the gateway's payment
+        id (its latest charge); None when neither matches."""
+        try:
+            with records.connect(self.path) as conn:
+                return records.lookup_charge(conn, merchant_id, reference)
+        except ProcessorPaymentNotFound:
+            return None
+
     def complete_charge(self, merchant_id: str, charge_id: str, outcome: Completion) -> Charge:
         """Apply the button the person pressed on the sandbox page to a ``requires_action``
         charge and record the webhook event it owes; ``decline`` is one failed attempt and the
