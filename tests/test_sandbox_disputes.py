@@ -228,6 +228,22 @@ def test_dispute_and_notify_delivers_both_events(sandbox):
     assert record.status == "lost" and len(outbox.posts) == 2
 
 
+def test_expire_and_notify_delivers_charge_expired(sandbox, monkeypatch):
+    from datetime import timedelta
+
+    from b2bgateway.sandbox import records
+
+    charge(sandbox, method="bank_transfer")
+    later = records.now() + timedelta(hours=73)
+    monkeypatch.setattr(records, "now", lambda: later)
+    outbox = Outbox()
+    expired, thread = simulate.expire_and_notify(sandbox, "acme", send=outbox)
+    thread.join(5)
+    assert [c.payment_id for c in expired] == ["pay_1"]
+    [(_, body, _)] = outbox.posts
+    assert json.loads(body)["type"] == "charge.expired"
+
+
 # -- a ledger file from before payment methods ---------------------------------------------------
 
 OLD_SCHEMA = """

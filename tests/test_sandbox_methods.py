@@ -6,7 +6,9 @@ the gateway's webhook endpoint would; nothing is delivered over the network.
 """
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from pydantic import SecretStr
@@ -221,6 +223,16 @@ def test_over_payment_succeeds_and_reports_what_was_received(sandbox):
     assert retrieve(sandbox).received == Money("2000.00", "MXN")
 
 
+def test_concurrent_transfers_add_up_exactly_once(sandbox):
+    charge(sandbox, method="bank_transfer", amount=Money("1000.00", "MXN"))
+    ledger = open_ledger(sandbox)
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        paid = list(pool.map(lambda _: ledger.pay("acme", "pay_1", Money("100", "MXN")), range(10)))
+    assert sorted(c.received.amount for c in paid) == [Decimal(100 * n) for n in range(1, 11)]
+    types = [e.type for e in ledger.events("acme")]
+    assert types == ["charge.partially_funded"] * 9 + ["charge.succeeded"]
+
+
 def test_what_is_still_owed_is_the_default_amount(sandbox):
     charge(sandbox, method="bank_transfer")
     ledger = open_ledger(sandbox)
@@ -350,6 +362,23 @@ def test_unfinished_charges_expire(sandbox, clock, token, method, hours):
     # Canceling an expired charge changes nothing and owes no webhook.
     assert hooks.b2bgateway_cancel_payment(RetrieveRequest("pay_1", "acme"), sandbox) == expired
     assert ledger.events("acme") == []
+
+
+def test_expire_due_announces_each_expiry_once(sandbox, clock):
+    charge(sandbox, method="cash")
+    charge(sandbox, "tok_approved", payment_id="pay_2", idempotency_key="k2")
+    ledger = open_ledger(sandbox)
+    assert ledger.expire_due("acme") == []
+    clock(hours=73)
+    [expired] = ledger.expire_due("acme")
+    assert expired.payment_id == "pay_1" and expired.status == "expired"
+    assert ledger.expire_due("acme") == []
+    [event] = events(sandbox)
+    assert event.event_type == "charge.expired" and event.kind is EventKind.PAYMENT
+    assert event.outcome is Outcome.FAILED and event.final and event.failure.code == "expired"
+    result = retrieve(sandbox)
+    assert result.outcome is Outcome.FAILED and result.failure.code == "expired"
+    assert result.processor_status == "expired"
 
 
 def test_the_gateways_shorter_expiry_applies_to_the_hosted_page(sandbox, clock):

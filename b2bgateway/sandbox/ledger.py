@@ -25,6 +25,7 @@ from b2bgateway.sandbox import attempts, disputes, funding, instruments, records
 from b2bgateway.sandbox.attempts import Attempt
 from b2bgateway.sandbox.disputes import DisputeRecord
 from b2bgateway.sandbox.events import Event, list_events, record_event
+from b2bgateway.sandbox.expiry import expire_due
 from b2bgateway.sandbox.records import (
     CARDS,
     COMPLETIONS,
@@ -269,6 +270,11 @@ class Ledger:
     def attempts(self, merchant_id: str, charge_id: str) -> list[Attempt]:
         """The charge's attempts on the sandbox page, oldest first."""
         return attempts.list_attempts(self.path, merchant_id, charge_id)
+
+    def expire_due(self, merchant_id: str) -> list[Charge]:
+        """Record ``charge.expired`` for the merchant's waiting charges past their expiry; see
+        :func:`b2bgateway.sandbox.expiry.expire_due`."""
+        return expire_due(self.path, merchant_id)
 
     # -- funds and disputes ----------------------------------------------------------------------
     def pay(

@@ -75,6 +75,7 @@ EVENT_TYPES: dict[str, tuple[EventKind, Outcome | None, bool]] = {
     "charge.succeeded": (EventKind.PAYMENT, None, True),
     "charge.failed": (EventKind.PAYMENT, None, True),
     "charge.canceled": (EventKind.PAYMENT, None, True),
+    "charge.expired": (EventKind.PAYMENT, None, True),
     # One declined card on the page: the charge stays open for another (not final).
     "charge.attempt_failed": (EventKind.PAYMENT, Outcome.FAILED, False),
     # A transfer short of the amount: still waiting, with what was received so far.

@@ -20,7 +20,7 @@ from b2bgateway.sandbox.disputes import DisputeRecord
 from b2bgateway.sandbox.ledger import Charge, open_ledger
 from b2bgateway.sandbox.settings import SandboxSettings
 
-__all__ = ["dispute_and_notify", "pay_and_notify"]
+__all__ = ["dispute_and_notify", "expire_and_notify", "pay_and_notify"]
 
 
 def pay_and_notify(
@@ -83,3 +83,16 @@ def dispute_and_notify(
         settings, merchant_id, charge_id=record.charge_id, send=send
     )
     return record, thread
+
+
+def expire_and_notify(
+    settings: SandboxSettings, merchant_id: str, *, send: delivery.Sender | None = None
+) -> tuple[list[Charge], threading.Thread]:
+    """Expire the merchant's waiting charges past their ``expires_at`` (``charge.expired``
+    events, as a processor sends when a voucher or page runs out), then deliver the merchant's
+    owed events in the background.
+
+    :return: the charges expired now, and the delivery thread (join it before exiting).
+    """
+    expired = open_ledger(settings).expire_due(merchant_id)
+    return expired, delivery.deliver_in_background(settings, merchant_id, send=send)
