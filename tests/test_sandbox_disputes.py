@@ -192,6 +192,21 @@ def test_can_cancel_by_default(sandbox):
     assert event.event_type == "charge.canceled" and event.final
 
 
+def test_cancel_racing_a_payment_answers_succeeded(sandbox, monkeypatch):
+    from b2bgateway.sandbox.ledger import Ledger
+
+    charge(sandbox, method="bank_transfer")
+    real = Ledger.complete_charge
+
+    def paid_meanwhile(self, merchant_id, charge_id, outcome):
+        self.pay(merchant_id, charge_id)  # the transfer lands between the read and the cancel
+        return real(self, merchant_id, charge_id, outcome)
+
+    monkeypatch.setattr(Ledger, "complete_charge", paid_meanwhile)
+    result = hooks.b2bgateway_cancel_payment(RetrieveRequest("pay_1", "acme"), sandbox)
+    assert result.outcome is Outcome.SUCCEEDED and result.received == AMOUNT
+
+
 # -- helpers for the command and the page --------------------------------------------------------
 
 

@@ -296,6 +296,12 @@ def test_methods_without_a_card_refuse_card_fields(sandbox, overrides):
     assert result.failure.code in {"invalid_payment_method", "installments_not_available"}
 
 
+@pytest.mark.parametrize("method", ["bank_transfer", "cash"])
+def test_transfers_and_vouchers_are_in_pesos(sandbox, method):
+    result = charge(sandbox, method=method, amount=Money("10.00", "USD"))
+    assert result.failure.code == "currency_not_supported"
+
+
 def test_the_same_key_for_another_method_is_an_idempotency_mismatch(sandbox):
     charge(sandbox, method="bank_transfer")
     assert charge(sandbox, method="bank_transfer") == retrieve(sandbox)

@@ -150,8 +150,13 @@ def b2bgateway_cancel_payment(
                 f"the sandbox has no charge for payment {request.payment_id}"
             )
         if charge.status == "requires_action":
-            charge = ledger.complete_charge(request.merchant_id, charge.id, "cancel")
-            deliver_in_background(settings, request.merchant_id, charge_id=charge.id)
+            try:
+                charge = ledger.complete_charge(request.merchant_id, charge.id, "cancel")
+            except LedgerRefusal:
+                # Paid, expired or canceled since it was read: answer with how it ended.
+                charge = ledger.get_charge(request.merchant_id, charge.id) or charge
+            else:
+                deliver_in_background(settings, request.merchant_id, charge_id=charge.id)
     return _result(charge)
 
 

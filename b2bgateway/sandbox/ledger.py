@@ -139,7 +139,7 @@ class Ledger:
                 return charge, False
             self._check(amount, token, payment_method, installments)
             charge_id = records.new_id("sbx_ch")
-            values = self._new_charge(charge_id, merchant_id, token, payment_method, expires_at)
+            values = self._new_charge(charge_id, token, payment_method, expires_at)
             base = gateway_url.rstrip("/")
             if values["status"] == "requires_action":
                 page = f"{base}/sandbox/{quote(merchant_id, safe='')}/charges/{charge_id}"
@@ -182,6 +182,8 @@ class Ledger:
                 raise LedgerRefusal(
                     "invalid_payment_method", f"a {payment_method} charge takes no card"
                 )
+            if amount.currency != "MXN":  # SPEI and Mexican stores move pesos only
+                raise LedgerRefusal("currency_not_supported", f"{payment_method} is only in MXN")
         else:
             raise LedgerRefusal("invalid_payment_method", f"no such method {payment_method}")
         if installments is not None:
@@ -195,7 +197,6 @@ class Ledger:
     def _new_charge(
         self,
         charge_id: str,
-        merchant_id: str,
         token: str | None,
         payment_method: str,
         expires_at: datetime | None,
