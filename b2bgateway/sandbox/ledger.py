@@ -21,10 +21,10 @@ from urllib.parse import quote
 from b2bgateway.errors import ProcessorPaymentNotFound
 from b2bgateway.interface import INSTALLMENT_COUNTS
 from b2bgateway.money import Money
-from b2bgateway.sandbox import attempts, disputes, funding, instruments, records
+from b2bgateway.sandbox import attempts, disputes, funding, instruments, records, refunds
 from b2bgateway.sandbox.attempts import Attempt
 from b2bgateway.sandbox.disputes import DisputeRecord
-from b2bgateway.sandbox.events import Event, list_events, record_event
+from b2bgateway.sandbox.events import Event, list_events
 from b2bgateway.sandbox.expiry import expire_due
 from b2bgateway.sandbox.records import (
     CARDS,
@@ -126,26 +126,13 @@ class Ledger:
                 (merchant_id, idempotency_key),
             ).fetchone()
             if row is not None:
-                charge = records.charge_from_row(row)
-                asked = (payment_id, amount, token, payment_method, installments)
-                if (
-                    charge.payment_id,
-                    charge.amount,
-                    charge.token,
-                    charge.method,
-                    charge.installments,
-                ) != asked:
-                    raise LedgerRefusal("idempotency_mismatch", _REUSED)
-                return charge, False
+                return _repeated(row, (payment_id, amount, token, payment_method, installments))
             self._check(amount, token, payment_method, installments)
             charge_id = records.new_id("sbx_ch")
             values = self._new_charge(charge_id, token, payment_method, expires_at)
-            base = gateway_url.rstrip("/")
-            if values["status"] == "requires_action":
-                page = f"{base}/sandbox/{quote(merchant_id, safe='')}/charges/{charge_id}"
-                values["action_url"] = page
-            if payment_method == "cash":
-                values["voucher_url"] = f"{base}/sandbox/vouchers/{charge_id}"
+            values.update(
+                _urls(gateway_url, merchant_id, charge_id, values["status"], payment_method)
+            )
             records.insert(
                 conn,
                 "charges",
@@ -312,12 +299,7 @@ class Ledger:
     # -- refunds ---------------------------------------------------------------------------------
     def find_refund(self, merchant_id: str, refund_id: str) -> Refund | None:
         """The refund the gateway asked for as ``refund_id`` (its id), if the sandbox made it."""
-        with records.connect(self.path) as conn:
-            row = conn.execute(
-                "SELECT * FROM refunds WHERE merchant_id = ? AND refund_id = ?",
-                (merchant_id, refund_id),
-            ).fetchone()
-        return None if row is None else records.refund_from_row(row)
+        return refunds.find_refund(self.path, merchant_id, refund_id)
 
     def refund(
         self,
@@ -328,58 +310,16 @@ class Ledger:
         idempotency_key: str,
         amount: Money,
     ) -> Refund:
-        """Refund ``amount`` of a succeeded charge, once per key, and record its webhook event.
-
-        :return: the refund; a repeat of the same request gets the same refund.
-        :raises ProcessorPaymentNotFound: no such charge for this merchant.
-        :raises LedgerRefusal: ``idempotency_mismatch``, ``currency_mismatch``, ``invalid_amount``,
-          ``charge_not_refundable`` (not succeeded) or ``amount_exceeds_refundable``.
-        """
-        with records.transaction(self.path) as conn:
-            row = conn.execute(
-                "SELECT * FROM refunds WHERE merchant_id = ? AND idempotency_key = ?",
-                (merchant_id, idempotency_key),
-            ).fetchone()
-            if row is not None:
-                done = records.refund_from_row(row)
-                if (done.charge_id, done.refund_id, done.amount) != (charge_id, refund_id, amount):
-                    raise LedgerRefusal("idempotency_mismatch", _REUSED)
-                return done
-            charge = self._get(conn, merchant_id, charge_id)
-            left = charge.amount - charge.refunded
-            if amount.currency != left.currency:
-                raise LedgerRefusal("currency_mismatch", f"the charge is in {left.currency}")
-            if charge.status != "succeeded":
-                raise LedgerRefusal("charge_not_refundable", f"the charge is {charge.status}")
-            if not amount.is_positive():
-                raise LedgerRefusal("invalid_amount", "the amount must be positive")
-            if amount > left:
-                raise LedgerRefusal("amount_exceeds_refundable", f"only {left} is left to refund")
-            refund = Refund(
-                records.new_id("sbx_re"), merchant_id, charge_id, refund_id, amount, records.now()
-            )
-            stamp, minor = records.iso(refund.created_at), amount.to_minor_units()
-            records.insert(
-                conn,
-                "refunds",
-                dict(
-                    id=refund.id,
-                    merchant_id=merchant_id,
-                    idempotency_key=idempotency_key,
-                    charge_id=charge_id,
-                    refund_id=refund_id,
-                    amount_minor=minor,
-                    currency=amount.currency,
-                    created_at=stamp,
-                ),
-            )
-            conn.execute(
-                "UPDATE charges SET refunded_minor = refunded_minor + ?, updated_at = ?"
-                " WHERE id = ?",
-                (minor, stamp, charge_id),
-            )
-            record_event(conn, "refund.succeeded", self._get(conn, merchant_id, charge_id), refund)
-        return refund
+        """Refund ``amount`` of a succeeded charge, once per key, and record its webhook event;
+        see :func:`b2bgateway.sandbox.refunds.refund`."""
+        return refunds.refund(
+            self.path,
+            merchant_id,
+            charge_id,
+            refund_id=refund_id,
+            idempotency_key=idempotency_key,
+            amount=amount,
+        )
 
     # -- events ----------------------------------------------------------------------------------
     def events(self, merchant_id: str, *, charge_id: str | None = None) -> list[Event]:
@@ -405,6 +345,33 @@ def open_ledger(settings: SandboxSettings) -> Ledger:
             "cash": timedelta(hours=settings.cash_expiry_hours),
         },
     )
+
+
+def _repeated(row: sqlite3.Row, asked: tuple[object, ...]) -> tuple[Charge, bool]:
+    """The charge a repeated request gets, as it is now, if it asks the same (payment, amount,
+    token, method, installments) as the first time.
+
+    :raises LedgerRefusal: ``idempotency_mismatch``.
+    """
+    charge = records.charge_from_row(row)
+    first = (charge.payment_id, charge.amount, charge.token, charge.method, charge.installments)
+    if first != asked:
+        raise LedgerRefusal("idempotency_mismatch", _REUSED)
+    return charge, False
+
+
+def _urls(
+    gateway_url: str, merchant_id: str, charge_id: str, status: str, method: str
+) -> dict[str, str]:
+    """The sandbox pages of a new charge on the gateway: where a person finishes it (or reads
+    the transfer's instructions), and a cash voucher's printable page."""
+    base = gateway_url.rstrip("/")
+    urls = {}
+    if status == "requires_action":
+        urls["action_url"] = f"{base}/sandbox/{quote(merchant_id, safe='')}/charges/{charge_id}"
+    if method == "cash":
+        urls["voucher_url"] = f"{base}/sandbox/vouchers/{charge_id}"
+    return urls
 
 
 @functools.lru_cache(maxsize=64)
