@@ -34,8 +34,10 @@ follows:
 * :mod:`~b2bgateway.sandbox.ledger`: the processor's side (a real plugin has a thin HTTP client
   here instead), with :mod:`~b2bgateway.sandbox.attempts` (the page's buttons),
   :mod:`~b2bgateway.sandbox.funding` (transfers and cash), :mod:`~b2bgateway.sandbox.disputes`,
-  :mod:`~b2bgateway.sandbox.expiry`, :mod:`~b2bgateway.sandbox.instruments` (CLABEs,
-  references, codes), :mod:`~b2bgateway.sandbox.records` and :mod:`~b2bgateway.sandbox.schema`.
+  :mod:`~b2bgateway.sandbox.refunds`, :mod:`~b2bgateway.sandbox.expiry`,
+  :mod:`~b2bgateway.sandbox.instruments` (CLABEs, references, codes),
+  :mod:`~b2bgateway.sandbox.vouchers` (the voucher's lookup and ITF barcode),
+  :mod:`~b2bgateway.sandbox.records` and :mod:`~b2bgateway.sandbox.schema`.
 * :mod:`~b2bgateway.sandbox.events`, :mod:`~b2bgateway.sandbox.signing` and
   :mod:`~b2bgateway.sandbox.delivery`: the webhooks it owes, how they are signed (Stripe's
   ``t=,v1=`` scheme) and delivered; :mod:`~b2bgateway.sandbox.simulate` changes the books as a

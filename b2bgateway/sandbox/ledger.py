@@ -21,7 +21,15 @@ from urllib.parse import quote
 from b2bgateway.errors import ProcessorPaymentNotFound
 from b2bgateway.interface import INSTALLMENT_COUNTS
 from b2bgateway.money import Money
-from b2bgateway.sandbox import attempts, disputes, funding, instruments, records, refunds
+from b2bgateway.sandbox import (
+    attempts,
+    disputes,
+    funding,
+    instruments,
+    records,
+    refunds,
+    vouchers,
+)
 from b2bgateway.sandbox.attempts import Attempt
 from b2bgateway.sandbox.disputes import DisputeRecord
 from b2bgateway.sandbox.events import Event, list_events
@@ -248,6 +256,11 @@ class Ledger:
                 return records.lookup_charge(conn, merchant_id, reference)
         except ProcessorPaymentNotFound:
             return None
+
+    def voucher(self, charge_id: str) -> Charge | None:
+        """The cash charge ``charge_id`` whatever its merchant (a voucher's URL names none), or
+        None; see :mod:`b2bgateway.sandbox.vouchers`."""
+        return vouchers.find_voucher(self.path, charge_id)
 
     def complete_charge(self, merchant_id: str, charge_id: str, outcome: Completion) -> Charge:
         """Apply the button the person pressed on the sandbox page to a ``requires_action``
