@@ -313,7 +313,9 @@ def test_return_url_keeps_its_query(gateway: Gateway, client: Any) -> None:
 
 
 # -- decline ---------------------------------------------------------------------------------------
-def test_decline_fails_card_declined(gateway: Gateway, client: Any, outbox: SandboxOutbox) -> None:
+def test_decline_is_one_failed_attempt_and_the_charge_stays_open(
+    gateway: Gateway, client: Any, outbox: SandboxOutbox
+) -> None:
     payment_id, result = _charge(gateway, "tok_3ds")
     charge_id = result.processor_reference or ""
     path = _path(result)
@@ -323,28 +325,33 @@ def test_decline_fails_card_declined(gateway: Gateway, client: Any, outbox: Sand
     assert response.status_code == 303
     assert parse_qs(urlsplit(response.headers["Location"]).query) == {"payment_id": [payment_id]}
     retrieved = _retrieve(gateway, payment_id)
-    assert retrieved.outcome is Outcome.FAILED
-    assert retrieved.failure is not None
-    assert retrieved.failure.code == "card_declined"
-    assert retrieved.processor_status == "failed"
+    assert retrieved.outcome is Outcome.PENDING
+    assert retrieved.next_action == result.next_action
+    assert retrieved.processor_status == "requires_action"
 
     assert [s.url for s in outbox.sent] == [WEBHOOK_URL]
     event = _parsed_webhook(gateway, outbox.sent[0])
     assert event.kind is EventKind.PAYMENT
-    assert event.event_type == "charge.failed"
-    assert event.outcome is Outcome.FAILED
+    assert event.event_type == "charge.attempt_failed"
+    assert event.outcome is Outcome.FAILED and event.final is False
     assert event.payment_id == payment_id
+    assert event.attempt_reference is not None and event.attempt_reference.startswith("att_")
     assert event.failure is not None and event.failure.code == "card_declined"
 
-    again = client.get(path)
+    again = client.get(path)  # the buttons are still there: the person may try again
     assert again.status_code == 200
-    assert "Pago rechazado" in again.get_data(as_text=True)
-    assert parse(again.get_data(as_text=True)).buttons == []
+    assert [b["value"] for b in parse(again.get_data(as_text=True)).buttons] == [
+        "approve",
+        "decline",
+    ]
 
-    repeat = client.post(path, data={"action": "approve", "token": _token(gateway, charge_id)})
-    assert repeat.status_code == 200
-    assert _status(gateway, charge_id) == "failed"
-    assert len(outbox.sent) == 1
+    retry = client.post(path, data={"action": "approve", "token": _token(gateway, charge_id)})
+    assert retry.status_code == 303
+    assert _status(gateway, charge_id) == "succeeded"
+    assert len(outbox.sent) == 2
+    succeeded = _parsed_webhook(gateway, outbox.sent[1])
+    assert succeeded.event_type == "charge.succeeded" and succeeded.outcome is Outcome.SUCCEEDED
+    assert succeeded.attempt_reference not in (None, event.attempt_reference)
 
 
 # -- hosted ----------------------------------------------------------------------------------------

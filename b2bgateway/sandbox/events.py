@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel
 
@@ -22,6 +22,8 @@ __all__ = [
     "Event",
     "EventBody",
     "EventData",
+    "EventDispute",
+    "EventMethodDetails",
     "EventRefund",
     "claim_event",
     "list_events",
@@ -53,7 +55,31 @@ class EventRefund(BaseModel):
     amount: str
 
 
+class EventMethodDetails(BaseModel):
+    """How a succeeded charge was paid (what the ERP needs for the CFDI payment receipt)."""
+
+    type: Literal["card", "bank_transfer", "cash"]
+    brand: str | None = None
+    last4: str | None = None
+    funding: Literal["credit", "debit", "prepaid"] | None = None
+    authorization_code: str | None = None
+    installments: int | None = None
+    tracking_key: str | None = None
+    payer_bank: str | None = None
+    paid_at: AwareDatetime | None = None
+
+
+class EventDispute(BaseModel):
+    id: str  # dp_...
+    status: Literal["open", "won", "lost"]
+    reason: str
+    amount: str
+
+
 class EventData(BaseModel):
+    """The charge as it is when the event is recorded; fields after ``refund`` came with payment
+    methods, attempts and disputes, with defaults so an older body still parses."""
+
     charge: str
     payment_id: str
     status: str
@@ -62,6 +88,13 @@ class EventData(BaseModel):
     refunded: str
     failure_code: str | None = None
     refund: EventRefund | None = None
+    method: Literal["card", "bank_transfer", "cash"] = "card"
+    installments: int | None = None
+    expires_at: AwareDatetime | None = None
+    received: str | None = None  # funds received so far (transfers and cash)
+    attempt: str | None = None  # the attempt this event is about (att_...)
+    method_details: EventMethodDetails | None = None
+    dispute: EventDispute | None = None
 
 
 class EventBody(BaseModel):
@@ -73,8 +106,34 @@ class EventBody(BaseModel):
     data: EventData | dict[str, Any]  # a dict: a type this version does not know
 
 
-def _body(event_id: str, event_type: str, charge: Charge, refund: Refund | None) -> EventBody:
-    """The webhook body telling the gateway about ``charge`` (and ``refund``) as they are now."""
+def method_details(charge: Charge) -> EventMethodDetails | None:
+    """How ``charge`` was paid, once it succeeded (None before)."""
+    if charge.status != "succeeded" or charge.method not in ("card", "bank_transfer", "cash"):
+        return None
+    card = charge.card
+    return EventMethodDetails(
+        type=charge.method,  # checked just above
+        brand=card.brand if card else None,
+        last4=card.last4 if card else None,
+        funding=card.funding if card else None,
+        authorization_code=charge.authorization_code,
+        installments=charge.installments,
+        tracking_key=charge.tracking_key,
+        payer_bank=charge.payer_bank,
+        paid_at=charge.paid_at,
+    )
+
+
+def _body(
+    event_id: str,
+    event_type: str,
+    charge: Charge,
+    refund: Refund | None,
+    attempt: tuple[str, str | None] | None,
+    dispute: EventDispute | None,
+) -> EventBody:
+    """The webhook body telling the gateway about ``charge`` (and ``refund``, the ``attempt``
+    as its id and failure code, or ``dispute``) as they are now."""
     return EventBody(
         id=event_id,
         type=event_type,
@@ -86,22 +145,36 @@ def _body(event_id: str, event_type: str, charge: Charge, refund: Refund | None)
             amount=str(charge.amount.amount),
             currency=charge.amount.currency,
             refunded=str(charge.refunded.amount),
-            failure_code=charge.failure_code,
+            failure_code=attempt[1] if attempt else charge.failure_code,
             refund=None
             if refund is None
             else EventRefund(
                 id=refund.id, refund_id=refund.refund_id, amount=str(refund.amount.amount)
             ),
+            method=charge.method,  # the ledger only stores these
+            installments=charge.installments,
+            expires_at=charge.expires_at,
+            received=None if charge.received is None else str(charge.received.amount),
+            attempt=attempt[0] if attempt else charge.attempt_id,
+            method_details=method_details(charge),
+            dispute=dispute,
         ),
     )
 
 
 def record_event(
-    conn: sqlite3.Connection, event_type: str, charge: Charge, refund: Refund | None = None
+    conn: sqlite3.Connection,
+    event_type: str,
+    charge: Charge,
+    refund: Refund | None = None,
+    *,
+    attempt: tuple[str, str | None] | None = None,
+    dispute: EventDispute | None = None,
 ) -> Event:
     """Record, in the caller's write transaction, the event telling the gateway about ``charge``
-    (and ``refund``) as they are now; it goes to the charge's ``webhook_url``."""
-    body = _body(records.new_id("sbx_evt"), event_type, charge, refund)
+    (and ``refund``, ``attempt`` as ``(attempt id, failure code)``, or ``dispute``) as they are
+    now; it goes to the charge's ``webhook_url``."""
+    body = _body(records.new_id("sbx_evt"), event_type, charge, refund, attempt, dispute)
     records.insert(
         conn,
         "events",

@@ -2,7 +2,7 @@
 
 Each implementation maps the request, asks the "processor" (the sandbox ledger) and maps its
 answer to a result, exactly as a real plugin maps a request, calls its client and maps the
-response. :data:`STATUS_MAP` and :data:`FAILURES` are that mapping.
+response; :mod:`~b2bgateway.sandbox.mapping` is that mapping.
 """
 
 from __future__ import annotations
@@ -15,19 +15,16 @@ from contextlib import contextmanager
 from pydantic import ValidationError
 
 from b2bgateway.errors import (
-    InvalidAmount,
     ProcessorPaymentNotFound,
     ProcessorUnavailable,
     WebhookMalformed,
 )
 from b2bgateway.hookspecs import hookimpl
 from b2bgateway.interface import (
+    INSTALLMENT_COUNTS,
     Capabilities,
     ChargeRequest,
     ChargeResult,
-    EventKind,
-    Failure,
-    NextAction,
     Outcome,
     ProcessorInfo,
     RefundRequest,
@@ -36,44 +33,23 @@ from b2bgateway.interface import (
     WebhookEvent,
     WebhookRequest,
 )
-from b2bgateway.money import Money
 from b2bgateway.sandbox.delivery import deliver_in_background
-from b2bgateway.sandbox.events import EventBody, EventData
-from b2bgateway.sandbox.ledger import LOST_ANSWER_TOKEN, Charge, LedgerRefusal, open_ledger
+from b2bgateway.sandbox.events import EventBody
+from b2bgateway.sandbox.ledger import LOST_ANSWER_TOKEN, LedgerRefusal, open_ledger
+from b2bgateway.sandbox.mapping import (
+    EVENT_KINDS,
+    EVENT_TYPES,
+    FAILURES,
+    STATUS_MAP,
+    charge_result,
+    failure,
+    webhook_event,
+)
 from b2bgateway.sandbox.settings import SandboxSettings
 from b2bgateway.sandbox.signing import HEADER, verify
 
-#: The ledger's charge statuses as outcomes.
-STATUS_MAP: dict[str, Outcome] = {
-    "requires_action": Outcome.PENDING,
-    "succeeded": Outcome.SUCCEEDED,
-    "failed": Outcome.FAILED,
-    "canceled": Outcome.FAILED,
-}
-#: Failure codes: (message for the portal's customer, the processor's own code).
-FAILURES: dict[str, tuple[str, str]] = {
-    "card_declined": ("La tarjeta fue rechazada.", "card_declined"),
-    "insufficient_funds": ("La tarjeta no tiene fondos suficientes.", "card_declined"),
-    "canceled": ("El pago se canceló en la página de pago.", "canceled"),
-    "invalid_payment_method": ("El método de pago no es válido.", "invalid_token"),
-    "currency_not_supported": ("El procesador no acepta esa moneda.", "currency_not_supported"),
-    "idempotency_mismatch": (
-        "La clave de idempotencia ya se usó con otros datos.",
-        "idempotency_mismatch",
-    ),
-    "amount_exceeds_refundable": (
-        "El monto excede lo que queda por reembolsar.",
-        "amount_exceeds_refundable",
-    ),
-    "charge_not_refundable": ("Solo se reembolsan cargos exitosos.", "charge_not_refundable"),
-}
-#: Webhook event types the gateway acts on; any other is acknowledged as ignored.
-EVENT_KINDS: dict[str, EventKind] = {
-    "charge.succeeded": EventKind.PAYMENT,
-    "charge.failed": EventKind.PAYMENT,
-    "charge.canceled": EventKind.PAYMENT,
-    "refund.succeeded": EventKind.REFUND,
-}
+__all__ = ["CAPABILITIES", "EVENT_KINDS", "EVENT_TYPES", "FAILURES", "STATUS_MAP"]
+
 CAPABILITIES = Capabilities(
     currencies=frozenset({"MXN", "USD"}),
     token_charge=True,
@@ -81,28 +57,11 @@ CAPABILITIES = Capabilities(
     partial_refund=True,
     three_d_secure=True,
     requires_webhook_secret=True,
+    payment_methods=frozenset({"card", "bank_transfer", "cash"}),
+    installments=INSTALLMENT_COUNTS,
 )
-
-
-def _failure(code: str, processor_message: str | None = None) -> Failure:
-    message, processor_code = FAILURES.get(code, (processor_message or code, code))
-    return Failure(code, message, processor_code, processor_message)
-
-
-def _result(charge: Charge) -> ChargeResult:
-    outcome = STATUS_MAP[charge.status]
-    action = None
-    if outcome is Outcome.PENDING and charge.action_url:
-        action = NextAction(type="redirect", url=charge.action_url)
-    return ChargeResult(
-        outcome=outcome,
-        processor_reference=charge.id,
-        amount=charge.amount,
-        next_action=action,
-        failure=_failure(charge.failure_code) if charge.failure_code else None,
-        refunded=charge.refunded,
-        processor_status=charge.status,
-    )
+_failure = failure
+_result = charge_result
 
 
 @contextmanager
@@ -140,6 +99,9 @@ def b2bgateway_create_charge(request: ChargeRequest, settings: SandboxSettings) 
                 return_url=request.return_url,
                 webhook_url=request.webhook_url,
                 gateway_url=request.gateway_url,
+                payment_method=request.payment_method,
+                installments=request.installments,
+                expires_at=request.expires_at,
             )
         except LedgerRefusal as refusal:
             return ChargeResult(Outcome.FAILED, failure=_failure(refusal.code, refusal.message))
@@ -169,8 +131,14 @@ def b2bgateway_retrieve_payment(
 
 
 @hookimpl
-def b2bgateway_cancel_payment(request: RetrieveRequest, settings: SandboxSettings) -> ChargeResult:
-    """Cancel an unfinished charge (as if the person left the page); a final one is unchanged."""
+def b2bgateway_cancel_payment(
+    request: RetrieveRequest, settings: SandboxSettings
+) -> ChargeResult | None:
+    """Cancel an unfinished charge (as if the person left the page, or the voucher was voided);
+    a final one is unchanged. With ``can_cancel = false`` the sandbox plays a processor that
+    cannot cancel: None, and the core takes its path for those."""
+    if not settings.can_cancel:
+        return None
     with _processor_call(settings):
         ledger = open_ledger(settings)
         if request.processor_reference:
@@ -182,8 +150,13 @@ def b2bgateway_cancel_payment(request: RetrieveRequest, settings: SandboxSetting
                 f"the sandbox has no charge for payment {request.payment_id}"
             )
         if charge.status == "requires_action":
-            charge = ledger.complete_charge(request.merchant_id, charge.id, "cancel")
-            deliver_in_background(settings, request.merchant_id, charge_id=charge.id)
+            try:
+                charge = ledger.complete_charge(request.merchant_id, charge.id, "cancel")
+            except LedgerRefusal:
+                # Paid, expired or canceled since it was read: answer with how it ended.
+                charge = ledger.get_charge(request.merchant_id, charge.id) or charge
+            else:
+                deliver_in_background(settings, request.merchant_id, charge_id=charge.id)
     return _result(charge)
 
 
@@ -217,10 +190,6 @@ def b2bgateway_retrieve_refund(request: RefundRequest, settings: SandboxSettings
     return RefundResult(Outcome.SUCCEEDED, processor_reference=refund.id)
 
 
-def _malformed(detail: str) -> WebhookMalformed:
-    return WebhookMalformed(detail)
-
-
 @hookimpl
 def b2bgateway_parse_webhook(request: WebhookRequest, settings: SandboxSettings) -> WebhookEvent:
     """Verify the signature over the raw body, then read the event the ledger wrote."""
@@ -228,44 +197,5 @@ def b2bgateway_parse_webhook(request: WebhookRequest, settings: SandboxSettings)
     try:
         body = EventBody.model_validate_json(request.body)
     except ValidationError:
-        raise _malformed("the body is not a sandbox event") from None
-    kind = EVENT_KINDS.get(body.type)
-    if kind is None:
-        return WebhookEvent(body.id, EventKind.IGNORED, body.type, occurred_at=body.created)
-    data = body.data
-    if not isinstance(data, EventData) or data.status not in STATUS_MAP:
-        raise _malformed(f"the {body.type} event has no valid charge data")
-    if kind is EventKind.REFUND and data.refund is None:
-        raise _malformed("the refund event names no refund")
-    try:
-        amount = Money(data.amount, data.currency)
-        refunded = Money(data.refunded, data.currency)
-        refund_amount = Money(data.refund.amount, data.currency) if data.refund else None
-    except InvalidAmount:
-        raise _malformed("the event's amounts are not valid money") from None
-    if kind is EventKind.REFUND and data.refund is not None:
-        return WebhookEvent(
-            event_id=body.id,
-            kind=kind,
-            event_type=body.type,
-            payment_id=data.payment_id,
-            processor_reference=data.charge,
-            outcome=Outcome.SUCCEEDED,
-            amount=refund_amount,  # the refund's own amount; ``refunded`` is the charge's total
-            refund_id=data.refund.refund_id,
-            refund_reference=data.refund.id,
-            refunded=refunded,
-            occurred_at=body.created,
-        )
-    return WebhookEvent(
-        event_id=body.id,
-        kind=kind,
-        event_type=body.type,
-        payment_id=data.payment_id,
-        processor_reference=data.charge,
-        outcome=STATUS_MAP[data.status],
-        amount=amount,
-        failure=_failure(data.failure_code) if data.failure_code else None,
-        refunded=refunded,
-        occurred_at=body.created,
-    )
+        raise WebhookMalformed("the body is not a sandbox event") from None
+    return webhook_event(body)

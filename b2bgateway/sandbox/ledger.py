@@ -12,30 +12,50 @@ from __future__ import annotations
 import functools
 import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any, Literal
 from urllib.parse import quote
 
 from b2bgateway.errors import ProcessorPaymentNotFound
+from b2bgateway.interface import INSTALLMENT_COUNTS
 from b2bgateway.money import Money
-from b2bgateway.sandbox import records
-from b2bgateway.sandbox.events import Event, list_events, record_event
+from b2bgateway.sandbox import (
+    attempts,
+    disputes,
+    funding,
+    instruments,
+    records,
+    refunds,
+    vouchers,
+)
+from b2bgateway.sandbox.attempts import Attempt
+from b2bgateway.sandbox.disputes import DisputeRecord
+from b2bgateway.sandbox.events import Event, list_events
+from b2bgateway.sandbox.expiry import expire_due
 from b2bgateway.sandbox.records import (
+    CARDS,
     COMPLETIONS,
+    DEFAULT_CARD,
     LOST_ANSWER_TOKEN,
     TOKENS,
     Charge,
     Completion,
+    LedgerRefusal,
     Refund,
 )
+from b2bgateway.sandbox.schema import ensure_schema
 from b2bgateway.sandbox.settings import SandboxSettings
 
 __all__ = [
     "COMPLETIONS",
     "LOST_ANSWER_TOKEN",
     "TOKENS",
+    "Attempt",
     "Charge",
     "Completion",
+    "DisputeRecord",
     "Event",
     "Ledger",
     "LedgerRefusal",
@@ -44,16 +64,13 @@ __all__ = [
 ]
 
 _REUSED = "idempotency key reused with other parameters"
-
-
-class LedgerRefusal(Exception):
-    """The sandbox refused a request, as a processor answers a 4xx: nothing was recorded.
-    ``code`` is the :class:`~b2bgateway.interface.Failure` code the hooks report."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+#: How long an unfinished charge lives at most, by flow, unless the ledger is told otherwise.
+DEFAULT_EXPIRY: dict[str, timedelta] = {
+    "three_d_secure": timedelta(hours=1),
+    "hosted": timedelta(hours=1),
+    "bank_transfer": timedelta(hours=72),
+    "cash": timedelta(hours=72),
+}
 
 
 class Ledger:
@@ -64,18 +81,22 @@ class Ledger:
     lookup is scoped by ``merchant_id``.
     """
 
-    def __init__(self, path: str | Path, *, currencies: Iterable[str] = ("MXN", "USD")) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        currencies: Iterable[str] = ("MXN", "USD"),
+        beneficiary: str = "Sandbox B2B SA de CV",
+        expiry: Mapping[str, timedelta] | None = None,
+    ) -> None:
         self.path = str(path)
         self.currencies = frozenset(currencies)
+        self.beneficiary = beneficiary
+        self.expiry = {**DEFAULT_EXPIRY, **(expiry or {})}
 
     @staticmethod
     def _get(conn: sqlite3.Connection, merchant_id: str, charge_id: str) -> Charge:
-        row = conn.execute(
-            "SELECT * FROM charges WHERE merchant_id = ? AND id = ?", (merchant_id, charge_id)
-        ).fetchone()
-        if row is None:
-            raise ProcessorPaymentNotFound(f"the sandbox has no charge {charge_id}")
-        return records.charge_from_row(row)
+        return records.get_charge(conn, merchant_id, charge_id)
 
     # -- charges ---------------------------------------------------------------------------------
     def create_charge(
@@ -89,65 +110,125 @@ class Ledger:
         return_url: str | None = None,
         webhook_url: str | None = None,
         gateway_url: str = "",
+        payment_method: str = "card",
+        installments: int | None = None,
+        expires_at: datetime | None = None,
     ) -> tuple[Charge, bool]:
-        """Charge ``amount`` with a test ``token`` (None: the hosted flow), once per key.
+        """Charge ``amount`` with a test ``token`` (None: the hosted flow), or start a SPEI
+        transfer or a cash voucher (``payment_method``), once per key.
 
-        A charge that needs a person (``tok_3ds``, hosted) gets an ``action_url`` on
-        ``gateway_url``: ``/sandbox/<merchant_id>/charges/<charge_id>``.
+        A charge that waits (``tok_3ds``, hosted, transfer, cash) gets an ``action_url`` on
+        ``gateway_url``, ``/sandbox/<merchant_id>/charges/<charge_id>``, and an ``expires_at``:
+        the one asked for, but no later than the ledger's own limit for its flow.
 
         :return: the charge and whether this call created it; a repeat of the same request
-          (same key, payment, amount, currency and token) gets the charge as it is now.
+          (same key, payment, amount, currency, token, method and installments) gets the charge
+          as it is now.
         :raises LedgerRefusal: ``idempotency_mismatch`` (the key was used for another request),
-          ``currency_not_supported``, ``invalid_amount`` or ``invalid_payment_method``.
+          ``currency_not_supported``, ``invalid_amount``, ``invalid_payment_method`` or
+          ``installments_not_available``.
         """
-        minor = amount.to_minor_units()
         with records.transaction(self.path) as conn:
             row = conn.execute(
                 "SELECT * FROM charges WHERE merchant_id = ? AND idempotency_key = ?",
                 (merchant_id, idempotency_key),
             ).fetchone()
             if row is not None:
-                charge = records.charge_from_row(row)
-                if (charge.payment_id, charge.amount, charge.token) != (payment_id, amount, token):
-                    raise LedgerRefusal("idempotency_mismatch", _REUSED)
-                return charge, False
-            if amount.currency not in self.currencies:
-                raise LedgerRefusal(
-                    "currency_not_supported", f"the sandbox does not charge {amount.currency}"
-                )
-            if minor <= 0:
-                raise LedgerRefusal("invalid_amount", "the amount must be positive")
-            if token not in TOKENS:
-                raise LedgerRefusal("invalid_payment_method", "unknown sandbox test token")
-            flow, status, failure_code = TOKENS[token]
+                return _repeated(row, (payment_id, amount, token, payment_method, installments))
+            self._check(amount, token, payment_method, installments)
             charge_id = records.new_id("sbx_ch")
-            action_url = None
-            if status == "requires_action":
-                base = gateway_url.rstrip("/")
-                action_url = f"{base}/sandbox/{quote(merchant_id, safe='')}/charges/{charge_id}"
-            stamp = records.iso(records.now())
+            values = self._new_charge(charge_id, token, payment_method, expires_at)
+            values.update(
+                _urls(gateway_url, merchant_id, charge_id, values["status"], payment_method)
+            )
             records.insert(
                 conn,
                 "charges",
                 dict(
-                    id=charge_id,
+                    values,
                     merchant_id=merchant_id,
                     idempotency_key=idempotency_key,
                     payment_id=payment_id,
-                    amount_minor=minor,
+                    amount_minor=amount.to_minor_units(),
                     currency=amount.currency,
                     token=token,
-                    flow=flow,
-                    status=status,
-                    failure_code=failure_code,
+                    installments=installments,
                     return_url=return_url,
                     webhook_url=webhook_url,
-                    action_url=action_url,
-                    created_at=stamp,
-                    updated_at=stamp,
                 ),
             )
             return self._get(conn, merchant_id, charge_id), True
+
+    def _check(
+        self, amount: Money, token: str | None, payment_method: str, installments: int | None
+    ) -> None:
+        """Refuse what no charge can be made of, before anything is recorded."""
+        if amount.currency not in self.currencies:
+            raise LedgerRefusal(
+                "currency_not_supported", f"the sandbox does not charge {amount.currency}"
+            )
+        if amount.to_minor_units() <= 0:
+            raise LedgerRefusal("invalid_amount", "the amount must be positive")
+        if payment_method == "card":
+            if token not in TOKENS:
+                raise LedgerRefusal("invalid_payment_method", "unknown sandbox test token")
+        elif payment_method in ("bank_transfer", "cash"):
+            if token is not None or installments is not None:
+                raise LedgerRefusal(
+                    "invalid_payment_method", f"a {payment_method} charge takes no card"
+                )
+            if amount.currency != "MXN":  # SPEI and Mexican stores move pesos only
+                raise LedgerRefusal("currency_not_supported", f"{payment_method} is only in MXN")
+        else:
+            raise LedgerRefusal("invalid_payment_method", f"no such method {payment_method}")
+        if installments is not None:
+            card = CARDS.get(token or "", DEFAULT_CARD)
+            if installments not in INSTALLMENT_COUNTS or card.funding != "credit":
+                raise LedgerRefusal(
+                    "installments_not_available",
+                    f"{installments} MSI are not available on a {card.funding} card",
+                )
+
+    def _new_charge(
+        self,
+        charge_id: str,
+        token: str | None,
+        payment_method: str,
+        expires_at: datetime | None,
+    ) -> dict[str, Any]:
+        """The new charge's columns that depend on its flow: status, expiry, instructions and,
+        for a token that pays at once, the card's details."""
+        moment = records.now()
+        stamp = records.iso(moment)
+        if payment_method == "card":
+            flow, status, failure_code = TOKENS[token]
+        else:
+            flow, status, failure_code = payment_method, "requires_action", None  # type: ignore[assignment]
+        values: dict[str, Any] = dict(
+            id=charge_id,
+            flow=flow,
+            status=status,
+            failure_code=failure_code,
+            method=payment_method,
+            created_at=stamp,
+            updated_at=stamp,
+        )
+        if status == "requires_action":
+            until = instruments.expiry(moment, expires_at, self.expiry[flow])
+            values["expires_at"] = records.iso(until)
+        if payment_method == "bank_transfer":
+            values.update(
+                clabe=instruments.new_clabe(),
+                payment_reference=instruments.numeric_reference(7),
+                beneficiary=self.beneficiary,
+            )
+        elif payment_method == "cash":
+            values["payment_reference"] = instruments.numeric_reference(14)
+        elif status == "succeeded":
+            values.update(
+                instruments.card_paid(CARDS.get(token or "", DEFAULT_CARD), charge_id, stamp)
+            )
+        return values
 
     def get_charge(self, merchant_id: str, charge_id: str) -> Charge | None:
         """The merchant's charge ``charge_id`` (``sbx_ch_...``), or None."""
@@ -167,38 +248,71 @@ class Ledger:
             ).fetchone()
         return None if row is None else records.charge_from_row(row)
 
+    def lookup(self, merchant_id: str, reference: str) -> Charge | None:
+        """The charge ``reference`` names: a charge id (``sbx_ch_...``) or the gateway's payment
+        id (its latest charge); None when neither matches."""
+        try:
+            with records.connect(self.path) as conn:
+                return records.lookup_charge(conn, merchant_id, reference)
+        except ProcessorPaymentNotFound:
+            return None
+
+    def voucher(self, charge_id: str) -> Charge | None:
+        """The cash charge ``charge_id`` whatever its merchant (a voucher's URL names none), or
+        None; see :mod:`b2bgateway.sandbox.vouchers`."""
+        return vouchers.find_voucher(self.path, charge_id)
+
     def complete_charge(self, merchant_id: str, charge_id: str, outcome: Completion) -> Charge:
-        """Finish a ``requires_action`` charge as the person on the sandbox page chose, and
-        record the webhook event it owes (send it with :mod:`b2bgateway.sandbox.delivery`).
+        """Apply the button the person pressed on the sandbox page to a ``requires_action``
+        charge and record the webhook event it owes; ``decline`` is one failed attempt and the
+        charge stays open. See :func:`b2bgateway.sandbox.attempts.complete`."""
+        return attempts.complete(self.path, merchant_id, charge_id, outcome)
 
-        ``approve``: succeeded. ``decline``: failed ``card_declined`` (3-D Secure refused).
-        ``cancel``: canceled (the hosted page's "Cancelar").
+    def attempts(self, merchant_id: str, charge_id: str) -> list[Attempt]:
+        """The charge's attempts on the sandbox page, oldest first."""
+        return attempts.list_attempts(self.path, merchant_id, charge_id)
 
-        :raises ProcessorPaymentNotFound: no such charge for this merchant.
-        :raises LedgerRefusal: ``charge_not_pending``, the charge is already final.
-        """
-        status, failure_code, event_type = COMPLETIONS[outcome]
-        with records.transaction(self.path) as conn:
-            charge = self._get(conn, merchant_id, charge_id)
-            if charge.status != "requires_action":
-                raise LedgerRefusal("charge_not_pending", f"the charge is {charge.status}")
-            conn.execute(
-                "UPDATE charges SET status = ?, failure_code = ?, updated_at = ? WHERE id = ?",
-                (status, failure_code, records.iso(records.now()), charge_id),
-            )
-            charge = self._get(conn, merchant_id, charge_id)
-            record_event(conn, event_type, charge)
-        return charge
+    def expire_due(self, merchant_id: str) -> list[Charge]:
+        """Record ``charge.expired`` for the merchant's waiting charges past their expiry; see
+        :func:`b2bgateway.sandbox.expiry.expire_due`."""
+        return expire_due(self.path, merchant_id)
+
+    # -- funds and disputes ----------------------------------------------------------------------
+    def pay(
+        self,
+        merchant_id: str,
+        reference: str,
+        amount: Money | None = None,
+        tracking_key: str | None = None,
+        payer_bank: str | None = None,
+    ) -> Charge:
+        """Receive a SPEI transfer or a cash payment for a waiting charge (``reference``: the
+        charge id or the gateway's payment id); see :func:`b2bgateway.sandbox.funding.pay`."""
+        return funding.pay(
+            self.path,
+            merchant_id,
+            reference,
+            amount,
+            tracking_key=tracking_key,
+            payer_bank=payer_bank,
+        )
+
+    def dispute(
+        self,
+        merchant_id: str,
+        reference: str,
+        status: Literal["open", "won", "lost"],
+        reason: str = "fraudulent",
+        amount: Money | None = None,
+    ) -> DisputeRecord:
+        """Open or close a chargeback on a succeeded charge (``reference``: the charge id or the
+        gateway's payment id); see :func:`b2bgateway.sandbox.disputes.dispute`."""
+        return disputes.dispute(self.path, merchant_id, reference, status, reason, amount)
 
     # -- refunds ---------------------------------------------------------------------------------
     def find_refund(self, merchant_id: str, refund_id: str) -> Refund | None:
         """The refund the gateway asked for as ``refund_id`` (its id), if the sandbox made it."""
-        with records.connect(self.path) as conn:
-            row = conn.execute(
-                "SELECT * FROM refunds WHERE merchant_id = ? AND refund_id = ?",
-                (merchant_id, refund_id),
-            ).fetchone()
-        return None if row is None else records.refund_from_row(row)
+        return refunds.find_refund(self.path, merchant_id, refund_id)
 
     def refund(
         self,
@@ -209,58 +323,16 @@ class Ledger:
         idempotency_key: str,
         amount: Money,
     ) -> Refund:
-        """Refund ``amount`` of a succeeded charge, once per key, and record its webhook event.
-
-        :return: the refund; a repeat of the same request gets the same refund.
-        :raises ProcessorPaymentNotFound: no such charge for this merchant.
-        :raises LedgerRefusal: ``idempotency_mismatch``, ``currency_mismatch``, ``invalid_amount``,
-          ``charge_not_refundable`` (not succeeded) or ``amount_exceeds_refundable``.
-        """
-        with records.transaction(self.path) as conn:
-            row = conn.execute(
-                "SELECT * FROM refunds WHERE merchant_id = ? AND idempotency_key = ?",
-                (merchant_id, idempotency_key),
-            ).fetchone()
-            if row is not None:
-                done = records.refund_from_row(row)
-                if (done.charge_id, done.refund_id, done.amount) != (charge_id, refund_id, amount):
-                    raise LedgerRefusal("idempotency_mismatch", _REUSED)
-                return done
-            charge = self._get(conn, merchant_id, charge_id)
-            left = charge.amount - charge.refunded
-            if amount.currency != left.currency:
-                raise LedgerRefusal("currency_mismatch", f"the charge is in {left.currency}")
-            if charge.status != "succeeded":
-                raise LedgerRefusal("charge_not_refundable", f"the charge is {charge.status}")
-            if not amount.is_positive():
-                raise LedgerRefusal("invalid_amount", "the amount must be positive")
-            if amount > left:
-                raise LedgerRefusal("amount_exceeds_refundable", f"only {left} is left to refund")
-            refund = Refund(
-                records.new_id("sbx_re"), merchant_id, charge_id, refund_id, amount, records.now()
-            )
-            stamp, minor = records.iso(refund.created_at), amount.to_minor_units()
-            records.insert(
-                conn,
-                "refunds",
-                dict(
-                    id=refund.id,
-                    merchant_id=merchant_id,
-                    idempotency_key=idempotency_key,
-                    charge_id=charge_id,
-                    refund_id=refund_id,
-                    amount_minor=minor,
-                    currency=amount.currency,
-                    created_at=stamp,
-                ),
-            )
-            conn.execute(
-                "UPDATE charges SET refunded_minor = refunded_minor + ?, updated_at = ?"
-                " WHERE id = ?",
-                (minor, stamp, charge_id),
-            )
-            record_event(conn, "refund.succeeded", self._get(conn, merchant_id, charge_id), refund)
-        return refund
+        """Refund ``amount`` of a succeeded charge, once per key, and record its webhook event;
+        see :func:`b2bgateway.sandbox.refunds.refund`."""
+        return refunds.refund(
+            self.path,
+            merchant_id,
+            charge_id,
+            refund_id=refund_id,
+            idempotency_key=idempotency_key,
+            amount=amount,
+        )
 
     # -- events ----------------------------------------------------------------------------------
     def events(self, merchant_id: str, *, charge_id: str | None = None) -> list[Event]:
@@ -274,8 +346,45 @@ def open_ledger(settings: SandboxSettings) -> Ledger:
     Cheap enough to call on every request: the schema is created once per file and process.
     """
     path = _resolved(settings.ledger_path, os.getcwd())
-    records.ensure_schema(path)
-    return Ledger(path, currencies=settings.currencies)
+    ensure_schema(path)
+    return Ledger(
+        path,
+        currencies=settings.currencies,
+        beneficiary=settings.beneficiary,
+        expiry={
+            "three_d_secure": timedelta(minutes=settings.card_expiry_minutes),
+            "hosted": timedelta(minutes=settings.card_expiry_minutes),
+            "bank_transfer": timedelta(hours=settings.bank_transfer_expiry_hours),
+            "cash": timedelta(hours=settings.cash_expiry_hours),
+        },
+    )
+
+
+def _repeated(row: sqlite3.Row, asked: tuple[object, ...]) -> tuple[Charge, bool]:
+    """The charge a repeated request gets, as it is now, if it asks the same (payment, amount,
+    token, method, installments) as the first time.
+
+    :raises LedgerRefusal: ``idempotency_mismatch``.
+    """
+    charge = records.charge_from_row(row)
+    first = (charge.payment_id, charge.amount, charge.token, charge.method, charge.installments)
+    if first != asked:
+        raise LedgerRefusal("idempotency_mismatch", _REUSED)
+    return charge, False
+
+
+def _urls(
+    gateway_url: str, merchant_id: str, charge_id: str, status: str, method: str
+) -> dict[str, str]:
+    """The sandbox pages of a new charge on the gateway: where a person finishes it (or reads
+    the transfer's instructions), and a cash voucher's printable page."""
+    base = gateway_url.rstrip("/")
+    urls = {}
+    if status == "requires_action":
+        urls["action_url"] = f"{base}/sandbox/{quote(merchant_id, safe='')}/charges/{charge_id}"
+    if method == "cash":
+        urls["voucher_url"] = f"{base}/sandbox/vouchers/{charge_id}"
+    return urls
 
 
 @functools.lru_cache(maxsize=64)

@@ -1,5 +1,5 @@
-"""The sandbox ledger's vocabulary (what tokens and buttons do), its tables, its SQLite plumbing,
-and its records read back as frozen values.
+"""The sandbox ledger's vocabulary (what tokens and buttons do), its SQLite plumbing, and
+its records read back as frozen values (the tables are in :mod:`~b2bgateway.sandbox.schema`).
 
 Several gunicorn workers and threads use one file at once: every call opens its own
 connection, the file is in WAL mode, and every write is ``BEGIN IMMEDIATE``, because a deferred
@@ -19,35 +19,46 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from b2bgateway.errors import ProcessorPaymentNotFound
 from b2bgateway.money import Money
 
 __all__ = [
+    "CARDS",
     "COMPLETIONS",
+    "DEFAULT_CARD",
     "LOST_ANSWER_TOKEN",
     "TOKENS",
+    "Card",
     "Charge",
     "Completion",
     "Flow",
+    "LedgerRefusal",
     "Refund",
     "Status",
     "charge_from_row",
     "connect",
-    "ensure_schema",
+    "get_charge",
     "insert",
     "iso",
+    "lookup_charge",
     "new_id",
     "now",
+    "parse_time",
     "refund_from_row",
     "transaction",
+    "update_charge",
 ]
 
-Flow = Literal["token", "three_d_secure", "hosted"]
-Status = Literal["requires_action", "succeeded", "failed", "canceled"]
+Flow = Literal["token", "three_d_secure", "hosted", "bank_transfer", "cash"]
+#: ``expired`` is never stored: a ``requires_action`` charge past its ``expires_at`` reads so.
+Status = Literal["requires_action", "succeeded", "failed", "canceled", "expired"]
 Completion = Literal["approve", "decline", "cancel"]
 
 #: What each test token does: (flow, status it lands in, failure code). None: the hosted page.
 TOKENS: dict[str | None, tuple[Flow, Status, str | None]] = {
     "tok_approved": ("token", "succeeded", None),
+    "tok_debit": ("token", "succeeded", None),
+    "tok_prepaid": ("token", "succeeded", None),
     "tok_declined": ("token", "failed", "card_declined"),
     "tok_insufficient_funds": ("token", "failed", "insufficient_funds"),
     "tok_3ds": ("three_d_secure", "requires_action", None),
@@ -56,33 +67,41 @@ TOKENS: dict[str | None, tuple[Flow, Status, str | None]] = {
 }
 #: The token whose charge succeeds in the books but whose answer never reaches the gateway.
 LOST_ANSWER_TOKEN = "tok_timeout"  # noqa: S105 (a test token, not a password)
-#: What the sandbox page's buttons do: (new status, failure code, event type).
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """The test card behind a token: what a processor reports about the card that paid."""
+
+    brand: str
+    last4: str
+    funding: Literal["credit", "debit", "prepaid"]
+
+
+#: The card used by the hosted page and 3-D Secure, and by every token not in :data:`CARDS`.
+DEFAULT_CARD = Card("visa", "4242", "credit")
+#: Tokens whose card is not the default one (Stripe's test numbers' last digits).
+CARDS: dict[str, Card] = {
+    "tok_debit": Card("visa", "5556", "debit"),
+    "tok_prepaid": Card("mastercard", "5100", "prepaid"),
+}
+#: What the sandbox page's buttons do: (new status, failure code, event type). A decline is one
+#: failed attempt: the charge stays open for another card, as a hosted checkout does.
 COMPLETIONS: dict[Completion, tuple[Status, str | None, str]] = {
     "approve": ("succeeded", None, "charge.succeeded"),
-    "decline": ("failed", "card_declined", "charge.failed"),
+    "decline": ("requires_action", "card_declined", "charge.attempt_failed"),
     "cancel": ("canceled", "canceled", "charge.canceled"),
 }
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS charges (
-    id TEXT PRIMARY KEY, merchant_id TEXT NOT NULL, idempotency_key TEXT NOT NULL,
-    payment_id TEXT NOT NULL, amount_minor INTEGER NOT NULL, currency TEXT NOT NULL, token TEXT,
-    flow TEXT NOT NULL, status TEXT NOT NULL, failure_code TEXT,
-    refunded_minor INTEGER NOT NULL DEFAULT 0, return_url TEXT, webhook_url TEXT, action_url TEXT,
-    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, UNIQUE (merchant_id, idempotency_key));
-CREATE INDEX IF NOT EXISTS charges_by_payment ON charges (merchant_id, payment_id, created_at);
-CREATE TABLE IF NOT EXISTS refunds (
-    id TEXT PRIMARY KEY, merchant_id TEXT NOT NULL, idempotency_key TEXT NOT NULL,
-    charge_id TEXT NOT NULL REFERENCES charges (id), refund_id TEXT NOT NULL,
-    amount_minor INTEGER NOT NULL, currency TEXT NOT NULL, created_at TEXT NOT NULL,
-    UNIQUE (merchant_id, idempotency_key));
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, merchant_id TEXT NOT NULL,
-    charge_id TEXT NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL, webhook_url TEXT,
-    created_at TEXT NOT NULL, delivered_at TEXT, lease_until TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT);
-CREATE INDEX IF NOT EXISTS events_pending ON events (merchant_id, delivered_at, seq);
-"""
+
+class LedgerRefusal(Exception):
+    """The sandbox refused a request, as a processor answers a 4xx: nothing was recorded.
+    ``code`` is the :class:`~b2bgateway.interface.Failure` code the hooks report."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
 # -- plumbing ------------------------------------------------------------------------------------
@@ -127,19 +146,6 @@ def transaction(path: str) -> Iterator[sqlite3.Connection]:
 
 _THREAD_CONNECTIONS = threading.local()
 _MAX_LEDGERS_PER_THREAD = 4
-_READY: set[str] = set()
-_READY_LOCK = threading.Lock()
-
-
-def ensure_schema(path: str) -> None:
-    """Create the tables if they are missing and switch the file to WAL, once per process."""
-    with _READY_LOCK:
-        if path in _READY:
-            return
-        with connect(path) as conn:
-            conn.execute("PRAGMA journal_mode = WAL")  # persistent: a property of the file
-            conn.executescript(f"BEGIN IMMEDIATE; {SCHEMA} COMMIT;")
-        _READY.add(path)
 
 
 def insert(conn: sqlite3.Connection, table: str, values: Mapping[str, Any]) -> None:
@@ -147,6 +153,18 @@ def insert(conn: sqlite3.Connection, table: str, values: Mapping[str, Any]) -> N
     columns = ", ".join(values)
     marks = ", ".join("?" for _ in values)
     conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", tuple(values.values()))  # noqa: S608
+
+
+def update_charge(
+    conn: sqlite3.Connection, charge_id: str, changes: Mapping[str, Any], stamp: str
+) -> None:
+    """Set ``changes`` on a charge (column names from this package, never input) and its
+    ``updated_at`` to ``stamp``, in the caller's transaction."""
+    columns = ", ".join(f"{name} = ?" for name in changes)
+    conn.execute(
+        f"UPDATE charges SET {columns}, updated_at = ? WHERE id = ?",  # noqa: S608
+        (*changes.values(), stamp, charge_id),
+    )
 
 
 def now() -> datetime:
@@ -182,6 +200,20 @@ class Charge:
     action_url: str | None  # the sandbox page where a person finishes a requires_action charge
     created_at: datetime
     updated_at: datetime
+    method: str = "card"  # a PaymentMethodType value: card, bank_transfer or cash
+    installments: int | None = None  # MSI on a card
+    expires_at: datetime | None = None  # when an unfinished charge expires (None: it cannot)
+    received: Money | None = None  # funds received by transfer or at the store (None: a card)
+    clabe: str | None = None  # where a SPEI transfer goes
+    payment_reference: str | None = None  # SPEI's numeric reference, or the cash voucher's
+    beneficiary: str | None = None  # the CLABE's account holder
+    voucher_url: str | None = None  # the printable cash voucher
+    attempt_id: str | None = None  # the latest attempt on the sandbox page (att_...)
+    card: Card | None = None  # the card that paid
+    authorization_code: str | None = None
+    tracking_key: str | None = None  # SPEI's clave de rastreo of the transfer that completed it
+    payer_bank: str | None = None
+    paid_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,9 +229,28 @@ class Refund:
 
 
 # -- rows ----------------------------------------------------------------------------------------
+def parse_time(value: str | None) -> datetime | None:
+    """A stored timestamp (or None) as an aware datetime."""
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _status(row: sqlite3.Row, expires_at: datetime | None) -> tuple[Status, str | None]:
+    """The charge's status and failure code as of now: unfinished past its expiry is expired.
+
+    Computed on read rather than by a sweeper, so expiry is exact and needs no background job,
+    like a processor that refuses an expired voucher at the till.
+    """
+    if row["status"] == "requires_action" and expires_at is not None and expires_at <= now():
+        return "expired", "expired"
+    return row["status"], row["failure_code"]
+
+
 def charge_from_row(row: sqlite3.Row) -> Charge:
     """A ``charges`` row as a :class:`Charge`."""
     currency = row["currency"]
+    expires_at = parse_time(row["expires_at"])
+    status, failure_code = _status(row, expires_at)
+    brand = row["card_brand"]
     return Charge(
         id=row["id"],
         merchant_id=row["merchant_id"],
@@ -207,15 +258,60 @@ def charge_from_row(row: sqlite3.Row) -> Charge:
         amount=Money.from_minor_units(row["amount_minor"], currency),
         token=row["token"],
         flow=row["flow"],
-        status=row["status"],
-        failure_code=row["failure_code"],
+        status=status,
+        failure_code=failure_code,
         refunded=Money.from_minor_units(row["refunded_minor"], currency),
         return_url=row["return_url"],
         webhook_url=row["webhook_url"],
         action_url=row["action_url"],
         created_at=datetime.fromisoformat(row["created_at"]),
         updated_at=datetime.fromisoformat(row["updated_at"]),
+        method=row["method"],
+        installments=row["installments"],
+        expires_at=expires_at,
+        received=None
+        if row["method"] == "card"
+        else Money.from_minor_units(row["received_minor"], currency),
+        clabe=row["clabe"],
+        payment_reference=row["payment_reference"],
+        beneficiary=row["beneficiary"],
+        voucher_url=row["voucher_url"],
+        attempt_id=row["attempt_id"],
+        card=None if brand is None else Card(brand, row["card_last4"], row["card_funding"]),
+        authorization_code=row["authorization_code"],
+        tracking_key=row["tracking_key"],
+        payer_bank=row["payer_bank"],
+        paid_at=parse_time(row["paid_at"]),
     )
+
+
+def get_charge(conn: sqlite3.Connection, merchant_id: str, charge_id: str) -> Charge:
+    """The merchant's charge ``charge_id``, read in ``conn``'s transaction.
+
+    :raises ProcessorPaymentNotFound: no such charge for this merchant.
+    """
+    row = conn.execute(
+        "SELECT * FROM charges WHERE merchant_id = ? AND id = ?", (merchant_id, charge_id)
+    ).fetchone()
+    if row is None:
+        raise ProcessorPaymentNotFound(f"the sandbox has no charge {charge_id}")
+    return charge_from_row(row)
+
+
+def lookup_charge(conn: sqlite3.Connection, merchant_id: str, reference: str) -> Charge:
+    """The charge ``reference`` names: its id (``sbx_ch_...``), or else the gateway's payment
+    id (its latest charge), so a person can "pay" a payment knowing only the gateway's id.
+
+    :raises ProcessorPaymentNotFound: neither matches a charge of this merchant.
+    """
+    row = conn.execute(
+        "SELECT * FROM charges WHERE merchant_id = ? AND (id = ? OR payment_id = ?)"
+        " ORDER BY id = ? DESC, created_at DESC, rowid DESC LIMIT 1",
+        (merchant_id, reference, reference, reference),
+    ).fetchone()
+    if row is None:
+        raise ProcessorPaymentNotFound(f"the sandbox has no charge for {reference}")
+    return charge_from_row(row)
 
 
 def refund_from_row(row: sqlite3.Row) -> Refund:

@@ -25,6 +25,15 @@ class SandboxSettings(BaseModel):
     # Simulated processor latency before answering charge/retrieve/refund (benchmarks).
     latency_ms: int = Field(default=0, ge=0, le=60_000)
     currencies: list[str] = Field(default_factory=lambda: ["MXN", "USD"])
+    # The account holder shown with the CLABE of a SPEI transfer.
+    beneficiary: str = Field(default="Sandbox B2B SA de CV", min_length=1, max_length=120)
+    # False: the sandbox answers "cannot cancel" (as Openpay does), to try the core's path for it.
+    can_cancel: bool = True
+    # The longest a charge waits for the customer, whatever expiry the gateway asks for: the
+    # hosted page and 3-D Secure, a SPEI transfer, a cash voucher.
+    card_expiry_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    bank_transfer_expiry_hours: int = Field(default=72, ge=1, le=30 * 24)
+    cash_expiry_hours: int = Field(default=72, ge=1, le=30 * 24)
 
     @field_validator("currencies")
     @classmethod
