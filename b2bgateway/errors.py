@@ -13,13 +13,17 @@ from typing import Any, ClassVar
 
 __all__ = [
     "AmountChanged",
+    "BadRequest",
     "ConfigurationError",
     "DatabaseUnavailable",
     "EventOutOfOrder",
     "GatewayError",
     "IdempotencyConflict",
+    "IdempotencyInProgress",
     "InstallmentsNotAvailable",
     "InvalidAmount",
+    "InvalidCursor",
+    "InvalidRequest",
     "NotFound",
     "NotPayable",
     "PaymentMethodNotAvailable",
@@ -31,6 +35,8 @@ __all__ = [
     "ProcessorPaymentNotFound",
     "ProcessorUnavailable",
     "RefundNotAllowed",
+    "Unauthorized",
+    "UnsupportedMediaType",
     "UnsupportedRequest",
     "WebhookMalformed",
     "WebhookSignatureInvalid",
@@ -81,6 +87,49 @@ class NotFound(GatewayError):
     title = "Not found"
 
 
+class InvalidCursor(GatewayError):
+    """A payments-feed cursor this API did not give out."""
+
+    code = "invalid_cursor"
+    status = 422
+    title = "Invalid cursor"
+
+
+# -- the HTTP request itself -----------------------------------------------------------------------
+
+
+class Unauthorized(GatewayError):
+    """No ``Authorization: Bearer`` key, or not a merchant's."""
+
+    code = "unauthorized"
+    status = 401
+    title = "Unauthorized"
+
+
+class BadRequest(GatewayError):
+    """A request that cannot be read (not JSON, no ``Idempotency-Key``)."""
+
+    code = "bad_request"
+    status = 400
+    title = "Bad request"
+
+
+class UnsupportedMediaType(GatewayError):
+    code = "unsupported_media_type"
+    status = 415
+    title = "Unsupported media type"
+
+
+class InvalidRequest(GatewayError):
+    """A request that validates field by field but not as a whole (a path id, a batch whose
+    items name customers that do not exist): the same 422 ``validation_error`` as pydantic's,
+    with ``errors`` in ``extra``."""
+
+    code = "validation_error"
+    status = 422
+    title = "Invalid request"
+
+
 class NotPayable(GatewayError):
     """The rules say no. ``reasons`` are the machine-readable reason codes of API.md."""
 
@@ -113,6 +162,14 @@ class IdempotencyConflict(GatewayError):
     code = "idempotency_key_reused"
     status = 422
     title = "Idempotency key reused"
+
+
+class IdempotencyInProgress(GatewayError):
+    """The first request with this ``Idempotency-Key`` is still running."""
+
+    code = "idempotency_request_in_progress"
+    status = 409
+    title = "Request with this key in progress"
 
 
 class UnsupportedRequest(GatewayError):

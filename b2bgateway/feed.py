@@ -15,17 +15,11 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from b2bgateway.errors import GatewayError
+from b2bgateway.errors import InvalidCursor
 from b2bgateway.representation import timestamp
 from b2bgateway.store.models import Payment
 
 __all__ = ["FeedQuery", "InvalidCursor", "Page", "decode_cursor", "encode_cursor", "payments_page"]
-
-
-class InvalidCursor(GatewayError):
-    code = "invalid_cursor"
-    status = 422
-    title = "Invalid cursor"
 
 
 @dataclass(frozen=True, slots=True)

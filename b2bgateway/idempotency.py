@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, update
 
-from b2bgateway.errors import GatewayError, IdempotencyConflict
+from b2bgateway.errors import IdempotencyConflict, IdempotencyInProgress
 from b2bgateway.store import Store
 from b2bgateway.store.db import UNAVAILABLE, is_unavailable
 from b2bgateway.store.models import IdempotencyRecord, utcnow
@@ -42,12 +42,6 @@ LOCK = timedelta(minutes=5)
 #: How long keys and their responses are kept.
 RETENTION = timedelta(days=30)
 MAX_KEY_LENGTH = 255
-
-
-class IdempotencyInProgress(GatewayError):
-    code = "idempotency_request_in_progress"
-    status = 409
-    title = "Request with this key in progress"
 
 
 @dataclass(frozen=True, slots=True)

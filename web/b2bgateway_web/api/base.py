@@ -17,7 +17,14 @@ from pydantic import BaseModel, ValidationError
 
 from b2bgateway import idempotency
 from b2bgateway.database import UNAVAILABLE, Store
-from b2bgateway.errors import GatewayError, NotFound
+from b2bgateway.errors import (
+    BadRequest,
+    GatewayError,
+    InvalidRequest,
+    NotFound,
+    Unauthorized,
+    UnsupportedMediaType,
+)
 from b2bgateway.settings import MerchantConfig
 from b2bgateway_web.problems import problem, problem_for, validation_problem
 from b2bgateway_web.state import gateway
@@ -27,24 +34,6 @@ M = TypeVar("M", bound=BaseModel)
 F = TypeVar("F", bound=Callable[..., Any])
 
 v1 = Blueprint("v1", __name__, url_prefix="/v1")
-
-
-class Unauthorized(GatewayError):
-    code = "unauthorized"
-    status = 401
-    title = "Unauthorized"
-
-
-class BadRequest(GatewayError):
-    code = "bad_request"
-    status = 400
-    title = "Bad request"
-
-
-class UnsupportedMediaType(GatewayError):
-    code = "unsupported_media_type"
-    status = 415
-    title = "Unsupported media type"
 
 
 @v1.before_request
@@ -70,7 +59,7 @@ def check_path_ids(values: dict[str, Any] | None) -> None:
         if name.endswith("_id") and not _ID.match(str(value)):
             if name == "payment_id":
                 raise NotFound(f"payment {value!r} not found")
-            raise PathIdInvalid(
+            raise InvalidRequest(
                 f"{name} must be 1 to 128 characters without spaces",
                 extra={
                     "errors": [
@@ -82,12 +71,6 @@ def check_path_ids(values: dict[str, Any] | None) -> None:
                     ]
                 },
             )
-
-
-class PathIdInvalid(GatewayError):
-    code = "validation_error"
-    status = 422
-    title = "Invalid request"
 
 
 def current_merchant() -> MerchantConfig:
@@ -222,10 +205,7 @@ def operation(**kwargs: Any) -> Callable[[F], F]:
 
 
 __all__ = [
-    "BadRequest",
     "Operation",
-    "Unauthorized",
-    "UnsupportedMediaType",
     "current_merchant",
     "idempotent",
     "json_response",

@@ -6,7 +6,7 @@ from flask import Blueprint, Response
 
 from b2bgateway import sync
 from b2bgateway.database import Session
-from b2bgateway.errors import GatewayError
+from b2bgateway.errors import InvalidRequest
 from b2bgateway.payability import check_invoices
 from b2bgateway.representation import invoice_json
 from b2bgateway.sync import InvoiceData, get_invoice, missing_customers
@@ -22,14 +22,6 @@ from b2bgateway_web.api.schemas import InvoiceBatchIn, InvoiceIn, money
 from b2bgateway_web.state import gateway
 
 bp = Blueprint("invoices", __name__, url_prefix="/invoices")
-
-
-class BatchInvalid(GatewayError):
-    """Items that validate on their own but not together with the database."""
-
-    code = "validation_error"
-    status = 422
-    title = "Invalid request"
 
 
 def _data(invoice_id: str, item: InvoiceIn) -> InvoiceData:
@@ -50,7 +42,7 @@ def _check_customers(session: Session, merchant_id: str, items: list[tuple[int, 
     """Every invoice's customer must exist (this merchant's): 422 naming the items that don't."""
     bad = missing_customers(session, merchant_id, items)
     if bad:
-        raise BatchInvalid(
+        raise InvalidRequest(
             "invoices refer to customers that do not exist; send the customers first",
             extra={
                 "errors": [
@@ -104,7 +96,7 @@ def batch() -> Response:
             duplicates.append(index)
         seen.setdefault(item.invoice_id, index)
     if duplicates:
-        raise BatchInvalid(
+        raise InvalidRequest(
             "an invoice_id appears more than once in the batch",
             extra={
                 "errors": [
