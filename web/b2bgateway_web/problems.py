@@ -35,8 +35,29 @@ def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> Re
     return Response(json.dumps(body), status=status, mimetype="application/problem+json")
 
 
-def problem_for(exc: GatewayError) -> Response:
-    """The problem document of one of our errors."""
+def problem_for(exc: BaseException) -> Response:
+    """The problem document of any exception: the one mapping from errors to responses, used
+    by the handlers below and by ``api.base.idempotent`` (which stores what a client got)."""
+    if isinstance(exc, GatewayError):
+        return _gateway_problem(exc)
+    if isinstance(exc, ValidationError):
+        return validation_problem(exc)
+    if isinstance(exc, HTTPException):
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return problem(exc.code or 500, code, exc.name or "Error", exc.description or "")
+    if isinstance(exc, UNAVAILABLE) and is_unavailable(exc):
+        # Out of connections, restarting, unreachable: nothing of the failed transaction was
+        # committed, so the client may retry (with the same Idempotency-Key where it sent one).
+        return _gateway_problem(DatabaseUnavailable("the database is unavailable; retry shortly"))
+    return problem(
+        500,
+        "internal_error",
+        "Internal server error",
+        "an unexpected error occurred; it has been logged",
+    )
+
+
+def _gateway_problem(exc: GatewayError) -> Response:
     response = problem(exc.status, exc.code, exc.title, exc.detail, **exc.extra)
     if exc.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="b2bgateway"'
@@ -56,6 +77,9 @@ def validation_problem(exc: ValidationError) -> Response:
     )
 
 
+# -- the handlers: they log, and answer with problem_for -----------------------------------------
+
+
 @bp.app_errorhandler(GatewayError)
 def _gateway_error(exc: GatewayError) -> Response:
     if exc.status >= 500:
@@ -64,24 +88,16 @@ def _gateway_error(exc: GatewayError) -> Response:
 
 
 @bp.app_errorhandler(ValidationError)
-def _validation_error(exc: ValidationError) -> Response:
-    return validation_problem(exc)
-
-
 @bp.app_errorhandler(HTTPException)
-def _http_error(exc: HTTPException) -> Response:
-    status = exc.code or 500
-    code = (exc.name or "error").lower().replace(" ", "_")
-    return problem(status, code, exc.name or "Error", exc.description or "")
+def _expected(exc: Exception) -> Response:
+    return problem_for(exc)
 
 
 def _database_unavailable(exc: Exception) -> Response:
-    # Out of connections, restarting, unreachable: nothing of the failed transaction was
-    # committed, so the client may retry (with the same Idempotency-Key where it sent one).
     if not is_unavailable(exc):
         return _unexpected(exc)  # a lasting fault (schema, disk): not something to retry
     log.error("database unavailable: %s", type(exc).__name__, exc_info=exc)
-    return problem_for(DatabaseUnavailable("the database is unavailable; retry shortly"))
+    return problem_for(exc)
 
 
 for _unavailable in UNAVAILABLE:  # OperationalError, the pool's TimeoutError
@@ -91,9 +107,4 @@ for _unavailable in UNAVAILABLE:  # OperationalError, the pool's TimeoutError
 @bp.app_errorhandler(Exception)
 def _unexpected(exc: Exception) -> Response:
     log.exception("unhandled error")
-    return problem(
-        500,
-        "internal_error",
-        "Internal server error",
-        "an unexpected error occurred; it has been logged",
-    )
+    return problem_for(exc)

@@ -26,7 +26,7 @@ from b2bgateway.errors import (
     UnsupportedMediaType,
 )
 from b2bgateway.settings import MerchantConfig
-from b2bgateway_web.problems import problem, problem_for, validation_problem
+from b2bgateway_web.problems import problem, problem_for
 from b2bgateway_web.state import gateway
 
 log = logging.getLogger(__name__)
@@ -140,13 +140,11 @@ def idempotent(view: F) -> F:
         g.idempotency_key = key
         try:
             response = view(*args, **kwargs)
-        except GatewayError as exc:
-            if exc.status >= 500:
+        except (GatewayError, ValidationError) as exc:
+            response = problem_for(exc)
+            if response.status_code >= 500:
                 _release(store, merchant.id, key)
                 raise
-            response = problem_for(exc)
-        except ValidationError as exc:
-            response = validation_problem(exc)
         except BaseException:
             _release(store, merchant.id, key)
             raise
