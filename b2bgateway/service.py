@@ -14,22 +14,26 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 
-from sqlalchemy import bindparam, func, select
+from pydantic import BaseModel
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from b2bgateway import lifecycle
+from b2bgateway.checkout_rules import (
+    CheckoutRequest,
+    check_capabilities,
+    check_method,
+    processor_for,
+    what_to_charge,
+)
 from b2bgateway.errors import (
-    AmountChanged,
     DatabaseUnavailable,
     GatewayError,
-    InstallmentsNotAvailable,
     NotFound,
     NotPayable,
-    PaymentMethodNotAvailable,
     ProcessorDeclined,
     ProcessorMisconfigured,
     ProcessorNotConfigured,
@@ -44,87 +48,21 @@ from b2bgateway.interface import (
     CustomerRef,
     Failure,
     Outcome,
-    PaymentMethodType,
     PaymentStatus,
     RefundRequest,
     RefundResult,
     RefundStatus,
 )
 from b2bgateway.money import Money
-from b2bgateway.payability import check_invoices, check_order
 from b2bgateway.plugins import Processor
 from b2bgateway.settings import MerchantConfig
 from b2bgateway.store.db import UNAVAILABLE, is_unavailable
 from b2bgateway.store.models import Customer, Payment, Refund, utcnow
-from b2bgateway.store.repository import create_payment, new_id
+from b2bgateway.store.repository import create_payment, new_id, payment_by_key, refund_by_key
 
 __all__ = ["CheckoutRequest", "checkout", "get_payment", "refund"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class CheckoutRequest:
-    """What a portal asks to pay: an order (reference + amount) or invoices (ids)."""
-
-    customer_id: str
-    purpose: str  # "order" | "invoices"
-    idempotency_key: str
-    order_reference: str | None = None
-    order_amount: Money | None = None
-    invoice_ids: Sequence[str] = field(default_factory=tuple)
-    expected_amount: str | None = None  # the decimal the portal showed, in the invoices' currency
-    token: str | None = None
-    return_url: str | None = None
-    device_session_id: str | None = None  # the processor's anti-fraud id from the browser
-    payment_details: Mapping[str, str] = field(default_factory=dict)  # from the browser SDK
-    payment_method: str = "card"  # card | bank_transfer | cash
-    installments: int | None = None  # MSI on a card
-
-
-def _processor(merchant: MerchantConfig) -> Processor:
-    if merchant.processor is None:
-        raise NotPayable(
-            "no processor is configured for this merchant", ["processor_not_configured"]
-        )
-    return merchant.processor
-
-
-def _check_method(processor: Processor, merchant: MerchantConfig, req: CheckoutRequest) -> None:
-    """The method (and MSI count) must be one the merchant offers and its processor can charge.
-
-    :raises PaymentMethodNotAvailable: 422 ``payment_method_not_available``.
-    :raises InstallmentsNotAvailable: 422 ``installments_not_available``.
-    """
-    caps = processor.info.capabilities
-    offered = merchant.settings.payment_methods
-    if req.payment_method not in offered or req.payment_method not in caps.payment_methods:
-        raise PaymentMethodNotAvailable(
-            f"{req.payment_method} is not offered (offered: {', '.join(offered)})",
-            extra={"payment_methods": list(offered)},
-        )
-    if req.installments is not None:
-        counts = sorted(set(merchant.settings.installments) & caps.installments)
-        if req.payment_method != PaymentMethodType.CARD.value or req.installments not in counts:
-            raise InstallmentsNotAvailable(
-                f"{req.installments} installments are not offered"
-                + (f" (offered: {', '.join(map(str, counts))})" if counts else ""),
-                extra={"installments": counts},
-            )
-    if PaymentMethodType(req.payment_method).waits_for_funds and req.token is not None:
-        raise UnsupportedRequest(f"a {req.payment_method} payment takes no token")
-
-
-def _check_capabilities(processor: Processor, token: str | None, method: str = "card") -> None:
-    if PaymentMethodType(method).waits_for_funds:
-        return  # the processor gives the customer instructions: no token, no hosted page
-    caps = processor.info.capabilities
-    if token is not None and not caps.token_charge:
-        raise UnsupportedRequest(f"{processor.name} cannot charge a token; omit payment_method")
-    if token is None and not caps.hosted_checkout:
-        raise UnsupportedRequest(
-            f"{processor.name} has no hosted checkout; send payment_method.token"
-        )
 
 
 def get_payment(session: Session, merchant_id: str, payment_id: str) -> Payment:
@@ -137,17 +75,7 @@ def get_payment(session: Session, merchant_id: str, payment_id: str) -> Payment:
 
 def _existing(gw: Gateway, merchant_id: str, key: str) -> Payment | None:
     with gw.store.read() as session:
-        found = session.scalar(
-            select(Payment.id).where(
-                Payment.merchant_id == merchant_id, Payment.idempotency_key == key
-            )
-        )
-        return None if found is None else session.get(Payment, found)
-
-
-_BY_KEY = select(Payment).where(
-    Payment.merchant_id == bindparam("merchant"), Payment.idempotency_key == bindparam("key")
-)
+        return payment_by_key(session, merchant_id, key)
 
 
 def _reserve(
@@ -161,71 +89,17 @@ def _reserve(
     """
     try:
         with gw.store.write() as session:
-            existing = session.scalar(
-                _BY_KEY, {"merchant": merchant.id, "key": req.idempotency_key}
-            )
+            existing = payment_by_key(session, merchant.id, req.idempotency_key)
             if existing is not None:
                 return existing, None  # a retry after a crash: never a second payment
             customer = session.get(Customer, (merchant.id, req.customer_id))
             if customer is None:
                 raise NotFound(f"customer {req.customer_id!r} not found")
-            processor = _processor(merchant)
-            _check_method(processor, merchant, req)
-            _check_capabilities(processor, req.token, req.payment_method)
-            if req.purpose == "order":
-                assert req.order_amount is not None
-                assert req.order_reference is not None
-                check = check_order(
-                    gw.plugins, session, merchant, req.customer_id, req.order_amount
-                )
-                if not check.decision.payable:
-                    limit = None if check.credit_limit is None else str(check.credit_limit.amount)
-                    raise NotPayable(
-                        "this order cannot be paid online",
-                        check.decision.reasons,
-                        credit_limit=limit,
-                    )
-                amount, allocations = req.order_amount, []
-            else:
-                decision = check_invoices(
-                    gw.plugins, session, merchant, req.customer_id, req.invoice_ids
-                )
-                if not decision.payable:
-                    raise NotPayable(
-                        "these invoices cannot be paid online",
-                        decision.reasons,
-                        invoices=[
-                            {"invoice_id": inv.invoice_id, "reasons": list(d.reasons)}
-                            for inv, d in decision.invoices
-                        ],
-                    )
-                assert decision.amount is not None
-                amount = decision.amount
-                if (
-                    req.expected_amount is not None
-                    and Money(req.expected_amount, amount.currency) != amount
-                ):
-                    raise AmountChanged(
-                        f"the invoices now add up to {amount.amount} {amount.currency}",
-                        extra={"amount": str(amount.amount), "currency": amount.currency},
-                    )
-                allocations = [(inv.invoice_id, inv.balance) for inv, _ in decision.invoices]
-            payment = create_payment(
-                session,
-                merchant_id=merchant.id,
-                customer_id=req.customer_id,
-                purpose=req.purpose,
-                amount=amount,
-                processor=processor.name,
-                allocations=allocations,
-                order_reference=req.order_reference,
-                idempotency_key=req.idempotency_key,
-                return_url=req.return_url,
-                status=PaymentStatus.PROCESSING,
-                payment_method=req.payment_method,
-                installments=req.installments,
-                expires_at=utcnow() + merchant.settings.expiry.for_method(req.payment_method),
-            )
+            processor = processor_for(merchant)
+            check_method(processor, merchant, req)
+            check_capabilities(processor, req.token, req.payment_method)
+            amount, allocations = what_to_charge(gw.plugins, session, merchant, req)
+            payment = _create_payment(session, merchant, req, processor.name, amount, allocations)
             lifecycle.created(session, gw.plugins, payment)
             return payment, CustomerRef(customer.customer_id, customer.name, customer.email)
     except IntegrityError:
@@ -239,6 +113,60 @@ def _reserve(
         ) from None
 
 
+def _create_payment(
+    session: Session,
+    merchant: MerchantConfig,
+    req: CheckoutRequest,
+    processor: str,
+    amount: Money,
+    allocations: list[tuple[str, Money]],
+) -> Payment:
+    return create_payment(
+        session,
+        merchant_id=merchant.id,
+        customer_id=req.customer_id,
+        purpose=req.purpose,
+        amount=amount,
+        processor=processor,
+        allocations=allocations,
+        order_reference=req.order_reference,
+        idempotency_key=req.idempotency_key,
+        return_url=req.return_url,
+        status=PaymentStatus.PROCESSING,
+        payment_method=req.payment_method,
+        installments=req.installments,
+        expires_at=utcnow() + merchant.settings.expiry.for_method(req.payment_method),
+    )
+
+
+def _failure_of(
+    exc: GatewayError, merchant_id: str, processor: str, subject: str
+) -> Failure | None:
+    """What a processor's exception means for a charge or a refund: the failure when nothing
+    was done (unreachable, refused outright, our credentials refused), or None when the outcome
+    is unknown (a contract error or anything else: reconciliation settles it)."""
+    if isinstance(exc, ProcessorUnavailable):  # nothing was sent: a clean failure
+        return Failure("processor_unavailable", exc.detail)
+    if isinstance(exc, UnsupportedRequest | ProcessorDeclined):  # refused outright
+        return Failure(exc.code, exc.detail)
+    if isinstance(exc, ProcessorMisconfigured):  # refused before anything happened
+        log.error(
+            "merchant %s: processor %s refused our credentials: %s",
+            merchant_id,
+            processor,
+            exc.detail,
+        )
+        return Failure("processor_misconfigured", exc.detail)
+    log.error(
+        "%s: processor %s: %s (outcome unknown, will reconcile)",
+        subject,
+        processor,
+        exc.detail,
+        exc_info=exc,
+    )
+    return None
+
+
 def _charge(
     gw: Gateway,
     merchant: MerchantConfig,
@@ -249,14 +177,36 @@ def _charge(
     details: Mapping[str, str] | None = None,
 ) -> ChargeResult:
     """Step 2: ask the processor. Never raises: whatever happens becomes a result."""
-    processor = _processor(merchant)
+    processor = processor_for(merchant)
+    request = _charge_request(
+        gw, merchant, processor, payment, customer, token, device_session_id, details
+    )
+    try:
+        return processor.charge(request, merchant.processor_settings)  # type: ignore[arg-type]
+    except GatewayError as exc:
+        failure = _failure_of(exc, merchant.id, processor.name, f"payment {payment.id}")
+        if failure is None:
+            return ChargeResult(Outcome.UNKNOWN)
+        return ChargeResult(Outcome.FAILED, failure=failure)
+
+
+def _charge_request(
+    gw: Gateway,
+    merchant: MerchantConfig,
+    processor: Processor,
+    payment: Payment,
+    customer: CustomerRef,
+    token: str | None,
+    device_session_id: str | None,
+    details: Mapping[str, str] | None,
+) -> ChargeRequest:
     invoice_ids = [allocation.invoice_id for allocation in payment.allocations]
     description = (
         f"Pedido {payment.order_reference}"
         if payment.purpose == "order"
         else "Facturas " + ", ".join(invoice_ids)
     )
-    request = ChargeRequest(
+    return ChargeRequest(
         payment_id=payment.id,
         merchant_id=merchant.id,
         amount=payment.amount,
@@ -277,29 +227,6 @@ def _charge(
         installments=payment.installments,
         expires_at=payment.expires_at,
     )
-    try:
-        return processor.charge(request, merchant.processor_settings)  # type: ignore[arg-type]
-    except ProcessorUnavailable as exc:  # nothing was sent: a clean failure
-        return ChargeResult(Outcome.FAILED, failure=Failure("processor_unavailable", exc.detail))
-    except (UnsupportedRequest, ProcessorDeclined) as exc:  # refused outright: nothing charged
-        return ChargeResult(Outcome.FAILED, failure=Failure(exc.code, exc.detail))
-    except ProcessorMisconfigured as exc:
-        log.error(
-            "merchant %s: processor %s refused our credentials: %s",
-            merchant.id,
-            processor.name,
-            exc.detail,
-        )
-        return ChargeResult(Outcome.FAILED, failure=Failure("processor_misconfigured", exc.detail))
-    except GatewayError as exc:  # a contract error or anything else: the outcome is unknown
-        log.error(
-            "payment %s: processor %s: %s (outcome unknown, will reconcile)",
-            payment.id,
-            processor.name,
-            exc.detail,
-            exc_info=exc,
-        )
-        return ChargeResult(Outcome.UNKNOWN)
 
 
 def checkout(gw: Gateway, merchant: MerchantConfig, req: CheckoutRequest) -> Payment:
@@ -401,13 +328,33 @@ def refund(
     :raises UnsupportedRequest: a partial refund the processor cannot do.
     """
     with gw.store.read() as session:
-        done = session.scalar(
-            select(Refund).where(
-                Refund.merchant_id == merchant.id, Refund.idempotency_key == idempotency_key
-            )
-        )
+        done = refund_by_key(session, merchant.id, idempotency_key)
         if done is not None:
             return done
+    processor, settings, request = _reserve_refund(
+        gw, merchant, payment_id, amount, reason, idempotency_key
+    )
+    try:
+        result = processor.refund(request, settings)
+    except GatewayError as exc:
+        failure = _failure_of(exc, merchant.id, processor.name, f"refund {request.refund_id}")
+        if failure is None:
+            result = RefundResult(Outcome.UNKNOWN)
+        else:
+            result = RefundResult(Outcome.FAILED, failure=failure)
+    return apply_refund_result(gw, request.refund_id, result)
+
+
+def _reserve_refund(
+    gw: Gateway,
+    merchant: MerchantConfig,
+    payment_id: str,
+    amount: Money | None,
+    reason: str | None,
+    idempotency_key: str,
+) -> tuple[Processor, BaseModel, RefundRequest]:
+    """Check the refund on the locked payment and write it ``pending``, committed before the
+    processor is called. Returns who refunds it, with which settings, and what to send."""
     with gw.store.write() as session:
         payment = get_payment(session, merchant.id, payment_id)
         session.refresh(payment, with_for_update=True)
@@ -419,27 +366,7 @@ def refund(
             raise ProcessorNotConfigured(
                 f"no settings for {processor.name}, which took this payment"
             )
-        left_minor = (
-            payment.amount_minor - payment.refunded_minor - _pending_refunds(session, payment.id)
-        )
-        left = Money.from_minor_units(left_minor, payment.currency)
-        wanted = left if amount is None else amount
-        if wanted.currency != payment.currency:
-            raise RefundNotAllowed(f"the payment is in {payment.currency}")
-        if not wanted.is_positive():
-            raise RefundNotAllowed(
-                "nothing is left to refund"
-                if amount is None
-                else "a refund amount must be positive"
-            )
-        if wanted > left:
-            raise RefundNotAllowed(
-                f"at most {left.amount} {left.currency} can be refunded",
-                extra={"refundable": str(left.amount)},
-            )
-        full = wanted == Money.from_minor_units(
-            payment.amount_minor - payment.refunded_minor, payment.currency
-        )
+        wanted, full = _refund_amount(session, payment, amount)
         if not full and not processor.info.capabilities.partial_refund:
             raise UnsupportedRequest(f"{processor.name} cannot refund part of a payment")
         record = Refund(
@@ -464,26 +391,35 @@ def refund(
             full=full,
             reason=reason,
         )
-    try:
-        result = processor.refund(request, settings)
-    except ProcessorUnavailable as exc:
-        result = RefundResult(Outcome.FAILED, failure=Failure("processor_unavailable", exc.detail))
-    except (UnsupportedRequest, ProcessorDeclined) as exc:  # refused outright: nothing refunded
-        result = RefundResult(Outcome.FAILED, failure=Failure(exc.code, exc.detail))
-    except ProcessorMisconfigured as exc:  # refused before anything happened
-        log.error(
-            "merchant %s: processor %s refused our credentials: %s",
-            merchant.id,
-            processor.name,
-            exc.detail,
+        return processor, settings, request
+
+
+def _refund_amount(session: Session, payment: Payment, amount: Money | None) -> tuple[Money, bool]:
+    """How much to refund (all that is left when ``amount`` is None), and whether that is all
+    of what the payment has not refunded yet.
+
+    :raises RefundNotAllowed: another currency, nothing or not positive, more than what is left.
+    """
+    left_minor = (
+        payment.amount_minor - payment.refunded_minor - _pending_refunds(session, payment.id)
+    )
+    left = Money.from_minor_units(left_minor, payment.currency)
+    wanted = left if amount is None else amount
+    if wanted.currency != payment.currency:
+        raise RefundNotAllowed(f"the payment is in {payment.currency}")
+    if not wanted.is_positive():
+        raise RefundNotAllowed(
+            "nothing is left to refund" if amount is None else "a refund amount must be positive"
         )
-        result = RefundResult(
-            Outcome.FAILED, failure=Failure("processor_misconfigured", exc.detail)
+    if wanted > left:
+        raise RefundNotAllowed(
+            f"at most {left.amount} {left.currency} can be refunded",
+            extra={"refundable": str(left.amount)},
         )
-    except GatewayError as exc:
-        log.error("refund %s: %s (outcome unknown, will reconcile)", request.refund_id, exc.detail)
-        result = RefundResult(Outcome.UNKNOWN)
-    return apply_refund_result(gw, request.refund_id, result)
+    full = wanted == Money.from_minor_units(
+        payment.amount_minor - payment.refunded_minor, payment.currency
+    )
+    return wanted, full
 
 
 def apply_refund_result(gw: Gateway, refund_id: str, result: RefundResult) -> Refund:

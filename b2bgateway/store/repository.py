@@ -17,7 +17,14 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from b2bgateway.interface import PaymentStatus
 from b2bgateway.money import Money
-from b2bgateway.store.models import Customer, Invoice, Payment, PaymentAllocation, utcnow
+from b2bgateway.store.models import (
+    Customer,
+    Invoice,
+    Payment,
+    PaymentAllocation,
+    Refund,
+    utcnow,
+)
 
 __all__ = [
     "CustomerData",
@@ -28,6 +35,8 @@ __all__ = [
     "get_customer",
     "get_invoice",
     "new_id",
+    "payment_by_key",
+    "refund_by_key",
     "release_allocations",
     "set_payment_status",
     "upsert",
@@ -237,6 +246,25 @@ def create_payment(
     session.add(payment)
     session.flush()
     return payment
+
+
+# Built once: every checkout and refund runs them.
+_PAYMENT_BY_KEY = select(Payment).where(
+    Payment.merchant_id == bindparam("merchant"), Payment.idempotency_key == bindparam("key")
+)
+_REFUND_BY_KEY = select(Refund).where(
+    Refund.merchant_id == bindparam("merchant"), Refund.idempotency_key == bindparam("key")
+)
+
+
+def payment_by_key(session: Session, merchant_id: str, key: str) -> Payment | None:
+    """The payment a client's idempotency key created, if any (unique per merchant and key)."""
+    return session.scalar(_PAYMENT_BY_KEY, {"merchant": merchant_id, "key": key})
+
+
+def refund_by_key(session: Session, merchant_id: str, key: str) -> Refund | None:
+    """The refund a client's idempotency key created, if any (unique per merchant and key)."""
+    return session.scalar(_REFUND_BY_KEY, {"merchant": merchant_id, "key": key})
 
 
 def set_payment_status(session: Session, payment: Payment, status: PaymentStatus) -> None:
