@@ -28,6 +28,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from pydantic import BaseModel
 from sqlalchemy import or_, select, update
 
 from b2bgateway import lifecycle
@@ -42,6 +43,7 @@ from b2bgateway.interface import (
     RefundStatus,
     RetrieveRequest,
 )
+from b2bgateway.plugins import Processor
 from b2bgateway.store.models import Payment, Refund, utcnow
 
 __all__ = ["Reconciled", "reconcile"]
@@ -175,54 +177,59 @@ def _settle(
         counts.errors += 1
         return
     assert merchant is not None  # it has settings
-    grace = merchant.settings.expiry.grace
-    processor = gw.plugins.processor(payment.processor)
+    deadline = payment.expires_at or payment.created_at + expire_after
+    result, expiring = _ask(
+        gw.plugins.processor(payment.processor),
+        payment,
+        settings,
+        deadline,
+        deadline + merchant.settings.expiry.grace,
+        now,
+        counts,
+    )
+    _record(gw, payment_id, result, expiring, now, counts)
+
+
+def _ask(
+    processor: Processor,
+    payment: Payment,
+    settings: BaseModel,
+    deadline: datetime,
+    held_until: datetime,
+    now: datetime,
+    counts: Reconciled,
+) -> tuple[ChargeResult | None, bool]:
+    """The processor's answer about a payment (None: none to apply), and whether it expires
+    the payment: one past its deadline is canceled at the processor first (a payment canceled
+    only here could still be completed there, after its invoices were paid again); one whose
+    processor cannot cancel is released once ``held_until`` has passed."""
     request = RetrieveRequest(
         payment_id=payment.id,
         merchant_id=payment.merchant_id,
         processor_reference=payment.processor_reference,
         amount=payment.amount,
     )
-    deadline = payment.expires_at or payment.created_at + expire_after
     expiring = payment.status == PaymentStatus.REQUIRES_ACTION.value and deadline <= now
     release = False
     result: ChargeResult | None
     try:
         if expiring:
-            # Cancel at the processor first: a payment canceled only here could still be
-            # completed there, after its invoices were paid again.
             result = processor.cancel(request, settings)
             if result is None:
                 expiring = False
                 result = processor.retrieve(request, settings)
-                release = (
-                    result.outcome in (Outcome.PENDING, Outcome.UNKNOWN) and deadline + grace <= now
-                )
+                release = result.outcome in (Outcome.PENDING, Outcome.UNKNOWN) and held_until <= now
                 if not release:
                     log.warning(
                         "payment %s: %s cannot cancel it; its invoices are held until %s",
                         payment.id,
                         processor.name,
-                        deadline + grace,
+                        held_until,
                     )
         else:
             result = processor.retrieve(request, settings)
     except ProcessorPaymentNotFound:
-        if payment.processor_reference is not None:
-            log.error(
-                "ALERT payment %s: processor %s no longer knows reference %s",
-                payment.id,
-                payment.processor,
-                payment.processor_reference,
-            )
-            counts.errors += 1
-            result = None
-        else:
-            result = ChargeResult(
-                Outcome.FAILED,
-                failure=Failure("processor_not_reached", "the charge never reached the processor"),
-            )
-            counts.not_reached += 1
+        result = _not_found(payment, counts)
     except ProcessorUnavailable:
         result = None
     except GatewayError as exc:
@@ -235,7 +242,26 @@ def _settle(
             Outcome.FAILED, failure=Failure("canceled", "released after its expiry")
         )
         expiring = True
-    _record(gw, payment_id, result, expiring, now, counts)
+    return result, expiring
+
+
+def _not_found(payment: Payment, counts: Reconciled) -> ChargeResult | None:
+    """ "No such payment": a charge that never reached the processor fails; a reference the
+    processor forgot is raised (and nothing is applied)."""
+    if payment.processor_reference is not None:
+        log.error(
+            "ALERT payment %s: processor %s no longer knows reference %s",
+            payment.id,
+            payment.processor,
+            payment.processor_reference,
+        )
+        counts.errors += 1
+        return None
+    counts.not_reached += 1
+    return ChargeResult(
+        Outcome.FAILED,
+        failure=Failure("processor_not_reached", "the charge never reached the processor"),
+    )
 
 
 def _record(

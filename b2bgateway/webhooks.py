@@ -117,14 +117,44 @@ def _apply_payment(gw: Gateway, session: Session, payment: Payment, event: Webho
     return "applied" if applied.changed else applied.reason
 
 
+#: A refund can be reported for a payment in these states only (before: out of order).
+_REFUNDABLE = (
+    PaymentStatus.SUCCEEDED.value,
+    PaymentStatus.PARTIALLY_REFUNDED.value,
+    PaymentStatus.REFUNDED.value,
+    PaymentStatus.DISPUTED.value,
+)
+
+
 def _apply_refund(gw: Gateway, session: Session, payment: Payment, event: WebhookEvent) -> str:
-    if payment.status not in (
-        PaymentStatus.SUCCEEDED.value,
-        PaymentStatus.PARTIALLY_REFUNDED.value,
-        PaymentStatus.REFUNDED.value,
-        PaymentStatus.DISPUTED.value,
-    ):
+    if payment.status not in _REFUNDABLE:
         raise EventOutOfOrder(f"payment {payment.id} is {payment.status}: not refundable yet")
+    refund = _find_refund(session, payment, event)
+    if refund is None:
+        if event.outcome is not Outcome.SUCCEEDED or event.amount is None:
+            return "ignored"
+        refund = _refund_made_outside(session, payment, event)
+        if refund is None:
+            return "mismatch"
+    if refund.payment_id != payment.id:
+        return "mismatch"
+    if event.outcome is Outcome.SUCCEEDED:
+        if not lifecycle.set_refund_status(session, gw.plugins, refund, RefundStatus.SUCCEEDED):
+            return "unchanged"
+        lifecycle.refund_succeeded(session, gw.plugins, payment, refund)
+        return "applied"
+    if event.outcome is Outcome.FAILED:
+        if event.failure is not None:
+            refund.failure_code = event.failure.code
+            refund.failure_message = event.failure.message
+        changed = lifecycle.set_refund_status(session, gw.plugins, refund, RefundStatus.FAILED)
+        return "applied" if changed else "unchanged"
+    return "ignored"
+
+
+def _find_refund(session: Session, payment: Payment, event: WebhookEvent) -> Refund | None:
+    """The refund an event is about: by our id, by the processor's reference, or our pending
+    refund of that amount that has no reference yet (which then adopts the event's)."""
     refund = None
     if event.refund_id:
         refund = session.get(Refund, event.refund_id)
@@ -150,46 +180,36 @@ def _apply_refund(gw: Gateway, session: Session, payment: Payment, event: Webhoo
         )
         if refund is not None:
             refund.processor_reference = event.refund_reference
-    if refund is None:
-        if event.outcome is not Outcome.SUCCEEDED or event.amount is None:
-            return "ignored"
-        # A refund made outside the gateway (the processor's dashboard): record it.
-        if event.amount.currency != payment.currency or (
-            payment.refunded_minor + event.amount.to_minor_units() > payment.amount_minor
-        ):
-            log.error(
-                "ALERT payment %s: refund event %s for %s does not fit the payment",
-                payment.id,
-                event.event_id,
-                event.amount,
-            )
-            return "mismatch"
-        refund = Refund(
-            id=new_id("re"),
-            merchant_id=payment.merchant_id,
-            payment_id=payment.id,
-            amount_minor=event.amount.to_minor_units(),
-            currency=event.amount.currency,
-            status=RefundStatus.PENDING.value,
-            processor_reference=event.refund_reference,
-            reason="made at the processor",
+    return refund
+
+
+def _refund_made_outside(session: Session, payment: Payment, event: WebhookEvent) -> Refund | None:
+    """A refund made outside the gateway (the processor's dashboard), recorded ``pending``;
+    None (and an alert) when it does not fit the payment."""
+    assert event.amount is not None
+    if event.amount.currency != payment.currency or (
+        payment.refunded_minor + event.amount.to_minor_units() > payment.amount_minor
+    ):
+        log.error(
+            "ALERT payment %s: refund event %s for %s does not fit the payment",
+            payment.id,
+            event.event_id,
+            event.amount,
         )
-        session.add(refund)
-        session.flush()
-    if refund.payment_id != payment.id:
-        return "mismatch"
-    if event.outcome is Outcome.SUCCEEDED:
-        if not lifecycle.set_refund_status(session, gw.plugins, refund, RefundStatus.SUCCEEDED):
-            return "unchanged"
-        lifecycle.refund_succeeded(session, gw.plugins, payment, refund)
-        return "applied"
-    if event.outcome is Outcome.FAILED:
-        if event.failure is not None:
-            refund.failure_code = event.failure.code
-            refund.failure_message = event.failure.message
-        changed = lifecycle.set_refund_status(session, gw.plugins, refund, RefundStatus.FAILED)
-        return "applied" if changed else "unchanged"
-    return "ignored"
+        return None
+    refund = Refund(
+        id=new_id("re"),
+        merchant_id=payment.merchant_id,
+        payment_id=payment.id,
+        amount_minor=event.amount.to_minor_units(),
+        currency=event.amount.currency,
+        status=RefundStatus.PENDING.value,
+        processor_reference=event.refund_reference,
+        reason="made at the processor",
+    )
+    session.add(refund)
+    session.flush()
+    return refund
 
 
 def receive(
@@ -205,21 +225,7 @@ def receive(
     :raises NotFound: no such merchant, or the merchant has no settings for that processor.
     :raises WebhookSignatureInvalid: not authentic (nothing is recorded or changed).
     """
-    merchant = gw.merchants.get(merchant_id)
-    settings = None if merchant is None else merchant.settings_for(processor_name)
-    if merchant is None or settings is None:
-        raise NotFound("no such webhook endpoint")
-    processor = gw.plugins.processor(processor_name)
-    event = processor.parse_webhook(
-        WebhookRequest(
-            merchant_id=merchant_id,
-            body=body,
-            headers={k.lower(): v for k, v in headers.items()},
-            query=dict(query),
-            received_at=utcnow(),
-        ),
-        settings,
-    )
+    event = _verify(gw, merchant_id, processor_name, body, headers, query)
     with gw.store.write() as session:
         # One statement dedupes: the unique constraint decides, between earlier and concurrent
         # deliveries alike (a concurrent one waits for the first to commit or roll back). No row
@@ -237,24 +243,53 @@ def receive(
         )
         if row_id is None:
             return Received(event.event_id, "duplicate")
-        payment = None
-        if event.kind is EventKind.IGNORED:
-            outcome = "ignored"
-        else:
-            payment = _find_payment(session, merchant_id, processor_name, event)
-            if payment is None:
-                outcome = "unknown_payment"
-            elif event.kind is EventKind.PAYMENT:
-                outcome = _apply_payment(gw, session, payment, event)
-            elif event.kind is EventKind.REFUND:
-                outcome = _apply_refund(gw, session, payment, event)
-            else:
-                outcome = disputes.apply(gw.plugins, session, payment, event)
+        outcome, payment = _apply(gw, session, merchant_id, processor_name, event)
         payment_id = None if payment is None else payment.id
         session.connection().execute(
             _RECORD_OUTCOME, {"row_id": row_id, "outcome": outcome, "payment_id": payment_id}
         )
         return Received(event.event_id, outcome, payment_id)
+
+
+def _verify(
+    gw: Gateway,
+    merchant_id: str,
+    processor_name: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+) -> WebhookEvent:
+    """The event, as the processor's plugin reads (and authenticates) it."""
+    merchant = gw.merchants.get(merchant_id)
+    settings = None if merchant is None else merchant.settings_for(processor_name)
+    if merchant is None or settings is None:
+        raise NotFound("no such webhook endpoint")
+    return gw.plugins.processor(processor_name).parse_webhook(
+        WebhookRequest(
+            merchant_id=merchant_id,
+            body=body,
+            headers={k.lower(): v for k, v in headers.items()},
+            query=dict(query),
+            received_at=utcnow(),
+        ),
+        settings,
+    )
+
+
+def _apply(
+    gw: Gateway, session: Session, merchant_id: str, processor_name: str, event: WebhookEvent
+) -> tuple[str, Payment | None]:
+    """What a new event does to its payment (on the locked row), and that payment."""
+    if event.kind is EventKind.IGNORED:
+        return "ignored", None
+    payment = _find_payment(session, merchant_id, processor_name, event)
+    if payment is None:
+        return "unknown_payment", None
+    if event.kind is EventKind.PAYMENT:
+        return _apply_payment(gw, session, payment, event), payment
+    if event.kind is EventKind.REFUND:
+        return _apply_refund(gw, session, payment, event), payment
+    return disputes.apply(gw.plugins, session, payment, event), payment
 
 
 # The statements of every delivery, built once.
