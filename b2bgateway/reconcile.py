@@ -44,6 +44,7 @@ from b2bgateway.interface import (
     RetrieveRequest,
 )
 from b2bgateway.plugins import Processor
+from b2bgateway.refunds import apply_refund_result
 from b2bgateway.store.models import Payment, Refund, utcnow
 
 __all__ = ["Reconciled", "reconcile"]
@@ -123,8 +124,6 @@ def _settle_refunds(
     """Refunds whose answer was lost stay ``pending`` (and block that much of the payment):
     ask the processor that took the payment. Several workers may ask twice; applying the answer
     is idempotent (only a pending refund moves)."""
-    from b2bgateway.service import apply_refund_result  # service imports this module's peers
-
     with gw.store.read() as session:
         rows = session.execute(
             select(Refund, Payment)

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from b2bgateway import notifications, service
+from b2bgateway import notifications, refunds, service
 from b2bgateway.interface import PaymentStatus
 from b2bgateway.money import Money
 from b2bgateway.reconcile import reconcile
@@ -221,7 +221,7 @@ def test_status_changes_are_written_in_the_same_transaction_and_delivered_signed
 
 def test_a_receiver_that_is_down_gets_everything_later_in_order(gateway, acme, data, store):
     payment = pay_invoice(gateway, acme, "k", "tok_approved")
-    service.refund(gateway, acme, payment.id, None, None, "r")
+    refunds.refund(gateway, acme, payment.id, None, None, "r")
     endpoints = gateway.notification_endpoints()
     down = Receiver([0, 503, 500])
     now = utcnow()
@@ -350,7 +350,7 @@ def test_a_refund_whose_answer_was_lost_is_settled(store, data, database_url, tm
     payment = pay_invoice(gw, acme, "k", "tok_approved")
     FaultyProcessor.lose_refund_answers = True
     try:
-        lost = service.refund(gw, acme, payment.id, Money("40.00", "MXN"), None, "r1")
+        lost = refunds.refund(gw, acme, payment.id, Money("40.00", "MXN"), None, "r1")
     finally:
         FaultyProcessor.lose_refund_answers = False
     assert lost.status == "pending"

@@ -5,7 +5,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from b2bgateway import service
+from b2bgateway import refunds, service
 from b2bgateway.errors import (
     AmountChanged,
     NotFound,
@@ -248,14 +248,14 @@ def paid(gateway, acme, ids=("F-1", "F-2")):
 
 def test_partial_then_full_refund(gateway, acme, data, store, recorder):
     payment = paid(gateway, acme)
-    first = service.refund(gateway, acme, payment.id, mxn("500.00"), "devolución", "r-1")
+    first = refunds.refund(gateway, acme, payment.id, mxn("500.00"), "devolución", "r-1")
     assert first.status == "succeeded"
     assert first.processor_reference.startswith("sbx_re_")
     with store.read() as session:
         assert session.get(Payment, payment.id).status == "partially_refunded"
     with pytest.raises(NotPayable):  # still registered after a partial refund
         service.checkout(gateway, acme, invoices(["F-1"], key="again"))
-    rest = service.refund(gateway, acme, payment.id, None, None, "r-2")
+    rest = refunds.refund(gateway, acme, payment.id, None, None, "r-2")
     assert rest.amount == mxn("2000.00")
     with store.read() as session:
         refreshed = session.get(Payment, payment.id)
@@ -269,19 +269,19 @@ def test_partial_then_full_refund(gateway, acme, data, store, recorder):
 def test_refund_never_exceeds_what_is_left(gateway, acme, data):
     payment = paid(gateway, acme)
     with pytest.raises(RefundNotAllowed) as info:
-        service.refund(gateway, acme, payment.id, mxn("2500.01"), None, "r-1")
+        refunds.refund(gateway, acme, payment.id, mxn("2500.01"), None, "r-1")
     assert info.value.extra["refundable"] == "2500.00"
-    service.refund(gateway, acme, payment.id, None, None, "r-2")
+    refunds.refund(gateway, acme, payment.id, None, None, "r-2")
     with pytest.raises(RefundNotAllowed):
-        service.refund(gateway, acme, payment.id, None, None, "r-3")
+        refunds.refund(gateway, acme, payment.id, None, None, "r-3")
     with pytest.raises(RefundNotAllowed):
-        service.refund(gateway, acme, payment.id, mxn("0.00"), None, "r-4")
+        refunds.refund(gateway, acme, payment.id, mxn("0.00"), None, "r-4")
 
 
 def test_refund_is_idempotent_per_key(gateway, acme, data, store):
     payment = paid(gateway, acme)
-    one = service.refund(gateway, acme, payment.id, mxn("10.00"), None, "same")
-    two = service.refund(gateway, acme, payment.id, mxn("10.00"), None, "same")
+    one = refunds.refund(gateway, acme, payment.id, mxn("10.00"), None, "same")
+    two = refunds.refund(gateway, acme, payment.id, mxn("10.00"), None, "same")
     assert one.id == two.id
     with store.read() as session:
         assert session.scalar(select(func.count()).select_from(Refund)) == 1
@@ -291,13 +291,13 @@ def test_refund_is_idempotent_per_key(gateway, acme, data, store):
 def test_only_succeeded_payments_are_refundable(gateway, acme, data):
     pending = service.checkout(gateway, acme, order(token="tok_3ds"))
     with pytest.raises(RefundNotAllowed):
-        service.refund(gateway, acme, pending.id, None, None, "r")
+        refunds.refund(gateway, acme, pending.id, None, None, "r")
 
 
 def test_another_merchants_payment_is_404(gateway, acme, data):
     payment = paid(gateway, acme)
     with pytest.raises(NotFound):
-        service.refund(gateway, gateway.merchants["globex"], payment.id, None, None, "r")
+        refunds.refund(gateway, gateway.merchants["globex"], payment.id, None, None, "r")
 
 
 def test_a_processor_without_partial_refunds(gateway, acme, data, monkeypatch):
@@ -308,8 +308,8 @@ def test_a_processor_without_partial_refunds(gateway, acme, data, monkeypatch):
     info = replace(acme.processor.info, capabilities=replace(caps, partial_refund=False))
     monkeypatch.setattr(acme.processor, "info", info)
     with pytest.raises(UnsupportedRequest):
-        service.refund(gateway, acme, payment.id, mxn("1.00"), None, "r")
-    assert service.refund(gateway, acme, payment.id, None, None, "r2").status == "succeeded"
+        refunds.refund(gateway, acme, payment.id, mxn("1.00"), None, "r")
+    assert refunds.refund(gateway, acme, payment.id, None, None, "r2").status == "succeeded"
 
 
 class BrokenObserver:

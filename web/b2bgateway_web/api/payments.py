@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, g
 
-from b2bgateway import service
+from b2bgateway import refunds, service
 from b2bgateway.feed import FeedQuery, payments_page
 from b2bgateway.money import Money
 from b2bgateway.representation import attempt_json, payment_json, refund_json
@@ -135,5 +135,5 @@ def create_refund(payment_id: str) -> Response:
         with gw.store.read() as session:
             currency = service.get_payment(session, merchant.id, payment_id).currency
         amount = Money(data.amount, currency)  # too many decimals for it: 422
-    record = service.refund(gw, merchant, payment_id, amount, data.reason, g.idempotency_key)
+    record = refunds.refund(gw, merchant, payment_id, amount, data.reason, g.idempotency_key)
     return json_response(refund_json(record), 201)
