@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -29,9 +28,7 @@ from sqlalchemy.orm import Session
 from b2bgateway.interface import (
     ChargeResult,
     MethodDetails,
-    NextAction,
     Outcome,
-    PaymentMethodType,
     PaymentStatus,
     PaymentStatusChanged,
     RefundStatus,
@@ -39,7 +36,12 @@ from b2bgateway.interface import (
 )
 from b2bgateway.notifications import SessionOutbox
 from b2bgateway.plugins import Plugins
-from b2bgateway.representation import payment_json, refund_json, timestamp
+from b2bgateway.representation import (
+    method_details_json,
+    next_action_json,
+    payment_json,
+    refund_json,
+)
 from b2bgateway.store.models import Payment, PaymentAllocation, PaymentAttempt, Refund, utcnow
 from b2bgateway.store.repository import dialect_insert, set_payment_status, write_changes
 
@@ -351,52 +353,6 @@ def notify(
     payment.updated_at = utcnow()
     write_changes(session, payment)
     _notify_payment(session, plugins, payment, PaymentStatus(payment.status), details)
-
-
-#: SAT's c_FormaPago for the CFDI payment receipt, by method and card funding.
-FORMA_PAGO = {"credit": "04", "debit": "28", "prepaid": "28"}
-
-
-def forma_pago(details: Mapping[str, Any]) -> str:
-    """The SAT payment form code: 04 credit card, 28 debit card, 03 transfer, 01 cash,
-    02 cheque, 99 to be defined (a card whose funding the processor did not say)."""
-    method = details.get("type")
-    if method == PaymentMethodType.CARD.value:
-        return FORMA_PAGO.get(str(details.get("funding")), "99")
-    return {"bank_transfer": "03", "cash": "01", "transfer": "03", "check": "02"}.get(
-        str(method), "99"
-    )
-
-
-def method_details_json(details: MethodDetails, paid_at: Any = None) -> dict[str, Any]:
-    body = asdict(details)
-    when = paid_at or details.paid_at
-    body["paid_at"] = None if when is None else timestamp(when)
-    body["forma_pago"] = forma_pago(body)
-    return body
-
-
-def next_action_json(action: NextAction) -> dict[str, Any]:
-    """A next action as the payment JSON carries it (API: ``next_action``): money as strings,
-    timestamps RFC 3339, instructions flattened into the action."""
-    body: dict[str, Any] = {"type": action.type}
-    if action.url:
-        body["url"] = action.url
-    if action.client_secret:
-        body["client_secret"] = action.client_secret
-    if action.data:
-        body["data"] = dict(action.data)
-    instructions = action.bank_transfer or action.cash_voucher
-    if instructions is not None:
-        for key, value in asdict(instructions).items():
-            if key == "amount":
-                body[key] = str(instructions.amount.amount)
-                body["currency"] = instructions.amount.currency
-            elif key == "expires_at":
-                body[key] = None if value is None else timestamp(value)
-            elif value is not None:
-                body[key] = value
-    return body
 
 
 def refund_succeeded(session: Session, plugins: Plugins, payment: Payment, refund: Refund) -> None:

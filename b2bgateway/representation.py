@@ -4,9 +4,12 @@ and outbound events. Money is a string with the currency's decimals, never a num
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import asdict
 from datetime import UTC, date, datetime
 from typing import Any
 
+from b2bgateway.interface import MethodDetails, NextAction, PaymentMethodType
 from b2bgateway.money import Money
 from b2bgateway.payability import Statement, StatementLine
 from b2bgateway.rules import Decision
@@ -16,7 +19,10 @@ from b2bgateway.store.models import Customer, Invoice, Payment, PaymentAttempt, 
 __all__ = [
     "attempt_json",
     "customer_json",
+    "forma_pago",
     "invoice_json",
+    "method_details_json",
+    "next_action_json",
     "payment_json",
     "refund_json",
     "statement_json",
@@ -214,4 +220,50 @@ def statement_json(statement: Statement) -> dict[str, Any]:
     }
     if statement.other_currencies:
         body["other_currencies"] = [_balances(b) for b in statement.other_currencies]
+    return body
+
+
+#: SAT's c_FormaPago for the CFDI payment receipt, by method and card funding.
+FORMA_PAGO = {"credit": "04", "debit": "28", "prepaid": "28"}
+
+
+def forma_pago(details: Mapping[str, Any]) -> str:
+    """The SAT payment form code: 04 credit card, 28 debit card, 03 transfer, 01 cash,
+    02 cheque, 99 to be defined (a card whose funding the processor did not say)."""
+    method = details.get("type")
+    if method == PaymentMethodType.CARD.value:
+        return FORMA_PAGO.get(str(details.get("funding")), "99")
+    return {"bank_transfer": "03", "cash": "01", "transfer": "03", "check": "02"}.get(
+        str(method), "99"
+    )
+
+
+def method_details_json(details: MethodDetails, paid_at: Any = None) -> dict[str, Any]:
+    body = asdict(details)
+    when = paid_at or details.paid_at
+    body["paid_at"] = None if when is None else timestamp(when)
+    body["forma_pago"] = forma_pago(body)
+    return body
+
+
+def next_action_json(action: NextAction) -> dict[str, Any]:
+    """A next action as the payment JSON carries it (API: ``next_action``): money as strings,
+    timestamps RFC 3339, instructions flattened into the action."""
+    body: dict[str, Any] = {"type": action.type}
+    if action.url:
+        body["url"] = action.url
+    if action.client_secret:
+        body["client_secret"] = action.client_secret
+    if action.data:
+        body["data"] = dict(action.data)
+    instructions = action.bank_transfer or action.cash_voucher
+    if instructions is not None:
+        for key, value in asdict(instructions).items():
+            if key == "amount":
+                body[key] = str(instructions.amount.amount)
+                body["currency"] = instructions.amount.currency
+            elif key == "expires_at":
+                body[key] = None if value is None else timestamp(value)
+            elif value is not None:
+                body[key] = value
     return body

@@ -51,16 +51,7 @@ def refund(
             if (done.charge_id, done.refund_id, done.amount) != (charge_id, refund_id, amount):
                 raise LedgerRefusal("idempotency_mismatch", _REUSED)
             return done
-        charge = records.get_charge(conn, merchant_id, charge_id)
-        left = charge.amount - charge.refunded
-        if amount.currency != left.currency:
-            raise LedgerRefusal("currency_mismatch", f"the charge is in {left.currency}")
-        if charge.status != "succeeded":
-            raise LedgerRefusal("charge_not_refundable", f"the charge is {charge.status}")
-        if not amount.is_positive():
-            raise LedgerRefusal("invalid_amount", "the amount must be positive")
-        if amount > left:
-            raise LedgerRefusal("amount_exceeds_refundable", f"only {left} is left to refund")
+        _check_refundable(records.get_charge(conn, merchant_id, charge_id), amount)
         refund = Refund(
             records.new_id("sbx_re"), merchant_id, charge_id, refund_id, amount, records.now()
         )
@@ -87,3 +78,15 @@ def refund(
             conn, "refund.succeeded", records.get_charge(conn, merchant_id, charge_id), refund
         )
     return refund
+
+
+def _check_refundable(charge: records.Charge, amount: Money) -> None:
+    left = charge.amount - charge.refunded
+    if amount.currency != left.currency:
+        raise LedgerRefusal("currency_mismatch", f"the charge is in {left.currency}")
+    if charge.status != "succeeded":
+        raise LedgerRefusal("charge_not_refundable", f"the charge is {charge.status}")
+    if not amount.is_positive():
+        raise LedgerRefusal("invalid_amount", "the amount must be positive")
+    if amount > left:
+        raise LedgerRefusal("amount_exceeds_refundable", f"only {left} is left to refund")
