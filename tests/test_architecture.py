@@ -7,10 +7,11 @@ pieces (``state``, ``problems``, ``logs``, ``tokens``) below them; nothing in ``
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
+
+from tests.support.imports import cycles, graph, long_functions, modules
 
 WEB = Path(__file__).resolve().parents[1] / "web" / "b2bgateway_web"
 PACKAGE = "b2bgateway_web"
@@ -18,73 +19,12 @@ FORBIDDEN = ("b2bgateway.store", "sqlalchemy")
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
 
-
-def _module_name(path: Path) -> str:
-    parts = list(path.relative_to(WEB.parent).with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
-
-
-MODULES = {_module_name(p): p for p in sorted(WEB.rglob("*.py"))}
-
-
-def _imports(name: str, path: Path) -> set[str]:
-    """Every module ``name`` imports, anywhere in it (inside functions too: a lazy import is
-    still an arrow). ``from pkg import x`` names ``pkg.x`` when that is a module."""
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")
-                anchor = anchor[: len(anchor) - (node.level - 1)]
-                base = ".".join([*anchor, base] if base else anchor)
-            for alias in node.names:
-                candidate = f"{base}.{alias.name}"
-                found.add(candidate if candidate in MODULES else base)
-    return found
-
-
-GRAPH = {name: _imports(name, path) for name, path in MODULES.items()}
+MODULES = modules(WEB)
+GRAPH = graph(MODULES)
 
 
 def _cycles() -> list[list[str]]:
-    """Strongly connected components with more than one module (or a module importing itself)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    found: list[list[str]] = []
-
-    def visit(node: str) -> None:
-        index[node] = low[node] = len(index)
-        stack.append(node)
-        on_stack.add(node)
-        for target in sorted(GRAPH[node] & MODULES.keys()):
-            if target not in index:
-                visit(target)
-                low[node] = min(low[node], low[target])
-            elif target in on_stack:
-                low[node] = min(low[node], index[target])
-        if low[node] == index[node]:
-            component = []
-            while True:
-                top = stack.pop()
-                on_stack.discard(top)
-                component.append(top)
-                if top == node:
-                    break
-            if len(component) > 1 or node in GRAPH[node]:
-                found.append(sorted(component))
-
-    for node in sorted(GRAPH):
-        if node not in index:
-            visit(node)
-    return found
+    return cycles(GRAPH)
 
 
 def test_the_graph_is_read():
@@ -130,9 +70,5 @@ def test_areas_do_not_import_each_other():
 
 @pytest.mark.parametrize("module", sorted(MODULES))
 def test_modules_and_functions_stay_small(module):
-    source = MODULES[module].read_text()
-    assert len(source.splitlines()) <= MAX_MODULE_LINES
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            length = (node.end_lineno or node.lineno) - node.lineno + 1
-            assert length <= MAX_FUNCTION_LINES, f"{module}.{node.name}: {length} lines"
+    assert len(MODULES[module].read_text().splitlines()) <= MAX_MODULE_LINES
+    assert long_functions(MODULES[module], MAX_FUNCTION_LINES) == [], module
