@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from b2bgateway.store.db import (
-    UNAVAILABLE,
+    MAYBE_UNAVAILABLE,
     Store,
     current_revision,
     head_revision,
@@ -23,7 +23,7 @@ from b2bgateway.store.db import (
 )
 
 __all__ = [
-    "UNAVAILABLE",
+    "MAYBE_UNAVAILABLE",
     "SchemaState",
     "Session",
     "Store",

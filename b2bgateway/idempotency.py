@@ -21,7 +21,7 @@ from sqlalchemy import Table, bindparam, delete, update
 
 from b2bgateway.errors import IdempotencyConflict, IdempotencyInProgress
 from b2bgateway.store import Store
-from b2bgateway.store.db import UNAVAILABLE, is_unavailable
+from b2bgateway.store.db import MAYBE_UNAVAILABLE, is_unavailable
 from b2bgateway.store.models import IdempotencyRecord, utcnow
 from b2bgateway.store.repository import dialect_insert
 
@@ -133,7 +133,7 @@ def complete(
                     },
                 )
             return
-        except UNAVAILABLE as exc:
+        except MAYBE_UNAVAILABLE as exc:
             if pause is None or not is_unavailable(exc):
                 raise
             time.sleep(pause)

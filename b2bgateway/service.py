@@ -49,7 +49,7 @@ from b2bgateway.interface import (
 from b2bgateway.money import Money
 from b2bgateway.plugins import Processor
 from b2bgateway.settings import MerchantConfig
-from b2bgateway.store.db import UNAVAILABLE, is_unavailable
+from b2bgateway.store.db import MAYBE_UNAVAILABLE, is_unavailable
 from b2bgateway.store.models import Customer, Payment, utcnow
 from b2bgateway.store.repository import create_payment, payment_by_key
 
@@ -268,7 +268,7 @@ def _record(gw: Gateway, payment: Payment, result: ChargeResult) -> Payment:
                     locked = found
                 lifecycle.apply_charge_result(session, gw.plugins, locked, result)
                 return locked
-        except UNAVAILABLE as exc:
+        except MAYBE_UNAVAILABLE as exc:
             if not is_unavailable(exc):
                 raise  # a lasting fault: the payment stays processing for reconciliation
             if attempt == len(RECORD_RETRY_PAUSES):

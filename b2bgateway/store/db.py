@@ -30,7 +30,7 @@ except ImportError:  # not a POSIX system: processes queue in SQLite's busy hand
     fcntl = None  # type: ignore[assignment]
 
 __all__ = [
-    "UNAVAILABLE",
+    "MAYBE_UNAVAILABLE",
     "Store",
     "current_revision",
     "head_revision",
@@ -90,10 +90,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
-#: What the database raises when it cannot serve a transaction now (unreachable, out of
-#: connections, restarting, SQLite's lock not granted in time, no pooled connection free in time):
-#: nothing of that transaction was committed, and trying again later is safe.
-UNAVAILABLE: tuple[type[Exception], ...] = (OperationalError, PoolTimeout)
+#: What the database raises when it *may* be unable to serve a transaction now (unreachable,
+#: out of connections, restarting, SQLite's lock not granted in time, no pooled connection free
+#: in time), but also for lasting faults: catch these, then ask :func:`is_unavailable`. When it
+#: says yes, nothing of that transaction was committed, and trying again later is safe.
+MAYBE_UNAVAILABLE: tuple[type[Exception], ...] = (OperationalError, PoolTimeout)
 
 
 def is_unavailable(exc: BaseException) -> bool:

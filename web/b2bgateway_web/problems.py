@@ -13,7 +13,7 @@ from flask import Blueprint, Response, json
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from b2bgateway.database import UNAVAILABLE, is_unavailable
+from b2bgateway.database import MAYBE_UNAVAILABLE, is_unavailable
 from b2bgateway.errors import DatabaseUnavailable, GatewayError
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def problem_for(exc: BaseException) -> Response:
     if isinstance(exc, HTTPException):
         code = (exc.name or "error").lower().replace(" ", "_")
         return problem(exc.code or 500, code, exc.name or "Error", exc.description or "")
-    if isinstance(exc, UNAVAILABLE) and is_unavailable(exc):
+    if isinstance(exc, MAYBE_UNAVAILABLE) and is_unavailable(exc):
         # Out of connections, restarting, unreachable: nothing of the failed transaction was
         # committed, so the client may retry (with the same Idempotency-Key where it sent one).
         return _gateway_problem(DatabaseUnavailable("the database is unavailable; retry shortly"))
@@ -100,7 +100,7 @@ def _database_unavailable(exc: Exception) -> Response:
     return problem_for(exc)
 
 
-for _unavailable in UNAVAILABLE:  # OperationalError, the pool's TimeoutError
+for _unavailable in MAYBE_UNAVAILABLE:  # OperationalError, the pool's TimeoutError
     bp.app_errorhandler(_unavailable)(_database_unavailable)
 
 

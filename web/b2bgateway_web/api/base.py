@@ -16,7 +16,7 @@ from flask import Blueprint, Response, g, request
 from pydantic import BaseModel, ValidationError
 
 from b2bgateway import idempotency
-from b2bgateway.database import UNAVAILABLE, Store
+from b2bgateway.database import MAYBE_UNAVAILABLE, Store
 from b2bgateway.errors import (
     BadRequest,
     GatewayError,
@@ -160,7 +160,7 @@ def idempotent(view: F) -> F:
                 response.get_data(as_text=True),
                 response.content_type or "",
             )
-        except UNAVAILABLE:
+        except MAYBE_UNAVAILABLE:
             # The work is done and committed: answer it. The claim keeps its lock, so a retry
             # soon gets 409, and one after the lock ends finds the payment or refund by its key.
             log.warning("could not store an idempotent request's response", exc_info=True)
@@ -173,7 +173,7 @@ def _release(store: Store, merchant_id: str, key: str) -> None:
     """Let a retry in now; if the database is what failed, the claim's lock ends by itself."""
     try:
         idempotency.release(store, merchant_id, key)
-    except UNAVAILABLE:
+    except MAYBE_UNAVAILABLE:
         log.warning("could not release an idempotency claim; it expires on its own", exc_info=True)
 
 
