@@ -55,7 +55,7 @@ class Gateway:
             plugins if plugins is not None else load_plugins(blocked=settings.disabled_plugins)
         )
         merchants = resolve_merchants(settings, plugins)
-        plugins.outbox_merchants = frozenset(
+        plugins.merchants_with_notification_url = frozenset(
             m.id for m in merchants.values() if m.settings.notification_url is not None
         )
         return cls(

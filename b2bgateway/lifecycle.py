@@ -117,7 +117,9 @@ def transition(
 
 
 def _outbox(session: Session, plugins: Plugins, merchant_id: str) -> SessionOutbox:
-    return SessionOutbox(session, merchant_id, merchant_id in plugins.outbox_merchants)
+    return SessionOutbox(
+        session, merchant_id, merchant_id in plugins.merchants_with_notification_url
+    )
 
 
 def _notify_payment(

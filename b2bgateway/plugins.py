@@ -201,7 +201,7 @@ class Plugins:
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self.pm = pm
         #: merchants with a notification_url: observers' outbox writes only for them
-        self.outbox_merchants: frozenset[str] = frozenset()
+        self.merchants_with_notification_url: frozenset[str] = frozenset()
         self._observer_callers: dict[tuple[str, str], Any] = {}
         self._processors: dict[str, Processor] = {}
         # A processor is a plugin with a plain (non-wrapper) processor hook implementation;

@@ -68,10 +68,6 @@ class MerchantPolicy:
     customers_see_invoices: bool = True
     invoice_payments: bool = False
 
-    @property
-    def processor_configured(self) -> bool:
-        return self.processor_currencies is not None
-
 
 @dataclass(frozen=True, slots=True)
 class CustomerFacts:
