@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,19 +36,36 @@ from b2bgateway.store.models import Payment, PaymentAttempt, Refund, utcnow
 from b2bgateway.store.models import WebhookEvent as EventRow
 from b2bgateway.store.repository import dialect_insert, new_id
 
-__all__ = ["Received", "receive"]
+__all__ = ["EventOutcome", "Received", "receive"]
 
 log = logging.getLogger(__name__)
 MAX_STORED_BODY = 64 * 1024
 
 
+class EventOutcome(enum.StrEnum):
+    """What became of a notification: stored with the event and answered to the processor
+    (``outcome``). Not :class:`~b2bgateway.interface.Outcome`, which is what the processor
+    says about a payment."""
+
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"  # this event id is already recorded: acknowledged, nothing changes
+    IGNORED = "ignored"  # nothing in it for the gateway
+    UNCHANGED = "unchanged"  # already so (a repeated or late notification)
+    REFUSED = "refused"  # a transition that would go backwards
+    LATE_SUCCESS = "late_success"  # money for a closed payment: recorded, flagged, raised
+    ATTEMPT_FAILED = "attempt_failed"  # one declined attempt on a page that stays open
+    MISMATCH = "mismatch"  # amount, currency or payment not ours: never applied, an alert
+    UNKNOWN = "unknown"  # the processor does not know the outcome yet
+    UNKNOWN_PAYMENT = "unknown_payment"  # no payment of ours has that id or reference
+    RECEIVED = "received"  # stored while the event is being applied, never answered
+
+
 @dataclass(frozen=True, slots=True)
 class Received:
-    """What became of a notification: ``applied``, ``duplicate``, ``ignored``, ``unchanged``,
-    ``refused`` (a transition that would go backwards), ``mismatch``, ``unknown_payment``."""
+    """What became of a notification (``outcome``), and the payment it was about."""
 
     event_id: str
-    outcome: str
+    outcome: EventOutcome
     payment_id: str | None = None
 
 
@@ -97,9 +115,11 @@ def _find_payment(
     return None
 
 
-def _apply_payment(gw: Gateway, session: Session, payment: Payment, event: WebhookEvent) -> str:
+def _apply_payment(
+    gw: Gateway, session: Session, payment: Payment, event: WebhookEvent
+) -> EventOutcome:
     if event.outcome is None:
-        return "ignored"
+        return EventOutcome.IGNORED
     result = ChargeResult(
         event.outcome,
         processor_reference=event.processor_reference or payment.processor_reference,
@@ -112,9 +132,10 @@ def _apply_payment(gw: Gateway, session: Session, payment: Payment, event: Webho
         received=event.received,
     )
     applied = lifecycle.apply_charge_result(session, gw.plugins, payment, result)
-    if applied.reason in ("late_success", "attempt_failed", "mismatch"):
-        return applied.reason
-    return "applied" if applied.changed else applied.reason
+    reason = EventOutcome(applied.reason) if applied.reason else EventOutcome.APPLIED
+    if reason in (EventOutcome.LATE_SUCCESS, EventOutcome.ATTEMPT_FAILED, EventOutcome.MISMATCH):
+        return reason
+    return EventOutcome.APPLIED if applied.changed else reason
 
 
 #: A refund can be reported for a payment in these states only (before: out of order).
@@ -126,30 +147,32 @@ _REFUNDABLE = (
 )
 
 
-def _apply_refund(gw: Gateway, session: Session, payment: Payment, event: WebhookEvent) -> str:
+def _apply_refund(
+    gw: Gateway, session: Session, payment: Payment, event: WebhookEvent
+) -> EventOutcome:
     if payment.status not in _REFUNDABLE:
         raise EventOutOfOrder(f"payment {payment.id} is {payment.status}: not refundable yet")
     refund = _find_refund(session, payment, event)
     if refund is None:
         if event.outcome is not Outcome.SUCCEEDED or event.amount is None:
-            return "ignored"
+            return EventOutcome.IGNORED
         refund = _refund_made_outside(session, payment, event)
         if refund is None:
-            return "mismatch"
+            return EventOutcome.MISMATCH
     if refund.payment_id != payment.id:
-        return "mismatch"
+        return EventOutcome.MISMATCH
     if event.outcome is Outcome.SUCCEEDED:
         if not lifecycle.set_refund_status(session, gw.plugins, refund, RefundStatus.SUCCEEDED):
-            return "unchanged"
+            return EventOutcome.UNCHANGED
         lifecycle.refund_succeeded(session, gw.plugins, payment, refund)
-        return "applied"
+        return EventOutcome.APPLIED
     if event.outcome is Outcome.FAILED:
         if event.failure is not None:
             refund.failure_code = event.failure.code
             refund.failure_message = event.failure.message
         changed = lifecycle.set_refund_status(session, gw.plugins, refund, RefundStatus.FAILED)
-        return "applied" if changed else "unchanged"
-    return "ignored"
+        return EventOutcome.APPLIED if changed else EventOutcome.UNCHANGED
+    return EventOutcome.IGNORED
 
 
 def _find_refund(session: Session, payment: Payment, event: WebhookEvent) -> Refund | None:
@@ -237,16 +260,17 @@ def receive(
                 "processor": processor_name,
                 "event_id": event.event_id,
                 "event_type": event.event_type[:128] or event.kind.value,
-                "outcome": "received",
+                "outcome": EventOutcome.RECEIVED.value,
                 "body": body[:MAX_STORED_BODY].decode("utf-8", "replace"),
             },
         )
         if row_id is None:
-            return Received(event.event_id, "duplicate")
+            return Received(event.event_id, EventOutcome.DUPLICATE)
         outcome, payment = _apply(gw, session, merchant_id, processor_name, event)
         payment_id = None if payment is None else payment.id
         session.connection().execute(
-            _RECORD_OUTCOME, {"row_id": row_id, "outcome": outcome, "payment_id": payment_id}
+            _RECORD_OUTCOME,
+            {"row_id": row_id, "outcome": outcome.value, "payment_id": payment_id},
         )
         return Received(event.event_id, outcome, payment_id)
 
@@ -278,18 +302,18 @@ def _verify(
 
 def _apply(
     gw: Gateway, session: Session, merchant_id: str, processor_name: str, event: WebhookEvent
-) -> tuple[str, Payment | None]:
+) -> tuple[EventOutcome, Payment | None]:
     """What a new event does to its payment (on the locked row), and that payment."""
     if event.kind is EventKind.IGNORED:
-        return "ignored", None
+        return EventOutcome.IGNORED, None
     payment = _find_payment(session, merchant_id, processor_name, event)
     if payment is None:
-        return "unknown_payment", None
+        return EventOutcome.UNKNOWN_PAYMENT, None
     if event.kind is EventKind.PAYMENT:
         return _apply_payment(gw, session, payment, event), payment
     if event.kind is EventKind.REFUND:
         return _apply_refund(gw, session, payment, event), payment
-    return disputes.apply(gw.plugins, session, payment, event), payment
+    return EventOutcome(disputes.apply(gw.plugins, session, payment, event)), payment
 
 
 # The statements of every delivery, built once.
