@@ -413,11 +413,10 @@ class WebhookEvent:
     attempt_reference: str | None = None
     method_details: MethodDetails | None = None
     received: Money | None = None  # funds received so far (SPEI)
-    dispute: Dispute | None = None  # for EventKind.DISPUTE
+    #: for EventKind.DISPUTE: what the dispute is now (without it, the event is only recorded)
+    dispute: Dispute | None = None
 
     def __post_init__(self) -> None:
-        if self.kind is EventKind.DISPUTE and self.dispute is None:
-            raise ValueError("a dispute event needs its Dispute")
         if self.kind is not EventKind.IGNORED and not (self.payment_id or self.processor_reference):
             raise ValueError("an event about a payment must say which (payment_id or reference)")
         if self.kind is EventKind.REFUND and not (self.refund_id or self.refund_reference):

@@ -578,3 +578,13 @@ def test_a_refund_during_a_dispute_is_recorded_and_the_won_dispute_returns_to_it
     assert (body["status"], body["refunded_amount"]) == ("disputed", "400.00")
     deliver(gateway, scripted, _dispute("d2", paid, DisputeStatus.WON))
     assert payment_of(gateway, paid.id)["status"] == "partially_refunded"
+
+
+def test_a_dispute_event_from_a_plugin_that_gives_no_state_is_only_recorded(
+    gateway, acme, scripted, paid
+):
+    """Plugins written before disputes had a state keep working: the event is kept, the payment
+    does not move."""
+    bare = WebhookEvent("d1", EventKind.DISPUTE, payment_id=paid.id)
+    assert deliver(gateway, scripted, bare) == "recorded"
+    assert payment_of(gateway, paid.id)["status"] == "succeeded"
