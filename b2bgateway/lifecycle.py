@@ -250,15 +250,16 @@ def _late_success(
         return Applied(False, "unchanged")  # already recorded (a repeated notification)
     payment.add_flag("late_success")
     _note_paid(payment, result)
+    write_changes(session, payment)  # recorded, whatever happens next
     if _free_again(session, payment):
-        payment.failure_code = None
-        payment.failure_message = None
-        payment.next_action = None
         try:  # a checkout racing for the same invoices: the unique indexes decide
             with session.begin_nested():
+                payment.failure_code = None
+                payment.failure_message = None
+                payment.next_action = None
                 transition(session, plugins, payment, S.SUCCEEDED, {"event": "late_success"})
         except IntegrityError:
-            session.refresh(payment)
+            session.refresh(payment)  # as recorded above: still closed, now flagged
         else:
             log.error(
                 "ALERT payment %s was %s but the processor took the money: recorded as "

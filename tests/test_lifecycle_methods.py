@@ -588,3 +588,26 @@ def test_a_dispute_event_from_a_plugin_that_gives_no_state_is_only_recorded(
     bare = WebhookEvent("d1", EventKind.DISPUTE, payment_id=paid.id)
     assert deliver(gateway, scripted, bare) == "recorded"
     assert payment_of(gateway, paid.id)["status"] == "succeeded"
+
+
+def test_a_late_success_that_loses_the_race_for_its_invoices_is_kept_and_flagged(
+    gateway, acme, scripted, monkeypatch
+):
+    """Between the check that the invoices are free and taking them, a checkout took them: the
+    unique index refuses the late success's hold, and what it recorded stays."""
+    from b2bgateway import lifecycle
+
+    scripted.answer = voucher
+    payment = pay_invoices(gateway, acme, "k1", payment_method="cash")
+    reconcile.reconcile(gateway, now=payment.created_at + timedelta(days=3, minutes=10))
+    scripted.answer = ChargeResult(Outcome.SUCCEEDED, processor_reference="ch_card")
+    assert pay_invoices(gateway, acme, "k2", token="tok").status == "succeeded"
+    monkeypatch.setattr(lifecycle, "_free_again", lambda session, payment: True)
+    late = event("ev1", payment, Outcome.SUCCEEDED, method_details=MethodDetails("cash"))
+    assert deliver(gateway, scripted, late) == "late_success"
+    body = payment_of(gateway, payment.id)
+    assert body["status"] == "canceled"
+    assert body["failure"]["code"] == "expired"
+    assert set(body["flags"]) == {"late_success", "overpaid"}
+    assert body["method_details"]["forma_pago"] == "01"
+    assert reasons_of(gateway, acme) == ("payment_registered",)  # held by the card payment
