@@ -36,6 +36,7 @@ __all__ = [
     "PaymentMethodType",
     "PaymentStatus",
     "PaymentStatusChanged",
+    "PaymentUpdated",
     "ProcessorInfo",
     "RefundRequest",
     "RefundResult",
@@ -442,6 +443,24 @@ class PaymentStatusChanged:
     previous: PaymentStatus | None
     status: PaymentStatus
     amount: Money
+    occurred_at: datetime
+    details: Mapping[str, Any] = field(default_factory=dict)
+    payment: Mapping[str, Any] = field(default_factory=dict)  # its API representation, now
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentUpdated:
+    """Given to observers when something happened to a payment that an ERP or a person must
+    know of, with or without a new status: ``event`` is ``late_success``, ``expired``,
+    ``dispute_opened``, ``dispute_closed``, ``amount_mismatch``, ``overpaid`` or
+    ``refund_recorded`` (a refund of a payment that keeps its status)."""
+
+    merchant_id: str
+    payment_id: str
+    customer_id: str
+    processor: str
+    event: str
+    status: PaymentStatus
     occurred_at: datetime
     details: Mapping[str, Any] = field(default_factory=dict)
     payment: Mapping[str, Any] = field(default_factory=dict)  # its API representation, now
