@@ -1,28 +1,38 @@
 """The built-in observer that turns status changes into outbound events (plugin ``notifications``).
 
 Event types: ``payment.<status>`` with the payment as it now stands, and ``refund.<status>``
-with the refund; both ordered per payment. What is not a new status comes as its own type, from
-``details["event"]``: ``payment.late_success``, ``payment.expired``, ``payment.dispute_opened``,
-``payment.dispute_closed``, ``payment.amount_mismatch``.
+with the refund; both ordered per payment. News beyond a status comes as its own type
+(``b2bgateway_payment_updated``): ``payment.late_success``, ``payment.expired``,
+``payment.dispute_opened``, ``payment.dispute_closed``, ``payment.amount_mismatch``,
+``payment.overpaid``, ``payment.refund_recorded``.
 """
 
 from __future__ import annotations
 
 from b2bgateway.hookspecs import hookimpl
-from b2bgateway.interface import Outbox, PaymentStatusChanged, RefundStatusChanged
+from b2bgateway.interface import (
+    Outbox,
+    PaymentStatusChanged,
+    PaymentUpdated,
+    RefundStatusChanged,
+)
 
 
 @hookimpl
 def b2bgateway_payment_status_changed(event: PaymentStatusChanged, outbox: Outbox) -> None:
-    data = {
-        "object": dict(event.payment),
-        "previous_status": None if event.previous is None else event.previous.value,
-    }
-    if event.previous is not event.status:
-        outbox.emit(f"payment.{event.status.value}", event.payment_id, data)
-    what = event.details.get("event")
-    if what:
-        outbox.emit(f"payment.{what}", event.payment_id, data)
+    outbox.emit(
+        f"payment.{event.status.value}",
+        event.payment_id,
+        {
+            "object": dict(event.payment),
+            "previous_status": None if event.previous is None else event.previous.value,
+        },
+    )
+
+
+@hookimpl
+def b2bgateway_payment_updated(event: PaymentUpdated, outbox: Outbox) -> None:
+    outbox.emit(f"payment.{event.event}", event.payment_id, {"object": dict(event.payment)})
 
 
 @hookimpl

@@ -29,39 +29,54 @@ __all__ = ["apply"]
 log = logging.getLogger(__name__)
 
 S = PaymentStatus
-#: Paid states a dispute can be opened on (and returned to when it is won).
-PAID = frozenset({S.SUCCEEDED, S.PARTIALLY_REFUNDED, S.REFUNDED})
+#: Paid states a dispute moves to ``disputed`` (and a won one returns to).
+HOLDING = frozenset({S.SUCCEEDED, S.PARTIALLY_REFUNDED})
 
 
 def apply(plugins: Plugins, session: Session, payment: Payment, event: WebhookEvent) -> str:
     """Apply a dispute event to the locked payment; the outcome recorded with the event.
 
+    A payment that holds no invoices any more (refunded, or a late success kept closed) records
+    its dispute without a status: there is nothing to release, and nothing to take back.
+
     :raises EventOutOfOrder: a dispute of a payment not known to be paid yet (delivered again
       later, when it can be applied).
     """
     dispute = event.dispute
-    assert dispute is not None  # WebhookEvent checks it for EventKind.DISPUTE
-    current = PaymentStatus(payment.status)
+    if dispute is None:  # a plugin written before disputes had a state: kept for the merchant
+        log.warning("payment %s: dispute event %s without its state", payment.id, event.event_id)
+        return "recorded"
     if payment.dispute_status in (DisputeStatus.WON.value, DisputeStatus.LOST.value) and (
         dispute.reference is None or dispute.reference == payment.dispute_reference
     ):
         return "unchanged"  # this dispute is closed: a late or repeated notification
-    if current is not S.DISPUTED:
-        if current not in PAID:
+    current = PaymentStatus(payment.status)
+    if payment.dispute_status == DisputeStatus.LOST.value:
+        log.error("ALERT payment %s: another dispute after one lost", payment.id)
+        return "recorded"  # its money was already taken back: nothing more to move
+    if payment.dispute_status != DisputeStatus.OPEN.value:
+        if not (current in HOLDING or _paid_without_hold(payment)):
             raise EventOutOfOrder(f"payment {payment.id} is {payment.status}: not paid yet")
         _open(plugins, session, payment, dispute, event)
-        if dispute.status is DisputeStatus.OPEN:
-            return "applied"
     elif dispute.status is DisputeStatus.OPEN:
         return "unchanged"
-    _close(plugins, session, payment, dispute, event)
+    if dispute.status is not DisputeStatus.OPEN:
+        _close(plugins, session, payment, dispute, event)
     return "applied"
+
+
+def _paid_without_hold(payment: Payment) -> bool:
+    """Money was taken, but the payment holds no invoices: refunded, or a late success that
+    found its invoices paid again (kept closed, flagged)."""
+    if payment.status == S.REFUNDED.value:
+        return True
+    late = "late_success" in (payment.flags or [])
+    return late and PaymentStatus(payment.status) in lifecycle.CLOSED
 
 
 def _open(
     plugins: Plugins, session: Session, payment: Payment, dispute: Dispute, event: WebhookEvent
 ) -> None:
-    payment.status_before_dispute = payment.status
     payment.dispute_status = DisputeStatus.OPEN.value
     payment.dispute_reference = dispute.reference
     payment.dispute_reason = dispute.reason[:128] or None
@@ -76,7 +91,12 @@ def _open(
         dispute.reference,
         dispute.reason,
     )
-    lifecycle.transition(session, plugins, payment, S.DISPUTED, {"event": "dispute_opened"})
+    details = {"event": "dispute_opened"}
+    if PaymentStatus(payment.status) in HOLDING:
+        payment.status_before_dispute = payment.status
+        lifecycle.transition(session, plugins, payment, S.DISPUTED, details)
+    else:
+        lifecycle.notify(session, plugins, payment, details)
 
 
 def _close(
@@ -87,6 +107,9 @@ def _close(
     if dispute.amount is not None:
         payment.dispute_amount_minor = dispute.amount.to_minor_units()
     details = {"event": "dispute_closed", "dispute_status": dispute.status.value}
+    if payment.status != S.DISPUTED.value:  # it held nothing: the dispute is only recorded
+        lifecycle.notify(session, plugins, payment, details)
+        return
     if dispute.status is DisputeStatus.WON:
         back = PaymentStatus(payment.status_before_dispute or S.SUCCEEDED.value)
         lifecycle.transition(session, plugins, payment, back, details)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         ChargeResult,
         Outbox,
         PaymentStatusChanged,
+        PaymentUpdated,
         ProcessorInfo,
         RefundRequest,
         RefundResult,
@@ -214,6 +215,24 @@ def b2bgateway_payment_status_changed(event: PaymentStatusChanged, outbox: Outbo
     :param outbox: where to emit outbound events (written in the same transaction).
 
     .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def b2bgateway_payment_updated(event: PaymentUpdated, outbox: Outbox) -> None:
+    """Called when something happened to a payment that is news beyond its status, inside the
+    transaction that recorded it: a late success, an expiry, a dispute opened or closed, an
+    amount that did not match, an over-payment, a refund of a payment that keeps its status.
+
+    When it comes with a new status (a dispute opened makes the payment ``disputed``),
+    :func:`b2bgateway_payment_status_changed` is called too. Keep it fast, no network I/O; emit
+    to ``outbox`` instead. An exception is logged as an ALERT and changes nothing else.
+
+    :param event: the merchant, the payment, what happened (``event.event``), its status and its
+      API representation (``event.payment``).
+    :param outbox: where to emit outbound events (written in the same transaction).
+
+    .. versionadded:: 0.2
     """
 
 

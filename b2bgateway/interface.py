@@ -36,6 +36,7 @@ __all__ = [
     "PaymentMethodType",
     "PaymentStatus",
     "PaymentStatusChanged",
+    "PaymentUpdated",
     "ProcessorInfo",
     "RefundRequest",
     "RefundResult",
@@ -413,11 +414,10 @@ class WebhookEvent:
     attempt_reference: str | None = None
     method_details: MethodDetails | None = None
     received: Money | None = None  # funds received so far (SPEI)
-    dispute: Dispute | None = None  # for EventKind.DISPUTE
+    #: for EventKind.DISPUTE: what the dispute is now (without it, the event is only recorded)
+    dispute: Dispute | None = None
 
     def __post_init__(self) -> None:
-        if self.kind is EventKind.DISPUTE and self.dispute is None:
-            raise ValueError("a dispute event needs its Dispute")
         if self.kind is not EventKind.IGNORED and not (self.payment_id or self.processor_reference):
             raise ValueError("an event about a payment must say which (payment_id or reference)")
         if self.kind is EventKind.REFUND and not (self.refund_id or self.refund_reference):
@@ -443,6 +443,24 @@ class PaymentStatusChanged:
     previous: PaymentStatus | None
     status: PaymentStatus
     amount: Money
+    occurred_at: datetime
+    details: Mapping[str, Any] = field(default_factory=dict)
+    payment: Mapping[str, Any] = field(default_factory=dict)  # its API representation, now
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentUpdated:
+    """Given to observers when something happened to a payment that an ERP or a person must
+    know of, with or without a new status: ``event`` is ``late_success``, ``expired``,
+    ``dispute_opened``, ``dispute_closed``, ``amount_mismatch``, ``overpaid`` or
+    ``refund_recorded`` (a refund of a payment that keeps its status)."""
+
+    merchant_id: str
+    payment_id: str
+    customer_id: str
+    processor: str
+    event: str
+    status: PaymentStatus
     occurred_at: datetime
     details: Mapping[str, Any] = field(default_factory=dict)
     payment: Mapping[str, Any] = field(default_factory=dict)  # its API representation, now

@@ -31,6 +31,7 @@ from b2bgateway.interface import (
     Outcome,
     PaymentStatus,
     PaymentStatusChanged,
+    PaymentUpdated,
     RefundStatus,
     RefundStatusChanged,
 )
@@ -73,12 +74,14 @@ ALLOWED: Mapping[PaymentStatus, frozenset[PaymentStatus]] = {
     # Only a late success, and only while its invoices are free (see apply_charge_result).
     S.FAILED: frozenset({S.SUCCEEDED}),
     S.CANCELED: frozenset({S.SUCCEEDED}),
-    S.REFUNDED: frozenset({S.DISPUTED}),
+    S.REFUNDED: frozenset(),
 }
 #: Where a payment has ended as far as the customer is concerned (a success there is late).
 CLOSED = frozenset({S.FAILED, S.CANCELED})
 #: Not finished: the customer or the processor has yet to act.
 OPEN = frozenset({S.REQUIRES_ACTION, S.PROCESSING})
+#: Paid, and since moved only by refunds and disputes, never by an answer about the charge.
+SETTLED = frozenset({S.SUCCEEDED, S.PARTIALLY_REFUNDED, S.REFUNDED, S.DISPUTED})
 
 
 def can_move(current: PaymentStatus, new: PaymentStatus) -> bool:
@@ -113,6 +116,8 @@ def transition(
         return False
     set_payment_status(session, payment, new)
     _notify_payment(session, plugins, payment, current, details)
+    if details and details.get("event"):
+        _notify_update(session, plugins, payment, details)
     return True
 
 
@@ -146,6 +151,25 @@ def _notify_payment(
     )
 
 
+def _notify_update(
+    session: Session, plugins: Plugins, payment: Payment, details: Mapping[str, Any]
+) -> None:
+    plugins.payment_updated(
+        PaymentUpdated(
+            merchant_id=payment.merchant_id,
+            payment_id=payment.id,
+            customer_id=payment.customer_id,
+            processor=payment.processor,
+            event=str(details["event"]),
+            status=PaymentStatus(payment.status),
+            occurred_at=payment.updated_at,
+            details={k: v for k, v in details.items() if k != "event"},
+            payment=payment_json(payment),
+        ),
+        _outbox(session, plugins, payment.merchant_id),
+    )
+
+
 def created(session: Session, plugins: Plugins, payment: Payment) -> None:
     """Tell the observers a payment now exists (previous status None), in its transaction."""
     _notify_payment(session, plugins, payment, None)
@@ -171,25 +195,36 @@ def apply_charge_result(
     reference, once known, is kept; every attempt is kept. Funds received beyond the amount
     (a SPEI transfer for more) succeed and are flagged ``overpaid``.
     """
-    if result.amount is not None and result.amount != payment.amount:
-        log.error(
-            "ALERT payment %s: processor reports %s, ours is %s: not applied",
-            payment.id,
-            result.amount,
-            payment.amount,
-        )
+    mismatch = _mismatch(payment, result)
+    if mismatch:
+        log.error("ALERT payment %s: %s: not applied", payment.id, mismatch)
         if payment.add_flag("amount_mismatch"):
-            notify(session, plugins, payment, {"event": "amount_mismatch"})
+            notify(session, plugins, payment, {"event": "amount_mismatch", "detail": mismatch})
         return Applied(False, "mismatch")
     if result.processor_reference and not payment.processor_reference:
         payment.processor_reference = result.processor_reference
-    record_attempt(session, payment, result)
-    _note_funding(payment, result)
     new = status_for(result)
     current = PaymentStatus(payment.status)
+    if new is S.SUCCEEDED and current in SETTLED and _another_success(session, payment, result):
+        payment.add_flag("overpaid")
+        log.error(
+            "ALERT payment %s: a second attempt (%s) was paid too: refund one at the processor",
+            payment.id,
+            result.attempt_reference,
+        )
+        record_attempt(session, payment, result)
+        notify(session, plugins, payment, {"event": "overpaid", "reason": "second_success"})
+        return Applied(False, "overpaid")
+    record_attempt(session, payment, result)
+    if _note_funding(payment, result) and (new is None or new == current or current in SETTLED):
+        notify(session, plugins, payment, {"event": "overpaid"})
     if new is None:
         write_changes(session, payment)
         return Applied(False, "unknown")
+    if current in SETTLED:
+        # Refunds and disputes move a paid payment; an answer about its charge never does.
+        write_changes(session, payment)
+        return Applied(False, "unchanged" if new is S.SUCCEEDED else "refused")
     if new is S.FAILED and not result.final and current in OPEN:
         # One declined card on a page that stays open: the customer may try another.
         write_changes(session, payment)
@@ -218,31 +253,69 @@ def apply_charge_result(
     return Applied(True)
 
 
-def _note_funding(payment: Payment, result: ChargeResult) -> None:
-    """Keep the processor's expiry when it is sooner than ours, and the funds received so far."""
-    if result.expires_at is not None and (
-        payment.expires_at is None or result.expires_at < payment.expires_at
+def _mismatch(payment: Payment, result: ChargeResult) -> str:
+    """Why this answer cannot be about this payment's money, or "" when it can."""
+    if result.amount is not None and result.amount != payment.amount:
+        return f"the processor reports {result.amount}, ours is {payment.amount}"
+    received = result.received
+    if received is not None and received.currency != payment.currency:
+        return f"the processor received {received}, ours is in {payment.currency}"
+    if (
+        result.outcome is Outcome.SUCCEEDED
+        and received is not None
+        and received.to_minor_units() < payment.amount_minor
     ):
-        payment.expires_at = result.expires_at
-    if result.received is not None and result.received.currency == payment.currency:
-        received = result.received.to_minor_units()
-        if received != payment.received_minor:
-            payment.received_minor = received
-            payment.updated_at = utcnow()  # the feed shows the amount received so far
+        return f"the processor says paid with {received} received of {payment.amount}"
+    return ""
 
 
-def _note_paid(payment: Payment, result: ChargeResult) -> None:
-    details = result.method_details or MethodDetails(type=payment.payment_method)
-    payment.paid_at = details.paid_at or utcnow()
-    payment.method_details = method_details_json(details, payment.paid_at)
-    received = payment.received_minor
-    if received is not None and received > payment.amount_minor and payment.add_flag("overpaid"):
+def _another_success(session: Session, payment: Payment, result: ChargeResult) -> bool:
+    """Did another attempt of this payment succeed already (the customer paid twice)? Only
+    attempts' own references count: a session's reference and its paid attempt are one."""
+    if not result.attempt_reference:
+        return False
+    paid = set(
+        session.scalars(
+            select(PaymentAttempt.reference).where(
+                PaymentAttempt.payment_id == payment.id,
+                PaymentAttempt.outcome == Outcome.SUCCEEDED.value,
+            )
+        )
+    )
+    if result.attempt_reference in paid:
+        return False  # this attempt's success again: a repeated notification
+    return bool(paid - {payment.processor_reference})
+
+
+def _note_funding(payment: Payment, result: ChargeResult) -> bool:
+    """Keep the processor's expiry (ours is the sooner of the two) and the funds received so
+    far. True when they now exceed the amount for the first time (flagged ``overpaid``)."""
+    if result.expires_at is not None:
+        payment.processor_expires_at = result.expires_at
+        if payment.expires_at is None or result.expires_at < payment.expires_at:
+            payment.expires_at = result.expires_at
+    if result.received is None:
+        return False
+    received = result.received.to_minor_units()
+    if received == payment.received_minor:
+        return False
+    payment.received_minor = received
+    payment.updated_at = utcnow()  # the feed shows the amount received so far
+    if received > payment.amount_minor and payment.add_flag("overpaid"):
         log.error(
             "ALERT payment %s: received %s for %s: overpaid, refund or apply the difference",
             payment.id,
             payment.received,
             payment.amount,
         )
+        return True
+    return False
+
+
+def _note_paid(payment: Payment, result: ChargeResult) -> None:
+    details = result.method_details or MethodDetails(type=payment.payment_method)
+    payment.paid_at = details.paid_at or utcnow()
+    payment.method_details = method_details_json(details, payment.paid_at)
 
 
 def _late_success(
@@ -254,15 +327,16 @@ def _late_success(
         return Applied(False, "unchanged")  # already recorded (a repeated notification)
     payment.add_flag("late_success")
     _note_paid(payment, result)
+    write_changes(session, payment)  # recorded, whatever happens next
     if _free_again(session, payment):
-        payment.failure_code = None
-        payment.failure_message = None
-        payment.next_action = None
         try:  # a checkout racing for the same invoices: the unique indexes decide
             with session.begin_nested():
+                payment.failure_code = None
+                payment.failure_message = None
+                payment.next_action = None
                 transition(session, plugins, payment, S.SUCCEEDED, {"event": "late_success"})
         except IntegrityError:
-            session.refresh(payment)
+            session.refresh(payment)  # as recorded above: still closed, now flagged
         else:
             log.error(
                 "ALERT payment %s was %s but the processor took the money: recorded as "
@@ -350,11 +424,11 @@ _ATTEMPT_KEY = ("merchant_id", "processor", "reference")
 def notify(
     session: Session, plugins: Plugins, payment: Payment, details: Mapping[str, Any]
 ) -> None:
-    """Tell the observers of a change that is not a new status (a flag, a dispute's outcome):
-    ``previous`` equals ``status`` and ``details["event"]`` says what happened."""
+    """Tell the observers (``b2bgateway_payment_updated``) of news that is not a new status: a
+    flag, a dispute's outcome, an expiry; ``details["event"]`` says which."""
     payment.updated_at = utcnow()
     write_changes(session, payment)
-    _notify_payment(session, plugins, payment, PaymentStatus(payment.status), details)
+    _notify_update(session, plugins, payment, details)
 
 
 def refund_succeeded(session: Session, plugins: Plugins, payment: Payment, refund: Refund) -> None:
@@ -362,9 +436,13 @@ def refund_succeeded(session: Session, plugins: Plugins, payment: Payment, refun
     A disputed payment keeps its status; a dispute won then returns it to the refunded state."""
     payment.refunded_minor += refund.amount_minor
     new = S.REFUNDED if payment.refunded_minor >= payment.amount_minor else S.PARTIALLY_REFUNDED
-    if payment.status == S.DISPUTED.value:
-        payment.status_before_dispute = new.value
-        notify(session, plugins, payment, {"refund_id": refund.id})
+    current = PaymentStatus(payment.status)
+    if current is S.DISPUTED or current in CLOSED:
+        # Disputed: a won dispute returns it to the refunded state. Closed: a late success,
+        # refunded at the processor; it never held its invoices again, so it stays closed.
+        if current is S.DISPUTED:
+            payment.status_before_dispute = new.value
+        notify(session, plugins, payment, {"event": "refund_recorded", "refund_id": refund.id})
         return
     transition(session, plugins, payment, new, {"refund_id": refund.id})
 

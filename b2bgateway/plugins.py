@@ -29,6 +29,7 @@ from b2bgateway.interface import (
     ChargeResult,
     Outbox,
     PaymentStatusChanged,
+    PaymentUpdated,
     ProcessorInfo,
     RefundRequest,
     RefundResult,
@@ -281,6 +282,9 @@ class Plugins:
     # -- observers -------------------------------------------------------------------------
     def payment_status_changed(self, event: PaymentStatusChanged, outbox: Outbox) -> None:
         self._observe("b2bgateway_payment_status_changed", event, outbox)
+
+    def payment_updated(self, event: PaymentUpdated, outbox: Outbox) -> None:
+        self._observe("b2bgateway_payment_updated", event, outbox)
 
     def refund_status_changed(self, event: RefundStatusChanged, outbox: Outbox) -> None:
         self._observe("b2bgateway_refund_status_changed", event, outbox)

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from b2bgateway.sandbox.ledger import open_ledger
 from b2bgateway.settings import Settings
 from b2bgateway.store.models import Payment, PaymentAllocation, utcnow
 from b2bgateway.store.repository import CustomerData, InvoiceData, upsert_customer, upsert_invoices
-from tests.support.faulty_processor import gateway_with_faults
+from tests.support.faulty_processor import KILL_AFTER_PENDING, gateway_with_faults
 
 ROOT = Path(__file__).resolve().parents[1]
 INVOICES = 1000
@@ -92,11 +93,27 @@ def request(n, token, key=None):
     )
 
 
+KILL_PENDING = """
+import sys
+from dataclasses import replace
+from b2bgateway import service
+from b2bgateway.store import Store
+from tests.support.faulty_processor import KILL_AFTER_PENDING, gateway_with_faults
+from tests.test_faults import faulty_settings, request
+url, ledger, n, method = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+settings = faulty_settings(url, ledger)
+acme = settings.merchants["acme"].model_copy(update={"payment_methods": [method, "card"]})
+settings = settings.model_copy(update={"merchants": {"acme": acme}})
+gw = gateway_with_faults(settings, Store(url))
+service.checkout(gw, gw.merchants["acme"], replace(request(n, None), payment_method=method))
+print("not killed")
+"""
+
 KILLER = """
 import sys
 from b2bgateway import service
 from b2bgateway.store import Store
-from tests.support.faulty_processor import gateway_with_faults
+from tests.support.faulty_processor import KILL_AFTER_PENDING, gateway_with_faults
 from tests.test_faults import faulty_settings, request
 url, ledger, start, stop = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 gw = gateway_with_faults(faulty_settings(url, ledger), Store(url))
@@ -194,3 +211,126 @@ def test_no_charge_is_lost_or_doubled(store, database_url, tmp_path):
     # the 5xx-without-charge payments failed and freed their invoices
     assert statuses["failed"] == tokens["fault_5xx"]
     print(json.dumps({"statuses": statuses, "tokens": tokens, "killed": killed_at}))
+
+
+# -- transfers and vouchers in the mix -----------------------------------------------------------
+
+MIXED = 300
+
+
+def test_transfers_and_vouchers_in_the_mix_lose_nothing(store, database_url, tmp_path):
+    """Cards (some answers lost), SPEI transfers and OXXO vouchers on one merchant. Customers pay
+    some transfers and vouchers days later, some only in part, some never; no webhook reaches
+    the gateway (the worst case): reconciliation alone must settle every one. Then the
+    unpaid ones expire. Every charge the processor completed is exactly one succeeded payment,
+    no invoice is paid twice, nothing is left processing, and a transfer paid short is never
+    taken as paid."""
+    ledger_path = tmp_path / "ledger.db"
+    settings = faulty_settings(database_url, ledger_path)
+    acme = settings.merchants["acme"].model_copy(
+        update={"payment_methods": ["card", "bank_transfer", "cash"]}
+    )
+    settings = settings.model_copy(update={"merchants": {"acme": acme}})
+    gw = gateway_with_faults(settings, store)
+    merchant = gw.merchants["acme"]
+    seed(store)
+    rng = random.Random(1414)
+    # Two processes die after the processor made a transfer and a voucher, before recording them.
+    env = {**os.environ, "PYTHONPATH": str(ROOT), KILL_AFTER_PENDING: "1"}
+    killed = []
+    for n, method in ((MIXED, "bank_transfer"), (MIXED + 1, "cash")):
+        done = subprocess.run(
+            [sys.executable, "-c", KILL_PENDING, database_url, str(ledger_path), str(n), method],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == -signal.SIGKILL, done.stderr
+        killed.append(n)
+    with store.read() as session:
+        lost = session.scalars(select(Payment).where(Payment.status == "processing")).all()
+        assert {p.payment_method for p in lost} == {"bank_transfer", "cash"}
+    methods = Counter()
+    for n in range(MIXED):
+        roll = rng.random()
+        method, token = (
+            ("card", "tok_approved")
+            if roll < 0.2
+            else ("card", "fault_timeout")
+            if roll < 0.3
+            else ("bank_transfer", None)
+            if roll < 0.65
+            else ("cash", None)
+        )
+        methods[method, token] += 1
+        req = request(n, token)
+        payment = service.checkout(gw, merchant, replace(req, payment_method=method))
+        if method != "card":
+            assert payment.status == "requires_action", payment.status
+            assert payment.next_action["type"].startswith("display_")
+    assert min(methods.values()) > 20, methods
+
+    ledger = open_ledger(merchant.processor_settings)
+    # Reconciliation finds the killed ones' instructions at the processor (the customer could
+    # not see them, so they will expire unpaid).
+    found = reconcile(gw, now=utcnow() + timedelta(minutes=10), limit=10_000)
+    assert found.errors == 0
+    with store.read() as session:
+        for payment in session.scalars(select(Payment).where(Payment.status == "processing")):
+            raise AssertionError(f"{payment.id} still processing")
+        waiting = session.scalars(
+            select(Payment).where(Payment.status == "requires_action").order_by(Payment.id)
+        ).all()
+    short, paid = set(), set()
+    for payment in waiting:
+        if payment.allocations[0].invoice_id in {f"F-{n}" for n in killed}:
+            continue  # its customer never saw the instructions
+        roll = rng.random()
+        if roll < 0.5:  # paid in full, days later
+            ledger.pay("acme", payment.id)
+            paid.add(payment.id)
+        elif roll < 0.65 and payment.payment_method == "bank_transfer":  # paid short
+            ledger.pay("acme", payment.id, Money("1.00", "MXN"))
+            short.add(payment.id)
+    assert len(paid) > 50 and len(short) > 5
+
+    later = utcnow() + timedelta(days=1)
+    first = reconcile(gw, now=later, limit=10_000)
+    assert first.errors == 0
+    with store.read() as session:
+        for payment_id in paid:
+            assert session.get(Payment, payment_id).status == "succeeded"
+        for payment_id in short:
+            held = session.get(Payment, payment_id)
+            assert held.status == "requires_action"  # never taken as paid
+            assert held.received_minor == 100
+    # Four days on, what was not paid in full expires (canceled at the processor first).
+    expired = reconcile(gw, now=later + timedelta(days=4), limit=10_000)
+    assert expired.errors == 0
+    assert expired.expired == len(waiting) - len(paid)
+
+    with store.read() as session:
+        payments = {p.id: p for p in session.scalars(select(Payment))}
+        statuses = Counter(p.status for p in payments.values())
+        assert statuses["processing"] == statuses["requires_action"] == 0, statuses
+        charged = set()
+        for payment in payments.values():
+            charge = ledger.find_charge("acme", payment.id)
+            if charge is not None and charge.status == "succeeded":
+                charged.add(payment.id)
+        assert charged == {pid for pid, p in payments.items() if p.status == "succeeded"}
+        paid_invoices = Counter(
+            a.invoice_id
+            for a in session.scalars(select(PaymentAllocation))
+            if payments[a.payment_id].status == "succeeded"
+        )
+        assert max(paid_invoices.values()) == 1
+        forms = {
+            p.payment_method: p.method_details["forma_pago"]
+            for p in payments.values()
+            if p.status == "succeeded" and p.payment_method != "card"
+        }
+        assert forms == {"bank_transfer": "03", "cash": "01"}
+    print(json.dumps({"statuses": statuses, "methods": {f"{k}": v for k, v in methods.items()}}))

@@ -578,3 +578,131 @@ def test_a_refund_during_a_dispute_is_recorded_and_the_won_dispute_returns_to_it
     assert (body["status"], body["refunded_amount"]) == ("disputed", "400.00")
     deliver(gateway, scripted, _dispute("d2", paid, DisputeStatus.WON))
     assert payment_of(gateway, paid.id)["status"] == "partially_refunded"
+
+
+def test_a_dispute_event_from_a_plugin_that_gives_no_state_is_only_recorded(
+    gateway, acme, scripted, paid
+):
+    """Plugins written before disputes had a state keep working: the event is kept, the payment
+    does not move."""
+    bare = WebhookEvent("d1", EventKind.DISPUTE, payment_id=paid.id)
+    assert deliver(gateway, scripted, bare) == "recorded"
+    assert payment_of(gateway, paid.id)["status"] == "succeeded"
+
+
+def test_a_late_success_that_loses_the_race_for_its_invoices_is_kept_and_flagged(
+    gateway, acme, scripted, monkeypatch
+):
+    """Between the check that the invoices are free and taking them, a checkout took them: the
+    unique index refuses the late success's hold, and what it recorded stays."""
+    from b2bgateway import lifecycle
+
+    scripted.answer = voucher
+    payment = pay_invoices(gateway, acme, "k1", payment_method="cash")
+    reconcile.reconcile(gateway, now=payment.created_at + timedelta(days=3, minutes=10))
+    scripted.answer = ChargeResult(Outcome.SUCCEEDED, processor_reference="ch_card")
+    assert pay_invoices(gateway, acme, "k2", token="tok").status == "succeeded"
+    monkeypatch.setattr(lifecycle, "_free_again", lambda session, payment: True)
+    late = event("ev1", payment, Outcome.SUCCEEDED, method_details=MethodDetails("cash"))
+    assert deliver(gateway, scripted, late) == "late_success"
+    body = payment_of(gateway, payment.id)
+    assert body["status"] == "canceled"
+    assert body["failure"]["code"] == "expired"
+    assert set(body["flags"]) == {"late_success", "overpaid"}
+    assert body["method_details"]["forma_pago"] == "01"
+    assert reasons_of(gateway, acme) == ("payment_registered",)  # held by the card payment
+
+
+# -- what the review found -------------------------------------------------------------------
+
+
+def test_a_success_event_never_moves_a_disputed_payment(gateway, acme, scripted, paid):
+    deliver(gateway, scripted, _dispute("d1", paid, DisputeStatus.OPEN))
+    again = event("ev9", paid, Outcome.SUCCEEDED)
+    assert deliver(gateway, scripted, again) == "unchanged"
+    deliver(gateway, scripted, _dispute("d2", paid, DisputeStatus.LOST))
+    assert deliver(gateway, scripted, event("ev10", paid, Outcome.SUCCEEDED)) == "unchanged"
+    body = payment_of(gateway, paid.id)
+    assert (body["status"], body["dispute"]["status"]) == ("disputed", "lost")
+    assert reasons_of(gateway, acme) == ()
+    another = WebhookEvent(
+        "d3",
+        EventKind.DISPUTE,
+        payment_id=paid.id,
+        dispute=Dispute(DisputeStatus.OPEN, reason="duplicate", reference="dp_2"),
+    )
+    assert deliver(gateway, scripted, another) == "recorded"
+
+
+def test_a_dispute_of_a_refunded_payment_is_recorded_without_taking_the_invoices(
+    gateway, acme, scripted, paid
+):
+    refund = WebhookEvent(
+        "r1",
+        EventKind.REFUND,
+        payment_id=paid.id,
+        outcome=Outcome.SUCCEEDED,
+        amount=Money("1000.00", MXN),
+        refund_reference="re_1",
+    )
+    assert deliver(gateway, scripted, refund) == "applied"
+    assert reasons_of(gateway, acme) == ()
+    assert deliver(gateway, scripted, _dispute("d1", paid, DisputeStatus.OPEN)) == "applied"
+    body = payment_of(gateway, paid.id)
+    assert (body["status"], body["dispute"]["status"]) == ("refunded", "open")
+    assert reasons_of(gateway, acme) == ()  # the money went back: nothing is held again
+    assert deliver(gateway, scripted, _dispute("d2", paid, DisputeStatus.LOST)) == "applied"
+    assert payment_of(gateway, paid.id)["status"] == "refunded"
+    assert "payment.dispute_closed" in outbound(gateway)
+
+
+@pytest.mark.parametrize(
+    "received", [Money("100.00", MXN), Money("1000.00", "USD")], ids=["short", "currency"]
+)
+def test_a_success_with_funds_that_do_not_match_is_never_applied(gateway, acme, scripted, received):
+    scripted.answer = spei
+    payment = pay_invoices(gateway, acme, "k1", payment_method="bank_transfer")
+    paid_short = event("ev1", payment, Outcome.SUCCEEDED, received=received)
+    assert deliver(gateway, scripted, paid_short) == "mismatch"
+    body = payment_of(gateway, payment.id)
+    assert (body["status"], body["flags"]) == ("requires_action", ["amount_mismatch"])
+    assert reasons_of(gateway, acme) == ("payment_pending",)
+
+
+def test_a_transfer_after_the_payment_succeeded_is_flagged_overpaid(gateway, acme, scripted):
+    scripted.answer = spei
+    payment = pay_invoices(gateway, acme, "k1", payment_method="bank_transfer")
+    exact = Money("1000.00", MXN)
+    deliver(gateway, scripted, event("ev1", payment, Outcome.SUCCEEDED, received=exact))
+    more = Money("1500.00", MXN)
+    assert deliver(gateway, scripted, event("ev2", payment, Outcome.SUCCEEDED, received=more))
+    body = payment_of(gateway, payment.id)
+    assert (body["status"], body["received_amount"]) == ("succeeded", "1500.00")
+    assert body["flags"] == ["overpaid"]
+    assert "payment.overpaid" in outbound(gateway)
+
+
+def test_a_second_paid_attempt_is_flagged_overpaid(gateway, acme, scripted):
+    scripted.answer = hosted
+    payment = pay_invoices(gateway, acme, "k1")
+    deliver(gateway, scripted, event("ev1", payment, Outcome.SUCCEEDED, attempt_reference="p1"))
+    second = event("ev2", payment, Outcome.SUCCEEDED, attempt_reference="p2")
+    assert deliver(gateway, scripted, second) == "overpaid"
+    assert (
+        deliver(gateway, scripted, event("ev3", payment, Outcome.SUCCEEDED, attempt_reference="p2"))
+        == "unchanged"
+    )
+    body = payment_of(gateway, payment.id)
+    assert (body["status"], body["flags"]) == ("succeeded", ["overpaid"])
+    assert "payment.overpaid" in outbound(gateway)
+
+
+def test_observers_hear_news_and_status_changes_apart(gateway, acme, scripted, paid):
+    """A status change is heard once by b2bgateway_payment_status_changed; news beyond a status
+    (a dispute opened, an amount mismatch) by b2bgateway_payment_updated."""
+    deliver(gateway, scripted, _dispute("d1", paid, DisputeStatus.OPEN))
+    deliver(gateway, scripted, _dispute("d2", paid, DisputeStatus.LOST))
+    events = outbound(gateway)
+    assert events.count("payment.succeeded") == 1
+    assert events.count("payment.disputed") == 1
+    assert events[-3:] == ["payment.disputed", "payment.dispute_opened", "payment.dispute_closed"]

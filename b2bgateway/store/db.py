@@ -13,10 +13,10 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from importlib.resources import files
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
@@ -33,11 +33,15 @@ __all__ = [
     "MAYBE_UNAVAILABLE",
     "Store",
     "current_revision",
+    "downgrade",
     "head_revision",
     "is_unavailable",
     "make_engine",
     "upgrade",
 ]
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger(__name__)
 _WRITE = "b2bgateway_write"
@@ -279,8 +283,37 @@ def upgrade(store: Store, revision: str = "head") -> None:
     """Apply the Alembic migrations up to ``revision`` (``b2bgateway db upgrade``)."""
     from alembic import command
 
-    with store.engine.begin() as connection:
-        command.upgrade(_alembic_config(connection), revision)
+    _migrate(store, lambda config: command.upgrade(config, revision))
+
+
+def downgrade(store: Store, revision: str) -> None:
+    """Undo the Alembic migrations down to ``revision``."""
+    from alembic import command
+
+    _migrate(store, lambda config: command.downgrade(config, revision))
+
+
+def _migrate(store: Store, run: Callable[[Config], None]) -> None:
+    """Run migrations in one transaction. On SQLite, with foreign keys off while they run: a
+    migration that rebuilds a table (SQLite's only way to change a constraint) drops the old one,
+    and with foreign keys on that drop would delete, through ``ON DELETE CASCADE``, every row that
+    refers to it (a payment's allocations). The keys are checked before the commit instead."""
+    sqlite = store.dialect == "sqlite"
+    with store.engine.connect() as connection:
+        raw = connection.connection.dbapi_connection
+        assert raw is not None
+        if sqlite:  # outside any transaction: SQLite ignores the pragma inside one
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                run(_alembic_config(connection))
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"the migration broke foreign keys: {broken[:5]}")
+        finally:
+            if sqlite:
+                raw.execute("PRAGMA foreign_keys=ON")
 
 
 def current_revision(store: Store) -> str | None:

@@ -255,7 +255,11 @@ class Payment(Timestamps, Base):
     # v1.1: how the customer pays, until when the gateway waits, and what came of it.
     payment_method: Mapped[str] = mapped_column(String(16), default="card", server_default="card")
     installments: Mapped[int | None] = mapped_column(Integer)
-    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when we stop waiting
+    #: the processor's own expiry of the pending charge, as it reported it (it may be later than
+    #: ours when the processor ignored the one we sent: a processor that cannot cancel still
+    #: takes the money until then)
+    processor_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     received_minor: Mapped[int | None] = mapped_column(BigInteger)  # funds received (SPEI)
     flags: Mapped[list[str] | None] = mapped_column(JSON)  # overpaid, late_success, ...
     method_details: Mapped[dict[str, Any] | None] = mapped_column(JSON)

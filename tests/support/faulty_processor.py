@@ -5,6 +5,9 @@
 - ``fault_5xx_charged``: charges, then answers 500 (the outcome is unknown to the caller);
 - ``fault_5xx``: answers 500 without charging;
 - ``fault_kill``: charges, then the calling process dies (SIGKILL) before it can record anything.
+
+A transfer or a voucher (no token) is created at the sandbox; with ``KILL_AFTER_PENDING`` set in
+the environment, the calling process then dies before it can record the instructions.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from b2bgateway.sandbox import hooks as sandbox
 from b2bgateway.sandbox.settings import SandboxSettings
 
 CHARGES = {"fault_timeout", "fault_5xx_charged", "fault_kill"}
+KILL_AFTER_PENDING = "B2BGATEWAY_TEST_KILL_AFTER_PENDING"
 
 
 class FaultyProcessor:
@@ -28,6 +32,9 @@ class FaultyProcessor:
 
     @hookimpl
     def b2bgateway_create_charge(self, request: ChargeRequest, settings: SandboxSettings):
+        if request.payment_method != "card" and os.environ.get(KILL_AFTER_PENDING):
+            sandbox.b2bgateway_create_charge(request, settings)
+            os.kill(os.getpid(), signal.SIGKILL)
         token = request.token or ""
         if token == "fault_5xx":
             return ChargeResult(Outcome.UNKNOWN)

@@ -53,6 +53,9 @@ def upgrade() -> None:
         )
         batch.add_column(sa.Column("installments", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(
+            sa.Column("processor_expires_at", sa.DateTime(timezone=True), nullable=True)
+        )
         batch.add_column(sa.Column("received_minor", sa.BigInteger(), nullable=True))
         batch.add_column(sa.Column("flags", sa.JSON(), nullable=True))
         batch.add_column(sa.Column("method_details", sa.JSON(), nullable=True))
@@ -110,6 +113,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # The old statuses have no "disputed": a dispute open or won goes back to the paid state it
+    # left; a lost one gave the money back, as a refund does (its invoices are already free).
+    op.execute(
+        "UPDATE payments SET status = CASE WHEN dispute_status = 'lost' THEN 'refunded' "
+        "ELSE COALESCE(status_before_dispute, 'succeeded') END WHERE status = 'disputed'"
+    )
     op.drop_index("uq_payment_attempts_reference", table_name="payment_attempts")
     op.drop_index("ix_payment_attempts_payment_id", table_name="payment_attempts")
     op.drop_table("payment_attempts")
@@ -132,6 +141,7 @@ def downgrade() -> None:
             "method_details",
             "flags",
             "received_minor",
+            "processor_expires_at",
             "expires_at",
             "installments",
             "payment_method",
