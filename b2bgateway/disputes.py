@@ -18,6 +18,7 @@ import logging
 from sqlalchemy.orm import Session
 
 from b2bgateway import lifecycle
+from b2bgateway.answers import EventOutcome
 from b2bgateway.errors import EventOutOfOrder
 from b2bgateway.interface import Dispute, DisputeStatus, PaymentStatus, WebhookEvent
 from b2bgateway.plugins import Plugins
@@ -33,7 +34,9 @@ S = PaymentStatus
 HOLDING = frozenset({S.SUCCEEDED, S.PARTIALLY_REFUNDED})
 
 
-def apply(plugins: Plugins, session: Session, payment: Payment, event: WebhookEvent) -> str:
+def apply(
+    plugins: Plugins, session: Session, payment: Payment, event: WebhookEvent
+) -> EventOutcome:
     """Apply a dispute event to the locked payment; the outcome recorded with the event.
 
     A payment that holds no invoices any more (refunded, or a late success kept closed) records
@@ -45,24 +48,24 @@ def apply(plugins: Plugins, session: Session, payment: Payment, event: WebhookEv
     dispute = event.dispute
     if dispute is None:  # a plugin written before disputes had a state: kept for the merchant
         log.warning("payment %s: dispute event %s without its state", payment.id, event.event_id)
-        return "recorded"
+        return EventOutcome.RECORDED
     if payment.dispute_status in (DisputeStatus.WON.value, DisputeStatus.LOST.value) and (
         dispute.reference is None or dispute.reference == payment.dispute_reference
     ):
-        return "unchanged"  # this dispute is closed: a late or repeated notification
+        return EventOutcome.UNCHANGED  # this dispute is closed: a late or repeated notification
     current = PaymentStatus(payment.status)
     if payment.dispute_status == DisputeStatus.LOST.value:
         log.error("ALERT payment %s: another dispute after one lost", payment.id)
-        return "recorded"  # its money was already taken back: nothing more to move
+        return EventOutcome.RECORDED  # its money was already taken back: nothing more to move
     if payment.dispute_status != DisputeStatus.OPEN.value:
         if not (current in HOLDING or _paid_without_hold(payment)):
             raise EventOutOfOrder(f"payment {payment.id} is {payment.status}: not paid yet")
         _open(plugins, session, payment, dispute, event)
     elif dispute.status is DisputeStatus.OPEN:
-        return "unchanged"
+        return EventOutcome.UNCHANGED
     if dispute.status is not DisputeStatus.OPEN:
         _close(plugins, session, payment, dispute, event)
-    return "applied"
+    return EventOutcome.APPLIED
 
 
 def _paid_without_hold(payment: Payment) -> bool:

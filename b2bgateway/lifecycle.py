@@ -25,9 +25,10 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from b2bgateway import answers
+from b2bgateway.answers import EventOutcome
 from b2bgateway.interface import (
     ChargeResult,
-    MethodDetails,
     Outcome,
     PaymentStatus,
     PaymentStatusChanged,
@@ -38,22 +39,21 @@ from b2bgateway.interface import (
 from b2bgateway.notifications import SessionOutbox
 from b2bgateway.plugins import Plugins
 from b2bgateway.representation import (
-    method_details_json,
     next_action_json,
     payment_json,
     refund_json,
 )
-from b2bgateway.store.models import Payment, PaymentAllocation, PaymentAttempt, Refund, utcnow
-from b2bgateway.store.repository import dialect_insert, set_payment_status, write_changes
+from b2bgateway.store.models import Payment, PaymentAllocation, Refund, utcnow
+from b2bgateway.store.repository import set_payment_status, write_changes
 
 __all__ = [
     "ALLOWED",
     "Applied",
+    "EventOutcome",
     "apply_charge_result",
     "can_move",
     "created",
     "notify",
-    "record_attempt",
     "refund_succeeded",
     "set_refund_status",
     "status_for",
@@ -180,7 +180,7 @@ class Applied:
 
     __slots__ = ("changed", "reason")
 
-    def __init__(self, changed: bool, reason: str = "") -> None:
+    def __init__(self, changed: bool, reason: EventOutcome = EventOutcome.APPLIED) -> None:
         self.changed = changed
         self.reason = reason
 
@@ -195,127 +195,88 @@ def apply_charge_result(
     reference, once known, is kept; every attempt is kept. Funds received beyond the amount
     (a SPEI transfer for more) succeed and are flagged ``overpaid``.
     """
-    mismatch = _mismatch(payment, result)
+    mismatch = answers.mismatch(payment, result)
     if mismatch:
-        log.error("ALERT payment %s: %s: not applied", payment.id, mismatch)
-        if payment.add_flag("amount_mismatch"):
-            notify(session, plugins, payment, {"event": "amount_mismatch", "detail": mismatch})
-        return Applied(False, "mismatch")
+        return _mismatched(session, plugins, payment, mismatch)
     if result.processor_reference and not payment.processor_reference:
         payment.processor_reference = result.processor_reference
     new = status_for(result)
     current = PaymentStatus(payment.status)
-    if new is S.SUCCEEDED and current in SETTLED and _another_success(session, payment, result):
-        payment.add_flag("overpaid")
-        log.error(
-            "ALERT payment %s: a second attempt (%s) was paid too: refund one at the processor",
-            payment.id,
-            result.attempt_reference,
-        )
-        record_attempt(session, payment, result)
-        notify(session, plugins, payment, {"event": "overpaid", "reason": "second_success"})
-        return Applied(False, "overpaid")
-    record_attempt(session, payment, result)
-    if _note_funding(payment, result) and (new is None or new == current or current in SETTLED):
+    paid = new is S.SUCCEEDED and current in SETTLED
+    if paid and answers.another_success(session, payment, result):
+        return _paid_twice(session, plugins, payment, result)
+    answers.record_attempt(session, payment, result)
+    funded = answers.note_funding(payment, result)
+    if funded and (new is None or new == current or current in SETTLED):
         notify(session, plugins, payment, {"event": "overpaid"})
     if new is None:
         write_changes(session, payment)
-        return Applied(False, "unknown")
+        return Applied(False, EventOutcome.UNKNOWN)
     if current in SETTLED:
         # Refunds and disputes move a paid payment; an answer about its charge never does.
         write_changes(session, payment)
-        return Applied(False, "unchanged" if new is S.SUCCEEDED else "refused")
+        return Applied(
+            False, EventOutcome.UNCHANGED if new is S.SUCCEEDED else EventOutcome.REFUSED
+        )
     if new is S.FAILED and not result.final and current in OPEN:
         # One declined card on a page that stays open: the customer may try another.
         write_changes(session, payment)
-        return Applied(False, "attempt_failed")
+        return Applied(False, EventOutcome.ATTEMPT_FAILED)
     if new is S.PROCESSING and current is S.REQUIRES_ACTION and result.next_action is None:
         # "Still pending" without instructions: the customer's instructions still stand.
         write_changes(session, payment)
-        return Applied(False, "unchanged")
+        return Applied(False, EventOutcome.UNCHANGED)
     if new is S.SUCCEEDED and current in CLOSED:
         return _late_success(session, plugins, payment, result)
+    return _move(session, plugins, payment, result, current, new)
+
+
+def _move(
+    session: Session,
+    plugins: Plugins,
+    payment: Payment,
+    result: ChargeResult,
+    current: PaymentStatus,
+    new: PaymentStatus,
+) -> Applied:
+    """The answer's status, if the table allows the move (the same status: its news only)."""
     if new == current:
         if new is S.REQUIRES_ACTION and result.next_action is not None:
             payment.next_action = next_action_json(result.next_action)
         write_changes(session, payment)
-        return Applied(False, "unchanged")
+        return Applied(False, EventOutcome.UNCHANGED)
     if not can_move(current, new):
-        return Applied(False, "refused")
+        return Applied(False, EventOutcome.REFUSED)
     action = result.next_action if new is S.REQUIRES_ACTION else None
     payment.next_action = None if action is None else next_action_json(action)
     if result.failure is not None and new in (S.FAILED, S.CANCELED):
         payment.failure_code = result.failure.code
         payment.failure_message = result.failure.message
     if new is S.SUCCEEDED:
-        _note_paid(payment, result)
+        answers.note_paid(payment, result)
     transition(session, plugins, payment, new, {"processor_status": result.processor_status})
     return Applied(True)
 
 
-def _mismatch(payment: Payment, result: ChargeResult) -> str:
-    """Why this answer cannot be about this payment's money, or "" when it can."""
-    if result.amount is not None and result.amount != payment.amount:
-        return f"the processor reports {result.amount}, ours is {payment.amount}"
-    received = result.received
-    if received is not None and received.currency != payment.currency:
-        return f"the processor received {received}, ours is in {payment.currency}"
-    if (
-        result.outcome is Outcome.SUCCEEDED
-        and received is not None
-        and received.to_minor_units() < payment.amount_minor
-    ):
-        return f"the processor says paid with {received} received of {payment.amount}"
-    return ""
+def _mismatched(session: Session, plugins: Plugins, payment: Payment, mismatch: str) -> Applied:
+    log.error("ALERT payment %s: %s: not applied", payment.id, mismatch)
+    if payment.add_flag("amount_mismatch"):
+        notify(session, plugins, payment, {"event": "amount_mismatch", "detail": mismatch})
+    return Applied(False, EventOutcome.MISMATCH)
 
 
-def _another_success(session: Session, payment: Payment, result: ChargeResult) -> bool:
-    """Did another attempt of this payment succeed already (the customer paid twice)? Only
-    attempts' own references count: a session's reference and its paid attempt are one."""
-    if not result.attempt_reference:
-        return False
-    paid = set(
-        session.scalars(
-            select(PaymentAttempt.reference).where(
-                PaymentAttempt.payment_id == payment.id,
-                PaymentAttempt.outcome == Outcome.SUCCEEDED.value,
-            )
-        )
+def _paid_twice(
+    session: Session, plugins: Plugins, payment: Payment, result: ChargeResult
+) -> Applied:
+    payment.add_flag("overpaid")
+    log.error(
+        "ALERT payment %s: a second attempt (%s) was paid too: refund one at the processor",
+        payment.id,
+        result.attempt_reference,
     )
-    if result.attempt_reference in paid:
-        return False  # this attempt's success again: a repeated notification
-    return bool(paid - {payment.processor_reference})
-
-
-def _note_funding(payment: Payment, result: ChargeResult) -> bool:
-    """Keep the processor's expiry (ours is the sooner of the two) and the funds received so
-    far. True when they now exceed the amount for the first time (flagged ``overpaid``)."""
-    if result.expires_at is not None:
-        payment.processor_expires_at = result.expires_at
-        if payment.expires_at is None or result.expires_at < payment.expires_at:
-            payment.expires_at = result.expires_at
-    if result.received is None:
-        return False
-    received = result.received.to_minor_units()
-    if received == payment.received_minor:
-        return False
-    payment.received_minor = received
-    payment.updated_at = utcnow()  # the feed shows the amount received so far
-    if received > payment.amount_minor and payment.add_flag("overpaid"):
-        log.error(
-            "ALERT payment %s: received %s for %s: overpaid, refund or apply the difference",
-            payment.id,
-            payment.received,
-            payment.amount,
-        )
-        return True
-    return False
-
-
-def _note_paid(payment: Payment, result: ChargeResult) -> None:
-    details = result.method_details or MethodDetails(type=payment.payment_method)
-    payment.paid_at = details.paid_at or utcnow()
-    payment.method_details = method_details_json(details, payment.paid_at)
+    answers.record_attempt(session, payment, result)
+    notify(session, plugins, payment, {"event": "overpaid", "reason": "second_success"})
+    return Applied(False, EventOutcome.OVERPAID)
 
 
 def _late_success(
@@ -324,9 +285,9 @@ def _late_success(
     """The processor took money for a payment the gateway closed. Never lost, always loud."""
     previous = PaymentStatus(payment.status)
     if payment.flags and "late_success" in payment.flags:
-        return Applied(False, "unchanged")  # already recorded (a repeated notification)
+        return Applied(False, EventOutcome.UNCHANGED)  # already recorded (a repeated notification)
     payment.add_flag("late_success")
-    _note_paid(payment, result)
+    answers.note_paid(payment, result)
     write_changes(session, payment)  # recorded, whatever happens next
     if _free_again(session, payment):
         try:  # a checkout racing for the same invoices: the unique indexes decide
@@ -344,7 +305,7 @@ def _late_success(
                 payment.id,
                 previous,
             )
-            return Applied(True, "late_success")
+            return Applied(True, EventOutcome.LATE_SUCCESS)
     payment.add_flag("overpaid")
     notify(session, plugins, payment, {"event": "late_success"})
     log.error(
@@ -353,7 +314,7 @@ def _late_success(
         payment.id,
         previous,
     )
-    return Applied(False, "late_success")
+    return Applied(False, EventOutcome.LATE_SUCCESS)
 
 
 def _free_again(session: Session, payment: Payment) -> bool:
@@ -379,46 +340,6 @@ def _free_again(session: Session, payment: Payment) -> bool:
             )
         )
     return taken is None
-
-
-def record_attempt(session: Session, payment: Payment, result: ChargeResult) -> None:
-    """Keep this try at the processor (one row per processor reference): its outcome, failure
-    and method details. The references are also how notifications find the payment later.
-
-    One ``INSERT ... ON CONFLICT DO UPDATE`` on the connection (no ORM flush), and only for a
-    reference of this payment: one that another payment holds is left alone."""
-    reference = result.attempt_reference or result.processor_reference
-    if not reference:
-        return
-    now = utcnow()
-    values: dict[str, Any] = {
-        "outcome": result.outcome.value,
-        "final": result.final,
-        "updated_at": now,
-    }
-    if result.failure is not None:
-        values["failure_code"] = result.failure.code
-        values["failure_message"] = result.failure.message
-    if result.method_details is not None:
-        values["method_details"] = method_details_json(result.method_details)
-    connection = session.connection()
-    insert = dialect_insert(connection.dialect.name)(PaymentAttempt)
-    statement = insert.values(
-        payment_id=payment.id,
-        merchant_id=payment.merchant_id,
-        processor=payment.processor,
-        reference=reference,
-        created_at=now,
-        **values,
-    ).on_conflict_do_update(
-        index_elements=_ATTEMPT_KEY,
-        set_={key: insert.excluded[key] for key in values},
-        where=PaymentAttempt.payment_id == insert.excluded.payment_id,
-    )
-    connection.execute(statement)
-
-
-_ATTEMPT_KEY = ("merchant_id", "processor", "reference")
 
 
 def notify(

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import enum
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from sqlalchemy import Insert, bindparam, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from b2bgateway import disputes, lifecycle
+from b2bgateway.answers import EventOutcome
 from b2bgateway.errors import EventOutOfOrder, NotFound
 from b2bgateway.gateway import Gateway
 from b2bgateway.interface import (
@@ -40,24 +40,6 @@ __all__ = ["EventOutcome", "Received", "receive"]
 
 log = logging.getLogger(__name__)
 MAX_STORED_BODY = 64 * 1024
-
-
-class EventOutcome(enum.StrEnum):
-    """What became of a notification: stored with the event and answered to the processor
-    (``outcome``). Not :class:`~b2bgateway.interface.Outcome`, which is what the processor
-    says about a payment."""
-
-    APPLIED = "applied"
-    DUPLICATE = "duplicate"  # this event id is already recorded: acknowledged, nothing changes
-    IGNORED = "ignored"  # nothing in it for the gateway
-    UNCHANGED = "unchanged"  # already so (a repeated or late notification)
-    REFUSED = "refused"  # a transition that would go backwards
-    LATE_SUCCESS = "late_success"  # money for a closed payment: recorded, flagged, raised
-    ATTEMPT_FAILED = "attempt_failed"  # one declined attempt on a page that stays open
-    MISMATCH = "mismatch"  # amount, currency or payment not ours: never applied, an alert
-    UNKNOWN = "unknown"  # the processor does not know the outcome yet
-    UNKNOWN_PAYMENT = "unknown_payment"  # no payment of ours has that id or reference
-    RECEIVED = "received"  # stored while the event is being applied, never answered
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,10 +114,13 @@ def _apply_payment(
         received=event.received,
     )
     applied = lifecycle.apply_charge_result(session, gw.plugins, payment, result)
-    reason = EventOutcome(applied.reason) if applied.reason else EventOutcome.APPLIED
-    if reason in (EventOutcome.LATE_SUCCESS, EventOutcome.ATTEMPT_FAILED, EventOutcome.MISMATCH):
-        return reason
-    return EventOutcome.APPLIED if applied.changed else reason
+    if applied.reason in (
+        EventOutcome.LATE_SUCCESS,
+        EventOutcome.ATTEMPT_FAILED,
+        EventOutcome.MISMATCH,
+    ):
+        return applied.reason
+    return EventOutcome.APPLIED if applied.changed else applied.reason
 
 
 #: A refund can be reported for a payment in these states only (before: out of order).
@@ -313,7 +298,7 @@ def _apply(
         return _apply_payment(gw, session, payment, event), payment
     if event.kind is EventKind.REFUND:
         return _apply_refund(gw, session, payment, event), payment
-    return EventOutcome(disputes.apply(gw.plugins, session, payment, event)), payment
+    return disputes.apply(gw.plugins, session, payment, event), payment
 
 
 # The statements of every delivery, built once.

@@ -1,0 +1,156 @@
+"""Reading a processor's answer about a charge against the payment it is about: is it about
+this money (``mismatch``), was another attempt paid already (``another_success``), the funds
+received and the processor's expiry (``note_funding``), when and how it was paid (``note_paid``),
+and the attempt it is kept as (``record_attempt``). :mod:`b2bgateway.lifecycle` decides what
+the answer does; these only read and note. :class:`EventOutcome` names what became of it.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from b2bgateway.interface import ChargeResult, MethodDetails, Outcome
+from b2bgateway.representation import method_details_json
+from b2bgateway.store.models import Payment, PaymentAttempt, utcnow
+from b2bgateway.store.repository import dialect_insert
+
+__all__ = [
+    "EventOutcome",
+    "another_success",
+    "mismatch",
+    "note_funding",
+    "note_paid",
+    "record_attempt",
+]
+
+log = logging.getLogger(__name__)
+
+
+class EventOutcome(enum.StrEnum):
+    """What became of a processor's answer: why it changed nothing, or that it applied. A
+    notification's outcome is one of these (stored with the event and answered to the
+    processor); not :class:`~b2bgateway.interface.Outcome`, which is what the processor says."""
+
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"  # this event id is already recorded: acknowledged, nothing changes
+    IGNORED = "ignored"  # nothing in it for the gateway
+    UNCHANGED = "unchanged"  # already so (a repeated or late notification)
+    REFUSED = "refused"  # a transition that would go backwards, or a paid payment moved
+    LATE_SUCCESS = "late_success"  # money for a closed payment: recorded, flagged, raised
+    ATTEMPT_FAILED = "attempt_failed"  # one declined attempt on a page that stays open
+    OVERPAID = "overpaid"  # a second attempt was paid too: flagged, for a refund
+    MISMATCH = "mismatch"  # amount, currency or payment not ours: never applied, an alert
+    RECORDED = "recorded"  # kept (a dispute of money already taken back), nothing to move
+    UNKNOWN = "unknown"  # the processor does not know the outcome yet
+    UNKNOWN_PAYMENT = "unknown_payment"  # no payment of ours has that id or reference
+    RECEIVED = "received"  # stored while the event is being applied, never answered
+
+
+def mismatch(payment: Payment, result: ChargeResult) -> str:
+    """Why this answer cannot be about this payment's money, or "" when it can."""
+    if result.amount is not None and result.amount != payment.amount:
+        return f"the processor reports {result.amount}, ours is {payment.amount}"
+    received = result.received
+    if received is not None and received.currency != payment.currency:
+        return f"the processor received {received}, ours is in {payment.currency}"
+    if (
+        result.outcome is Outcome.SUCCEEDED
+        and received is not None
+        and received.to_minor_units() < payment.amount_minor
+    ):
+        return f"the processor says paid with {received} received of {payment.amount}"
+    return ""
+
+
+def another_success(session: Session, payment: Payment, result: ChargeResult) -> bool:
+    """Did another attempt of this payment succeed already (the customer paid twice)? Only
+    attempts' own references count: a session's reference and its paid attempt are one."""
+    if not result.attempt_reference:
+        return False
+    paid = set(
+        session.scalars(
+            select(PaymentAttempt.reference).where(
+                PaymentAttempt.payment_id == payment.id,
+                PaymentAttempt.outcome == Outcome.SUCCEEDED.value,
+            )
+        )
+    )
+    if result.attempt_reference in paid:
+        return False  # this attempt's success again: a repeated notification
+    return bool(paid - {payment.processor_reference})
+
+
+def note_funding(payment: Payment, result: ChargeResult) -> bool:
+    """Keep the processor's expiry (ours is the sooner of the two) and the funds received so
+    far. True when they now exceed the amount for the first time (flagged ``overpaid``)."""
+    if result.expires_at is not None:
+        payment.processor_expires_at = result.expires_at
+        if payment.expires_at is None or result.expires_at < payment.expires_at:
+            payment.expires_at = result.expires_at
+    if result.received is None:
+        return False
+    received = result.received.to_minor_units()
+    if received == payment.received_minor:
+        return False
+    payment.received_minor = received
+    payment.updated_at = utcnow()  # the feed shows the amount received so far
+    if received > payment.amount_minor and payment.add_flag("overpaid"):
+        log.error(
+            "ALERT payment %s: received %s for %s: overpaid, refund or apply the difference",
+            payment.id,
+            payment.received,
+            payment.amount,
+        )
+        return True
+    return False
+
+
+def note_paid(payment: Payment, result: ChargeResult) -> None:
+    details = result.method_details or MethodDetails(type=payment.payment_method)
+    payment.paid_at = details.paid_at or utcnow()
+    payment.method_details = method_details_json(details, payment.paid_at)
+
+
+def record_attempt(session: Session, payment: Payment, result: ChargeResult) -> None:
+    """Keep this try at the processor (one row per processor reference): its outcome, failure
+    and method details. The references are also how notifications find the payment later.
+
+    One ``INSERT ... ON CONFLICT DO UPDATE`` on the connection (no ORM flush), and only for a
+    reference of this payment: one that another payment holds is left alone."""
+    reference = result.attempt_reference or result.processor_reference
+    if not reference:
+        return
+    now = utcnow()
+    values: dict[str, Any] = {
+        "outcome": result.outcome.value,
+        "final": result.final,
+        "updated_at": now,
+    }
+    if result.failure is not None:
+        values["failure_code"] = result.failure.code
+        values["failure_message"] = result.failure.message
+    if result.method_details is not None:
+        values["method_details"] = method_details_json(result.method_details)
+    connection = session.connection()
+    insert = dialect_insert(connection.dialect.name)(PaymentAttempt)
+    statement = insert.values(
+        payment_id=payment.id,
+        merchant_id=payment.merchant_id,
+        processor=payment.processor,
+        reference=reference,
+        created_at=now,
+        **values,
+    ).on_conflict_do_update(
+        index_elements=_ATTEMPT_KEY,
+        set_={key: insert.excluded[key] for key in values},
+        where=PaymentAttempt.payment_id == insert.excluded.payment_id,
+    )
+    connection.execute(statement)
+
+
+_ATTEMPT_KEY = ("merchant_id", "processor", "reference")
