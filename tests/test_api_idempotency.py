@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,11 +15,10 @@ from sqlalchemy import func, select, update
 from b2bgateway import idempotency
 from b2bgateway.money import Money
 from b2bgateway.store.models import IdempotencyRecord, Payment, Refund
-from b2bgateway.store.repository import CustomerData, InvoiceData, upsert_customer, upsert_invoices
+from b2bgateway.store.repository import CustomerData, upsert_customer
 
 API_KEY = "sk_test_merchant_a"
 OTHER_API_KEY = "sk_test_merchant_b"
-TODAY = date.today()
 CHECKOUTS = "/v1/checkouts"
 
 
@@ -32,31 +31,6 @@ def _limit(store, value: str) -> None:
             CustomerData(
                 name="Ferretería", active=True, currency="MXN", credit_limit=Money(value, "MXN")
             ),
-        )
-
-
-@pytest.fixture
-def data(store):
-    """acme's customer C-1 (credit limit 1000.00 MXN) with F-1 100.10 and F-2 2399.90."""
-    _limit(store, "1000.00")
-    with store.write() as session:
-        upsert_invoices(
-            session,
-            "acme",
-            [
-                InvoiceData(
-                    invoice_id=invoice_id,
-                    customer_id="C-1",
-                    folio=invoice_id,
-                    document_type="factura",
-                    source="ventas",
-                    issued_on=TODAY - timedelta(days=30),
-                    due_on=TODAY + timedelta(days=5),
-                    total=Money(balance, "MXN"),
-                    balance=Money(balance, "MXN"),
-                )
-                for invoice_id, balance in (("F-1", "100.10"), ("F-2", "2399.90"))
-            ],
         )
 
 

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
 from typing import Any
 
 import pytest
 
-from b2bgateway.money import Money
-from b2bgateway.store.repository import CustomerData, InvoiceData, upsert_customer, upsert_invoices
-
 API_KEY = "sk_test_merchant_a"
 OTHER_API_KEY = "sk_test_merchant_b"
-TODAY = date.today()
 
 REFUND_FIELDS = {
     "id",
@@ -27,38 +22,6 @@ REFUND_FIELDS = {
     "created_at",
     "updated_at",
 }
-
-
-@pytest.fixture
-def data(store):
-    """acme's customer C-1 (credit limit 1000.00 MXN) with F-1 100.10 and F-2 2399.90."""
-    with store.write() as session:
-        upsert_customer(
-            session,
-            "acme",
-            "C-1",
-            CustomerData(
-                name="Ferretería", active=True, currency="MXN", credit_limit=Money("1000.00", "MXN")
-            ),
-        )
-        upsert_invoices(
-            session,
-            "acme",
-            [
-                InvoiceData(
-                    invoice_id=invoice_id,
-                    customer_id="C-1",
-                    folio=invoice_id,
-                    document_type="factura",
-                    source="ventas",
-                    issued_on=TODAY - timedelta(days=30),
-                    due_on=TODAY + timedelta(days=5),
-                    total=Money(balance, "MXN"),
-                    balance=Money(balance, "MXN"),
-                )
-                for invoice_id, balance in (("F-1", "100.10"), ("F-2", "2399.90"))
-            ],
-        )
 
 
 def headers(key: str | None = None, api_key: str = API_KEY) -> dict[str, str]:

@@ -34,11 +34,6 @@ def mxn(value):
     return Money(value, "MXN")
 
 
-@pytest.fixture
-def acme(gateway):
-    return gateway.merchants["acme"]
-
-
 def add_customer(store, customer_id="C-1", limit="1000.00", active=True, merchant="acme"):
     with store.write() as session:
         upsert_customer(

@@ -28,11 +28,6 @@ def mxn(value):
 
 
 @pytest.fixture
-def acme(gateway):
-    return gateway.merchants["acme"]
-
-
-@pytest.fixture
 def data(store):
     with store.write() as session:
         upsert_customer(

@@ -50,11 +50,6 @@ def settings(database_url, tmp_path):
 
 
 @pytest.fixture
-def acme(gateway):
-    return gateway.merchants["acme"]
-
-
-@pytest.fixture
 def customer(store):
     with store.write() as session:
         upsert_customer(
