@@ -120,6 +120,7 @@ def pay(merchant_id: str, charge_id: str) -> ResponseReturnValue:
     :raise 400: a form this page did not render (bad ``token``); an amount that is not one
       (the page again, with the message).
     :raise 404: unknown merchant or charge.
+    :raise 409: the sandbox refuses it (expired, already paid, a card): the page, with why.
     """
     settings = _sandbox_settings(merchant_id)
     charge = open_ledger(settings).get_charge(merchant_id, charge_id) or abort(404)
