@@ -58,6 +58,9 @@ DEMO_MERCHANT: dict[str, Any] = {
         "processor": "sandbox",
         "order_payments": True,
         "invoice_payments": True,
+        # Every method the sandbox simulates, so the API and the portal show them.
+        "payment_methods": ["card", "bank_transfer", "cash"],
+        "installments": [3, 6, 9, 12],
         "processors": {"sandbox": {"webhook_secret": "whsec_demo"}},
     }
 }

@@ -167,10 +167,11 @@ def test_three_d_secure_page_shows_amount_and_buttons(gateway: Gateway, client: 
     assert "$1,234.50 MXN" in html
     page = parse(html)
     assert page.lang in {"es-MX", "es"}
-    assert [b["text"] for b in page.buttons] == ["Autorizar", "Rechazar"]
+    assert [b["text"] for b in page.buttons] == ["Autorizar", "Rechazar", "Cancelar"]
     assert [(b["name"], b["value"], b["type"]) for b in page.buttons] == [
         ("action", "approve", "submit"),
         ("action", "decline", "submit"),
+        ("action", "cancel", "submit"),
     ]
     assert [f.get("method", "").lower() for f in page.forms] == ["post"]  # type: ignore[union-attr]
     hidden = {i["name"]: i["value"] for i in page.inputs if i.get("type") == "hidden"}
@@ -219,7 +220,7 @@ def test_token_of_another_charge_is_400(gateway: Gateway, client: Any) -> None:
     assert _status(gateway, first.processor_reference or "") == "requires_action"
 
 
-@pytest.mark.parametrize("action", ["cancel", "refund", ""])
+@pytest.mark.parametrize("action", ["refund", "pay", ""])
 def test_action_the_flow_lacks_is_400(
     gateway: Gateway, client: Any, outbox: SandboxOutbox, action: str
 ) -> None:
@@ -322,8 +323,17 @@ def test_decline_is_one_failed_attempt_and_the_charge_stays_open(
 
     response = client.post(path, data={"action": "decline", "token": _token(gateway, charge_id)})
 
+    # Not back to the portal: to the same page, with the message and the buttons.
     assert response.status_code == 303
-    assert parse_qs(urlsplit(response.headers["Location"]).query) == {"payment_id": [payment_id]}
+    location = urlsplit(response.headers["Location"])
+    assert location.path == path and parse_qs(location.query) == {"aviso": ["tarjeta_rechazada"]}
+    shown = client.get(response.headers["Location"])
+    assert "La tarjeta fue rechazada. Puedes intentar con otra." in shown.get_data(as_text=True)
+    assert [b["value"] for b in parse(shown.get_data(as_text=True)).buttons] == [
+        "approve",
+        "decline",
+        "cancel",
+    ]
     retrieved = _retrieve(gateway, payment_id)
     assert retrieved.outcome is Outcome.PENDING
     assert retrieved.next_action == result.next_action
@@ -338,12 +348,10 @@ def test_decline_is_one_failed_attempt_and_the_charge_stays_open(
     assert event.attempt_reference is not None and event.attempt_reference.startswith("att_")
     assert event.failure is not None and event.failure.code == "card_declined"
 
-    again = client.get(path)  # the buttons are still there: the person may try again
+    again = client.get(path)  # the buttons are still there, without the message
     assert again.status_code == 200
-    assert [b["value"] for b in parse(again.get_data(as_text=True)).buttons] == [
-        "approve",
-        "decline",
-    ]
+    assert "La tarjeta fue rechazada" not in again.get_data(as_text=True)
+    assert len(parse(again.get_data(as_text=True)).buttons) == 3
 
     retry = client.post(path, data={"action": "approve", "token": _token(gateway, charge_id)})
     assert retry.status_code == 303
@@ -367,6 +375,7 @@ def test_hosted_page_has_pay_and_cancel(gateway: Gateway, client: Any) -> None:
     assert page.lang in {"es-MX", "es"}
     assert [(b["text"], b["value"]) for b in page.buttons] == [
         ("Pagar", "approve"),
+        ("Rechazar tarjeta", "decline"),
         ("Cancelar", "cancel"),
     ]
 
@@ -419,14 +428,38 @@ def test_hosted_pay_without_return_url(
     assert _parsed_webhook(gateway, outbox.sent[0]).outcome is Outcome.SUCCEEDED
 
 
-def test_hosted_refuses_decline(gateway: Gateway, client: Any) -> None:
-    _payment_id, result = _charge(gateway, None, return_url=None)
+def test_hosted_decline_then_another_card(
+    gateway: Gateway, client: Any, outbox: SandboxOutbox
+) -> None:
+    payment_id, result = _charge(gateway, None)
     charge_id = result.processor_reference or ""
-    response = client.post(
-        _path(result), data={"action": "decline", "token": _token(gateway, charge_id)}
-    )
-    assert response.status_code == 400
-    assert _status(gateway, charge_id) == "requires_action"
+    path = _path(result)
+    token = _token(gateway, charge_id)
+
+    for _ in range(2):  # two cards declined: still open, still on the page
+        declined = client.post(path, data={"action": "decline", "token": token})
+        assert declined.status_code == 303
+        assert urlsplit(declined.headers["Location"]).path == path
+        page = client.get(declined.headers["Location"]).get_data(as_text=True)
+        assert "La tarjeta fue rechazada. Puedes intentar con otra." in page
+        assert "Rechazar tarjeta" in page
+        assert _status(gateway, charge_id) == "requires_action"
+
+    approved = client.post(path, data={"action": "approve", "token": token})
+    assert approved.status_code == 303
+    assert approved.headers["Location"] == f"{RETURN_URL}?payment_id={payment_id}"
+    assert _status(gateway, charge_id) == "succeeded"
+    ledger = open_ledger(gateway.merchants["acme"].processor_settings)  # type: ignore[arg-type]
+    attempts = ledger.attempts("acme", charge_id)
+    assert [a.outcome for a in attempts] == ["failed", "failed", "succeeded"]
+    types = [_parsed_webhook(gateway, sent).event_type for sent in outbox.sent]
+    assert types == ["charge.attempt_failed", "charge.attempt_failed", "charge.succeeded"]
+
+
+def test_an_unknown_notice_is_not_shown(gateway: Gateway, client: Any) -> None:
+    _payment_id, result = _charge(gateway, None)
+    page = client.get(_path(result) + "?aviso=<script>").get_data(as_text=True)
+    assert "<script>" not in page and 'role="status"' not in page
 
 
 # -- not found -------------------------------------------------------------------------------------

@@ -45,6 +45,9 @@ def test_without_file_or_environment_runs_the_demo_merchant():
     assert [k.get_secret_value() for k in demo.api_keys] == ["sk_demo_123"]
     assert demo.timezone == "America/Mexico_City"
     assert demo.processors["sandbox"]["webhook_secret"] == "whsec_demo"
+    # Every method the sandbox simulates, and MSI, so `make run` can try them all.
+    assert demo.payment_methods == ["card", "bank_transfer", "cash"]
+    assert demo.installments == [3, 6, 9, 12]
 
 
 def test_environment_merges_into_the_demo_merchant(monkeypatch):

@@ -23,7 +23,12 @@ def _sandbox_rules(app: Any) -> list[str]:
 
 def test_the_sandbox_pages_are_there_while_the_sandbox_is(app, client):
     assert "sandbox_pages" in app.blueprints
-    assert _sandbox_rules(app) == ["/sandbox/<merchant_id>/charges/<charge_id>"]
+    assert _sandbox_rules(app) == [
+        "/sandbox/<merchant_id>/charges/<charge_id>",
+        "/sandbox/<merchant_id>/charges/<charge_id>/pay",
+        "/sandbox/vouchers/<charge_id>",
+        "/sandbox/vouchers/<charge_id>/barcode",
+    ]
     assert client.get("/sandbox/acme/charges/ch_missing").status_code == 404  # unknown charge
 
 

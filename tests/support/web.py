@@ -63,6 +63,9 @@ def record_sandbox(monkeypatch: pytest.MonkeyPatch) -> SandboxOutbox:
         return thread
 
     monkeypatch.setattr(delivery, "http_post", record)
+    # simulate.py (the pages' "Simular ..." forms, the sandbox commands) calls it through
+    # the module; the pages and the hooks imported the name.
+    monkeypatch.setattr(delivery, "deliver_in_background", deliver_and_join)
     monkeypatch.setattr(pages, "deliver_in_background", deliver_and_join)
     monkeypatch.setattr(hooks, "deliver_in_background", deliver_and_join)
     return box

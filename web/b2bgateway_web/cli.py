@@ -1,4 +1,5 @@
-"""The ``b2bgateway`` command: serve, db upgrade, plugins, config check, demo."""
+"""The ``b2bgateway`` command: serve, db upgrade, plugins, config check, demo, and the commands
+of the loaded web plugins (``b2bgateway_web_register_commands``, e.g. ``b2bgateway sandbox``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from b2bgateway import database as db
 from b2bgateway.errors import ConfigurationError
 from b2bgateway.gateway import Gateway
 from b2bgateway.settings import config_path
+from b2bgateway_web.web_plugins import PluginCommands
 
 log = logging.getLogger("b2bgateway")
 # gunicorn's access log as JSON too: no query strings or headers (they may carry ids, never secrets,
@@ -42,7 +44,7 @@ def _gateway() -> Iterator[Gateway]:
         gw.store.dispose()
 
 
-@click.group(help="b2bgateway: payment gateway for B2B customer portals.")
+@click.group(cls=PluginCommands, help="b2bgateway: payment gateway for B2B customer portals.")
 def main() -> None:
     from b2bgateway_web import logs
 

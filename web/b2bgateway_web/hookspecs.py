@@ -1,4 +1,4 @@
-"""The web's plugin contract: pages a plugin adds (pluggy project ``b2bgateway_web``).
+"""The web's plugin contract: pages and commands a plugin adds (pluggy project ``b2bgateway_web``).
 
 The core's contract (:mod:`b2bgateway.hookspecs`) knows nothing of Flask; a plugin that needs
 pages of its own (a 3-D Secure return, a hosted approval page) ships a second, small module for
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    import click
     from flask import Blueprint
 
     from b2bgateway.gateway import Gateway
@@ -44,6 +45,29 @@ def b2bgateway_web_register_blueprints(
     :return: None.
     :raises ValueError: (from ``register``) a blueprint without a ``url_prefix`` or under a path
         the gateway owns.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def b2bgateway_web_register_commands(cli: click.Group) -> None:
+    """Add a plugin's commands to the ``b2bgateway`` command line, as datasette's
+    ``register_commands``: ``cli.add_command(group)``, or ``@cli.command()`` /
+    ``@cli.group()`` on functions defined inside the hook.
+
+    Called at most once per run of ``b2bgateway``, and only when a name the gateway's own
+    commands do not have is looked up or the commands are listed (``--help``), on every web
+    plugin of the core plugins the configuration loads (``disabled_plugins`` removes them).
+    Not ``firstresult``.
+
+    :param cli: the group to add commands to. A command named like one of the gateway's own
+        (``serve``, ``db``, ``plugins``, ...) is never reached: the gateway's wins. Name a
+        plugin's commands after the plugin (``b2bgateway sandbox pay``).
+    :return: None.
+
+    A command builds what it needs itself (e.g. :meth:`b2bgateway.gateway.Gateway.build` for
+    the merchants' settings) and reports failure with :class:`click.ClickException` (exit 1).
 
     .. versionadded:: 0.1
     """

@@ -1,7 +1,8 @@
-"""The web's plugin manager: which plugins add pages, and registering them on an app.
+"""The web's plugin manager: which plugins add pages and commands, and registering them.
 
 A web plugin is loaded only when the core plugin of the same name is loaded (registered in the
-core's plugin manager, not blocked): the sandbox's pages exist only while the sandbox does.
+core's plugin manager, not blocked): the sandbox's pages and commands exist only while the
+sandbox does.
 """
 
 from __future__ import annotations
@@ -10,14 +11,24 @@ import importlib
 import logging
 from importlib.metadata import entry_points
 
+import click
 import pluggy
 from flask import Blueprint, Flask
 
+from b2bgateway.errors import ConfigurationError
 from b2bgateway.gateway import Gateway
-from b2bgateway.plugins import Plugins
+from b2bgateway.plugins import Plugins, load_plugins
 from b2bgateway_web import hookspecs
 
-__all__ = ["DEFAULT_PLUGINS", "ENTRY_POINT_GROUP", "RESERVED_PREFIXES", "get_plugin_manager"]
+__all__ = [
+    "DEFAULT_PLUGINS",
+    "ENTRY_POINT_GROUP",
+    "RESERVED_PREFIXES",
+    "PluginCommands",
+    "get_plugin_manager",
+    "plugin_commands",
+    "register_blueprints",
+]
 
 log = logging.getLogger(__name__)
 
@@ -71,3 +82,46 @@ def register_blueprints(app: Flask, gateway: Gateway, pm: pluggy.PluginManager) 
 
     pm.hook.b2bgateway_web_register_blueprints(register=register, gateway=gateway)
     return names
+
+
+def plugin_commands(pm: pluggy.PluginManager) -> dict[str, click.Command]:
+    """The commands the web plugins add (``b2bgateway_web_register_commands``), by name."""
+    group = click.Group("plugins")
+    pm.hook.b2bgateway_web_register_commands(cli=group)
+    return dict(group.commands)
+
+
+def configured_plugins() -> Plugins:
+    """The core plugins the configuration loads (its ``disabled_plugins`` blocked), as
+    ``b2bgateway serve`` loads them, without validating the merchants or opening the database.
+    A configuration being fixed blocks nothing (its commands then say what is wrong)."""
+    from b2bgateway.settings import load_settings
+
+    try:
+        blocked = load_settings().disabled_plugins
+    except ConfigurationError:
+        blocked = []
+    return load_plugins(blocked=blocked)
+
+
+class PluginCommands(click.Group):
+    """The ``b2bgateway`` group: its own commands, then those of the loaded web plugins.
+
+    The plugins' commands are gathered lazily, once per run, the first time a name the group
+    lacks is looked up or the commands are listed: ``b2bgateway serve`` never loads them.
+    """
+
+    _KEY = "b2bgateway_web.plugin_commands"
+
+    def _plugin_commands(self, ctx: click.Context) -> dict[str, click.Command]:
+        meta = ctx.find_root().meta
+        if self._KEY not in meta:
+            meta[self._KEY] = plugin_commands(get_plugin_manager(configured_plugins()))
+        found: dict[str, click.Command] = meta[self._KEY]
+        return found
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, cmd_name) or self._plugin_commands(ctx).get(cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._plugin_commands(ctx)})

@@ -1,4 +1,4 @@
-"""The sandbox's web plugin: registers its pages (loaded only while the sandbox plugin is)."""
+"""The sandbox's web plugin: its pages and commands (loaded only while the sandbox plugin is)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from b2bgateway_web.hookspecs import hookimpl
 
 if TYPE_CHECKING:
+    import click
     from flask import Blueprint
 
     from b2bgateway.gateway import Gateway
@@ -20,3 +21,10 @@ def b2bgateway_web_register_blueprints(
     from b2bgateway_web.plugins.sandbox import pages
 
     register(pages.bp)
+
+
+@hookimpl
+def b2bgateway_web_register_commands(cli: click.Group) -> None:
+    from b2bgateway_web.plugins.sandbox import commands
+
+    cli.add_command(commands.sandbox)
