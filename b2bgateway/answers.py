@@ -128,7 +128,8 @@ def record_attempt(session: Session, payment: Payment, result: ChargeResult) -> 
     now = utcnow()
     values: dict[str, Any] = {
         "outcome": result.outcome.value,
-        "final": result.final,
+        # final: this try has ended (paid, or failed for good); a pending one has not
+        "final": result.final and result.outcome in (Outcome.SUCCEEDED, Outcome.FAILED),
         "updated_at": now,
     }
     if result.failure is not None:

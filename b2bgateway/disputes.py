@@ -71,10 +71,7 @@ def apply(
 def _paid_without_hold(payment: Payment) -> bool:
     """Money was taken, but the payment holds no invoices: refunded, or a late success that
     found its invoices paid again (kept closed, flagged)."""
-    if payment.status == S.REFUNDED.value:
-        return True
-    late = "late_success" in (payment.flags or [])
-    return late and PaymentStatus(payment.status) in lifecycle.CLOSED
+    return payment.status == S.REFUNDED.value or lifecycle.kept_closed_after_late_success(payment)
 
 
 def _open(

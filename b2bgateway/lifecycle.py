@@ -53,6 +53,7 @@ __all__ = [
     "apply_charge_result",
     "can_move",
     "created",
+    "kept_closed_after_late_success",
     "notify",
     "refund_succeeded",
     "set_refund_status",
@@ -350,6 +351,11 @@ def notify(
     payment.updated_at = utcnow()
     write_changes(session, payment)
     _notify_update(session, plugins, payment, details)
+
+
+def kept_closed_after_late_success(payment: Payment) -> bool:
+    """Closed but paid late (its invoices paid again): money that can be refunded or disputed."""
+    return PaymentStatus(payment.status) in CLOSED and "late_success" in (payment.flags or [])
 
 
 def refund_succeeded(session: Session, plugins: Plugins, payment: Payment, refund: Refund) -> None:

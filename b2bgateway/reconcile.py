@@ -38,6 +38,7 @@ from b2bgateway.interface import (
     ChargeResult,
     Failure,
     Outcome,
+    PaymentMethodType,
     PaymentStatus,
     RefundRequest,
     RefundStatus,
@@ -176,17 +177,28 @@ def _settle(
         counts.errors += 1
         return
     assert merchant is not None  # it has settings
-    deadline = payment.expires_at or payment.created_at + expire_after
+    deadline, held_until = _deadlines(payment, expire_after, merchant.settings.expiry.grace)
     result, expiring = _ask(
         gw.plugins.processor(payment.processor),
         payment,
         settings,
         deadline,
-        deadline + merchant.settings.expiry.grace,
+        held_until,
         now,
         counts,
     )
-    _record(gw, payment_id, result, expiring, now, counts)
+    _record(gw, payment_id, result, expiring, now, (deadline, held_until), counts)
+
+
+def _deadlines(
+    payment: Payment, expire_after: timedelta, grace: timedelta
+) -> tuple[datetime, datetime]:
+    """When the gateway stops waiting (its own expiry, or the processor's when sooner), and,
+    for a processor that cannot cancel, until when it still holds the invoices: the later of the
+    two expiries (the processor still takes the money until its own) plus the merchant's grace."""
+    deadline = payment.expires_at or payment.created_at + expire_after
+    theirs = payment.processor_expires_at or deadline
+    return deadline, max(deadline, theirs) + grace
 
 
 def _ask(
@@ -208,7 +220,11 @@ def _ask(
         processor_reference=payment.processor_reference,
         amount=payment.amount,
     )
-    expiring = payment.status == PaymentStatus.REQUIRES_ACTION.value and deadline <= now
+    waiting = payment.status == PaymentStatus.REQUIRES_ACTION.value or (
+        payment.status == PaymentStatus.PROCESSING.value
+        and PaymentMethodType(payment.payment_method).waits_for_funds
+    )
+    expiring = waiting and deadline <= now
     release = False
     result: ChargeResult | None
     try:
@@ -236,9 +252,12 @@ def _ask(
         counts.errors += 1
         result = None
     if release:
-        # The processor's own expiry and our grace have passed: stop holding the invoices.
+        # The processor's own expiry and our grace have passed: stop holding the invoices
+        # (keeping what the processor said it received: a short transfer is money to return).
         result = ChargeResult(
-            Outcome.FAILED, failure=Failure("canceled", "released after its expiry")
+            Outcome.FAILED,
+            failure=Failure("canceled", "released after its expiry"),
+            received=None if result is None else result.received,
         )
         expiring = True
     return result, expiring
@@ -269,6 +288,7 @@ def _record(
     result: ChargeResult | None,
     expiring: bool,
     now: datetime,
+    deadlines: tuple[datetime, datetime],
     counts: Reconciled,
 ) -> None:
     with gw.store.write() as session:
@@ -280,11 +300,19 @@ def _record(
         if changed and expiring and locked.status == PaymentStatus.CANCELED.value:
             locked.failure_code = "expired"
             locked.failure_message = "the customer did not finish the payment in time"
+            if locked.received_minor and locked.add_flag("partially_funded"):
+                log.error(
+                    "ALERT payment %s expired with %s received: return it to the customer",
+                    locked.id,
+                    locked.received,
+                )
             lifecycle.notify(session, gw.plugins, locked, {"event": "expired"})
             counts.expired += 1
         elif changed:
             counts.settled += 1
         elif locked.status in OPEN:
             locked.reconcile_attempts += 1
-            locked.reconcile_after = now + _retry_in(locked.reconcile_attempts)
+            # Back off, but be there when the payment expires or its hold ends.
+            due = [moment for moment in deadlines if moment > now]
+            locked.reconcile_after = min([now + _retry_in(locked.reconcile_attempts), *due])
             counts.pending += 1

@@ -92,7 +92,8 @@ def _reserve_refund(
     with gw.store.write() as session:
         payment = get_payment(session, merchant.id, payment_id)
         session.refresh(payment, with_for_update=True)
-        if PaymentStatus(payment.status) not in REFUNDABLE:
+        late = lifecycle.kept_closed_after_late_success(payment)
+        if PaymentStatus(payment.status) not in REFUNDABLE and not late:
             raise RefundNotAllowed(f"a {payment.status} payment cannot be refunded")
         processor = gw.plugins.processor(payment.processor)
         settings = merchant.settings_for(processor.name)

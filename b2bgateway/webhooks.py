@@ -135,7 +135,7 @@ _REFUNDABLE = (
 def _apply_refund(
     gw: Gateway, session: Session, payment: Payment, event: WebhookEvent
 ) -> EventOutcome:
-    if payment.status not in _REFUNDABLE:
+    if payment.status not in _REFUNDABLE and not lifecycle.kept_closed_after_late_success(payment):
         raise EventOutOfOrder(f"payment {payment.id} is {payment.status}: not refundable yet")
     refund = _find_refund(session, payment, event)
     if refund is None:

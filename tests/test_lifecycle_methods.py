@@ -10,6 +10,7 @@ processor's answers; the sandbox's own simulation of the same flows is tested in
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -295,7 +296,7 @@ def test_a_declined_card_on_a_hosted_page_is_an_attempt_and_the_retry_pays_the_s
             select(PaymentAttempt).where(PaymentAttempt.payment_id == payment.id)
         ).all()
         assert {(a.reference, a.outcome, a.final) for a in attempts} == {
-            ("cs_" + payment.id, "pending", True),
+            ("cs_" + payment.id, "pending", False),
             ("pi_1", "failed", False),
             ("pi_2", "succeeded", True),
         }
@@ -706,3 +707,70 @@ def test_observers_hear_news_and_status_changes_apart(gateway, acme, scripted, p
     assert events.count("payment.succeeded") == 1
     assert events.count("payment.disputed") == 1
     assert events[-3:] == ["payment.disputed", "payment.dispute_opened", "payment.dispute_closed"]
+
+
+def test_a_closed_late_success_can_be_refunded_and_disputed(gateway, acme, scripted):
+    """The merchant refunds the duplicate money at the processor: its refund is recorded, not
+    refused for ever; so is a chargeback of it."""
+    scripted.answer = voucher
+    payment = pay_invoices(gateway, acme, "k1", payment_method="cash")
+    reconcile.reconcile(gateway, now=payment.created_at + timedelta(days=3, minutes=10))
+    scripted.answer = ChargeResult(Outcome.SUCCEEDED, processor_reference="ch_card")
+    pay_invoices(gateway, acme, "k2", token="tok")
+    deliver(gateway, scripted, event("ev1", payment, Outcome.SUCCEEDED))
+    refund = WebhookEvent(
+        "r1",
+        EventKind.REFUND,
+        payment_id=payment.id,
+        outcome=Outcome.SUCCEEDED,
+        amount=Money("1000.00", MXN),
+        refund_reference="re_1",
+    )
+    assert deliver(gateway, scripted, refund) == "applied"
+    body = payment_of(gateway, payment.id)
+    assert (body["status"], body["refunded_amount"]) == ("canceled", "1000.00")
+    assert "payment.refund_recorded" in outbound(gateway)
+    assert deliver(gateway, scripted, _dispute("d1", payment, DisputeStatus.OPEN)) == "applied"
+    assert payment_of(gateway, payment.id)["dispute"]["status"] == "open"
+    assert reasons_of(gateway, acme) == ("payment_registered",)  # still the card payment's
+
+
+def test_an_expired_transfer_with_money_received_is_flagged_for_a_refund(gateway, acme, scripted):
+    scripted.answer = spei
+    payment = pay_invoices(gateway, acme, "k1", payment_method="bank_transfer")
+    short = event("ev1", payment, Outcome.PENDING, received=Money("300.00", MXN))
+    deliver(gateway, scripted, short)
+    reconcile.reconcile(gateway, now=payment.created_at + timedelta(days=3, minutes=10))
+    body = payment_of(gateway, payment.id)
+    assert (body["status"], body["received_amount"]) == ("canceled", "300.00")
+    assert body["flags"] == ["partially_funded"]
+
+
+def test_reconciliation_is_due_at_the_expiry_whatever_its_back_off(gateway, acme, scripted):
+    scripted.answer = hosted
+    payment = pay_invoices(gateway, acme, "k1")
+    with gateway.store.write() as session:
+        session.get(Payment, payment.id).reconcile_attempts = 10  # backing off an hour a pass
+    reconcile.reconcile(gateway, now=payment.created_at + timedelta(minutes=50))
+    with gateway.store.read() as session:
+        assert session.get(Payment, payment.id).reconcile_after == payment.expires_at
+    counts = reconcile.reconcile(gateway, now=payment.expires_at + timedelta(seconds=1))
+    assert counts.expired == 1
+
+
+def test_a_processor_that_cannot_cancel_holds_until_its_own_later_expiry(gateway, acme, scripted):
+    """The plugin reports the processor's expiry (later than ours: it ignored the one we sent):
+    the invoices are held until then plus the grace, since the store still takes the cash."""
+
+    def late_voucher(request):
+        result = voucher(request)
+        return replace(result, expires_at=request.expires_at + timedelta(days=2))
+
+    scripted.answer = late_voucher
+    scripted.can_cancel = False
+    payment = pay_invoices(gateway, acme, "k1", payment_method="cash")
+    created = payment.created_at
+    reconcile.reconcile(gateway, now=created + timedelta(days=5, hours=1))  # ours + 2 d grace
+    assert payment_of(gateway, payment.id)["status"] == "requires_action"
+    reconcile.reconcile(gateway, now=created + timedelta(days=6, hours=1))
+    assert payment_of(gateway, payment.id)["status"] == "canceled"

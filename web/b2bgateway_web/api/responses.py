@@ -175,7 +175,7 @@ class DisputeOut(BaseModel):
 class AttemptOut(BaseModel):
     reference: str
     outcome: Literal["succeeded", "pending", "failed", "unknown"]
-    final: bool = Field(description="false: a declined try the customer could retry")
+    final: bool = Field(description="true once this try ended: paid, or failed for good")
     failure: FailureOut | None
     method_details: MethodDetailsOut | None
     created_at: datetime
