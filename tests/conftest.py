@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +21,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from b2bgateway.gateway import Gateway
-from b2bgateway.money import Money
 from b2bgateway.plugins import Plugins, get_plugin_manager
 from b2bgateway.settings import MerchantConfig, Settings
 from b2bgateway.store import Store, upgrade
 from b2bgateway.store.models import Base
-from b2bgateway.store.repository import (
-    CustomerData,
-    InvoiceData,
-    upsert_customer,
-    upsert_invoices,
-)
+from tests.support.seeding import seed_customer
 from tests.support.web import API_KEY, SandboxOutbox, record_sandbox
 
 OTHER_API_KEY = "sk_test_merchant_b"
@@ -149,34 +142,7 @@ def acme(gateway: Gateway) -> MerchantConfig:
 def data(store: Store) -> None:
     """acme's customer C-1 (credit limit 1000.00 MXN) with F-1 100.10 and F-2 2399.90, due in
     five days."""
-    today = date.today()
-    with store.write() as session:
-        upsert_customer(
-            session,
-            "acme",
-            "C-1",
-            CustomerData(
-                name="Ferretería", active=True, currency="MXN", credit_limit=Money("1000.00", "MXN")
-            ),
-        )
-        upsert_invoices(
-            session,
-            "acme",
-            [
-                InvoiceData(
-                    invoice_id=invoice_id,
-                    customer_id="C-1",
-                    folio=invoice_id,
-                    document_type="factura",
-                    source="ventas",
-                    issued_on=today - timedelta(days=30),
-                    due_on=today + timedelta(days=5),
-                    total=Money(balance, "MXN"),
-                    balance=Money(balance, "MXN"),
-                )
-                for invoice_id, balance in (("F-1", "100.10"), ("F-2", "2399.90"))
-            ],
-        )
+    seed_customer(store, "acme", (("F-1", "100.10"), ("F-2", "2399.90")), credit_limit="1000.00")
 
 
 @pytest.fixture

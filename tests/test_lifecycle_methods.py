@@ -11,7 +11,7 @@ processor's answers; the sandbox's own simulation of the same flows is tested in
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -44,13 +44,8 @@ from b2bgateway.plugins import Plugins, get_plugin_manager
 from b2bgateway.representation import payment_json, statement_json
 from b2bgateway.settings import Settings
 from b2bgateway.store.models import OutboxMessage, Payment, PaymentAttempt
-from b2bgateway.store.repository import (
-    CustomerData,
-    InvoiceData,
-    upsert_customer,
-    upsert_invoices,
-)
 from tests.conftest import API_KEY
+from tests.support.seeding import seed_customer
 
 CLABE = "646180157000000004"
 MXN = "MXN"
@@ -147,31 +142,7 @@ def acme(gateway: Gateway) -> Any:
 
 @pytest.fixture(autouse=True)
 def seeded(store: Any) -> None:
-    with store.write() as session:
-        upsert_customer(
-            session,
-            "acme",
-            "C-1",
-            CustomerData("Ferretería", True, MXN, Money("0.00", MXN), email="cxp@example.mx"),
-        )
-        upsert_invoices(
-            session,
-            "acme",
-            [
-                InvoiceData(
-                    f"F-{n}",
-                    "C-1",
-                    f"A{n}",
-                    "factura",
-                    "ventas",
-                    date(2026, 11, 1),
-                    date(2026, 12, 1),
-                    Money("1000.00", MXN),
-                    Money("1000.00", MXN),
-                )
-                for n in (1, 2)
-            ],
-        )
+    seed_customer(store, "acme", (("F-1", "1000.00"), ("F-2", "1000.00")), credit_limit="0.00")
 
 
 def pay_invoices(gw: Gateway, acme: Any, key: str, **kwargs: Any) -> Payment:

@@ -19,13 +19,12 @@ import pytest
 from click.testing import CliRunner
 
 from b2bgateway.gateway import Gateway
-from b2bgateway.money import Money
 from b2bgateway.plugins import Plugins, get_plugin_manager
 from b2bgateway.sandbox import records
 from b2bgateway.settings import Settings, load_settings
-from b2bgateway.store.repository import CustomerData, InvoiceData, upsert_customer, upsert_invoices
 from b2bgateway_web import hookimpl, web_plugins
 from b2bgateway_web.cli import main
+from tests.support.seeding import seed_customer
 from tests.support.web import SandboxOutbox
 
 API_KEY = "sk_demo_test_123"
@@ -64,31 +63,7 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str)
 @pytest.fixture
 def invoices(gateway: Gateway) -> None:
     """C-1 owes F-1 (1,000.00) and F-2 (234.50): 1,234.50 together."""
-    with gateway.store.write() as session:
-        upsert_customer(
-            session,
-            "demo",
-            "C-1",
-            CustomerData(name="Cliente 1", active=True, currency="MXN", credit_limit=None),
-        )
-        upsert_invoices(
-            session,
-            "demo",
-            [
-                InvoiceData(
-                    invoice_id=folio,
-                    customer_id="C-1",
-                    folio=folio,
-                    document_type="factura",
-                    source="ventas",
-                    issued_on=TODAY - timedelta(days=30),
-                    due_on=TODAY + timedelta(days=5),
-                    total=Money(balance, "MXN"),
-                    balance=Money(balance, "MXN"),
-                )
-                for folio, balance in (("F-1", "1000.00"), ("F-2", "234.50"))
-            ],
-        )
+    seed_customer(gateway.store, "demo", (("F-1", "1000.00"), ("F-2", "234.50")), name="Cliente 1")
 
 
 @pytest.fixture

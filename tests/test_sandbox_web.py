@@ -19,13 +19,12 @@ import pytest
 from pydantic import SecretStr
 
 from b2bgateway.gateway import Gateway
-from b2bgateway.money import Money
 from b2bgateway.sandbox import records
 from b2bgateway.sandbox.ledger import open_ledger
 from b2bgateway.sandbox.signing import form_token
 from b2bgateway.settings import Settings
-from b2bgateway.store.repository import CustomerData, InvoiceData, upsert_customer, upsert_invoices
 from tests.conftest import WEBHOOK_SECRET
+from tests.support.seeding import seed_customer
 from tests.support.web import API_KEY, AUTH, SandboxOutbox
 
 PUBLIC_URL = "http://127.0.0.1:8000"  # the settings' default public_url
@@ -59,31 +58,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 @pytest.fixture
 def invoices(gateway: Gateway) -> None:
     """C-1 owes F-1 (1,000.00) and F-2 (234.50): 1,234.50 together."""
-    with gateway.store.write() as session:
-        upsert_customer(
-            session,
-            "acme",
-            "C-1",
-            CustomerData(name="Cliente 1", active=True, currency="MXN", credit_limit=None),
-        )
-        upsert_invoices(
-            session,
-            "acme",
-            [
-                InvoiceData(
-                    invoice_id=folio,
-                    customer_id="C-1",
-                    folio=folio,
-                    document_type="factura",
-                    source="ventas",
-                    issued_on=TODAY - timedelta(days=30),
-                    due_on=TODAY + timedelta(days=5),
-                    total=Money(balance, "MXN"),
-                    balance=Money(balance, "MXN"),
-                )
-                for folio, balance in (("F-1", "1000.00"), ("F-2", "234.50"))
-            ],
-        )
+    seed_customer(gateway.store, "acme", (("F-1", "1000.00"), ("F-2", "234.50")), name="Cliente 1")
 
 
 @pytest.fixture
