@@ -11,7 +11,7 @@ import enum
 import logging
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from b2bgateway.interface import ChargeResult, MethodDetails, Outcome
@@ -120,38 +120,49 @@ def record_attempt(session: Session, payment: Payment, result: ChargeResult) -> 
     """Keep this try at the processor (one row per processor reference): its outcome, failure
     and method details. The references are also how notifications find the payment later.
 
-    One ``INSERT ... ON CONFLICT DO UPDATE`` on the connection (no ORM flush), and only for a
-    reference of this payment: one that another payment holds is left alone."""
+    One ``INSERT ... ON CONFLICT DO UPDATE`` built once per dialect, on the connection (no ORM
+    flush), and only for a reference of this payment: one that another payment holds is left
+    alone. A failure or method details already known are kept when this answer has none."""
     reference = result.attempt_reference or result.processor_reference
     if not reference:
         return
     now = utcnow()
-    values: dict[str, Any] = {
-        "outcome": result.outcome.value,
-        # final: this try has ended (paid, or failed for good); a pending one has not
-        "final": result.final and result.outcome in (Outcome.SUCCEEDED, Outcome.FAILED),
-        "updated_at": now,
-    }
-    if result.failure is not None:
-        values["failure_code"] = result.failure.code
-        values["failure_message"] = result.failure.message
-    if result.method_details is not None:
-        values["method_details"] = method_details_json(result.method_details)
+    failure, details = result.failure, result.method_details
     connection = session.connection()
-    insert = dialect_insert(connection.dialect.name)(PaymentAttempt)
-    statement = insert.values(
-        payment_id=payment.id,
-        merchant_id=payment.merchant_id,
-        processor=payment.processor,
-        reference=reference,
-        created_at=now,
-        **values,
-    ).on_conflict_do_update(
-        index_elements=_ATTEMPT_KEY,
-        set_={key: insert.excluded[key] for key in values},
-        where=PaymentAttempt.payment_id == insert.excluded.payment_id,
+    connection.execute(
+        _UPSERT_ATTEMPT[connection.dialect.name],
+        {
+            "payment_id": payment.id,
+            "merchant_id": payment.merchant_id,
+            "processor": payment.processor,
+            "reference": reference,
+            "outcome": result.outcome.value,
+            # final: this try has ended (paid, or failed for good); a pending one has not
+            "final": result.final and result.outcome in (Outcome.SUCCEEDED, Outcome.FAILED),
+            "failure_code": None if failure is None else failure.code,
+            "failure_message": None if failure is None else failure.message,
+            "method_details": None if details is None else method_details_json(details),
+            "created_at": now,
+            "updated_at": now,
+        },
     )
-    connection.execute(statement)
 
 
-_ATTEMPT_KEY = ("merchant_id", "processor", "reference")
+def _upsert_attempt(dialect: str) -> Any:
+    insert = dialect_insert(dialect)(PaymentAttempt)
+    table = PaymentAttempt.__table__
+    kept = ("failure_code", "failure_message", "method_details")
+    return insert.on_conflict_do_update(
+        index_elements=("merchant_id", "processor", "reference"),
+        set_={
+            "outcome": insert.excluded.outcome,
+            "final": insert.excluded.final,
+            "updated_at": insert.excluded.updated_at,
+            **{name: func.coalesce(insert.excluded[name], table.c[name]) for name in kept},
+        },
+        where=table.c.payment_id == insert.excluded.payment_id,
+    )
+
+
+#: Per dialect (both have ON CONFLICT), built once so that it is compiled once.
+_UPSERT_ATTEMPT: dict[str, Any] = {d: _upsert_attempt(d) for d in ("postgresql", "sqlite")}

@@ -5,7 +5,7 @@ and outbound events. Money is a string with the currency's decimals, never a num
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -238,8 +238,11 @@ def forma_pago(details: Mapping[str, Any]) -> str:
     )
 
 
+_DETAILS = tuple(f.name for f in fields(MethodDetails))
+
+
 def method_details_json(details: MethodDetails, paid_at: Any = None) -> dict[str, Any]:
-    body = asdict(details)
+    body = {name: getattr(details, name) for name in _DETAILS}  # flat: no asdict's deep copy
     when = paid_at or details.paid_at
     body["paid_at"] = None if when is None else timestamp(when)
     body["forma_pago"] = forma_pago(body)
