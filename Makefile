@@ -12,7 +12,7 @@ PLUGINS := $(wildcard plugins/*_plugin)
 DISTRIBUTIONS := -e ".[dev,postgresql]" -e "./web[test]" $(foreach p,$(PLUGINS),-e "./$(p)[test]")
 PYPROJECTS := pyproject.toml web/pyproject.toml $(foreach p,$(PLUGINS),$(p)/pyproject.toml)
 
-.PHONY: run test test-sqlite test-plugins test-postgres lint typecheck install bench clean translations
+.PHONY: run browser test test-sqlite test-plugins test-postgres lint typecheck install bench clean translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,11 +24,28 @@ $(VENV)/.installed: $(BIN)/python $(PYPROJECTS)
 
 install: $(VENV)/.installed
 
+# The gateway and its worker (reconciliation, outbound events, expiry), both stopped by one Ctrl-C.
+# Without public_url configured, links and webhooks follow HOST and PORT.
 run: install
 	$(BIN)/b2bgateway db upgrade
-	$(BIN)/b2bgateway demo
+	$(BIN)/b2bgateway demo --host $(HOST) --port $(PORT)
 	@echo "b2bgateway: http://$(HOST):$(PORT)  (API key: sk_demo_123)"
+	@$(BIN)/b2bgateway worker --interval 5 --older-than 60 & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' INT TERM EXIT; \
 	$(BIN)/b2bgateway serve --host $(HOST) --port $(PORT)
+
+# The browser tests drive Debian's Chromium through its chromedriver: installed here when missing
+# and this is a Debian machine we are root on, else a one-line message before anything runs.
+browser:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing chromium and chromium-driver (Debian packages)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; \
+	else \
+		echo "make test needs Chromium and its driver: apt-get install chromium chromium-driver (as root)" >&2; \
+		exit 1; \
+	fi
 
 lint: install
 	$(BIN)/ruff check .
@@ -53,7 +70,7 @@ test-postgres: install
 		echo "WARNING: PostgreSQL at 127.0.0.1:5432 not reachable: PostgreSQL run skipped" >&2; \
 	fi
 
-test: lint typecheck test-sqlite test-plugins test-postgres
+test: browser lint typecheck test-sqlite test-plugins test-postgres
 
 # The pages' words: extract them into messages.pot and merge that into each catalog (web/babel.cfg);
 # then translate the new entries. tests/test_translations.py fails until every one has its text.

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import click
 
@@ -19,12 +19,6 @@ from b2bgateway.settings import config_path
 from b2bgateway_web.web_plugins import PluginCommands
 
 log = logging.getLogger("b2bgateway")
-# gunicorn's access log as JSON too: no query strings or headers (they may carry ids, never secrets,
-# but the Authorization header must never be logged).
-ACCESS_LOG_FORMAT = (
-    '{"time": "%(t)s", "level": "info", "logger": "access", "method": "%(m)s", '
-    '"path": "%(U)s", "status": %(s)s, "duration_ms": %(M)s, "request_id": "%({x-request-id}o)s"}'
-)
 
 
 def _build() -> Gateway:
@@ -89,59 +83,30 @@ def _check_ready(gw: Gateway) -> None:
 )
 def serve(host: str, port: int, workers: int, threads: int, timeout: int) -> None:
     """Run the HTTP service under gunicorn with threaded workers (not Flask's dev server)."""
-    from gunicorn.app.base import BaseApplication
+    from b2bgateway_web.server import run
 
     with _gateway() as gw:  # fail here, in the master, on bad configuration
         _check_ready(gw)
+        url = _follow_listening_address(gw, host, port)
+    click.echo(f"b2bgateway listening on http://{host}:{port}  (public: {url})")
+    run(host, port, workers=workers, threads=threads, timeout=timeout)
 
-    from gunicorn.glogging import Logger
 
-    class _AccessLogger(Logger):  # type: ignore[misc]
-        """gunicorn's logger, with payment-page tokens taken out of logged paths."""
+def _listening_url(host: str, port: int) -> str:
+    """How a browser on this machine reaches a server listening on ``host:port``."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # noqa: S104 (a comparison)
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
 
-        def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
-            from b2bgateway_web.logs import redact_path
 
-            atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
-            for key in ("U", "r", "{raw_uri}e"):
-                if isinstance(atoms.get(key), str):
-                    atoms[key] = redact_path(atoms[key])
-            return atoms
-
-    class _App(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            for key, value in {
-                "bind": f"{host}:{port}",
-                "workers": workers,
-                "threads": threads,
-                "worker_class": "gthread",
-                "timeout": timeout,
-                "accesslog": "-",
-                "access_log_format": ACCESS_LOG_FORMAT,
-                "logger_class": _AccessLogger,
-                # gunicorn's control socket is one path per machine: two instances would fight
-                # over it, and nothing here uses it.
-                "control_socket_disable": True,
-            }.items():
-                self.cfg.set(key, value)
-
-        def load(self) -> Any:
-            import gc
-
-            from b2bgateway_web import create_app
-
-            app = create_app()
-            # What start-up built (modules, the app, SQLAlchemy's mappers, the plugins) lives as
-            # long as the worker: moved out of the collector's reach, a full collection scans only
-            # what requests allocate (a 10,000-line statement triggered ~80 ms pauses).
-            gc.collect()
-            gc.freeze()
-            return app
-
-    click.echo(
-        f"b2bgateway listening on http://{host}:{port}  (health: http://{host}:{port}/healthz)"
-    )
-    _App().run()
+def _follow_listening_address(gw: Gateway, host: str, port: int) -> str:
+    """``public_url``, or, when the configuration does not set it, where this server listens
+    (the workers read it from the environment): links, redirects and webhooks then work on any
+    port. Behind a proxy or on another host, set ``public_url``."""
+    if "public_url" in gw.settings.model_fields_set:
+        return str(gw.settings.public_url).rstrip("/")
+    url = _listening_url(host, port)
+    os.environ["B2BGATEWAY_PUBLIC_URL"] = url
+    return url
 
 
 @main.group("db")
@@ -225,9 +190,15 @@ def config_check() -> None:
 
 @main.command()
 @click.option("--merchant", "merchant_id", default="demo", show_default=True)
-def demo(merchant_id: str) -> None:
+@click.option("--host", default=None, help="Where serve will listen (for the printed link).")
+@click.option("--port", default=None, type=int, help="Where serve will listen.")
+def demo(merchant_id: str, host: str | None, port: int | None) -> None:
     """Load demo customers and invoices for a merchant (safe to run again), and print a link to
-    one customer's payment page (valid 30 minutes: run the command again for a new one)."""
+    one customer's payment page (valid 30 minutes: run the command again for a new one). Without
+    ``public_url`` configured, the link points where ``--host``/``--port`` say serve listens."""
+    if host is not None or port is not None:
+        with _gateway() as gw:
+            _follow_listening_address(gw, host or "127.0.0.1", port or 8000)
     from b2bgateway.demo import DEMO_ORDER, DEMO_PORTAL_CUSTOMER, load_demo
     from b2bgateway_web.tokens import TokenInvalid, create_link
 
