@@ -119,18 +119,21 @@ def test_the_worker_goes_again_at_once_while_batches_come_back_full(runner, conf
     assert passes == batches  # two full passes back to back, then the sleep
 
 
+WILDCARD = "0.0.0.0"  # noqa: S104 (where a server would listen; nothing binds here)
+
+
 def test_links_follow_the_port_serve_listens_on_unless_public_url_is_set(
     runner, config, monkeypatch
 ):
     """`make run PORT=18630`: the printed link, the hosted page and webhooks point there."""
     monkeypatch.delenv("B2BGATEWAY_PUBLIC_URL", raising=False)  # restored after the test
-    result = runner.invoke(main, ["demo", "--host", "0.0.0.0", "--port", "18630"])
+    result = runner.invoke(main, ["demo", "--host", WILDCARD, "--port", "18630"])
     assert result.exit_code == 0, result.output
     assert "Portal de ejemplo: http://127.0.0.1:18630/portal/" in result.output
 
     monkeypatch.delenv("B2BGATEWAY_PUBLIC_URL")
     config.write_text('public_url = "https://pagos.example.mx"\n' + config.read_text())
-    result = runner.invoke(main, ["demo", "--host", "0.0.0.0", "--port", "18630"])
+    result = runner.invoke(main, ["demo", "--host", WILDCARD, "--port", "18630"])
     assert result.exit_code == 0, result.output
     assert "Portal de ejemplo: https://pagos.example.mx/portal/" in result.output
 
@@ -138,6 +141,6 @@ def test_links_follow_the_port_serve_listens_on_unless_public_url_is_set(
 def test_the_listening_url_of_an_ipv6_or_wildcard_address():
     from b2bgateway_web.cli import _listening_url
 
-    assert _listening_url("0.0.0.0", 8000) == "http://127.0.0.1:8000"
+    assert _listening_url(WILDCARD, 8000) == "http://127.0.0.1:8000"
     assert _listening_url("::1", 9000) == "http://[::1]:9000"
     assert _listening_url("gw.local", 80) == "http://gw.local:80"
