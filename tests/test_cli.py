@@ -144,3 +144,14 @@ def test_the_listening_url_of_an_ipv6_or_wildcard_address():
     assert _listening_url(WILDCARD, 8000) == "http://127.0.0.1:8000"
     assert _listening_url("::1", 9000) == "http://[::1]:9000"
     assert _listening_url("gw.local", 80) == "http://gw.local:80"
+
+
+def test_db_upgrade_says_what_it_ran_and_nothing_else(runner, tmp_path, monkeypatch, caplog):
+    import logging
+
+    monkeypatch.setenv("B2BGATEWAY_DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
+    with caplog.at_level(logging.INFO):
+        result = runner.invoke(main, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    messages = [r.getMessage() for r in caplog.records if r.name.startswith("alembic")]
+    assert messages and all(m.startswith("Running upgrade") for m in messages), messages
