@@ -146,12 +146,30 @@ def test_the_listening_url_of_an_ipv6_or_wildcard_address():
     assert _listening_url("gw.local", 80) == "http://gw.local:80"
 
 
-def test_db_upgrade_says_what_it_ran_and_nothing_else(runner, tmp_path, monkeypatch, caplog):
+def test_db_upgrade_says_what_it_ran_and_nothing_else(runner, tmp_path, monkeypatch):
     import logging
 
+    class Seen(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__(logging.DEBUG)
+            self.messages: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.messages.append(record.getMessage())
+
+    seen = Seen()
     monkeypatch.setenv("B2BGATEWAY_DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
-    with caplog.at_level(logging.INFO):
+    loggers = [
+        logging.getLogger(n) for n in ("alembic.runtime.migration", "alembic.runtime.plugins")
+    ]
+    for logger in loggers:
+        monkeypatch.setattr(logger, "level", logging.NOTSET)
+        logger.addHandler(seen)
+    try:
         result = runner.invoke(main, ["db", "upgrade"])
+    finally:
+        for logger in loggers:
+            logger.removeHandler(seen)
     assert result.exit_code == 0, result.output
-    messages = [r.getMessage() for r in caplog.records if r.name.startswith("alembic")]
-    assert messages and all(m.startswith("Running upgrade") for m in messages), messages
+    assert seen.messages, "no migration was logged"
+    assert all(m.startswith("Running upgrade") for m in seen.messages), seen.messages
