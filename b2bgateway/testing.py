@@ -28,6 +28,7 @@ details and installments)::
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import entry_points
 from typing import Any
@@ -49,6 +50,7 @@ from b2bgateway.money import Money, currencies
 from b2bgateway.plugins import PROCESSOR_HOOKS, Plugins, Processor, get_plugin_manager
 
 __all__ = [
+    "RECORD",
     "REQUIRED_HOOKS",
     "SECRET_WORDS",
     "assert_method_conforms",
@@ -60,6 +62,8 @@ __all__ = [
     "check_secrets",
     "clabe_is_valid",
     "method_request",
+    "record_mode",
+    "recording",
     "registered",
 ]
 
@@ -68,6 +72,21 @@ OPTIONAL_HOOKS = ("b2bgateway_cancel_payment", "b2bgateway_retrieve_refund")
 REQUIRED_HOOKS = tuple(h for h in PROCESSOR_HOOKS if h not in OPTIONAL_HOOKS)
 #: Settings fields whose names contain one of these must be SecretStr.
 SECRET_WORDS = ("secret", "private", "password", "access_token", "api_key")
+
+
+def recording() -> bool:
+    """Whether plugin tests record cassettes against the real API (``B2BGATEWAY_RECORD=1``)."""
+    return os.environ.get("B2BGATEWAY_RECORD") == "1"
+
+
+#: ``recording()`` at import: for a conftest's module-level choices (which keys to use).
+RECORD = recording()
+
+
+def record_mode() -> str:
+    """vcr's record mode: ``none`` (replay only) unless recording, then ``once`` or what
+    ``B2BGATEWAY_RECORD_MODE`` says (``new_episodes`` adds to existing cassettes)."""
+    return os.environ.get("B2BGATEWAY_RECORD_MODE", "once") if recording() else "none"
 
 
 def registered(name: str, plugin: object) -> Processor:

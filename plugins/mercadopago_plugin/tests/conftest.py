@@ -9,42 +9,20 @@ real API instead: see ``tests/cassettes/README.md``.
 
 from __future__ import annotations
 
-import os
-import re
-import socket
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import vcr
 from helpers import Sent, settings_table
 from requests.structures import CaseInsensitiveDict
-from vcr.cassette import Cassette
 
 from b2bgateway.plugins import Processor
 from b2bgateway.testing import registered
 from b2bgateway_mercadopago import client, hooks
 
-RECORD = os.environ.get("B2BGATEWAY_RECORD") == "1"
-CASSETTES = Path(__file__).parent / "cassettes"
-_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
-
-
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Outside a recording, nothing but loopback: a request vcr does not answer fails here."""
-    if RECORD:
-        return
-    connect = socket.socket.connect
-
-    def guarded(self: socket.socket, address: Any) -> Any:
-        host = address[0] if isinstance(address, tuple) else address
-        if host not in _LOOPBACK:
-            raise OSError(f"tests do not use the network (tried {address!r})")
-        return connect(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", guarded)
+#: no_network (autouse), cassette (tests/cassettes/<test_module>/<test>.yaml, all played) and
+#: vcr_config: the kit's defaults are this plugin's (match on method, URL, query and body;
+#: authorization filtered), so it overrides nothing.
+pytest_plugins = ["b2bgateway.testing_pytest"]
 
 
 @pytest.fixture
@@ -71,20 +49,3 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[Sent]:
 
     monkeypatch.setattr(client._Transport, "request", spy)
     return requests
-
-
-@pytest.fixture
-def cassette(request: pytest.FixtureRequest) -> Iterator[Cassette]:
-    """``tests/cassettes/<test_module>/<test>.yaml``, every interaction played exactly once."""
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name).strip("_")
-    path = CASSETTES / request.node.path.stem / f"{name}.yaml"
-    recorder = vcr.VCR(
-        record_mode="once" if RECORD else "none",
-        match_on=["method", "scheme", "host", "port", "path", "query", "body"],
-        filter_headers=["authorization"],
-        decode_compressed_response=True,
-    )
-    with recorder.use_cassette(str(path)) as recorded:
-        yield recorded
-    if not RECORD:
-        assert recorded.all_played, f"{path.name}: not every recorded request was made"

@@ -9,21 +9,19 @@ missing cassettes are recorded against Openpay's sandbox; see ``cassettes/README
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import vcr
 
 from b2bgateway.plugins import Processor
-from b2bgateway.testing import registered
+from b2bgateway.testing import RECORD, registered
 from b2bgateway_openpay import client, hooks
 from b2bgateway_openpay.settings import OpenpaySettings
 
-RECORD = os.environ.get("B2BGATEWAY_RECORD") == "1"
-CASSETTES = Path(__file__).parent / "cassettes"
+#: no_network (autouse), cassette (cassettes/<test module>/<test>.yaml, all played) and
+#: vcr_config, overridden below with Openpay's scrubbers.
+pytest_plugins = ["b2bgateway.testing_pytest"]
 MERCHANT_ID = "mzdtln0bmtms6o3kck8f"  # the merchant id of Openpay's documentation examples
 WEBHOOK_USER = "openpay-notifier"
 WEBHOOK_PASSWORD = "s3cret-hook-password"
@@ -75,21 +73,6 @@ def fresh_clients() -> Iterator[None]:
     client.for_merchant.cache_clear()
 
 
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Only loopback addresses resolve, unless recording."""
-    if RECORD:
-        return
-    real = socket.getaddrinfo
-
-    def local_only(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if host not in ("127.0.0.1", "localhost", "::1"):
-            raise socket.gaierror(socket.EAI_NONAME, f"no network in tests: {host}")
-        return real(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", local_only)
-
-
 def _scrub_request(request: Any) -> Any:
     if RECORD:
         request.uri = request.uri.replace(os.environ["OPENPAY_MERCHANT_ID"], MERCHANT_ID)
@@ -108,18 +91,11 @@ def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def cassette(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """``cassettes/<test module>/<test>.yaml``, every interaction of which must be played."""
-    recorder = vcr.VCR(
-        cassette_library_dir=str(CASSETTES / request.node.module.__name__.rpartition(".")[2]),
-        record_mode="once" if RECORD else "none",
-        match_on=["method", "scheme", "host", "port", "path", "query", "body"],
-        filter_headers=["authorization", "x-openpay-client-user-agent"],
-        decode_compressed_response=True,
-        before_record_request=_scrub_request,
-        before_record_response=_scrub_response,
-    )
-    with recorder.use_cassette(f"{request.node.name}.yaml") as recorded:
-        yield recorded
-        if not RECORD:
-            assert recorded.all_played, "an interaction of the cassette was not requested"
+def vcr_config() -> dict[str, Any]:
+    """The kit's defaults, plus the SDK-less client's user agent filtered and the real merchant
+    id scrubbed from what is recorded."""
+    return {
+        "filter_headers": ["authorization", "x-openpay-client-user-agent"],
+        "before_record_request": _scrub_request,
+        "before_record_response": _scrub_response,
+    }

@@ -9,21 +9,20 @@ are recorded against Stripe's test mode instead; see ``cassettes/README.md``.
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import vcr
 
 from b2bgateway.plugins import Processor
-from b2bgateway.testing import registered
+from b2bgateway.testing import RECORD, registered
 from b2bgateway_stripe import client, hooks
 from b2bgateway_stripe.settings import StripeSettings
 
-RECORD = os.environ.get("B2BGATEWAY_RECORD") == "1"
-RECORD_MODE = os.environ.get("B2BGATEWAY_RECORD_MODE", "once")  # or "new_episodes"
+#: no_network (autouse), cassette (cassettes/<test module>/<test>.yaml, all played; record mode
+#: once, or B2BGATEWAY_RECORD_MODE=new_episodes, when recording) and vcr_config, overridden below.
+pytest_plugins = ["b2bgateway.testing_pytest"]
 CASSETTES = Path(__file__).parent / "cassettes"
 SECRET_KEY = "sk_test_fake"  # never a real key: the cassettes' requests carry no Authorization
 WEBHOOK_SECRET = "whsec_test_fake_endpoint_secret"
@@ -79,21 +78,6 @@ def home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPat
     return path
 
 
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Only loopback addresses resolve, unless recording."""
-    if RECORD:
-        return
-    real = socket.getaddrinfo
-
-    def local_only(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if host not in ("127.0.0.1", "localhost", "::1"):
-            raise socket.gaierror(socket.EAI_NONAME, f"no network in tests: {host}")
-        return real(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", local_only)
-
-
 class Sent(list[dict[str, str]]):
     """The requests the SDK sent (headers after filtering), in order, as vcr saw them."""
 
@@ -102,28 +86,30 @@ class Sent(list[dict[str, str]]):
 
 
 @pytest.fixture
-def cassette(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """``cassettes/<test module>/<test>.yaml``, every interaction of which must be played."""
-    sent = Sent()
+def sent_requests() -> Sent:
+    return Sent()
+
+
+@pytest.fixture
+def vcr_config(sent_requests: Sent) -> dict[str, Any]:
+    """The kit's defaults, plus the SDK's user agents filtered and what it sent watched."""
 
     def watch(outgoing: Any) -> Any:
         # vcr filters the cassette's own requests too (no SDK headers), and each sent one
         # several times.
         seen = {"_": f"{outgoing.method} {outgoing.path}", **dict(outgoing.headers)}
-        if "Stripe-Version" in seen and seen not in sent:
-            sent.append(seen)
+        if "Stripe-Version" in seen and seen not in sent_requests:
+            sent_requests.append(seen)
         return outgoing
 
-    recorder = vcr.VCR(
-        cassette_library_dir=str(CASSETTES / request.node.module.__name__.rpartition(".")[2]),
-        record_mode=RECORD_MODE if RECORD else "none",
-        match_on=["method", "scheme", "host", "port", "path", "query", "body"],
-        filter_headers=["authorization", "x-stripe-client-user-agent", "user-agent"],
-        decode_compressed_response=True,
-        before_record_request=watch,
-    )
-    with recorder.use_cassette(f"{request.node.name}.yaml") as recorded:
-        recorded.sent = sent
-        yield recorded
-        if not RECORD:
-            assert recorded.all_played, "an interaction of the cassette was not requested"
+    return {
+        "filter_headers": ["authorization", "x-stripe-client-user-agent", "user-agent"],
+        "before_record_request": watch,
+    }
+
+
+@pytest.fixture
+def cassette(cassette: Any, sent_requests: Sent) -> Any:
+    """The kit's cassette, with ``.sent``: the requests the SDK sent, as vcr saw them."""
+    cassette.sent = sent_requests
+    return cassette
