@@ -9,6 +9,7 @@ PORT ?= 8000
 TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3Db2bgateway_test
 # Processor plugins: each its own distribution under plugins/, with its own tests.
 PLUGINS := $(wildcard plugins/*_plugin)
+PLUGIN_PACKAGES := $(patsubst %/__init__.py,%,$(wildcard $(addsuffix /b2bgateway_*/__init__.py,$(PLUGINS))))
 DISTRIBUTIONS := -e ".[dev,postgresql]" -e "./web[test]" $(foreach p,$(PLUGINS),-e "./$(p)[test]")
 PYPROJECTS := pyproject.toml web/pyproject.toml $(foreach p,$(PLUGINS),$(p)/pyproject.toml)
 
@@ -52,7 +53,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy b2bgateway
+	$(BIN)/mypy b2bgateway web/b2bgateway_web $(PLUGIN_PACKAGES)
 
 test-sqlite: install
 	B2BGATEWAY_TEST_DATABASE_URL= $(BIN)/python -m pytest -q
