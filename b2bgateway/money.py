@@ -91,7 +91,10 @@ def parse_amount(value: Any, currency: str) -> Decimal:
             f"{value} has more decimals than {currency} allows ({places})",
             code="too_many_decimals",
         )
-    return amount.quantize(Decimal(1).scaleb(-places))
+    try:
+        return amount.quantize(Decimal(1).scaleb(-places))
+    except InvalidOperation:  # more digits than a Decimal context holds: no real amount has them
+        raise InvalidAmount(f"{value!r} is too large an amount", code="invalid_amount") from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -171,3 +171,13 @@ def test_minor_units_text_is_the_amounts_decimal_string(units, currency):
     assert Money.minor_units_text(units, currency) == str(
         Money.from_minor_units(units, currency).amount
     )
+
+
+@pytest.mark.parametrize("digits", [27, 28, 40])
+def test_an_amount_with_more_digits_than_a_decimal_holds_is_invalid_not_a_crash(digits):
+    """A 27-digit amount once escaped as decimal.InvalidOperation (a 502 to a processor that then
+    retried for ever): every amount parsed from any side fails with InvalidAmount."""
+    with pytest.raises(InvalidAmount):
+        Money("9" * digits, "MXN")
+    with pytest.raises(InvalidAmount):
+        Money(int("9" * digits), "MXN")

@@ -377,3 +377,15 @@ def test_a_webhook_speaks_only_for_its_own_processor(client, gateway, acme, cust
     response = post(client, event_body(payment, "charge.succeeded", "succeeded"))
     assert response.json["outcome"] == "unknown_payment"
     assert status_of(store, payment.id) == "requires_action"
+
+
+@pytest.mark.parametrize("amount", ["9" * 27, "9" * 30 + ".00"])
+def test_an_authentic_event_with_an_absurd_amount_is_refused_as_malformed_not_a_5xx(
+    client, gateway, acme, customer, store, amount
+):
+    """A processor retries a 5xx for ever; an amount no Decimal holds is a 400 it can drop."""
+    payment = checkout(gateway, acme, "k1")
+    response = post(client, event_body(payment, "charge.succeeded", "succeeded", amount=amount))
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.json["code"] == "webhook_malformed"
+    assert status_of(store, payment.id) == "requires_action"
