@@ -78,11 +78,52 @@ def current_merchant() -> MerchantConfig:
     return merchant
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose keys are all different: a proxy that reads the first ``amount`` and a
+    gateway that reads the last would disagree about what is charged."""
+    body = dict(pairs)
+    if len(body) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise InvalidRequest(
+                    f"the key {key!r} appears twice in one object",
+                    extra={
+                        "errors": [
+                            {"loc": ["body", key], "msg": "duplicate key", "type": "duplicate_key"}
+                        ]
+                    },
+                )
+            seen.add(key)
+    return body
+
+
+def request_json() -> Any:
+    """The request's JSON body, read once: one value per key (``{"amount": "1", "amount": "9"}``
+    is a 422, never last-wins) and nesting the parser can follow (a body nested a thousand deep
+    is a 422, never a recursion error). A body that is not JSON is ``BadRequest``
+    ``invalid_json``."""
+    if "request_json" in g:
+        return g.request_json
+    raw = request.get_data(cache=True) or b"null"
+    try:
+        g.request_json = json.loads(raw, object_pairs_hook=_unique_keys)
+    except RecursionError:
+        raise InvalidRequest(
+            "the body nests too deeply",
+            extra={"errors": [{"loc": ["body"], "msg": "too deep", "type": "too_deep"}]},
+        ) from None
+    except ValueError:
+        raise BadRequest("the body is not valid JSON", code="invalid_json") from None
+    return g.request_json
+
+
 def parse_body(model: type[M]) -> M:
     """Validate the JSON body strictly (unknown fields, numbers for amounts: 422)."""
     raw = request.get_data(cache=True)
     if not request.is_json:
         raise UnsupportedMediaType("send a JSON body with Content-Type: application/json")
+    request_json()  # duplicate keys and depth: refused before anything reads the values
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
@@ -127,8 +168,8 @@ def idempotent(view: F) -> F:
         merchant = current_merchant()
         store = gateway().store
         try:
-            payload: Any = json.loads(request.get_data(cache=True) or b"null")
-        except ValueError:
+            payload: Any = request_json()
+        except BadRequest:  # not JSON: fingerprinted as it came (parse_body refuses it)
             payload = request.get_data(cache=True).decode("utf-8", "replace")
         scope = f"{request.method} {request.path}"
         digest = idempotency.fingerprint(scope, payload)
