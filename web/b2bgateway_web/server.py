@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any
 
-# gunicorn's access log as JSON too: no query strings or headers (they may carry ids, never secrets,
-# but the Authorization header must never be logged).
-ACCESS_LOG_FORMAT = (
-    '{"time": "%(t)s", "level": "info", "logger": "access", "method": "%(m)s", '
-    '"path": "%(U)s", "status": %(s)s, "duration_ms": %(M)s, "request_id": "%({x-request-id}o)s"}'
-)
+from b2bgateway_web.logs import redact_path
+
+#: gunicorn's access log line is :func:`access_line`, whole: gunicorn substitutes nothing a
+#: request sent into a template (a path with a newline or an escape code could otherwise add a
+#: line, e.g. a forged "ALERT ...", or break the JSON).
+ACCESS_LOG_FORMAT = "%(json)s"
+
+
+def access_line(atoms: Mapping[str, Any]) -> str:
+    """One JSON object for one request, from gunicorn's atoms: no query string and no header
+    but the response's request id (they may carry ids, never secrets, but the Authorization
+    header must never be logged); the payment page's token taken out of the path."""
+    status = str(atoms.get("s", ""))
+    duration = str(atoms.get("M", ""))
+    return json.dumps(
+        {
+            "time": str(atoms.get("t", "")).strip("[]"),
+            "level": "info",
+            "logger": "access",
+            "method": str(atoms.get("m", "")),
+            "path": redact_path(str(atoms.get("U", ""))),
+            "status": int(status) if status.isdigit() else status,
+            "duration_ms": int(duration) if duration.isdigit() else duration,
+            "request_id": str(atoms.get("{x-request-id}o", "")),
+        }
+    )
 
 
 def run(host: str, port: int, *, workers: int, threads: int, timeout: int) -> None:
@@ -18,16 +40,13 @@ def run(host: str, port: int, *, workers: int, threads: int, timeout: int) -> No
     from gunicorn.glogging import Logger
 
     class _AccessLogger(Logger):  # type: ignore[misc]
-        """gunicorn's logger, with payment-page tokens taken out of logged paths."""
+        """gunicorn's logger, writing :func:`access_line` as the whole access log line."""
+
+        atoms_wrapper_class = dict  # gunicorn's SafeAtoms would backslash the line's quotes
 
         def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
-            from b2bgateway_web.logs import redact_path
-
             atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
-            for key in ("U", "r", "{raw_uri}e"):
-                if isinstance(atoms.get(key), str):
-                    atoms[key] = redact_path(atoms[key])
-            return atoms
+            return {"json": access_line(atoms)}
 
     class _App(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
