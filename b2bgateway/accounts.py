@@ -53,7 +53,7 @@ def order_payment(
         )
     )
     for payment in payments:
-        if PaymentStatus(payment.status).registers_invoices:
+        if PaymentStatus(payment.status).registers_invoices and payment.dispute_status != "lost":
             return payment
     return None
 

@@ -325,6 +325,7 @@ def _free_again(session: Session, payment: Payment) -> bool:
         taken = session.scalar(
             select(Payment.id).where(
                 Payment.merchant_id == payment.merchant_id,
+                Payment.customer_id == payment.customer_id,
                 Payment.order_reference == payment.order_reference,
                 Payment.id != payment.id,
                 Payment.status.in_([s.value for s in S if s.registers_invoices]),
@@ -365,8 +366,7 @@ def refund_succeeded(session: Session, plugins: Plugins, payment: Payment, refun
     new = S.REFUNDED if payment.refunded_minor >= payment.amount_minor else S.PARTIALLY_REFUNDED
     current = PaymentStatus(payment.status)
     if current is S.DISPUTED or current in CLOSED:
-        # Disputed: a won dispute returns it to the refunded state. Closed: a late success,
-        # refunded at the processor; it never held its invoices again, so it stays closed.
+        # Disputed: a won dispute returns to refunded. Closed (a late success): it stays closed.
         if current is S.DISPUTED:
             payment.status_before_dispute = new.value
         notify(session, plugins, payment, {"event": "refund_recorded", "refund_id": refund.id})

@@ -713,3 +713,25 @@ def test_limit_bounds_are_accepted(client, feed, limit):
     response = list_payments(client, limit=limit)
     assert response.status_code == 200
     assert len(response.json["data"]) == min(limit, len(feed))
+
+
+def test_an_order_reference_is_one_customers_not_the_merchants(client, data, store):
+    """Customer C-2 paying an order "PED-77" neither blocks nor reveals C-1's "PED-77"
+    (issue 16 item 2): the reference is unique per customer."""
+    with store.write() as session:
+        upsert_customer(
+            session,
+            "acme",
+            "C-2",
+            CustomerData(
+                name="Otro", active=True, currency="MXN", credit_limit=Money("0.00", "MXN")
+            ),
+        )
+    first = paid(client, order_body())
+    other = {**order_body(), "customer_id": "C-2"}
+    second = paid(client, other)
+    assert first["order_reference"] == second["order_reference"]
+    assert first["customer_id"] != second["customer_id"]
+    # and one customer still cannot pay its own order twice
+    again = client.post("/v1/checkouts", json=order_body(), headers=headers(new_key()))
+    assert_problem(again, 422, "not_payable")

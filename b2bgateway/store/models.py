@@ -212,11 +212,13 @@ class Payment(Timestamps, Base):
             sqlite_where=text("idempotency_key IS NOT NULL"),
             postgresql_where=text("idempotency_key IS NOT NULL"),
         ),
-        # One registered payment per order reference, as per invoice: an order is never charged
-        # twice, whatever keys the portal sends.
+        # One registered payment per order reference of a customer, as per invoice: an order is
+        # never charged twice, whatever keys the portal sends. Per customer: one customer can
+        # neither block nor detect another's order by its reference.
         Index(
             "uq_payments_registered_order",
             "merchant_id",
+            "customer_id",
             "order_reference",
             unique=True,
             sqlite_where=text(REGISTERED_ORDER),

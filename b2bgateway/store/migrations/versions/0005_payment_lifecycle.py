@@ -1,5 +1,5 @@
 """payment lifecycle v1.1: methods, expiry per payment, funding, flags, method details,
-disputes, and the attempts of each payment
+disputes, and the attempts of each payment; an order reference is unique per customer
 
 Revision ID: 0005
 Revises: 0004
@@ -34,11 +34,11 @@ NEW_ORDER = (
 )
 
 
-def _order_index(predicate: str) -> None:
+def _order_index(predicate: str, columns: list[str]) -> None:
     op.create_index(
         "uq_payments_registered_order",
         "payments",
-        ["merchant_id", "order_reference"],
+        columns,
         unique=True,
         sqlite_where=sa.text(predicate),
         postgresql_where=sa.text(predicate),
@@ -78,7 +78,7 @@ def upgrade() -> None:
             "dispute_status IS NULL OR dispute_status IN ('open', 'won', 'lost')",
         )
     op.create_index("ix_payments_status_expires", "payments", ["status", "expires_at"])
-    _order_index(NEW_ORDER)
+    _order_index(NEW_ORDER, ["merchant_id", "customer_id", "order_reference"])
     op.create_table(
         "payment_attempts",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -147,4 +147,4 @@ def downgrade() -> None:
             "payment_method",
         ):
             batch.drop_column(column)
-    _order_index(OLD_ORDER)
+    _order_index(OLD_ORDER, ["merchant_id", "order_reference"])
