@@ -33,6 +33,7 @@ __all__ = [
     "begin",
     "complete",
     "fingerprint",
+    "forget",
     "purge",
     "release",
 ]
@@ -157,6 +158,20 @@ def _claim_statement(dialect: str) -> Any:
         .on_conflict_do_nothing(index_elements=["merchant_id", "key"])
         .returning(_RECORDS.c.key)
     )
+
+
+def forget(store: Store, merchant_id: str, key: str) -> None:
+    """Drop this request's claim: it was refused before anything was done (malformed, not
+    payable, not found), so the key is free again, for the corrected request too. Only a
+    response that did something (a payment, a refund) is kept and replayed."""
+    with store.write() as session:
+        session.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.merchant_id == merchant_id,
+                IdempotencyRecord.key == key,
+                IdempotencyRecord.state == "in_progress",
+            )
+        )
 
 
 def release(store: Store, merchant_id: str, key: str) -> None:

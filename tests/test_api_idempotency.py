@@ -200,17 +200,64 @@ def test_the_same_refund_is_answered_with_the_first_response(client, store, paym
     [
         (order_body(amount="1000.00"), 422, "not_payable"),
         (invoices_body(expected_amount="2499.99"), 409, "amount_changed"),
-        (invoices_body(["F-1", "F-404"]), 404, "not_found"),
-        (order_body(amount=1500.0), 422, "validation_error"),
     ],
-    ids=["not-payable", "amount-changed", "not-found", "validation"],
+    ids=["not-payable", "amount-changed"],
 )
-def test_an_error_answer_is_replayed_for_the_same_key(client, store, data, body, status, code):
+def test_a_decision_is_replayed_for_the_same_key(client, store, data, body, status, code):
     key = new_key()
     first = post(client, CHECKOUTS, body, key)
     assert_problem(first, status, code)
     assert_replayed(first, post(client, CHECKOUTS, body, key))
     assert count(store, Payment) == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        (invoices_body(["F-1", "F-404"]), 404, "not_found"),
+        (order_body(amount=1500.0), 422, "validation_error"),
+    ],
+    ids=["not-found", "validation"],
+)
+def test_a_request_refused_as_written_does_not_burn_its_key(
+    client, store, data, body, status, code
+):
+    """Issue 16 item 5: refused before anything was decided, it is not the key's answer: the
+    same request again is answered afresh, and a corrected one may use the key."""
+    key = new_key()
+    first = post(client, CHECKOUTS, body, key)
+    assert_problem(first, status, code)
+    again = post(client, CHECKOUTS, body, key)
+    assert_not_replayed(again)
+    assert_problem(again, status, code)
+    assert post(client, CHECKOUTS, invoices_body(), key).status_code == 201
+
+
+def test_a_wrong_content_type_or_an_unsynced_customer_does_not_burn_the_key(client, store, data):
+    key = new_key()
+    raw = json.dumps(order_body(customer_id="C-NEW"))
+    wrong = client.post(
+        CHECKOUTS,
+        data=raw,
+        headers={
+            "Authorization": f"Bearer {API_KEY}",
+            "Idempotency-Key": key,
+            "Content-Type": "text/plain",
+        },
+    )
+    assert wrong.status_code == 415
+    unknown = post(client, CHECKOUTS, order_body(customer_id="C-NEW"), key)
+    assert_problem(unknown, 404, "not_found")
+    with store.write() as session:  # the ERP syncs the customer a minute later
+        upsert_customer(
+            session,
+            "acme",
+            "C-NEW",
+            CustomerData(
+                name="Nuevo", active=True, currency="MXN", credit_limit=Money("0.00", "MXN")
+            ),
+        )
+    assert post(client, CHECKOUTS, order_body(customer_id="C-NEW"), key).status_code == 201
 
 
 def test_a_not_payable_answer_stays_the_answer_for_its_key(client, store, data):
@@ -397,7 +444,10 @@ def test_keys_are_per_merchant(client, store, data):
     assert globex.status_code == 404  # globex has no customer C-1: its own answer, not acme's
     assert globex.data != acme.data
     assert_replayed(acme, post(client, CHECKOUTS, order_body(), key))
-    assert_replayed(globex, post(client, CHECKOUTS, order_body(), key, api_key=OTHER_API_KEY))
+    # globex's 404 (no such customer) was not an answer to keep: asked again, answered again
+    again = post(client, CHECKOUTS, order_body(), key, api_key=OTHER_API_KEY)
+    assert_not_replayed(again)
+    assert again.status_code == 404
     assert count(store, Payment) == 1
 
 
@@ -412,7 +462,7 @@ def test_another_merchants_key_does_not_block_or_conflict(client, store, data):
         merchants = session.scalars(
             select(IdempotencyRecord.merchant_id).where(IdempotencyRecord.key == key)
         )
-        assert sorted(merchants) == ["acme", "globex"]
+        assert sorted(merchants) == ["acme"]  # globex's refused request kept no claim
 
 
 def test_another_merchants_claim_in_flight_does_not_block(client, store, data):

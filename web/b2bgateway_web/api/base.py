@@ -150,39 +150,43 @@ def not_found(what: str) -> NotFound:
 # -- Idempotency-Key ---------------------------------------------------------------------------
 
 
+#: Refusals of a request as it was written (malformed, unknown, not offered), before anything was
+#: decided: they leave the key free. A decision (not payable, amount changed, refund not allowed)
+#: and every success are the key's answer, replayed for 30 days.
+NOT_THE_KEYS_ANSWER = frozenset(
+    {
+        "bad_request",
+        "invalid_json",
+        "unsupported_media_type",
+        "validation_error",
+        "not_found",
+        "payment_method_not_available",
+        "installments_not_available",
+    }
+)
+
+
 def idempotent(view: F) -> F:
     """Every POST that moves money takes ``Idempotency-Key`` (API.md's semantics)."""
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Response:
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if not key:
-            raise BadRequest(
-                "send an Idempotency-Key header with a unique value per operation",
-                code="idempotency_key_required",
-            )
-        if len(key) > idempotency.MAX_KEY_LENGTH:
-            raise BadRequest(
-                "the Idempotency-Key is longer than 255 characters", code="idempotency_key_invalid"
-            )
+        key = _idempotency_key()
         merchant = current_merchant()
         store = gateway().store
-        try:
-            payload: Any = request_json()
-        except BadRequest:  # not JSON: fingerprinted as it came (parse_body refuses it)
-            payload = request.get_data(cache=True).decode("utf-8", "replace")
         scope = f"{request.method} {request.path}"
-        digest = idempotency.fingerprint(scope, payload)
-        replay = idempotency.begin(store, merchant.id, key, scope, digest)
+        replay = idempotency.begin(store, merchant.id, key, scope, _fingerprint(scope))
         if replay is not None:
             response = Response(replay.body, status=replay.status, content_type=replay.content_type)
             response.headers["Idempotent-Replayed"] = "true"
             return response
         g.idempotency_key = key
+        refused = False
         try:
             response = view(*args, **kwargs)
         except (GatewayError, ValidationError) as exc:
             response = problem_for(exc)
+            refused = isinstance(exc, ValidationError) or exc.code in NOT_THE_KEYS_ANSWER
             if response.status_code >= 500:
                 _release(store, merchant.id, key)
                 raise
@@ -191,6 +195,9 @@ def idempotent(view: F) -> F:
             raise
         if response.status_code >= 500:
             _release(store, merchant.id, key)
+            return response
+        if refused:  # not the key's answer: a corrected request, or the same one later, may use it
+            idempotency.forget(store, merchant.id, key)
             return response
         try:
             idempotency.complete(
@@ -208,6 +215,28 @@ def idempotent(view: F) -> F:
         return response
 
     return wrapper  # type: ignore[return-value]
+
+
+def _idempotency_key() -> str:
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not key:
+        raise BadRequest(
+            "send an Idempotency-Key header with a unique value per operation",
+            code="idempotency_key_required",
+        )
+    if len(key) > idempotency.MAX_KEY_LENGTH:
+        raise BadRequest(
+            "the Idempotency-Key is longer than 255 characters", code="idempotency_key_invalid"
+        )
+    return key
+
+
+def _fingerprint(scope: str) -> str:
+    try:
+        payload: Any = request_json()
+    except BadRequest:  # not JSON: fingerprinted as it came (parse_body refuses it)
+        payload = request.get_data(cache=True).decode("utf-8", "replace")
+    return idempotency.fingerprint(scope, payload)
 
 
 def _release(store: Store, merchant_id: str, key: str) -> None:
