@@ -73,3 +73,12 @@ def test_bodies_that_are_not_json_are_still_invalid_json(client: Any, data: None
     response = post(client, "{not json")
     assert response.status_code == 400
     assert response.json["code"] == "invalid_json"
+
+
+def test_a_repeated_query_parameter_is_refused_not_first_wins(client: Any, data: None) -> None:
+    response = client.get("/v1/payments?status=succeeded&status=failed&limit=5", headers=AUTH)
+    assert response.status_code == 422
+    assert response.json["errors"] == [
+        {"loc": ["query", "status"], "msg": "repeated", "type": "repeated_parameter"}
+    ]
+    assert client.get("/v1/payments?status=succeeded&limit=5", headers=AUTH).status_code == 200

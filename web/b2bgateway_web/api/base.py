@@ -134,6 +134,17 @@ def parse_body(model: type[M]) -> M:
 
 def parse_query(model: type[M]) -> M:
     """Validate the query string (each parameter once; unknown parameters: 422)."""
+    repeated = sorted(name for name, values in request.args.lists() if len(values) > 1)
+    if repeated:  # first-wins would answer a question the client did not ask
+        raise InvalidRequest(
+            f"{', '.join(repeated)}: give each query parameter once",
+            extra={
+                "errors": [
+                    {"loc": ["query", name], "msg": "repeated", "type": "repeated_parameter"}
+                    for name in repeated
+                ]
+            },
+        )
     return model.model_validate(request.args.to_dict())
 
 
