@@ -70,6 +70,10 @@ def invoice_json(invoice: Invoice, decision: Decision | None = None) -> dict[str
     return body
 
 
+def _failure(code: str | None, message: str | None) -> dict[str, str] | None:
+    return None if code is None else {"code": code, "message": message or ""}
+
+
 def refund_json(refund: Refund) -> dict[str, Any]:
     return {
         "id": refund.id,
@@ -79,11 +83,7 @@ def refund_json(refund: Refund) -> dict[str, Any]:
         "status": refund.status,
         "reason": refund.reason,
         "processor_reference": refund.processor_reference,
-        "failure": (
-            None
-            if refund.failure_code is None
-            else {"code": refund.failure_code, "message": refund.failure_message or ""}
-        ),
+        "failure": _failure(refund.failure_code, refund.failure_message),
         "created_at": timestamp(refund.created_at),
         "updated_at": timestamp(refund.updated_at),
     }
@@ -105,11 +105,7 @@ def payment_json(payment: Payment) -> dict[str, Any]:
         ],
         "order_reference": payment.order_reference,
         "next_action": payment.next_action,
-        "failure": (
-            None
-            if payment.failure_code is None
-            else {"code": payment.failure_code, "message": payment.failure_message or ""}
-        ),
+        "failure": _failure(payment.failure_code, payment.failure_message),
         "refunded_amount": str(payment.refunded.amount),
         "created_at": timestamp(payment.created_at),
         "updated_at": timestamp(payment.updated_at),
@@ -155,16 +151,12 @@ def _dispute(payment: Payment) -> dict[str, Any] | None:
 
 
 def attempt_json(attempt: PaymentAttempt) -> dict[str, Any]:
-    """One try at the processor (``GET /v1/payments/{id}`` lists them as ``attempts``)."""
+    """One try at the processor (``GET /v1/payments/{id}/attempts`` lists them)."""
     return {
         "reference": attempt.reference,
         "outcome": attempt.outcome,
         "final": attempt.final,
-        "failure": (
-            None
-            if attempt.failure_code is None
-            else {"code": attempt.failure_code, "message": attempt.failure_message or ""}
-        ),
+        "failure": _failure(attempt.failure_code, attempt.failure_message),
         "method_details": attempt.method_details,
         "created_at": timestamp(attempt.created_at),
         "updated_at": timestamp(attempt.updated_at),
