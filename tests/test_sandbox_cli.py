@@ -12,7 +12,6 @@ import re
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import click
 import pytest
@@ -25,7 +24,7 @@ from b2bgateway.settings import Settings, load_settings
 from b2bgateway_web import hookimpl, web_plugins
 from b2bgateway_web.cli import main
 from tests.support.seeding import seed_customer
-from tests.support.web import SandboxOutbox
+from tests.support.web import SandboxOutbox, deliver_sandbox, get_payment
 
 API_KEY = "sk_demo_test_123"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -89,30 +88,19 @@ def checkout(client: Any, method: dict[str, Any]) -> dict[str, Any]:
     return dict(response.json)
 
 
-def payment(client: Any, payment_id: str) -> dict[str, Any]:
-    response = client.get(f"/v1/payments/{payment_id}", headers=AUTH)
-    assert response.status_code == 200
-    return dict(response.json)
-
-
-def deliver(client: Any, outbox: SandboxOutbox) -> list[str]:
-    """POST what the sandbox sent to the gateway's webhook endpoint; the event types."""
-    types = []
-    while outbox.sent:
-        sent = outbox.sent.pop(0)
-        url = urlsplit(sent.url)
-        assert f"{url.scheme}://{url.netloc}{url.path}" == f"{PUBLIC_URL}/v1/webhooks/demo/sandbox"
-        response = client.post(url.path, data=sent.body, headers=dict(sent.headers))
-        assert response.status_code == 200, response.get_data(as_text=True)
-        types.append(re.search(rb'"type":\s*"([a-z_.]+)"', sent.body).group(1).decode())  # type: ignore[union-attr]
-    return types
-
-
 def reasons(client: Any) -> list[list[str]]:
     body = {"customer_id": "C-1", "invoice_ids": ["F-1", "F-2"]}
     response = client.post("/v1/payability/invoices", json=body, headers=AUTH)
     assert response.status_code == 200
     return [line["reasons"] for line in response.json["invoices"]]
+
+
+def payment(client: Any, payment_id: str) -> dict[str, Any]:
+    return get_payment(client, payment_id, AUTH)
+
+
+def deliver(client: Any, outbox: SandboxOutbox) -> list[str]:
+    return deliver_sandbox(client, outbox, f"{PUBLIC_URL}/v1/webhooks/demo/sandbox")
 
 
 # -- end to end ----------------------------------------------------------------------------------

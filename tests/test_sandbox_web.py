@@ -8,7 +8,6 @@ endpoint by :func:`deliver`, as the sandbox does over HTTP.
 
 from __future__ import annotations
 
-import re
 from datetime import date, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -25,7 +24,7 @@ from b2bgateway.sandbox.signing import form_token
 from b2bgateway.settings import Settings
 from tests.conftest import WEBHOOK_SECRET
 from tests.support.seeding import seed_customer
-from tests.support.web import API_KEY, AUTH, SandboxOutbox
+from tests.support.web import API_KEY, AUTH, SandboxOutbox, deliver_sandbox, get_payment
 
 PUBLIC_URL = "http://127.0.0.1:8000"  # the settings' default public_url
 TODAY = date.today()
@@ -64,6 +63,14 @@ def invoices(gateway: Gateway) -> None:
 @pytest.fixture
 def outbox(sandbox_outbox: SandboxOutbox) -> SandboxOutbox:
     return sandbox_outbox
+
+
+def payment(client: Any, payment_id: str) -> dict[str, Any]:
+    return get_payment(client, payment_id)
+
+
+def deliver(client: Any, outbox: SandboxOutbox) -> list[str]:
+    return deliver_sandbox(client, outbox, f"{PUBLIC_URL}/v1/webhooks/acme/sandbox")
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -125,24 +132,6 @@ def checkout(client: Any, method: dict[str, Any], key: str = "k1") -> dict[str, 
     response = client.post("/v1/checkouts", json=body, headers={**AUTH, "Idempotency-Key": key})
     assert response.status_code == 201, response.get_data(as_text=True)
     return dict(response.json)
-
-
-def payment(client: Any, payment_id: str) -> dict[str, Any]:
-    response = client.get(f"/v1/payments/{payment_id}", headers=AUTH)
-    assert response.status_code == 200
-    return dict(response.json)
-
-
-def deliver(client: Any, outbox: SandboxOutbox) -> list[str]:
-    """POST what the sandbox sent to the gateway; the event types, in order."""
-    types = []
-    while outbox.sent:
-        sent = outbox.sent.pop(0)
-        assert sent.url == f"{PUBLIC_URL}/v1/webhooks/acme/sandbox"
-        response = client.post(local(sent.url), data=sent.body, headers=dict(sent.headers))
-        assert response.status_code == 200, response.get_data(as_text=True)
-        types.append(re.search(rb'"type":\s*"([a-z_.]+)"', sent.body).group(1).decode())  # type: ignore[union-attr]
-    return types
 
 
 def page_path(body: dict[str, Any]) -> str:

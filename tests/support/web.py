@@ -69,3 +69,28 @@ def record_sandbox(monkeypatch: pytest.MonkeyPatch) -> SandboxOutbox:
     monkeypatch.setattr(pages, "deliver_in_background", deliver_and_join)
     monkeypatch.setattr(hooks, "deliver_in_background", deliver_and_join)
     return box
+
+
+def get_payment(client: Any, payment_id: str, auth: dict[str, str] | None = None) -> dict[str, Any]:
+    """``GET /v1/payments/{id}`` with the merchant's key (``auth``, default acme's); the JSON."""
+    response = client.get(f"/v1/payments/{payment_id}", headers=auth or AUTH)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return dict(response.json)
+
+
+def deliver_sandbox(client: Any, outbox: SandboxOutbox, webhook_url: str) -> list[str]:
+    """POST to the gateway what the sandbox sent (each to ``webhook_url``), in order; the event
+    types."""
+    import re
+    from urllib.parse import urlsplit
+
+    types = []
+    while outbox.sent:
+        sent = outbox.sent.pop(0)
+        assert sent.url == webhook_url
+        response = client.post(urlsplit(sent.url).path, data=sent.body, headers=dict(sent.headers))
+        assert response.status_code == 200, response.get_data(as_text=True)
+        found = re.search(rb'"type":\s*"([a-z_.]+)"', sent.body)
+        assert found is not None, sent.body
+        types.append(found.group(1).decode())
+    return types
