@@ -303,7 +303,15 @@ class ChargeRequest:
     return_url: str | None = None
     gateway_url: str = ""  # public base URL of this gateway (for processor-hosted pages)
     webhook_url: str | None = None  # where this processor's notifications for the merchant go
+    #: our ids for the processor's own records (``payment_id``, ``customer_id``); nothing the
+    #: browser sent is in here
     metadata: Mapping[str, str] = field(default_factory=dict)
+    #: the processor's anti-fraud device id made in the browser (Openpay's ``device_session_id``,
+    #: Mercado Pago's ``X-meli-session-id``), when the portal sends one
+    device_session_id: str | None = None
+    #: what the processor's browser SDK returned beside the token (Mercado Pago:
+    #: ``payment_method_id``, ``issuer_id``); never card data, validated by the API
+    browser_details: Mapping[str, str] = field(default_factory=dict)
     #: a :class:`PaymentMethodType` value the processor's capabilities declare
     payment_method: str = "card"
     installments: int | None = None  # MSI count on a card, one the merchant and processor offer

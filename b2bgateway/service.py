@@ -210,12 +210,9 @@ def _charge_request(
         return_url=payment.return_url,
         gateway_url=str(gw.settings.public_url).rstrip("/"),
         webhook_url=gw.webhook_url(merchant.id, processor.name),
-        metadata={
-            **(details or {}),  # the browser SDK's extras first: they never override our ids
-            "payment_id": payment.id,
-            "customer_id": payment.customer_id,
-            **({"device_session_id": device_session_id} if device_session_id else {}),
-        },
+        metadata={"payment_id": payment.id, "customer_id": payment.customer_id},
+        device_session_id=device_session_id,
+        browser_details=dict(details or {}),
         payment_method=payment.payment_method,
         installments=payment.installments,
         expires_at=payment.expires_at,

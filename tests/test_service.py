@@ -323,17 +323,20 @@ def test_a_failing_observer_does_not_undo_a_charge(gateway, acme, data, pm, stor
     assert "ALERT observer 'broken' failed" in caplog.text
 
 
-class MetadataSpy:
+class RequestSpy:
     seen = []
 
     @hookimpl(wrapper=True)
     def b2bgateway_create_charge(self, request, settings):
-        self.seen.append(dict(request.metadata))
+        self.seen.append(request)
         return (yield)
 
 
-def test_the_device_session_id_reaches_the_processor(gateway, acme, data, pm):
-    spy = MetadataSpy()
+def test_the_device_session_id_and_browser_details_reach_the_processor_apart(
+    gateway, acme, data, pm
+):
+    """Each in its own field: what the browser sent never mixes with our ids in metadata."""
+    spy = RequestSpy()
     pm.register(spy, name="spy")
     object.__setattr__(gateway, "plugins", Plugins(pm))
     request = order()
@@ -343,9 +346,11 @@ def test_the_device_session_id_reaches_the_processor(gateway, acme, data, pm):
     service.checkout(
         gateway, acme, replace(request, device_session_id="dev-123", payment_details=details)
     )
-    assert spy.seen[-1]["device_session_id"] == "dev-123"
-    assert spy.seen[-1]["payment_method_id"] == "visa"
-    assert spy.seen[-1]["payment_id"].startswith("pay_")  # our ids are never overridden
+    sent = spy.seen[-1]
+    assert sent.device_session_id == "dev-123"
+    assert sent.browser_details == details
+    assert set(sent.metadata) == {"payment_id", "customer_id"}
+    assert sent.metadata["payment_id"] == sent.payment_id  # never the browser's "forged"
 
 
 def test_payment_method_details_are_validated(client, data):

@@ -4,8 +4,8 @@ them into JSON numbers at the SDK boundary.
 A card charge needs more than the token: Mercado Pago wants the card's ``payment_method_id``
 (``visa``, ``master``, ``debvisa``, ...) and the number of ``installments``, which the browser's
 Card Payment Brick / MercadoPago.js give alongside the token. The core passes them through
-``ChargeRequest.metadata``: ``payment_method_id`` (required), ``installments`` (default 1) and
-``issuer_id`` (optional).
+``ChargeRequest.browser_details``: ``payment_method_id`` (required), ``installments`` (default
+1) and ``issuer_id`` (optional).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def _common(request: ChargeRequest, settings: MercadoPagoSettings) -> dict[str, 
 
 
 def _installments(request: ChargeRequest) -> int:
-    raw = request.metadata.get("installments", "1")
+    raw = request.browser_details.get("installments", "1")
     if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_INSTALLMENTS:
         raise Refused(
             Failure(
@@ -69,7 +69,7 @@ def _installments(request: ChargeRequest) -> int:
 
 def payment_body(request: ChargeRequest, settings: MercadoPagoSettings) -> dict[str, Any]:
     """``POST /v1/payments`` for a card token made in the browser."""
-    method = request.metadata.get("payment_method_id")
+    method = request.browser_details.get("payment_method_id")
     if not method:
         raise Refused(
             Failure(
@@ -96,7 +96,7 @@ def payment_body(request: ChargeRequest, settings: MercadoPagoSettings) -> dict[
         "payer": {"email": email},
         **_common(request, settings),
     }
-    issuer = request.metadata.get("issuer_id")
+    issuer = request.browser_details.get("issuer_id")
     if issuer:
         body["issuer_id"] = int(issuer) if issuer.isascii() and issuer.isdigit() else issuer
     return body

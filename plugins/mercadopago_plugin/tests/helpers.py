@@ -33,11 +33,8 @@ def charge_request(**overrides: Any) -> ChargeRequest:
         "return_url": RETURN_URL,
         "gateway_url": "https://pagos.example.com",
         "webhook_url": WEBHOOK_URL,
-        "metadata": {
-            "payment_id": PAYMENT_ID,
-            "customer_id": "C-001",
-            "payment_method_id": "visa",
-        },
+        "metadata": {"payment_id": PAYMENT_ID, "customer_id": "C-001"},
+        "browser_details": {"payment_method_id": "visa"},
     }
     values.update(overrides)
     return ChargeRequest(**values)

@@ -44,8 +44,8 @@ def test_charge_approved(
 def test_charge_with_installments_and_issuer(
     processor: Processor, settings: Any, cassette: Cassette, sent: list[Sent]
 ) -> None:
-    metadata = {"payment_method_id": "visa", "installments": "3", "issuer_id": "160"}
-    result = processor.charge(charge_request(metadata=metadata), settings)
+    details = {"payment_method_id": "visa", "installments": "3", "issuer_id": "160"}
+    result = processor.charge(charge_request(browser_details=details), settings)
 
     assert result.outcome is Outcome.SUCCEEDED
     assert sent_json(sent)["installments"] == 3
@@ -56,8 +56,8 @@ def test_charge_with_installments_and_issuer(
 def test_charge_with_invalid_installments_is_not_sent(
     processor: Processor, settings: Any, installments: str
 ) -> None:
-    metadata = {"payment_method_id": "visa", "installments": installments}
-    result = processor.charge(charge_request(metadata=metadata), settings)
+    details = {"payment_method_id": "visa", "installments": installments}
+    result = processor.charge(charge_request(browser_details=details), settings)
 
     assert result.outcome is Outcome.FAILED
     assert result.failure is not None
@@ -150,7 +150,7 @@ def test_charge_without_payer_email_is_not_sent(processor: Processor, settings: 
 
 def test_charge_without_payment_method_is_not_sent(processor: Processor, settings: Any) -> None:
     """Mercado Pago needs the card's payment_method_id next to the token (from the browser)."""
-    result = processor.charge(charge_request(metadata={"payment_id": PAYMENT_ID}), settings)
+    result = processor.charge(charge_request(browser_details={}), settings)
 
     assert result.outcome is Outcome.FAILED
     assert result.failure is not None

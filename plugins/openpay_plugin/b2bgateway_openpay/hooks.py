@@ -43,7 +43,6 @@ CAPABILITIES = Capabilities(
     requires_webhook_secret=True,  # webhook_user / webhook_password
 )
 #: ``ChargeRequest.metadata`` key of the anti-fraud id the portal's openpay.js produced.
-DEVICE_SESSION_KEY = "device_session_id"
 
 
 def charge_body(request: ChargeRequest, settings: OpenpaySettings) -> dict[str, Any]:
@@ -65,9 +64,8 @@ def charge_body(request: ChargeRequest, settings: OpenpaySettings) -> dict[str, 
         body.update(confirm=False, send_email=False, redirect_url=request.return_url)
         return body
     body["source_id"] = request.token
-    device_session_id = request.metadata.get(DEVICE_SESSION_KEY)
-    if device_session_id:  # without it Openpay's anti-fraud may refuse the charge
-        body["device_session_id"] = device_session_id
+    if request.device_session_id:  # without it Openpay's anti-fraud may refuse the charge
+        body["device_session_id"] = request.device_session_id
     if settings.use_3d_secure:
         if not request.return_url:
             raise UnsupportedRequest("3-D Secure needs a return_url to send the customer back")

@@ -35,7 +35,8 @@ def charge_request(**overrides: Any) -> ChargeRequest:
         "idempotency_key": f"{PAYMENT_ID}:charge",
         "token": TOKEN,
         "return_url": RETURN_URL,
-        "metadata": {"payment_id": PAYMENT_ID, "device_session_id": DEVICE_SESSION_ID},
+        "metadata": {"payment_id": PAYMENT_ID},
+        "device_session_id": DEVICE_SESSION_ID,
     }
     values.update(overrides)
     return ChargeRequest(**values)

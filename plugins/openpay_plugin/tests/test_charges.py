@@ -148,7 +148,7 @@ def test_body_carries_the_exact_amount_and_our_ids(settings):
 
 
 def test_body_without_device_session_id_omits_it(settings):
-    body = hooks.charge_body(charge_request(metadata={"payment_id": PAYMENT_ID}), settings)
+    body = hooks.charge_body(charge_request(device_session_id=None), settings)
     assert "device_session_id" not in body
 
 
