@@ -84,11 +84,13 @@ translations: install
 
 # Benchmarks print their figures and write bench/results/*.json; they are not part of `make test`.
 bench: install
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python bench/statement.py
 	$(BIN)/python bench/checkout.py
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/webhooks.py
 	$(BIN)/python bench/cluster.py
+	$(BIN)/python bench/growth.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache b2bgateway.db* b2bgateway-sandbox.db*
