@@ -343,9 +343,10 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=200, help="requests per measure and step")
     args = parser.parse_args()
     runs = []
-    with tempfile.TemporaryDirectory() as tmp:
-        steps = [s for s in STEPS if s <= args.sqlite_max]
-        runs.append(run(f"sqlite:///{tmp}/growth.db", steps, args.repeat))
+    steps = [s for s in STEPS if s <= args.sqlite_max]
+    if steps:  # --sqlite-max 0: PostgreSQL only
+        with tempfile.TemporaryDirectory() as tmp:
+            runs.append(run(f"sqlite:///{tmp}/growth.db", steps, args.repeat))
     why = reachable(args.postgres) if args.postgres else "no --postgres URL"
     if why is None:
         runs.append(run(args.postgres, [s for s in STEPS if s <= args.postgres_max], args.repeat))
