@@ -70,9 +70,7 @@ def gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, use_3ds: bool) -> I
             session,
             "acme",
             "C-1",
-            CustomerData(
-                "Ferreteria del Norte", True, "MXN", None, email="compras@ferreteria.example"
-            ),
+            CustomerData("Ferreteria del Norte", True, "MXN", None, email="compras@ferreteria.mx"),
         )
         upsert_invoices(
             session,
