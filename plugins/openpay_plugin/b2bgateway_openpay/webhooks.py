@@ -88,6 +88,7 @@ class Notification:
 
     type: str
     charge_id: str
+    order_id: str  # the transaction's order_id: our payment id, on our charges
     status: str
     refund_id: str  # the nested refund's id, when the notification carries one
     verification_code: str
@@ -119,6 +120,7 @@ def parse(body: bytes) -> Notification:
     return Notification(
         type=payload["type"],
         charge_id=str(transaction.get("id") or ""),
+        order_id=str(transaction.get("order_id") or ""),
         status=str(transaction.get("status") or ""),
         refund_id=str(refund.get("id") or "") if isinstance(refund, dict) else "",
         verification_code=str(payload.get("verification_code") or ""),

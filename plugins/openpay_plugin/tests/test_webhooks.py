@@ -130,6 +130,15 @@ def test_chargeback_the_charge_does_not_bear_out_is_only_recorded(processor, set
     assert event.dispute is None
 
 
+def test_a_transaction_of_its_own_is_found_by_our_order_id(processor, settings, cassette):
+    """A chargeback notification naming a transaction that is not the charge (assumed: the
+    reference shows no chargeback notification): the charge is looked up by our order id."""
+    body = charge_notification("chargeback.created", "chargeback_pending", id="trcbk4a9m2x7p0q1")
+    event = processor.parse_webhook(notification(body), settings)
+    assert event.dispute.status is DisputeStatus.OPEN
+    assert event.processor_reference == CHARGE_ID
+
+
 def test_rescored_decline_of_an_unpaid_charge_is_its_failure(processor, settings, cassette):
     event = processor.parse_webhook(
         notification(charge_notification("charge.rescored.to.decline", "failed")), settings
