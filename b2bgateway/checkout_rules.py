@@ -127,8 +127,7 @@ def check_required(processor: Processor, req: CheckoutRequest, customer_email: s
     missing = sorted(name for name in required if not present.get(name, False))
     if missing:
         raise RequiredByProcessor(
-            f"{processor.name} requires {', '.join(missing)} for a {kind.replace('_', ' ')} "
-            "charge",
+            f"{processor.name} requires {', '.join(missing)} for a {kind.replace('_', ' ')} charge",
             extra={"missing": missing},
         )
 

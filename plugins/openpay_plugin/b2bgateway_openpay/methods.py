@@ -67,14 +67,16 @@ def _customer(request: ChargeRequest) -> dict[str, Any]:
 
 
 def _card(body: dict[str, Any], request: ChargeRequest, settings: OpenpaySettings) -> None:
-    if request.installments:
-        body["payment_plan"] = {"payments": request.installments}
     if request.token is None:  # Openpay's card page, which collects the device data itself
+        if request.installments:  # the card page's request takes no payment_plan
+            raise UnsupportedRequest("Openpay charges MSI on a token, not on its card page")
         if not request.return_url:
             raise UnsupportedRequest("Openpay's card page needs a return_url to send the customer")
         body.update(confirm=False, send_email=False, redirect_url=request.return_url)
         return
     body["source_id"] = request.token
+    if request.installments:
+        body["payment_plan"] = {"payments": request.installments}
     if request.device_session_id:
         body["device_session_id"] = request.device_session_id
     if settings.use_3d_secure:

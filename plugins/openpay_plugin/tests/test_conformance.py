@@ -75,3 +75,9 @@ def test_msi_conforms(processor, settings, cassette):
 def test_msi_counts_are_openpays(processor):
     assert processor.info.capabilities.installments == frozenset({3, 6, 9, 12, 18})
     assert processor.info.capabilities.payment_methods == {"card", "cash", "bank_transfer"}
+
+
+def test_msi_on_the_card_page_is_not_sent(processor, settings):
+    """The reference's card-page request takes no payment_plan: refused before any call."""
+    with pytest.raises(UnsupportedRequest, match="MSI"):
+        processor.charge(method_request("card", installments=6), settings)
