@@ -52,8 +52,8 @@ CHARGEBACK_STATES: dict[str, DisputeStatus] = {
     "chargeback_pending": DisputeStatus.OPEN,
     "chargeback_accepted": DisputeStatus.LOST,
 }
-#: What a chargeback notification says has happened, for a charge whose status does not tell
-#: (``chargeback_adjustment``; a rejected chargeback returns the charge to ``completed``).
+#: What a chargeback notification says has happened, for a paid charge whose status does not
+#: tell (``chargeback_adjustment``; a rejected chargeback returns the charge to ``completed``).
 CHARGEBACK_EVENTS: dict[str, DisputeStatus] = {
     "chargeback.created": DisputeStatus.OPEN,
     "chargeback.accepted": DisputeStatus.LOST,
@@ -145,15 +145,15 @@ def _refund(notification: Notification, charge: Charge) -> dict[str, Any] | None
 
 
 def _dispute_state(notification: Notification, charge: Charge) -> DisputeStatus | None:
-    """The chargeback's state per the re-fetched charge; the notification only decides what the
-    charge's status cannot tell (an adjustment, or a rejection that left it ``completed``)."""
+    """The chargeback's state: the re-fetched charge's chargeback status when it shows one; for
+    a charge that was paid but shows none (``completed`` again after a rejection, an adjustment)
+    what the notification says; for a charge never paid, none (recorded, not applied)."""
     status = str(charge.get("status") or "")
     if status in CHARGEBACK_STATES:
         return CHARGEBACK_STATES[status]
-    claimed = CHARGEBACK_EVENTS.get(notification.type)
-    if status == "chargeback_adjustment" or (claimed is DisputeStatus.WON and status in PAID):
-        return claimed
-    return None  # the charge does not bear the notification out: recorded, not applied
+    if status in PAID:
+        return CHARGEBACK_EVENTS.get(notification.type)
+    return None
 
 
 def _dispute(notification: Notification, charge: Charge, now: ChargeResult) -> WebhookEvent:

@@ -121,8 +121,8 @@ def test_chargeback_rejected_is_won(processor, settings, cassette):
     assert event.payment_id == PAYMENT_ID
 
 
-def test_chargeback_the_charge_does_not_bear_out_is_only_recorded(processor, settings, cassette):
-    """The notification says accepted; Openpay's charge shows no chargeback at all."""
+def test_chargeback_of_a_charge_never_paid_is_only_recorded(processor, settings, cassette):
+    """The notification says accepted; Openpay's charge was never paid (it failed)."""
     event = processor.parse_webhook(
         notification(charge_notification("chargeback.accepted", "chargeback_accepted")), settings
     )
