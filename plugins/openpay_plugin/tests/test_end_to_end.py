@@ -222,3 +222,13 @@ def test_rescored_decline_after_success_does_not_stay_succeeded(gateway, cassett
     assert after["dispute"]["reason"] == "rescored_to_decline"
     assert invoice_reasons(gateway) == ()
     assert CHARGE_ID  # the charge of Openpay's example, re-fetched by the notification
+
+
+def test_spei_charge_for_another_amount_is_never_applied(gateway, cassette):
+    """Openpay's charge, re-fetched, is not for the payment's amount: the core's rule."""
+    assert pay(gateway, payment_method="bank_transfer")["status"] == "requires_action"
+    assert notify(gateway, "spei.received", "completed", id="trnzf2xjwpupjfryyj23") == "mismatch"
+    held = payment(gateway)
+    assert held["status"] == "requires_action"
+    assert "amount_mismatch" in held["flags"]
+    assert invoice_reasons(gateway) == ("payment_pending",)
