@@ -185,7 +185,7 @@ def b2bgateway_parse_webhook(request: WebhookRequest, settings: OpenpaySettings)
         # the webhook event's id, "verification:<code>", with the body.
         log.info(
             "merchant %s: Openpay webhook %s verification code %s (type it in Openpay's "
-            "dashboard, Configuración > Webhooks, Verificar)",
+            "dashboard to verify the webhook)",
             request.merchant_id,
             notification.webhook_id or "?",
             notification.verification_code,
