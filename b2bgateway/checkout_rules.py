@@ -14,6 +14,7 @@ from b2bgateway.errors import (
     InstallmentsNotAvailable,
     NotPayable,
     PaymentMethodNotAvailable,
+    RequiredByProcessor,
     UnsupportedRequest,
 )
 from b2bgateway.interface import PaymentMethodType
@@ -26,6 +27,7 @@ __all__ = [
     "CheckoutRequest",
     "check_capabilities",
     "check_method",
+    "check_required",
     "processor_for",
     "what_to_charge",
 ]
@@ -100,6 +102,33 @@ def check_capabilities(processor: Processor, token: str | None, method: str = "c
     if token is None and not caps.hosted_checkout:
         raise UnsupportedRequest(
             f"{processor.name} has no hosted checkout; send payment_method.token"
+        )
+
+
+def charge_kind(method: str, token: str | None) -> str:
+    """The kind of charge (:data:`~b2bgateway.interface.CHARGE_KINDS`) a checkout asks for."""
+    if method == PaymentMethodType.CARD.value:
+        return "card_token" if token is not None else "card_hosted"
+    return method
+
+
+def check_required(processor: Processor, req: CheckoutRequest, customer_email: str | None) -> None:
+    """The fields the processor requires for this kind of charge must be there.
+
+    :raises RequiredByProcessor: 422 ``required_by_processor`` with ``missing`` (field names).
+    """
+    kind = charge_kind(req.payment_method, req.token)
+    required = processor.info.capabilities.required.get(kind, frozenset())
+    present = {
+        "customer.email": bool(customer_email),
+        "device_session_id": bool(req.device_session_id),
+        "return_url": bool(req.return_url),
+    }
+    missing = sorted(name for name in required if not present.get(name, False))
+    if missing:
+        raise RequiredByProcessor(
+            f"{processor.name} requires {', '.join(missing)} for a {kind.replace('_', ' ')} charge",
+            extra={"missing": missing},
         )
 
 

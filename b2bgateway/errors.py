@@ -35,6 +35,7 @@ __all__ = [
     "ProcessorPaymentNotFound",
     "ProcessorUnavailable",
     "RefundNotAllowed",
+    "RequiredByProcessor",
     "Unauthorized",
     "UnsupportedMediaType",
     "UnsupportedRequest",
@@ -286,3 +287,13 @@ class InstallmentsNotAvailable(GatewayError):
     code = "installments_not_available"
     status = 422
     title = "Installments not available"
+
+
+class RequiredByProcessor(GatewayError):
+    """A checkout lacks what the merchant's processor requires for that kind of charge (the
+    customer's email, the browser's device session id, a return URL); ``extra["missing"]``
+    names the fields. Answered before the payment exists: nothing was sent."""
+
+    code = "required_by_processor"
+    status = 422
+    title = "Required by the processor"

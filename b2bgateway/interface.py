@@ -150,6 +150,9 @@ class Capabilities:
     payment_methods: frozenset[str] = frozenset({"card"})
     #: MSI installment counts it can charge on cards (a subset of :data:`INSTALLMENT_COUNTS`)
     installments: frozenset[int] = frozenset()
+    #: card_token/card_hosted/bank_transfer/cash -> what the processor refuses a charge without
+    #: (customer.email, device_session_id, return_url): a 422 before the payment exists
+    required: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         unknown = set(self.payment_methods) - {m.value for m in PaymentMethodType} | (

@@ -384,9 +384,11 @@ def test_processors_of_a_merchant_with_the_sandbox(client):
         "three_d_secure",
         "payment_methods",
         "installments",
+        "required",
     }
     assert caps["currencies"] == ["MXN", "USD"]
-    lists = ("currencies", "payment_methods", "installments")
+    assert caps["required"] == {}  # the sandbox charges without a device session or an email
+    lists = ("currencies", "payment_methods", "installments", "required")
     assert all(isinstance(caps[k], bool) for k in caps if k not in lists)
     assert sum(p["configured"] for p in body["data"]) == 1
 

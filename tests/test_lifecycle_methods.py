@@ -19,7 +19,11 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
 from b2bgateway import reconcile, service, webhooks
-from b2bgateway.errors import InstallmentsNotAvailable, PaymentMethodNotAvailable
+from b2bgateway.errors import (
+    InstallmentsNotAvailable,
+    PaymentMethodNotAvailable,
+    RequiredByProcessor,
+)
 from b2bgateway.gateway import Gateway
 from b2bgateway.hookspecs import hookimpl
 from b2bgateway.interface import (
@@ -58,7 +62,8 @@ class ScriptedSettings(BaseModel):
 class Scripted:
     """A processor plugin whose answers the test scripts."""
 
-    def __init__(self) -> None:
+    def __init__(self, required: dict[str, frozenset[str]] | None = None) -> None:
+        self.required = required or {}
         self.requests: list[ChargeRequest] = []
         self.answer: Any = None  # ChargeResult, or a callable(request) -> ChargeResult
         self.current: dict[str, ChargeResult] = {}  # payment id -> what retrieve says
@@ -77,6 +82,7 @@ class Scripted:
                 requires_webhook_secret=False,
                 payment_methods=frozenset({"card", "bank_transfer", "cash"}),
                 installments=frozenset({3, 6, 12}),
+                required=self.required,
             ),
         )
 
@@ -153,8 +159,7 @@ def pay_invoices(gw: Gateway, acme: Any, key: str, **kwargs: Any) -> Payment:
             customer_id="C-1",
             purpose="invoices",
             idempotency_key=key,
-            invoice_ids=("F-1",),
-            **kwargs,
+            **{"invoice_ids": ("F-1",), **kwargs},
         ),
     )
 
@@ -292,6 +297,35 @@ def test_a_final_failure_ends_the_payment_and_frees_the_invoices(gateway, acme, 
 
 
 # -- payment methods -------------------------------------------------------------------------
+
+
+def test_what_the_processor_requires_is_checked_before_any_payment(settings, store):
+    scripted = Scripted(
+        {
+            "card_token": frozenset({"customer.email", "device_session_id"}),
+            "card_hosted": frozenset({"customer.email", "return_url"}),
+        }
+    )
+    pm = get_plugin_manager(load_entrypoints=False)
+    pm.register(scripted, name="scripted")
+    gw = Gateway.build(settings, Plugins(pm), store)
+    acme = gw.merchants["acme"]  # C-1 has no email in the ERP's record
+    with pytest.raises(RequiredByProcessor) as refused:
+        pay_invoices(gw, acme, "k1", token="tok")
+    assert refused.value.code == "required_by_processor" and refused.value.status == 422
+    assert refused.value.extra == {"missing": ["customer.email", "device_session_id"]}
+    seed_customer(store, "acme", (), email="cxp@ferreteria.example")
+    with pytest.raises(RequiredByProcessor) as refused:
+        pay_invoices(gw, acme, "k2")  # the hosted page: no return_url
+    assert refused.value.extra == {"missing": ["return_url"]}
+    assert scripted.requests == []
+    with gw.store.read() as session:
+        assert session.scalars(select(Payment)).all() == []
+    scripted.answer = spei  # SPEI: nothing required
+    assert pay_invoices(gw, acme, "k3", payment_method="bank_transfer").status == "requires_action"
+    scripted.answer = ChargeResult(Outcome.SUCCEEDED, processor_reference="ch_1")
+    paid = pay_invoices(gw, acme, "k4", token="tok", device_session_id="dev1", invoice_ids=["F-2"])
+    assert paid.status == "succeeded"
 
 
 def test_a_method_or_msi_count_not_offered_is_refused_before_any_payment(gateway, acme, scripted):

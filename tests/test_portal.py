@@ -631,6 +631,31 @@ def test_an_answer_that_could_not_be_recorded_is_shown_as_in_process(
     assert payment.status == "processing"  # held until reconciliation records the answer
 
 
+@pytest.mark.parametrize(
+    ("missing", "text"),
+    [
+        (["customer.email"], "debe tener registrado tu correo electrónico"),
+        (["device_session_id"], "no permite pagar desde esta página"),
+    ],
+)
+def test_what_the_processor_requires_is_explained_in_spanish(
+    client: Any, link: str, store: Any, monkeypatch: Any, missing: list[str], text: str
+) -> None:
+    """A processor that requires the customer's email (Openpay) refuses before any payment:
+    the customer reads what their supplier must fix, not "try again later"."""
+    from b2bgateway.errors import RequiredByProcessor
+
+    def required(*args: Any) -> None:
+        raise RequiredByProcessor("the processor requires more", extra={"missing": missing})
+
+    monkeypatch.setattr(service, "check_required", required)
+    home = page_of(client.get(link))
+    response = submit(client, home, f"Pagar vencido: {PAYABLE_OVERDUE}")
+    assert response.status_code == 422
+    assert text in response.get_data(as_text=True)
+    assert payments(store) == []
+
+
 def test_the_balance_buttons_pay_the_payable_invoices_behind_them(
     client: Any, link: str, store: Any
 ) -> None:

@@ -9,7 +9,6 @@ charge's ``order_id`` (unique per merchant, a repeat answers 409 / error 1006, w
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from b2bgateway import (
     Capabilities,
@@ -23,12 +22,11 @@ from b2bgateway import (
     RefundRequest,
     RefundResult,
     RetrieveRequest,
-    UnsupportedRequest,
     WebhookEvent,
     WebhookRequest,
     hookimpl,
 )
-from b2bgateway_openpay import mapping, webhooks
+from b2bgateway_openpay import mapping, methods, webhooks
 from b2bgateway_openpay.client import ApiError, NoAnswer, NotSent, OpenpayClient, for_merchant
 from b2bgateway_openpay.settings import OpenpaySettings
 
@@ -41,39 +39,21 @@ CAPABILITIES = Capabilities(
     partial_refund=True,
     three_d_secure=True,
     requires_webhook_secret=True,  # webhook_user / webhook_password
+    payment_methods=frozenset({"card", "cash", "bank_transfer"}),  # store, bank_account (SPEI)
+    installments=methods.INSTALLMENTS,  # payment_plan.payments
+    # Openpay's reference: `customer` (name, email) is required for card and store charges,
+    # `device_session_id` for a token charge, `redirect_url` for its card page.
+    required={
+        "card_token": frozenset({"customer.email", "device_session_id"}),
+        "card_hosted": frozenset({"customer.email", "return_url"}),
+        "cash": frozenset({"customer.email"}),
+    },
 )
-#: ``ChargeRequest.metadata`` key of the anti-fraud id the portal's openpay.js produced.
 
 
-def charge_body(request: ChargeRequest, settings: OpenpaySettings) -> dict[str, Any]:
-    """The ``POST /charges`` body: a token charge, or the hosted card page without a token."""
-    customer = {"name": (request.customer.name or request.customer.id)[:100]}
-    if request.customer.email:
-        customer["email"] = request.customer.email
-    body: dict[str, Any] = {
-        "method": "card",
-        "amount": request.amount.amount,  # a Decimal, written as an exact JSON number
-        "currency": request.amount.currency,
-        "description": (request.description or f"Pago {request.payment_id}")[:250],
-        "order_id": request.payment_id,
-        "customer": customer,
-    }
-    if request.token is None:
-        if not request.return_url:
-            raise UnsupportedRequest("Openpay's card page needs a return_url to send the customer")
-        body.update(confirm=False, send_email=False, redirect_url=request.return_url)
-        return body
-    body["source_id"] = request.token
-    if request.device_session_id:  # without it Openpay's anti-fraud may refuse the charge
-        body["device_session_id"] = request.device_session_id
-    if settings.use_3d_secure:
-        if not request.return_url:
-            raise UnsupportedRequest("3-D Secure needs a return_url to send the customer back")
-        body.update(use_3d_secure=True, redirect_url=request.return_url)
-    return body
-
-
-def _already_charged(client: OpenpayClient, request: ChargeRequest) -> ChargeResult:
+def _already_charged(
+    client: OpenpayClient, request: ChargeRequest, settings: OpenpaySettings
+) -> ChargeResult:
     """Error 1006: a charge with our order id exists (a retry after a lost answer): read it."""
     try:
         charge = client.find_charge(request.payment_id)
@@ -82,7 +62,7 @@ def _already_charged(client: OpenpayClient, request: ChargeRequest) -> ChargeRes
         return ChargeResult(Outcome.UNKNOWN)  # a charge exists: never report nothing was sent
     if charge is None:
         return ChargeResult(Outcome.UNKNOWN)
-    result = mapping.charge_result(charge)
+    result = mapping.charge_result(charge, settings.spei_beneficiary or "")
     if result.amount is not None and result.amount != request.amount:
         log.error("ALERT payment %s: Openpay's charge is %s", request.payment_id, result.amount)
     return result
@@ -100,7 +80,7 @@ def b2bgateway_processor_info() -> ProcessorInfo:
 def b2bgateway_create_charge(request: ChargeRequest, settings: OpenpaySettings) -> ChargeResult:
     """Charge the token (with 3-D Secure when configured), or open Openpay's card page."""
     client = for_merchant(settings)
-    body = charge_body(request, settings)
+    body = methods.charge_body(request, settings)
     try:
         charge = client.create_charge(body)
     except NotSent as exc:
@@ -109,9 +89,9 @@ def b2bgateway_create_charge(request: ChargeRequest, settings: OpenpaySettings) 
         return ChargeResult(Outcome.UNKNOWN)  # it may have charged: reconcile by order id
     except ApiError as exc:
         if exc.error_code == 1006:
-            return _already_charged(client, request)
+            return _already_charged(client, request, settings)
         return mapping.charge_error(exc)
-    return mapping.charge_result(charge)
+    return mapping.charge_result(charge, settings.spei_beneficiary or "")
 
 
 @hookimpl
@@ -127,7 +107,7 @@ def b2bgateway_retrieve_payment(
             charge = client.find_charge(request.payment_id)
     if charge is None:
         raise ProcessorPaymentNotFound(f"Openpay has no charge for payment {request.payment_id}")
-    return mapping.charge_result(charge)
+    return mapping.charge_result(charge, settings.spei_beneficiary or "")
 
 
 @hookimpl
@@ -199,15 +179,26 @@ def b2bgateway_parse_webhook(request: WebhookRequest, settings: OpenpaySettings)
     webhooks.check_credentials(request.headers, settings.webhook_user, password)
     notification = webhooks.parse(request.body)
     if notification.type == "verification":
-        # Openpay's test delivery when a webhook is registered: the merchant types this code in
-        # Openpay's dashboard (it is also in the recorded event's body).
-        code = notification.verification_code
-        log.info("merchant %s: Openpay webhook verification code %s", request.merchant_id, code)
+        # Openpay's first delivery to a webhook just registered ({"type": "verification",
+        # "event_date", "verification_code", "id": the webhook's id}): the merchant types the
+        # code in Openpay's dashboard to verify the webhook. It is logged here and recorded as
+        # the webhook event's id, "verification:<code>", with the body.
+        log.info(
+            "merchant %s: Openpay webhook %s verification code %s (type it in Openpay's "
+            "dashboard to verify the webhook)",
+            request.merchant_id,
+            notification.webhook_id or "?",
+            notification.verification_code,
+        )
         return webhooks.ignored(notification)
     if notification.type not in webhooks.EVENT_KINDS or not notification.charge_id:
         return webhooks.ignored(notification)
+    client = for_merchant(settings)
     with mapping.read_errors():  # unavailable: the gateway answers 503 and Openpay retries
-        charge = for_merchant(settings).get_charge(notification.charge_id)
+        charge = client.get_charge(notification.charge_id)
+        if charge is None and notification.order_id:
+            # A transaction of its own (a chargeback's, say) that names our order: its charge.
+            charge = client.find_charge(notification.order_id)
     if charge is None:
         log.warning("merchant %s: %s names an unknown charge", request.merchant_id, notification)
         return webhooks.ignored(notification)

@@ -17,7 +17,6 @@ from b2bgateway import (
     Failure,
     InvalidAmount,
     Money,
-    NextAction,
     Outcome,
     ProcessorContractError,
     ProcessorDeclined,
@@ -25,17 +24,18 @@ from b2bgateway import (
     ProcessorUnavailable,
     RefundResult,
 )
+from b2bgateway_openpay import methods
 from b2bgateway_openpay.client import ApiError, Charge, NoAnswer, NotSent
 
-#: A charge's (transaction's) ``status`` as an outcome. A refunded or disputed charge was paid:
-#: its refunds are reported in ``refunded`` and by ``charge.refunded`` events.
+#: A charge's (transaction's) ``status`` as an outcome: the statuses of the reference's
+#: "Transaction Status" object, no other. A refunded or disputed charge was paid: its refunds
+#: are reported in ``refunded`` and ``charge.refunded`` events, chargebacks by dispute events.
 STATUS_MAP: dict[str, Outcome] = {
     "completed": Outcome.SUCCEEDED,
     "in_progress": Outcome.PENDING,
     "charge_pending": Outcome.PENDING,  # with payment_method.url: 3-D Secure or the card page
     "failed": Outcome.FAILED,
-    "cancelled": Outcome.FAILED,
-    "expired": Outcome.FAILED,
+    "cancelled": Outcome.FAILED,  # "not paid and has been cancelled" (also a pending charge)
     "refunded": Outcome.SUCCEEDED,
     "chargeback_pending": Outcome.SUCCEEDED,
     "chargeback_accepted": Outcome.SUCCEEDED,
@@ -146,21 +146,22 @@ def _charge_failure(charge: Charge) -> Failure:
         return Failure(ours, text, str(code), message)
     if status == "cancelled":
         return Failure("canceled", "El pago se canceló.", status, message)
-    if status == "expired":
-        return Failure("expired", "El pago expiró sin completarse.", status, message)
     return Failure("payment_failed", "El pago no fue aprobado.", status, message)
 
 
-def charge_result(charge: Charge) -> ChargeResult:
-    """A charge (transaction) object as the processor's current view of the payment."""
+def charge_result(charge: Charge, beneficiary: str = "") -> ChargeResult:
+    """A charge (transaction) object as the processor's current view of the payment.
+
+    ``beneficiary`` is the name SPEI instructions show (the merchant's ``spei_beneficiary``).
+    """
     status = str(charge.get("status") or "")
     outcome = STATUS_MAP.get(status, Outcome.UNKNOWN)  # a status we do not know: reconcile
     currency = charge.get("currency") or "MXN"
     amount = money(charge["amount"], currency) if charge.get("amount") is not None else None
     action = None
-    method = charge.get("payment_method")
-    if outcome is Outcome.PENDING and isinstance(method, dict) and method.get("url"):
-        action = NextAction("redirect", url=str(method["url"]))
+    if outcome is Outcome.PENDING:
+        action = methods.next_action(charge, amount, beneficiary)
+    paid = outcome is Outcome.SUCCEEDED
     return ChargeResult(
         outcome,
         processor_reference=str(charge["id"]),
@@ -169,6 +170,8 @@ def charge_result(charge: Charge) -> ChargeResult:
         failure=_charge_failure(charge) if outcome is Outcome.FAILED else None,
         refunded=refunded_total(charge),
         processor_status=status,
+        method_details=methods.method_details(charge) if paid else None,
+        expires_at=methods.expires_at(charge) if outcome is Outcome.PENDING else None,
     )
 
 

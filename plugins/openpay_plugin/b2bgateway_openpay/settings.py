@@ -37,6 +37,9 @@ class OpenpaySettings(BaseModel):
     connect_timeout: float = Field(default=5.0, gt=0, le=60)
     read_timeout: float = Field(default=60.0, gt=0, le=300)
     use_3d_secure: bool = False
+    # The beneficiary SPEI instructions show (the business name on the Openpay account): Openpay's
+    # answer names the bank, CLABE and concept, not who receives. Required to offer SPEI.
+    spei_beneficiary: str | None = Field(default=None, min_length=1, max_length=100)
     base_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
 
     @field_validator("webhook_user")

@@ -19,12 +19,17 @@ from decimal import Decimal
 from typing import Any
 
 from b2bgateway import (
+    ChargeResult,
+    Dispute,
+    DisputeStatus,
     EventKind,
+    Failure,
+    Outcome,
     WebhookEvent,
     WebhookMalformed,
     WebhookSignatureInvalid,
 )
-from b2bgateway_openpay import mapping
+from b2bgateway_openpay import mapping, methods
 from b2bgateway_openpay.client import Charge
 
 __all__ = ["EVENT_KINDS", "Notification", "check_credentials", "event", "ignored", "parse"]
@@ -34,8 +39,30 @@ EVENT_KINDS: dict[str, EventKind] = {
     "charge.succeeded": EventKind.PAYMENT,
     "charge.failed": EventKind.PAYMENT,
     "charge.cancelled": EventKind.PAYMENT,
+    "spei.received": EventKind.PAYMENT,  # a SPEI transfer arrived: the charge says for what
     "charge.refunded": EventKind.REFUND,
+    "chargeback.created": EventKind.DISPUTE,
+    "chargeback.accepted": EventKind.DISPUTE,
+    "chargeback.rejected": EventKind.DISPUTE,
+    "charge.rescored.to.decline": EventKind.DISPUTE,  # or a failure, if it was never paid
 }
+#: A re-fetched charge's chargeback status as the dispute's state. Accepted: the chargeback
+#: stands and the money went back to the cardholder (lost for the merchant).
+CHARGEBACK_STATES: dict[str, DisputeStatus] = {
+    "chargeback_pending": DisputeStatus.OPEN,
+    "chargeback_accepted": DisputeStatus.LOST,
+}
+#: What a chargeback notification says has happened, for a paid charge whose status does not
+#: tell (``chargeback_adjustment``; a rejected chargeback returns the charge to ``completed``).
+CHARGEBACK_EVENTS: dict[str, DisputeStatus] = {
+    "chargeback.created": DisputeStatus.OPEN,
+    "chargeback.accepted": DisputeStatus.LOST,
+    "chargeback.rejected": DisputeStatus.WON,
+}
+#: Statuses of a charge that was paid (its money taken, whatever happened since).
+PAID = frozenset(
+    {"completed", "refunded", "chargeback_pending", "chargeback_accepted", "chargeback_adjustment"}
+)
 
 
 def check_credentials(headers: Mapping[str, str], user: str, password: str) -> None:
@@ -61,9 +88,11 @@ class Notification:
 
     type: str
     charge_id: str
+    order_id: str  # the transaction's order_id: our payment id, on our charges
     status: str
     refund_id: str  # the nested refund's id, when the notification carries one
     verification_code: str
+    webhook_id: str  # on a verification: the webhook Openpay is verifying
     occurred_at: datetime | None
 
     @property
@@ -75,13 +104,6 @@ class Notification:
 
     def __str__(self) -> str:
         return self.event_id
-
-
-def _occurred(value: object) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(value)) if value else None
-    except ValueError:
-        return None
 
 
 def parse(body: bytes) -> Notification:
@@ -98,10 +120,12 @@ def parse(body: bytes) -> Notification:
     return Notification(
         type=payload["type"],
         charge_id=str(transaction.get("id") or ""),
+        order_id=str(transaction.get("order_id") or ""),
         status=str(transaction.get("status") or ""),
         refund_id=str(refund.get("id") or "") if isinstance(refund, dict) else "",
         verification_code=str(payload.get("verification_code") or ""),
-        occurred_at=_occurred(payload.get("event_date")),
+        webhook_id=str(payload.get("id") or ""),
+        occurred_at=methods.parse_time(payload.get("event_date")),
     )
 
 
@@ -120,23 +144,84 @@ def _refund(notification: Notification, charge: Charge) -> dict[str, Any] | None
     return named or (refunds[-1] if refunds else None)
 
 
+def _dispute_state(notification: Notification, charge: Charge) -> DisputeStatus | None:
+    """The chargeback's state: the re-fetched charge's chargeback status when it shows one; for
+    a charge that was paid but shows none (``completed`` again after a rejection, an adjustment)
+    what the notification says; for a charge never paid, none (recorded, not applied)."""
+    status = str(charge.get("status") or "")
+    if status in CHARGEBACK_STATES:
+        return CHARGEBACK_STATES[status]
+    if status in PAID:
+        return CHARGEBACK_EVENTS.get(notification.type)
+    return None
+
+
+def _dispute(notification: Notification, charge: Charge, now: ChargeResult) -> WebhookEvent:
+    """A chargeback, or Openpay's anti-fraud declining a charge after the fact.
+
+    A rescored decline of a charge that was paid takes the money back like a lost chargeback
+    (the payment must not stay ``succeeded``: its invoices open again); of one never paid, it
+    is the charge's failure.
+    """
+    rescored = notification.type == "charge.rescored.to.decline"
+    if rescored and not (charge.get("status") in PAID or charge.get("authorization")):
+        failure = Failure("fraud_suspected", "El sistema antifraude rechazó el pago.", "rescored")
+        return _payment(notification, charge, _failed(now, failure))
+    state = DisputeStatus.LOST if rescored else _dispute_state(notification, charge)
+    dispute = None
+    if state is not None:
+        dispute = Dispute(
+            status=state,
+            amount=now.amount,
+            reason="rescored_to_decline" if rescored else "chargeback",
+            reference=f"{'rescore' if rescored else 'chargeback'}:{charge['id']}",
+        )
+    return WebhookEvent(
+        notification.event_id,
+        EventKind.DISPUTE,
+        notification.type,
+        payment_id=str(charge["order_id"]) if charge.get("order_id") else None,
+        processor_reference=now.processor_reference,
+        dispute=dispute,
+        occurred_at=notification.occurred_at,
+    )
+
+
+def _failed(now: ChargeResult, failure: Failure) -> ChargeResult:
+    return ChargeResult(
+        Outcome.FAILED,
+        processor_reference=now.processor_reference,
+        amount=now.amount,
+        failure=failure,
+        processor_status=now.processor_status,
+    )
+
+
+def _payment(notification: Notification, charge: Charge, now: ChargeResult) -> WebhookEvent:
+    return WebhookEvent(
+        notification.event_id,
+        EventKind.PAYMENT,
+        notification.type,
+        payment_id=str(charge["order_id"]) if charge.get("order_id") else None,
+        processor_reference=now.processor_reference,
+        outcome=now.outcome,
+        amount=now.amount,
+        failure=now.failure,
+        refunded=now.refunded,
+        occurred_at=notification.occurred_at,
+        method_details=now.method_details,
+    )
+
+
 def event(notification: Notification, charge: Charge) -> WebhookEvent:
     """The event for ``notification``, built from ``charge`` as Openpay returned it just now."""
     now = mapping.charge_result(charge)
     payment_id = str(charge["order_id"]) if charge.get("order_id") else None
-    if EVENT_KINDS[notification.type] is EventKind.PAYMENT:
-        return WebhookEvent(
-            notification.event_id,
-            EventKind.PAYMENT,
-            notification.type,
-            payment_id=payment_id,
-            processor_reference=now.processor_reference,
-            outcome=now.outcome,
-            amount=now.amount,
-            failure=now.failure,
-            refunded=now.refunded,
-            occurred_at=notification.occurred_at,
-        )
+    kind = EVENT_KINDS[notification.type]
+    if kind is EventKind.DISPUTE:
+        return _dispute(notification, charge, now)
+    if kind is EventKind.PAYMENT:
+        return _payment(notification, charge, now)
     refund = _refund(notification, charge)
     if refund is None:  # nothing to apply: acknowledged and recorded
         return ignored(notification)

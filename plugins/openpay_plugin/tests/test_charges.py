@@ -23,7 +23,7 @@ from b2bgateway import (
     ProcessorUnavailable,
     UnsupportedRequest,
 )
-from b2bgateway_openpay import hooks
+from b2bgateway_openpay import methods
 from b2bgateway_openpay.client import dumps
 
 
@@ -139,7 +139,7 @@ def test_unreachable_openpay_is_unavailable(processor, settings, monkeypatch):
 
 # -- the request body --------------------------------------------------------------------------
 def test_body_carries_the_exact_amount_and_our_ids(settings):
-    body = hooks.charge_body(charge_request(amount=Money("1500.50", "MXN")), settings)
+    body = methods.charge_body(charge_request(amount=Money("1500.50", "MXN")), settings)
     assert '"amount": 1500.50,' in dumps(body)
     assert body["order_id"] == PAYMENT_ID
     assert body["source_id"] == "kqgykn96i7bcs1wwhvgw"
@@ -148,19 +148,19 @@ def test_body_carries_the_exact_amount_and_our_ids(settings):
 
 
 def test_body_without_device_session_id_omits_it(settings):
-    body = hooks.charge_body(charge_request(device_session_id=None), settings)
+    body = methods.charge_body(charge_request(device_session_id=None), settings)
     assert "device_session_id" not in body
 
 
 def test_body_with_3ds(settings_3ds):
-    body = hooks.charge_body(charge_request(), settings_3ds)
+    body = methods.charge_body(charge_request(), settings_3ds)
     assert body["use_3d_secure"] is True
     assert body["redirect_url"] == RETURN_URL
 
 
 def test_3ds_without_return_url_error_response(settings_3ds):
     with pytest.raises(UnsupportedRequest):
-        hooks.charge_body(charge_request(return_url=None), settings_3ds)
+        methods.charge_body(charge_request(return_url=None), settings_3ds)
 
 
 def test_body_json_is_exact_decimals():

@@ -4,7 +4,9 @@ test, as Openpay sends them; only the re-fetch has cassettes."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 import requests
@@ -17,6 +19,7 @@ from openpay_factories import (
 )
 
 from b2bgateway import (
+    DisputeStatus,
     EventKind,
     Money,
     Outcome,
@@ -24,6 +27,7 @@ from b2bgateway import (
     WebhookMalformed,
     WebhookSignatureInvalid,
 )
+from b2bgateway_openpay import mapping
 
 
 def test_charge_succeeded_is_refetched(processor, settings, cassette):
@@ -80,12 +84,74 @@ def test_refetch_unavailable_is_retried_by_openpay(processor, settings, monkeypa
         )
 
 
-def test_verification_is_acknowledged(processor, settings):
-    body = {"type": "verification", "event_date": "2024-01-10T12:00:00-06:00"}
-    body["verification_code"] = "Xv4d8Qk1"
-    event = processor.parse_webhook(notification(body), settings)
+def test_verification_code_is_shown_to_the_merchant(processor, settings, caplog):
+    """As Openpay sends it to a webhook just registered (a sandbox capture's shape: the code
+    and the webhook's id), with the webhook's Basic credentials."""
+    body = {
+        "type": "verification",
+        "event_date": "2016-11-25T14:45:09-06:00",
+        "verification_code": "3vWQ1x6I",
+        "id": "w7evenqvf4a3crkdmkj6",
+    }
+    with caplog.at_level(logging.INFO, logger="b2bgateway_openpay"):
+        event = processor.parse_webhook(notification(body), settings)
     assert event.kind is EventKind.IGNORED
-    assert event.event_id == "verification:Xv4d8Qk1"
+    assert event.event_type == "verification"
+    assert event.event_id == "verification:3vWQ1x6I"  # recorded with the webhook event
+    [line] = [r for r in caplog.records if "verification code" in r.getMessage()]
+    assert line.levelno == logging.INFO
+    assert "3vWQ1x6I" in line.getMessage()
+    assert "w7evenqvf4a3crkdmkj6" in line.getMessage()
+
+
+def test_verification_without_the_credentials_is_refused(processor, settings):
+    body = {"type": "verification", "verification_code": "3vWQ1x6I"}
+    with pytest.raises(WebhookSignatureInvalid):
+        processor.parse_webhook(notification(body, basic(password="wrong-password")), settings)
+
+
+def test_chargeback_rejected_is_won(processor, settings, cassette):
+    """The re-fetched charge is completed again: the merchant won."""
+    event = processor.parse_webhook(
+        notification(charge_notification("chargeback.rejected", "completed")), settings
+    )
+    assert event.kind is EventKind.DISPUTE
+    assert event.dispute.status is DisputeStatus.WON
+    assert event.dispute.reference == f"chargeback:{CHARGE_ID}"
+    assert event.payment_id == PAYMENT_ID
+
+
+def test_chargeback_of_a_charge_never_paid_is_only_recorded(processor, settings, cassette):
+    """The notification says accepted; Openpay's charge was never paid (it failed)."""
+    event = processor.parse_webhook(
+        notification(charge_notification("chargeback.accepted", "chargeback_accepted")), settings
+    )
+    assert event.kind is EventKind.DISPUTE
+    assert event.dispute is None
+
+
+def test_a_transaction_of_its_own_is_found_by_our_order_id(processor, settings, cassette):
+    """A chargeback notification naming a transaction that is not the charge (assumed: the
+    reference shows no chargeback notification): the charge is looked up by our order id."""
+    body = charge_notification("chargeback.created", "chargeback_pending", id="trcbk4a9m2x7p0q1")
+    event = processor.parse_webhook(notification(body), settings)
+    assert event.dispute.status is DisputeStatus.OPEN
+    assert event.processor_reference == CHARGE_ID
+
+
+def test_rescored_decline_of_an_unpaid_charge_is_its_failure(processor, settings, cassette):
+    event = processor.parse_webhook(
+        notification(charge_notification("charge.rescored.to.decline", "failed")), settings
+    )
+    assert event.kind is EventKind.PAYMENT
+    assert event.outcome is Outcome.FAILED
+    assert event.failure.code == "fraud_suspected"
+
+
+@pytest.mark.parametrize("status", ["expired", "reversed", ""])
+def test_a_status_openpay_does_not_document_is_unknown(status):
+    result = mapping.charge_result({"id": CHARGE_ID, "status": status, "amount": Decimal("1")})
+    assert result.outcome is Outcome.UNKNOWN
 
 
 def test_other_types_are_acknowledged_without_a_call(processor, settings):

@@ -173,6 +173,7 @@ NOT_THE_KEYS_ANSWER = frozenset(
         "not_found",
         "payment_method_not_available",
         "installments_not_available",
+        "required_by_processor",
     }
 )
 

@@ -38,6 +38,7 @@ def list_processors() -> Response:
                     "three_d_secure": caps.three_d_secure,
                     "payment_methods": sorted(caps.payment_methods),
                     "installments": sorted(caps.installments),
+                    "required": {kind: sorted(fields) for kind, fields in caps.required.items()},
                 },
                 "configured": name == configured,
             }

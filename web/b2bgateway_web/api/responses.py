@@ -236,6 +236,12 @@ class CapabilitiesOut(BaseModel):
     three_d_secure: bool
     payment_methods: list[Literal["card", "bank_transfer", "cash"]]
     installments: list[int]
+    required: dict[str, list[str]] = Field(
+        description="per kind of charge (card_token, card_hosted, bank_transfer, cash), what a "
+        "checkout must carry (customer.email, device_session_id, return_url), else 422 "
+        "required_by_processor",
+        examples=[{"card_token": ["customer.email", "device_session_id"]}],
+    )
 
 
 class ProcessorOut(BaseModel):

@@ -27,6 +27,7 @@ from b2bgateway.errors import (
     GatewayError,
     NotFound,
     NotPayable,
+    RequiredByProcessor,
     UnsupportedRequest,
 )
 from b2bgateway.interface import PaymentStatus
@@ -197,7 +198,15 @@ def checkout_problem(exc: GatewayError) -> tuple[str, int]:
         )
     if isinstance(exc, NotFound):
         return _("Alguno de los documentos ya no está disponible. Revisa tu selección."), 404
-    if isinstance(exc, UnsupportedRequest):
+    if isinstance(exc, RequiredByProcessor) and "customer.email" in exc.extra["missing"]:
+        return (
+            _(
+                "Para pagar en línea, tu proveedor debe tener registrado tu correo electrónico."
+                " Pídele que lo agregue."
+            ),
+            422,
+        )
+    if isinstance(exc, UnsupportedRequest | RequiredByProcessor):
         return _("El procesador de pagos de tu proveedor no permite pagar desde esta página."), 422
     if isinstance(exc, DatabaseUnavailable):  # sent to the processor; its answer is pending
         return (
