@@ -89,6 +89,7 @@ bench: install
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/webhooks.py
 	$(BIN)/python bench/cluster.py
+	$(BIN)/python bench/metrics.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache b2bgateway.db* b2bgateway-sandbox.db*
