@@ -81,6 +81,12 @@ def test_metrics_need_the_configured_token(client: Any, gateway: Gateway) -> Non
         == 401
     )
     assert client.get("/metrics", headers=METRICS_AUTH).status_code == 200
+    # OpenMetrics for a scraper that asks for it
+    response = client.get(
+        "/metrics", headers={**METRICS_AUTH, "Accept": "application/openmetrics-text"}
+    )
+    assert response.content_type.startswith("application/openmetrics-text")
+    assert response.get_data(as_text=True).endswith("# EOF\n")
 
 
 def test_metrics_are_off_without_a_token(database_url: str, plugins: Plugins, store: Store) -> None:
