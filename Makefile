@@ -90,6 +90,7 @@ bench: install
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/webhooks.py
 	$(BIN)/python bench/cluster.py
+	$(BIN)/python bench/metrics.py
 	$(BIN)/python bench/growth.py
 
 clean:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import time
 from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, TypeVar
@@ -24,6 +25,7 @@ from b2bgateway.errors import (
     PluginContractError,
     ProcessorContractError,
 )
+from b2bgateway.instruments import NO_INSTRUMENTS, Instruments
 from b2bgateway.interface import (
     ChargeRequest,
     ChargeResult,
@@ -121,6 +123,8 @@ class Processor:
         self._pm = pm
         self._others = others
         self._callers: dict[str, Any] = {}
+        #: told the duration of every call (see :meth:`Plugins.observe_with`)
+        self.instruments: Instruments = NO_INSTRUMENTS
         self.info: ProcessorInfo = self._call(_INFO_HOOK, ProcessorInfo)
 
     def _caller(self, hook_name: str) -> Any:
@@ -139,14 +143,19 @@ class Processor:
         return result
 
     def _call_optional(self, hook_name: str, expected: type[R], **kwargs: Any) -> R | None:
+        started = time.perf_counter()
+        raised = True
         try:
             result = self._caller(hook_name)(**kwargs)
+            raised = False
         except GatewayError:
             raise
         except Exception as exc:  # a plugin bug must not look like a gateway bug
             raise ProcessorContractError(
                 f"processor {self.name!r} raised {type(exc).__name__} in {hook_name}"
             ) from exc
+        finally:
+            self._measured(hook_name, time.perf_counter() - started, raised)
         if result is None:
             return None
         if not isinstance(result, expected):
@@ -155,6 +164,12 @@ class Processor:
                 f"expected {expected.__name__}"
             )
         return result
+
+    def _measured(self, hook_name: str, seconds: float, raised: bool) -> None:
+        try:
+            self.instruments.processor_call(self.name, hook_name, seconds, raised)
+        except Exception:  # measuring must never change a payment's course
+            log.exception("instruments failed on %s", hook_name)
 
     def validate_settings(self, raw: dict[str, Any]) -> BaseModel:
         """Validate a merchant's settings table with this processor's model (raises pydantic's
@@ -205,6 +220,8 @@ class Plugins:
         self.merchants_with_notification_url: frozenset[str] = frozenset()
         self._observer_callers: dict[tuple[str, str], Any] = {}
         self._processors: dict[str, Processor] = {}
+        #: told about processor calls and webhooks (:mod:`b2bgateway.instruments`)
+        self.instruments: Instruments = NO_INSTRUMENTS
         # A processor is a plugin with a plain (non-wrapper) processor hook implementation;
         # wrappers (audit, metrics) stay in every call.
         implementers = {
@@ -225,6 +242,13 @@ class Plugins:
     def _impls(self, hook_name: str) -> list[pluggy.HookImpl]:
         hook: pluggy.HookCaller = getattr(self.pm.hook, hook_name)
         return hook.get_hookimpls()
+
+    def observe_with(self, instruments: Instruments) -> None:
+        """Tell ``instruments`` about every processor call from now on (the metrics of a web
+        or worker process; :mod:`b2bgateway.instruments`)."""
+        self.instruments = instruments
+        for processor in self._processors.values():
+            processor.instruments = instruments
 
     @property
     def processor_names(self) -> list[str]:

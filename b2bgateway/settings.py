@@ -209,6 +209,7 @@ class Settings(BaseSettings):
         "http://127.0.0.1:8000"
     )  # how processors and browsers reach us
     disabled_plugins: list[str] = Field(default_factory=list)
+    metrics_token: SecretStr | None = Field(default=None, min_length=16)  # /metrics' Bearer
     merchants: dict[str, MerchantSettings] = Field(default_factory=dict)
 
     @classmethod

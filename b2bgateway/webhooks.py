@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from b2bgateway import disputes, lifecycle
 from b2bgateway.answers import EventOutcome
-from b2bgateway.errors import EventOutOfOrder, NotFound
+from b2bgateway.errors import EventOutOfOrder, GatewayError, NotFound
 from b2bgateway.gateway import Gateway
 from b2bgateway.interface import (
     ChargeResult,
@@ -32,6 +32,7 @@ from b2bgateway.interface import (
     WebhookEvent,
     WebhookRequest,
 )
+from b2bgateway.store.db import is_unavailable
 from b2bgateway.store.models import Payment, PaymentAttempt, Refund, utcnow
 from b2bgateway.store.models import WebhookEvent as EventRow
 from b2bgateway.store.repository import dialect_insert, new_id
@@ -228,11 +229,44 @@ def receive(
     headers: Mapping[str, str],
     query: Mapping[str, str],
 ) -> Received:
-    """Handle one notification end to end.
+    """Handle one notification end to end, and tell the instruments what became of it.
 
     :raises NotFound: no such merchant, or the merchant has no settings for that processor.
     :raises WebhookSignatureInvalid: not authentic (nothing is recorded or changed).
     """
+    # The path names the processor: only installed ones become a label, never what was sent.
+    label = processor_name if processor_name in gw.plugins.processor_names else "unknown"
+    try:
+        received = _receive(gw, merchant_id, processor_name, body, headers, query)
+    except Exception as exc:
+        _report(gw, label, accepted=False, reason=_refusal(exc))
+        raise
+    _report(gw, label, accepted=True, reason=received.outcome.value)
+    return received
+
+
+def _refusal(exc: Exception) -> str:
+    """The error code the answer carries (what problems.py maps the exception to)."""
+    if isinstance(exc, GatewayError):
+        return exc.code
+    return "service_unavailable" if is_unavailable(exc) else "internal_error"
+
+
+def _report(gw: Gateway, processor: str, *, accepted: bool, reason: str) -> None:
+    try:
+        gw.plugins.instruments.webhook(processor, accepted, reason)
+    except Exception:  # measuring must never change what a notification does
+        log.exception("instruments failed on a webhook")
+
+
+def _receive(
+    gw: Gateway,
+    merchant_id: str,
+    processor_name: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+) -> Received:
     event = _verify(gw, merchant_id, processor_name, body, headers, query)
     with gw.store.write() as session:
         # One statement dedupes: the unique constraint decides, between earlier and concurrent

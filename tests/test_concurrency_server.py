@@ -24,6 +24,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,10 +115,11 @@ class Server:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def _write_config(path: Path, database_url: str, ledger_path: Path) -> None:
+def _write_config(path: Path, database_url: str, ledger_path: Path, top: str = "") -> None:
     path.write_text(
         f"""
 database_url = {json.dumps(database_url)}
+{top}
 
 [merchants.{MERCHANT}]
 api_keys = [{json.dumps(API_KEY)}]
@@ -137,12 +139,28 @@ ledger_path = {json.dumps(str(ledger_path))}
 def server(tmp_path: Path, database_url: str, store: Store) -> Iterator[Server]:
     """``b2bgateway serve --workers 2 --threads 32`` on a free loopback port, healthy, and always
     terminated afterwards (before ``store`` empties the tables)."""
-    ledger_path = tmp_path / "sandbox-ledger.db"
+    with running_server(tmp_path, database_url) as srv:
+        yield srv
+
+
+def server_env(tmp_path: Path, database_url: str, top: str = "") -> dict[str, str]:
+    """The environment of a ``b2bgateway`` command on acme's configuration (``top``: more
+    top-level settings), without the machine's B2BGATEWAY_ variables."""
     config = tmp_path / "gateway.toml"
-    _write_config(config, database_url, ledger_path)
+    _write_config(config, database_url, tmp_path / "sandbox-ledger.db", top)
     env = {k: v for k, v in os.environ.items() if not k.startswith("B2BGATEWAY_")}
     env["B2BGATEWAY_CONFIG"] = str(config)
     env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@contextmanager
+def running_server(
+    tmp_path: Path, database_url: str, env: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """The server of :func:`server` (on ``env``, default :func:`server_env`'s)."""
+    ledger_path = tmp_path / "sandbox-ledger.db"
+    env = dict(env or server_env(tmp_path, database_url))
     # gunicorn (>= 25) opens a control socket in $XDG_RUNTIME_DIR or ~/.gunicorn, shared by every
     # gunicorn on the machine: keep this one's private (and short enough for AF_UNIX).
     runtime = Path(tempfile.mkdtemp(prefix="b2bgw-"))

@@ -42,7 +42,7 @@ def create_app(
 
     from flask_swagger_ui import get_swaggerui_blueprint
 
-    from b2bgateway_web import i18n, logs, problems
+    from b2bgateway_web import i18n, logs, metrics, problems, readiness
     from b2bgateway_web import web_plugins as pages
     from b2bgateway_web.api import health, openapi, webhooks
     from b2bgateway_web.api.routes import v1
@@ -53,6 +53,8 @@ def create_app(
 
     app.register_blueprint(problems.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(readiness.bp)  # /readyz
+    metrics.init_app(app, gw)  # /metrics, and the processor calls and webhooks it counts
     app.register_blueprint(openapi.bp)
     app.register_blueprint(
         get_swaggerui_blueprint("/docs", "/openapi.json", config={"app_name": "b2bgateway"}),

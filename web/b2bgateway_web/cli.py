@@ -288,8 +288,10 @@ def worker(interval: float, older_than: int, expire_after: int, once: bool) -> N
 
     from b2bgateway import idempotency
     from b2bgateway.notifications import deliver_due
+    from b2bgateway_web import metrics
 
     with _gateway() as gw:
+        metrics.observe_worker(gw)
         last_purge = 0.0
         while True:
             started = time.monotonic()
@@ -298,6 +300,7 @@ def worker(interval: float, older_than: int, expire_after: int, once: bool) -> N
                 if counts["examined"]:
                     log.info("reconciled %s", json.dumps(counts))
                 sent = deliver_due(gw.store, gw.notification_endpoints(), limit=WORKER_BATCH)
+                metrics.record_worker_pass(counts, sent.delivered, sent.retried, sent.dead)
                 # A full batch means more may be waiting: go again at once instead of sleeping
                 # (a pass every 10 s of 100 events each would cap delivery at 10 events/s).
                 busy = (

@@ -37,8 +37,8 @@ def b2bgateway_web_register_blueprints(
     Called once per app, by ``create_app``, on every loaded web plugin (not ``firstresult``).
 
     :param register: registers a blueprint on the app. Its ``url_prefix`` must be set and must
-        not fall under a path the gateway owns (``/v1``, ``/portal``, ``/healthz``,
-        ``/openapi.json``, ``/docs``, ``/static``); its name must be unique.
+        not fall under a path the gateway owns (``/v1``, ``/portal``, ``/healthz``, ``/readyz``,
+        ``/metrics``, ``/openapi.json``, ``/docs``, ``/static``); its name must be unique.
     :param gateway: the app's gateway (settings, merchants, plugins, store), e.g. to register
         pages only when some merchant uses the plugin. Views read it with
         :func:`b2bgateway_web.gateway`.

@@ -39,6 +39,15 @@ def run(host: str, port: int, *, workers: int, threads: int, timeout: int) -> No
     from gunicorn.app.base import BaseApplication
     from gunicorn.glogging import Logger
 
+    from b2bgateway_web import multiprocess
+
+    # Before any worker imports Prometheus' client: each writes its samples there.
+    metrics_dir, private = multiprocess.prepare()
+
+    def on_exit(_server: Any) -> None:
+        if private:
+            multiprocess.remove_private(metrics_dir)
+
     class _AccessLogger(Logger):  # type: ignore[misc]
         """gunicorn's logger, writing :func:`access_line` as the whole access log line."""
 
@@ -62,6 +71,8 @@ def run(host: str, port: int, *, workers: int, threads: int, timeout: int) -> No
                 # gunicorn's control socket is one path per machine: two instances would fight
                 # over it, and nothing here uses it.
                 "control_socket_disable": True,
+                "child_exit": multiprocess.child_exit,  # a dead worker's gauges stop counting
+                "on_exit": on_exit,
             }.items():
                 self.cfg.set(key, value)
 

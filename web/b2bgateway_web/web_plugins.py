@@ -38,7 +38,16 @@ DEFAULT_PLUGINS: tuple[tuple[str, str], ...] = (
     ("sandbox", "b2bgateway_web.plugins.sandbox.hooks"),
 )
 #: Paths the gateway owns: no plugin page goes under them.
-RESERVED_PREFIXES = ("/v1", "/portal", "/healthz", "/openapi.json", "/docs", "/static")
+RESERVED_PREFIXES = (
+    "/v1",
+    "/portal",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/openapi.json",
+    "/docs",
+    "/static",
+)
 
 
 def _loaded(plugins: Plugins) -> set[str]:
