@@ -17,6 +17,10 @@ from b2bgateway_mercadopago import client, mapping
 from b2bgateway_mercadopago.settings import MercadoPagoSettings
 
 __all__ = [
+    "FAILED",
+    "PAID",
+    "attempt_may_retry",
+    "checkout_open",
     "expire_checkout",
     "find_payment",
     "for_settings",
@@ -29,6 +33,8 @@ log = logging.getLogger(__name__)
 
 #: Statuses in which Mercado Pago holds (or held) the buyer's money.
 PAID = frozenset({"approved", "refunded", "charged_back", "in_mediation"})
+#: Statuses of a payment that ended without the money (the buyer may try again in Checkout Pro).
+FAILED = frozenset({"rejected", "cancelled"})
 
 
 def for_settings(settings: MercadoPagoSettings) -> client.MercadoPago:
@@ -104,3 +110,17 @@ def is_expired(preference: Mapping[str, Any], now: datetime) -> bool:
     """A preference on which no payment can start any more."""
     until = mapping.parse_time(preference.get("expiration_date_to"))
     return bool(preference.get("expires")) and until is not None and until <= now
+
+
+def checkout_open(mp: client.MercadoPago, payment_id: str, now: datetime) -> bool:
+    """Does a Checkout Pro preference made for our ``payment_id`` still take payments?"""
+    return any(not is_expired(item, now) for item in mp.search_preferences(payment_id))
+
+
+def attempt_may_retry(mp: client.MercadoPago, payment: Mapping[str, Any], now: datetime) -> bool:
+    """Is this failed payment one attempt the buyer may follow with another (its Checkout Pro
+    preference is still open)? One more lookup, only for failed payments made for one of ours."""
+    ours = payment.get("external_reference")
+    if payment.get("status") not in FAILED or not ours:
+        return False
+    return checkout_open(mp, str(ours), now)

@@ -22,7 +22,8 @@ def test_full_refund(
 
     assert result.outcome is Outcome.SUCCEEDED
     assert result.processor_reference == "1009876551"
-    assert sent[0].body is None  # no amount: everything that is left
+    # "Everything that is left" by our books, said explicitly: never a body without an amount.
+    assert json.loads(sent[0].body) == {"amount": 1234.56}
     assert sent[0].headers["x-idempotency-key"] == "re_01J8Z9:refund"
 
 
