@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from helpers import EMAIL, PAYMENT_ID, Sent, charge_request, settings_table
+from helpers import EMAIL, PAYMENT_ID, TOKEN, Sent, charge_request, settings_table
 from pydantic import ValidationError
 from vcr.cassette import Cassette
 
@@ -17,6 +18,8 @@ from b2bgateway import (
     ProcessorMisconfigured,
 )
 from b2bgateway.plugins import Processor
+from b2bgateway.testing import assert_method_conforms
+from b2bgateway_mercadopago import hooks
 
 
 def sent_json(sent: list[Sent], index: int = 0) -> Any:
@@ -157,3 +160,59 @@ def test_charge_in_another_currency_is_not_sent(processor: Processor, settings: 
     assert result.outcome is Outcome.FAILED
     assert result.failure is not None
     assert result.failure.code == "currency_not_supported"
+
+
+def test_charge_reports_the_method_details_for_the_cfdi(
+    processor: Processor, settings: Any, cassette: Cassette
+) -> None:
+    result = processor.charge(charge_request(), settings)
+
+    details = result.method_details
+    assert details is not None
+    assert (details.type, details.brand, details.last4, details.funding) == (
+        "card",
+        "visa",
+        "3704",
+        "credit",
+    )
+    assert details.installments == 1
+    assert details.paid_at == datetime(2024, 5, 20, 16, 15, tzinfo=UTC)
+
+
+def test_charge_sends_the_device_session_id(
+    processor: Processor, settings: Any, cassette: Cassette, sent: list[Sent]
+) -> None:
+    """MercadoPago.js's device id reaches Mercado Pago's fraud prevention as X-meli-session-id."""
+    result = processor.charge(charge_request(device_session_id="armor.0a1b2c3d4e5f"), settings)
+
+    assert result.outcome is Outcome.SUCCEEDED
+    assert sent[0].headers["x-meli-session-id"] == "armor.0a1b2c3d4e5f"
+
+
+def test_no_notification_url_to_a_webhook_url_that_is_not_https(
+    processor: Processor, settings: Any, cassette: Cassette, sent: list[Sent]
+) -> None:
+    """Mercado Pago answers 400 to a notification_url that is not public https (the default
+    public_url is http://127.0.0.1:8000): none is sent, the dashboard's Webhooks setting rules."""
+    request = charge_request(webhook_url="http://127.0.0.1:8000/v1/webhooks/acme/mercadopago")
+    result = processor.charge(request, settings)
+
+    assert result.outcome is Outcome.SUCCEEDED
+    assert "notification_url" not in sent_json(sent)
+    assert "x-meli-session-id" not in sent[0].headers
+
+
+def test_a_card_in_msi_conforms(settings: Any, cassette: Cassette) -> None:
+    result = assert_method_conforms(
+        "mercadopago",
+        hooks,
+        settings,
+        "card",
+        token=TOKEN,
+        installments=3,
+        browser_details={"payment_method_id": "master"},
+    )
+
+    assert result.method_details is not None
+    assert result.method_details.brand == "mastercard"
+    assert result.method_details.installments == 3

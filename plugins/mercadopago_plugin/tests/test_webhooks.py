@@ -18,6 +18,7 @@ from helpers import PAYMENT_ID, WEBHOOK_SECRET
 from vcr.cassette import Cassette
 
 from b2bgateway import (
+    DisputeStatus,
     EventKind,
     Money,
     Outcome,
@@ -136,6 +137,9 @@ def test_chargeback_notification(processor: Processor, settings: Any, cassette: 
 
     assert event.kind is EventKind.DISPUTE
     assert event.processor_reference == "1319876541"
+    # charged_back/reimbursed: Mercado Pago covered the chargeback, the merchant keeps the money
+    assert event.dispute is not None
+    assert event.dispute.status is DisputeStatus.WON
 
 
 def test_merchant_order_is_ignored(processor: Processor, settings: Any) -> None:
