@@ -5,7 +5,8 @@ Topics the gateway acts on:
 - ``payment``: the payment (``GET /v1/payments/{id}``): its state, a refund, or a dispute its
   status tells of (``charged_back``, ``in_mediation``); a rejected payment whose Checkout Pro
   preference is still open is one attempt (``final=False``);
-- ``chargebacks``: the chargeback (``GET /v1/chargebacks/{id}``) as a dispute of its payment.
+- ``topic_chargebacks_wh`` ("Chargebacks" / "Contracargos" in "Your integrations"): the
+  chargeback (``GET /v1/chargebacks/{id}``) as a dispute of its payment.
 
 Anything else (``merchant_order``, ``topic_claims_integration_wh``, ``order``, ...) is
 acknowledged as ignored: a claim that holds the buyer's money shows as the payment's
@@ -33,7 +34,8 @@ from b2bgateway_mercadopago.settings import MercadoPagoSettings
 __all__ = ["CHARGEBACK_TOPICS", "PAYMENT_TOPICS", "parse"]
 
 PAYMENT_TOPICS = frozenset({"payment"})
-CHARGEBACK_TOPICS = frozenset({"chargebacks"})
+#: ``topic_chargebacks_wh`` is what Mercado Pago sends (``chargebacks`` is its older name).
+CHARGEBACK_TOPICS = frozenset({"topic_chargebacks_wh", "chargebacks"})
 
 
 def _body(request: WebhookRequest) -> dict[str, Any]:
@@ -61,7 +63,9 @@ def parse(request: WebhookRequest, settings: MercadoPagoSettings, now: datetime)
     data = data if isinstance(data, dict) else {}
     topic = str(request.query.get("type") or body.get("type") or body.get("topic") or "")
     data_id = str(request.query.get("data.id") or data.get("id") or "")
-    action = str(body.get("action") or topic)
+    actions = body.get("actions")  # chargebacks: ["changed_case_status"]
+    first = actions[0] if isinstance(actions, list) and actions else None
+    action = str(body.get("action") or first or topic)
     if topic in PAYMENT_TOPICS:
         return _payment(settings, data_id, action, now)
     if topic in CHARGEBACK_TOPICS:

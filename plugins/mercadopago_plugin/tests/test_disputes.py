@@ -6,6 +6,7 @@ status (``charged_back``, ``in_mediation``) says the same for the ``payment`` to
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -25,7 +26,29 @@ CHARGEBACK = "5012345678"
 
 
 def chargeback_notification(data_id: str = CHARGEBACK) -> Any:
-    return notification(data_id, topic="chargebacks", action="chargebacks.updated")
+    """As documented: ``type`` ``topic_chargebacks_wh``, ``actions``, the chargeback's id and
+    its payment's in ``data``."""
+    body = {
+        "actions": ["changed_case_status"],
+        "api_version": "v1",
+        "application_id": 6295877106812064,
+        "data": {
+            "checkout": "PRO",
+            "date_updated": "2024-06-10T09:00:00Z",
+            "id": data_id,
+            "payment_id": 1319876541,
+            "product_id": "C00A2J8RF4DI8BCIMFU0",
+            "site_id": "MLM",
+            "transaction_intent_id": "",
+        },
+        "date_created": "2024-06-10T09:00:00-04:00",
+        "id": 114411153595,
+        "live_mode": False,
+        "type": "topic_chargebacks_wh",
+        "user_id": 1234567890,
+        "version": 1718024400,
+    }
+    return notification(data_id, topic="topic_chargebacks_wh", body=json.dumps(body).encode())
 
 
 def test_a_new_chargeback_opens_a_dispute(
@@ -41,6 +64,7 @@ def test_a_new_chargeback_opens_a_dispute(
     assert event.dispute.reason == "4837"
     assert event.dispute.amount == Money("1234.56", "MXN")
     assert event.event_id == f"chargeback:{CHARGEBACK}:new"
+    assert event.event_type == "changed_case_status"
 
 
 def test_a_lost_chargeback_closes_it_lost(

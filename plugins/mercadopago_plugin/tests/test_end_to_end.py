@@ -220,12 +220,12 @@ def test_a_lost_chargeback_reopens_the_invoices(
     assert payment.status == "succeeded"
     assert reasons(gateway, acme) == ("payment_registered",)
 
-    assert deliver(gateway, "5012345690", "chargebacks") == "applied"
+    assert deliver(gateway, "5012345690", "topic_chargebacks_wh") == "applied"
     disputed = payment_row(gateway)
     assert (disputed.status, disputed.dispute_status) == ("disputed", "open")
     assert reasons(gateway, acme) == ("payment_registered",)  # held while the issuer decides
 
-    assert deliver(gateway, "5012345690", "chargebacks") == "applied"
+    assert deliver(gateway, "5012345690", "topic_chargebacks_wh") == "applied"
     lost = payment_row(gateway)
     assert lost.dispute_status == "lost"
     assert lost.dispute_reference == "5012345690"
