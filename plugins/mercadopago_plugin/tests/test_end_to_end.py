@@ -9,6 +9,7 @@ recorded ones; notifications are signed with the real time, as the core checks t
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from itertools import count
@@ -25,7 +26,7 @@ from b2bgateway.payability import check_invoices
 from b2bgateway.plugins import Plugins, get_plugin_manager
 from b2bgateway.settings import MerchantConfig, Settings
 from b2bgateway.store import Store, repository, upgrade
-from b2bgateway.store.models import Payment, PaymentAttempt, Refund, utcnow
+from b2bgateway.store.models import Base, Payment, PaymentAttempt, Refund, utcnow
 from b2bgateway.store.repository import CustomerData, InvoiceData, upsert_customer, upsert_invoices
 from b2bgateway_mercadopago import hooks, signature
 
@@ -35,7 +36,8 @@ PAY = "pay_0000000000000000000e2e01"  # the first payment id of every test
 
 @pytest.fixture
 def database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'gateway.db'}"
+    """A fresh SQLite file, or the core suite's ``B2BGATEWAY_TEST_DATABASE_URL`` (PostgreSQL)."""
+    return os.environ.get("B2BGATEWAY_TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'gateway.db'}"
 
 
 @pytest.fixture
@@ -43,6 +45,9 @@ def store(database_url: str) -> Iterator[Store]:
     migrated = Store(database_url)
     upgrade(migrated)
     yield migrated
+    with migrated.write() as session:  # a shared database is left empty for the next test
+        for table in reversed(Base.metadata.sorted_tables):
+            session.execute(table.delete())
     migrated.dispose()
 
 
