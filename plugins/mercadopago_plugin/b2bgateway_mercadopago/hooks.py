@@ -69,7 +69,8 @@ def _now() -> datetime:
 
 @hookimpl
 def b2bgateway_processor_info() -> ProcessorInfo:
-    """Mercado Pago: card tokens (Checkout API) and Checkout Pro; :class:`MercadoPagoSettings`."""
+    """Mercado Pago México: card tokens (Checkout API, MSI), Checkout Pro and cash vouchers;
+    :class:`MercadoPagoSettings`."""
     return ProcessorInfo(
         display_name="Mercado Pago",
         settings_model=MercadoPagoSettings,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from mercadopago.webhook import WebhookSignatureValidator
 
 from b2bgateway import WebhookSignatureInvalid
@@ -116,3 +118,15 @@ def test_a_ts_ahead_of_our_clock_is_refused_beyond_the_tolerance() -> None:
     _verify_at(NOW - timedelta(seconds=300))
     with pytest.raises(WebhookSignatureInvalid, match="future"):
         _verify_at(NOW - timedelta(seconds=301))
+
+
+@given(st.integers(min_value=-2 * 3600, max_value=3 * 3600))
+def test_the_window_is_tolerance_ahead_and_max_age_behind(age: int) -> None:
+    """A genuine signature is accepted exactly when its ts is at most 300 s ahead of our clock
+    and at most 3600 s old; outside, refused (never the other way round)."""
+    moment = NOW + timedelta(seconds=age)
+    if -300 <= age <= 3600:
+        _verify_at(moment)
+    else:
+        with pytest.raises(WebhookSignatureInvalid):
+            _verify_at(moment)
