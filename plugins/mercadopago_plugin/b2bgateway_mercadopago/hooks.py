@@ -123,13 +123,10 @@ def b2bgateway_retrieve_payment(
     mp = lookups.for_settings(settings)
     now = _now()
     with lookups.reading():
-        payment = lookups.find_payment(
+        payment = lookups.current_payment(
             mp, reference=request.processor_reference, payment_id=request.payment_id
         )
         if payment is not None:
-            if payment.get("status") in lookups.FAILED and request.processor_reference:
-                payment = lookups.pick_payment([payment, *mp.search_payments(request.payment_id)])
-            assert payment is not None  # picked among at least one
             attempt_open = lookups.attempt_may_retry(mp, payment, now)
             return mapping.charge_result(payment, attempt_open=attempt_open)
         preference = mapping.newest(mp.search_preferences(request.payment_id))
@@ -151,26 +148,32 @@ def b2bgateway_retrieve_payment(
 def b2bgateway_cancel_payment(
     request: RetrieveRequest, settings: MercadoPagoSettings
 ) -> ChargeResult | None:
-    """Cancel a pending payment, or close an unpaid Checkout Pro preference; None if we cannot."""
+    """Cancel a pending payment, or close the Checkout Pro preference nobody paid on (no payment
+    yet, or only rejected attempts: it would take another one); None if we cannot."""
     mp = lookups.for_settings(settings)
     with lookups.reading():
-        payment = lookups.find_payment(
+        payment = lookups.current_payment(
             mp, reference=request.processor_reference, payment_id=request.payment_id
         )
-    if payment is None:
-        if not lookups.expire_checkout(mp, request.payment_id, _now()):
+    if payment is None or payment.get("status") in lookups.FAILED:
+        closing = lookups.expire_checkout(mp, request.payment_id, _now(), required=payment is None)
+        if not closing:
             return None
         with lookups.reading():  # a payment may have started just before the preference closed
-            payment = lookups.find_payment(
+            payment = lookups.current_payment(
                 mp, reference=request.processor_reference, payment_id=request.payment_id
             )
-        if payment is None:
+        if payment is None or payment.get("status") in lookups.FAILED:
+            last = "" if payment is None else f"last attempt {payment['id']}: "
             failure = Failure(
-                "canceled", "El pago se canceló.", processor_code="preference_expired"
+                "canceled",
+                "El pago se canceló.",
+                processor_code="preference_expired",
+                processor_message=last + mapping.status_of(payment),
             )
             return ChargeResult(Outcome.FAILED, failure=failure, processor_status="preference")
     if payment.get("status") not in CANCELLABLE:
-        return mapping.charge_result(payment)  # already final: paid, rejected or cancelled
+        return mapping.charge_result(payment)  # already final: paid
     try:
         with mapping.translated_errors(writes=True):
             payment = mp.cancel_payment(str(payment["id"]), f"{request.payment_id}:cancel")

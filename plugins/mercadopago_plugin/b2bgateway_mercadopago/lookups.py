@@ -21,6 +21,7 @@ __all__ = [
     "PAID",
     "attempt_may_retry",
     "checkout_open",
+    "current_payment",
     "expire_checkout",
     "find_payment",
     "for_settings",
@@ -77,11 +78,27 @@ def find_payment(
     return pick_payment(mp.search_payments(payment_id))
 
 
-def expire_checkout(mp: client.MercadoPago, payment_id: str, now: datetime) -> bool:
-    """Close the preference(s) of ``payment_id`` to new payments; False when that failed."""
+def current_payment(
+    mp: client.MercadoPago, *, reference: str | None, payment_id: str
+) -> dict[str, Any] | None:
+    """:func:`find_payment`, and a failed payment weighed against the other payments made for
+    our id (Checkout Pro lets the buyer try again: a retry may have been paid)."""
+    payment = find_payment(mp, reference=reference, payment_id=payment_id)
+    if payment is not None and payment.get("status") in FAILED and reference and payment_id:
+        payment = pick_payment([payment, *mp.search_payments(payment_id)])
+    return payment
+
+
+def expire_checkout(
+    mp: client.MercadoPago, payment_id: str, now: datetime, *, required: bool = True
+) -> bool:
+    """Close the preference(s) of ``payment_id`` to new payments; False when that failed. None
+    to close raises ProcessorPaymentNotFound, unless not ``required`` (a card charge has none)."""
     with reading():
         preferences = mp.search_preferences(payment_id)
     if not preferences:
+        if not required:
+            return True
         raise ProcessorPaymentNotFound(
             f"Mercado Pago has no payment or preference for {payment_id}"
         )

@@ -161,7 +161,10 @@ def request_failure(exc: client.ApiError) -> Failure:
     return Failure(code, message, processor_code=exc.code, processor_message=exc.message)
 
 
-def _status(payment: Mapping[str, Any]) -> str:
+def status_of(payment: Mapping[str, Any] | None) -> str:
+    """``status/status_detail`` of a payment, for logs and support ("no payment" for None)."""
+    if payment is None:
+        return "no payment"
     status = str(payment.get("status") or "")
     detail = payment.get("status_detail")
     return f"{status}/{detail}" if detail else status
@@ -186,7 +189,7 @@ def charge_result(payment: Mapping[str, Any], *, attempt_open: bool = False) -> 
         next_action=methods.cash_next_action(payment, amount) if pending else None,
         failure=decline(payment) if outcome is Outcome.FAILED else None,
         refunded=money(payment.get("transaction_amount_refunded"), currency),
-        processor_status=_status(payment),
+        processor_status=status_of(payment),
         final=not attempt,
         attempt_reference=reference,
         method_details=methods.method_details(payment),
