@@ -48,6 +48,16 @@ def test_config_check_accepts_a_good_configuration(runner, config):
     assert result.exit_code == 0, result.output
     assert "configuration OK" in result.output
     assert "merchant demo: processor sandbox" in result.output
+    # The default public_url is local: processors on the internet cannot deliver there.
+    assert "webhooks: http://127.0.0.1:8000/v1/webhooks/demo/sandbox (not https" in result.output
+
+
+def test_config_check_shows_a_public_https_webhook_url_plainly(runner, config, monkeypatch):
+    monkeypatch.setenv("B2BGATEWAY_PUBLIC_URL", "https://pagos.example.com")
+    result = runner.invoke(main, ["config", "check"])
+    assert result.exit_code == 0, result.output
+    line = "    webhooks: https://pagos.example.com/v1/webhooks/demo/sandbox\n"
+    assert line in result.output
 
 
 def test_config_check_names_the_bad_key_and_hides_secrets(runner, config, monkeypatch):

@@ -182,6 +182,11 @@ def config_check() -> None:
     with _gateway() as gw:
         merchants = list(gw.merchants.values())
         dialect = gw.store.dialect
+        webhooks = {
+            m.id: gw.webhook_url(m.id, m.settings.processor)
+            for m in merchants
+            if m.settings.processor
+        }
     source = config_path() or "built-in demo defaults"
     click.echo(f"configuration OK ({source}); database {dialect}")
     for merchant in merchants:
@@ -191,6 +196,21 @@ def config_check() -> None:
             f"{len(merchant.settings.api_keys)} API key(s), currency {merchant.settings.currency}, "
             f"time zone {merchant.settings.timezone}"
         )
+        if merchant.id in webhooks:
+            click.echo(
+                f"    webhooks: {webhooks[merchant.id]}{_webhook_note(webhooks[merchant.id])}"
+            )
+
+
+def _webhook_note(url: str) -> str:
+    """What ``config check`` says of a webhook URL a processor on the internet cannot reach."""
+    if url.startswith("https://"):
+        return ""
+    return (
+        " (not https: a processor on the internet cannot deliver notifications there, and some "
+        "refuse a payment that names it; set public_url to the gateway's public https address, "
+        "and see the processor plugin's README for its dashboard webhook setting)"
+    )
 
 
 @main.command()

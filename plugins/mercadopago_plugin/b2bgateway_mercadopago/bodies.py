@@ -2,10 +2,13 @@
 them into JSON numbers at the SDK boundary.
 
 A card charge needs more than the token: Mercado Pago wants the card's ``payment_method_id``
-(``visa``, ``master``, ``debvisa``, ...) and the number of ``installments``, which the browser's
-Card Payment Brick / MercadoPago.js give alongside the token. The core passes them through
-``ChargeRequest.browser_details``: ``payment_method_id`` (required), ``installments`` (default
-1) and ``issuer_id`` (optional).
+(``visa``, ``master``, ``debvisa``, ...), which the browser's Card Payment Brick / MercadoPago.js
+gives alongside the token; the core passes it in ``ChargeRequest.browser_details`` (with
+``issuer_id``, optional). The number of installments (MSI) is the core's typed
+``ChargeRequest.installments``, which it has checked against what the merchant offers.
+
+A cash voucher (``payment_method="cash"``) is a payment with a ``ticket`` method: ``oxxo`` unless
+the portal chose another of :data:`CASH_METHODS`, due at ``ChargeRequest.expires_at``.
 """
 
 from __future__ import annotations
@@ -17,9 +20,18 @@ from b2bgateway import ChargeRequest, Failure
 from b2bgateway_mercadopago.client import mp_datetime
 from b2bgateway_mercadopago.settings import MercadoPagoSettings
 
-__all__ = ["Refused", "notification_url", "payment_body", "preference_body"]
+__all__ = [
+    "CASH_METHODS",
+    "Refused",
+    "cash_body",
+    "notification_url",
+    "payment_body",
+    "preference_body",
+]
 
-MAX_INSTALLMENTS = 48
+#: Mercado Pago México's cash (``ticket``) methods for Checkout API: OXXO, Paycash and the bank
+#: counters of BBVA Bancomer and Citibanamex.
+CASH_METHODS = frozenset({"oxxo", "paycash", "bancomer", "banamex"})
 
 
 class Refused(Exception):
@@ -31,15 +43,28 @@ class Refused(Exception):
 
 
 def notification_url(request: ChargeRequest, settings: MercadoPagoSettings) -> str | None:
-    """Our webhook URL, asking for the (signed) Webhooks format only, not legacy IPN."""
-    if not settings.send_notification_url or not request.webhook_url:
+    """Our webhook URL, asking for the (signed) Webhooks format only, not legacy IPN; None
+    unless it is a public https URL (Mercado Pago answers 400 to any other, and notifications
+    then come from the application's Webhooks setting in "Your integrations")."""
+    url = request.webhook_url
+    if not settings.send_notification_url or not url or not url.startswith("https://"):
         return None
-    separator = "&" if "?" in request.webhook_url else "?"
-    return f"{request.webhook_url}{separator}source_news=webhooks"
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}source_news=webhooks"
 
 
-def _payer_email(request: ChargeRequest, settings: MercadoPagoSettings) -> str | None:
-    return request.customer.email or settings.payer_email
+def _payer_email(request: ChargeRequest) -> str:
+    """The customer's own e-mail. Never a merchant-level address: that may be the seller's own
+    Mercado Pago account, and Mercado Pago refuses a payment to oneself."""
+    if not request.customer.email:
+        raise Refused(
+            Failure(
+                "customer_email_required",
+                "Mercado Pago necesita el correo electrónico del cliente.",
+                processor_message="the customer has no e-mail (Mercado Pago requires payer.email)",
+            )
+        )
+    return request.customer.email
 
 
 def _common(request: ChargeRequest, settings: MercadoPagoSettings) -> dict[str, Any]:
@@ -54,19 +79,6 @@ def _common(request: ChargeRequest, settings: MercadoPagoSettings) -> dict[str, 
     return body
 
 
-def _installments(request: ChargeRequest) -> int:
-    raw = request.browser_details.get("installments", "1")
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_INSTALLMENTS:
-        raise Refused(
-            Failure(
-                "invalid_installments",
-                "El número de meses no es válido.",
-                processor_message=f"installments={raw!r}",
-            )
-        )
-    return int(raw)
-
-
 def payment_body(request: ChargeRequest, settings: MercadoPagoSettings) -> dict[str, Any]:
     """``POST /v1/payments`` for a card token made in the browser."""
     method = request.browser_details.get("payment_method_id")
@@ -78,28 +90,55 @@ def payment_body(request: ChargeRequest, settings: MercadoPagoSettings) -> dict[
                 processor_message="Mercado Pago needs payment_method_id with the card token",
             )
         )
-    email = _payer_email(request, settings)
-    if not email:
-        raise Refused(
-            Failure(
-                "customer_email_required",
-                "Mercado Pago necesita el correo electrónico del cliente.",
-                processor_message="no payer email: the customer has none and payer_email is unset",
-            )
-        )
     body: dict[str, Any] = {
         "transaction_amount": request.amount.amount,
         "token": request.token,
         "description": request.description,
-        "installments": _installments(request),
+        "installments": request.installments or 1,
         "payment_method_id": method,
-        "payer": {"email": email},
+        "payer": {"email": _payer_email(request)},
         **_common(request, settings),
     }
     issuer = request.browser_details.get("issuer_id")
     if issuer:
         body["issuer_id"] = int(issuer) if issuer.isascii() and issuer.isdigit() else issuer
     return body
+
+
+def cash_body(request: ChargeRequest, settings: MercadoPagoSettings) -> dict[str, Any]:
+    """``POST /v1/payments`` for a cash voucher (``ticket``), due when the gateway stops
+    waiting (``date_of_expiration``)."""
+    method = request.browser_details.get("payment_method_id") or "oxxo"
+    if method not in CASH_METHODS:
+        raise Refused(
+            Failure(
+                "invalid_payment_method",
+                "Ese medio de pago en efectivo no está disponible.",
+                processor_message=f"cash payment_method_id {method!r} is not one of "
+                + ", ".join(sorted(CASH_METHODS)),
+            )
+        )
+    body: dict[str, Any] = {
+        "transaction_amount": request.amount.amount,
+        "description": request.description,
+        "payment_method_id": method,
+        "payer": {"email": _payer_email(request)},
+        **_common(request, settings),
+    }
+    if request.expires_at is not None:
+        body["date_of_expiration"] = mp_datetime(request.expires_at)
+    return body
+
+
+def _expiry(
+    request: ChargeRequest, settings: MercadoPagoSettings, now: datetime
+) -> datetime | None:
+    """When the Checkout Pro page stops taking payments: the gateway's expiry of the payment,
+    or the merchant's ``checkout_expiration_minutes``, whichever comes first."""
+    until = [request.expires_at] if request.expires_at is not None else []
+    if settings.checkout_expiration_minutes:
+        until.append(now + timedelta(minutes=settings.checkout_expiration_minutes))
+    return min(until) if until else None
 
 
 def preference_body(
@@ -114,16 +153,17 @@ def preference_body(
         "unit_price": request.amount.amount,
     }
     body: dict[str, Any] = {"items": [item], **_common(request, settings)}
-    email = _payer_email(request, settings)
-    if email:
-        body["payer"] = {"email": email}
+    if request.customer.email:
+        body["payer"] = {"email": request.customer.email}
     if request.return_url:
         url = request.return_url
         body["back_urls"] = {"success": url, "pending": url, "failure": url}
         body["auto_return"] = "approved"
-    if settings.checkout_expiration_minutes:
-        until = now + timedelta(minutes=settings.checkout_expiration_minutes)
+    until = _expiry(request, settings, now)
+    if until is not None:
         body["expires"] = True
         body["expiration_date_from"] = mp_datetime(now)
         body["expiration_date_to"] = mp_datetime(until)
+    if request.installments:
+        body["payment_methods"] = {"installments": request.installments}
     return body

@@ -163,17 +163,27 @@ class MercadoPago:
             access_token, http_client=_Transport(base_url, connect_timeout, read_timeout)
         )
 
-    def _options(self, idempotency_key: str | None = None) -> RequestOptions:
+    def _options(
+        self, idempotency_key: str | None = None, session_id: str | None = None
+    ) -> RequestOptions:
         # A fresh RequestOptions per call: the SDK mutates the one it is given, and its default
         # sends a new random idempotency key on every request (a retry would charge twice).
-        headers = None
+        headers: dict[str, str] = {}
         if idempotency_key is not None:
-            headers = {"x-idempotency-key": _idempotency_key(idempotency_key)}
-        return RequestOptions(access_token=self._token, custom_headers=headers, max_retries=0)
+            headers["x-idempotency-key"] = _idempotency_key(idempotency_key)
+        if session_id:
+            headers["x-meli-session-id"] = session_id
+        return RequestOptions(
+            access_token=self._token, custom_headers=headers or None, max_retries=0
+        )
 
-    def create_payment(self, body: Mapping[str, Any], idempotency_key: str) -> dict[str, Any]:
-        """``POST /v1/payments``. A declined card is a 201 with ``status: rejected``."""
-        options = self._options(idempotency_key)
+    def create_payment(
+        self, body: Mapping[str, Any], idempotency_key: str, session_id: str | None = None
+    ) -> dict[str, Any]:
+        """``POST /v1/payments``. A declined card is a 201 with ``status: rejected``.
+        ``session_id`` is the browser's device id (MercadoPago.js), sent as
+        ``X-meli-session-id`` for Mercado Pago's fraud prevention."""
+        options = self._options(idempotency_key, session_id)
         return _checked(self.sdk.payment().create(sdk_json(body), request_options=options))  # type: ignore[no-any-return]
 
     def get_payment(self, payment_id: str) -> dict[str, Any]:
@@ -198,12 +208,19 @@ class MercadoPago:
         return _checked(answer)  # type: ignore[no-any-return]
 
     def create_refund(
-        self, payment_id: str, amount: Decimal | None, idempotency_key: str
+        self, payment_id: str, amount: Decimal, idempotency_key: str
     ) -> dict[str, Any]:
-        """``POST /v1/payments/{id}/refunds``: everything left when ``amount`` is None."""
-        body = None if amount is None else sdk_json({"amount": amount})
+        """``POST /v1/payments/{id}/refunds`` with the amount, always: a body without one refunds
+        whatever Mercado Pago thinks is left, which may not be what we think is left. Sent again
+        with the same key, it answers the refund that key made (or makes it, if none was)."""
+        body = sdk_json({"amount": amount})
         options = self._options(idempotency_key)
         return _checked(self.sdk.refund().create(payment_id, body, request_options=options))  # type: ignore[no-any-return]
+
+    def get_chargeback(self, chargeback_id: str) -> dict[str, Any]:
+        """``GET /v1/chargebacks/{id}``."""
+        answer = self.sdk.chargeback().get(chargeback_id, request_options=self._options())
+        return _checked(answer)  # type: ignore[no-any-return]
 
     def create_preference(self, body: Mapping[str, Any], idempotency_key: str) -> dict[str, Any]:
         """``POST /checkout/preferences`` (Checkout Pro): the buyer pays at its ``init_point``."""

@@ -7,23 +7,30 @@ Each maps the request, calls :mod:`~b2bgateway_mercadopago.client` and maps the 
 The hosted flow (Checkout Pro) creates a *preference*, which is not a payment: the charge has no
 processor reference until the buyer pays. Retrieving it searches payments by our id, then, when
 there is none yet, preferences: an open preference is still PENDING (with its redirect), an
-expired one FAILED, and no preference at all means the charge never reached Mercado Pago.
+expired one FAILED, and no preference at all means the charge never reached Mercado Pago. A
+rejected payment made on a preference that is still open is one attempt (``final=False``): the
+buyer may pay on the same page with another card, and the gateway payment ends on approval, the
+preference's expiry or a cancel.
+
+3-D Secure: Mercado Pago's challenge is a form POST of ``creq`` to the issuer's
+``three_ds_info.external_resource_url`` inside an iframe, which none of the contract's next
+actions can carry (a redirect is a GET). The plugin therefore never asks for it: it sends no
+``three_d_secure_mode``, so Mercado Pago uses its default, ``not_supported``, and decides
+without a challenge (approved or rejected); the capability ``three_d_secure`` is False. A payment
+that comes back ``pending``/``pending_challenge`` anyway (an account set up otherwise) is PENDING
+without a next action, and reconciliation cancels it at its expiry.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import UTC, datetime
-from decimal import Decimal
 
 from b2bgateway import (
     Capabilities,
     ChargeRequest,
     ChargeResult,
-    EventKind,
     Failure,
-    InvalidAmount,
     Outcome,
     ProcessorInfo,
     ProcessorPaymentNotFound,
@@ -31,11 +38,11 @@ from b2bgateway import (
     RefundResult,
     RetrieveRequest,
     WebhookEvent,
-    WebhookMalformed,
     WebhookRequest,
     hookimpl,
 )
-from b2bgateway_mercadopago import bodies, client, lookups, mapping, signature
+from b2bgateway.interface import INSTALLMENT_COUNTS
+from b2bgateway_mercadopago import bodies, client, lookups, mapping, notifications
 from b2bgateway_mercadopago.settings import MERCADOPAGO_CURRENCIES, MercadoPagoSettings
 
 log = logging.getLogger(__name__)
@@ -47,6 +54,16 @@ CAPABILITIES = Capabilities(
     partial_refund=True,
     three_d_secure=False,
     requires_webhook_secret=True,
+    payment_methods=frozenset({"card", "cash"}),
+    # MSI: Mercado Pago México's meses sin intereses; which the buyer sees depends on the
+    # merchant's promotions at Mercado Pago and on what the merchant offers in the gateway.
+    installments=INSTALLMENT_COUNTS,
+    # Mercado Pago's payment needs `payer.email` for a card token and a ticket (cash); its
+    # Checkout Pro page asks the buyer itself. Refused by the core with a 422 before any call.
+    required={
+        "card_token": frozenset({"customer.email"}),
+        "cash": frozenset({"customer.email"}),
+    },
 )
 #: Payments Mercado Pago lets us cancel (``PUT status=cancelled``).
 CANCELLABLE = frozenset({"pending", "in_process", "authorized"})
@@ -58,7 +75,8 @@ def _now() -> datetime:
 
 @hookimpl
 def b2bgateway_processor_info() -> ProcessorInfo:
-    """Mercado Pago: card tokens (Checkout API) and Checkout Pro; :class:`MercadoPagoSettings`."""
+    """Mercado Pago México: card tokens (Checkout API, MSI), Checkout Pro and cash vouchers;
+    :class:`MercadoPagoSettings`."""
     return ProcessorInfo(
         display_name="Mercado Pago",
         settings_model=MercadoPagoSettings,
@@ -69,7 +87,8 @@ def b2bgateway_processor_info() -> ProcessorInfo:
 
 @hookimpl
 def b2bgateway_create_charge(request: ChargeRequest, settings: MercadoPagoSettings) -> ChargeResult:
-    """Charge a card token (``POST /v1/payments``), or create a Checkout Pro preference."""
+    """Charge a card token or make a cash voucher (``POST /v1/payments``), or create a Checkout
+    Pro preference (a card payment without a token)."""
     if request.amount.currency != settings.currency:
         failure = Failure(
             "currency_not_supported",
@@ -79,14 +98,17 @@ def b2bgateway_create_charge(request: ChargeRequest, settings: MercadoPagoSettin
         return ChargeResult(Outcome.FAILED, failure=failure)
     mp = lookups.for_settings(settings)
     try:
-        if request.token is None:
+        if request.payment_method == "cash":
+            body = bodies.cash_body(request, settings)
+        elif request.token is None:
             body = bodies.preference_body(request, settings, _now())
             with mapping.translated_errors(writes=True):
                 preference = mp.create_preference(body, request.idempotency_key)
             return mapping.checkout_result(preference, sandbox=settings.use_sandbox_init_point)
-        body = bodies.payment_body(request, settings)
+        else:
+            body = bodies.payment_body(request, settings)
         with mapping.translated_errors(writes=True):
-            payment = mp.create_payment(body, request.idempotency_key)
+            payment = mp.create_payment(body, request.idempotency_key, request.device_session_id)
     except bodies.Refused as refused:
         return ChargeResult(Outcome.FAILED, failure=refused.failure)
     except mapping.OutcomeUnknown as exc:  # sent, no answer: reconciliation finds it by our id
@@ -101,20 +123,24 @@ def b2bgateway_create_charge(request: ChargeRequest, settings: MercadoPagoSettin
 def b2bgateway_retrieve_payment(
     request: RetrieveRequest, settings: MercadoPagoSettings
 ) -> ChargeResult:
-    """The payment by its id, else by our id; else the preference still waiting to be paid."""
+    """The payment by its id, else by our id; else the preference still waiting to be paid. A
+    failed payment is weighed against the other attempts made for our id (Checkout Pro lets the
+    buyer try again) and against its preference (still open: the failure is one attempt)."""
     mp = lookups.for_settings(settings)
+    now = _now()
     with lookups.reading():
-        payment = lookups.find_payment(
+        payment = lookups.current_payment(
             mp, reference=request.processor_reference, payment_id=request.payment_id
         )
         if payment is not None:
-            return mapping.charge_result(payment)
+            attempt_open = lookups.attempt_may_retry(mp, payment, now)
+            return mapping.charge_result(payment, attempt_open=attempt_open)
         preference = mapping.newest(mp.search_preferences(request.payment_id))
         if preference is None:
             raise ProcessorPaymentNotFound(
                 f"Mercado Pago has no payment or preference for {request.payment_id}"
             )
-        if lookups.is_expired(preference, _now()):
+        if lookups.is_expired(preference, now):
             failure = Failure(
                 "expired", "El pago no se completó a tiempo.", processor_code="preference_expired"
             )
@@ -128,26 +154,32 @@ def b2bgateway_retrieve_payment(
 def b2bgateway_cancel_payment(
     request: RetrieveRequest, settings: MercadoPagoSettings
 ) -> ChargeResult | None:
-    """Cancel a pending payment, or close an unpaid Checkout Pro preference; None if we cannot."""
+    """Cancel a pending payment, or close the Checkout Pro preference nobody paid on (no payment
+    yet, or only rejected attempts: it would take another one); None if we cannot."""
     mp = lookups.for_settings(settings)
     with lookups.reading():
-        payment = lookups.find_payment(
+        payment = lookups.current_payment(
             mp, reference=request.processor_reference, payment_id=request.payment_id
         )
-    if payment is None:
-        if not lookups.expire_checkout(mp, request.payment_id, _now()):
+    if payment is None or payment.get("status") in lookups.FAILED:
+        closing = lookups.expire_checkout(mp, request.payment_id, _now(), required=payment is None)
+        if not closing:
             return None
         with lookups.reading():  # a payment may have started just before the preference closed
-            payment = lookups.find_payment(
+            payment = lookups.current_payment(
                 mp, reference=request.processor_reference, payment_id=request.payment_id
             )
-        if payment is None:
+        if payment is None or payment.get("status") in lookups.FAILED:
+            last = "" if payment is None else f"last attempt {payment['id']}: "
             failure = Failure(
-                "canceled", "El pago se canceló.", processor_code="preference_expired"
+                "canceled",
+                "El pago se canceló.",
+                processor_code="preference_expired",
+                processor_message=last + mapping.status_of(payment),
             )
             return ChargeResult(Outcome.FAILED, failure=failure, processor_status="preference")
     if payment.get("status") not in CANCELLABLE:
-        return mapping.charge_result(payment)  # already final: paid, rejected or cancelled
+        return mapping.charge_result(payment)  # already final: paid
     try:
         with mapping.translated_errors(writes=True):
             payment = mp.cancel_payment(str(payment["id"]), f"{request.payment_id}:cancel")
@@ -159,7 +191,22 @@ def b2bgateway_cancel_payment(
 
 @hookimpl
 def b2bgateway_refund(request: RefundRequest, settings: MercadoPagoSettings) -> RefundResult:
-    """``POST /v1/payments/{id}/refunds``: no body for everything left, else the amount."""
+    """``POST /v1/payments/{id}/refunds`` with the amount (always: "refund the rest" sends what
+    is left by our books, explicitly)."""
+    return _refund(request, settings)
+
+
+@hookimpl
+def b2bgateway_retrieve_refund(
+    request: RefundRequest, settings: MercadoPagoSettings
+) -> RefundResult:
+    """A refund whose answer was lost: the same request again, with the same idempotency key.
+    Mercado Pago answers the refund that key made; if none was made, it makes it now (the core
+    still holds that amount for this refund, so it is the refund that was asked for)."""
+    return _refund(request, settings)
+
+
+def _refund(request: RefundRequest, settings: MercadoPagoSettings) -> RefundResult:
     mp = lookups.for_settings(settings)
     reference = request.processor_reference
     if not mapping.is_payment_id(reference):  # never learnt the payment's id: find it by ours
@@ -169,10 +216,9 @@ def b2bgateway_refund(request: RefundRequest, settings: MercadoPagoSettings) -> 
             failure = Failure("payment_not_found", "Mercado Pago no encuentra el pago.")
             return RefundResult(Outcome.FAILED, failure=failure)
         reference = str(found["id"])
-    amount = None if request.full else request.amount.amount
     try:
         with mapping.translated_errors(writes=True):
-            refund = mp.create_refund(reference, amount, request.idempotency_key)
+            refund = mp.create_refund(reference, request.amount.amount, request.idempotency_key)
     except mapping.OutcomeUnknown as exc:
         log.warning("refund %s: Mercado Pago outcome unknown: %s", request.refund_id, exc)
         return RefundResult(Outcome.UNKNOWN)
@@ -184,59 +230,14 @@ def b2bgateway_refund(request: RefundRequest, settings: MercadoPagoSettings) -> 
             processor_message=exc.message,
         )
         return RefundResult(Outcome.FAILED, failure=failure)
-    refunded = mapping.money(refund.get("amount"), request.amount.currency)
-    if refunded is not None and refunded != request.amount:
-        log.error(
-            "ALERT refund %s: Mercado Pago refunded %s, we asked for %s",
-            request.refund_id,
-            refunded,
-            request.amount,
-        )
-    status = str(refund.get("status") or "")
-    outcome = mapping.REFUND_STATUS_MAP.get(status, Outcome.PENDING)
-    declined = None
-    if outcome is Outcome.FAILED:
-        declined = Failure(
-            "refund_refused", "Mercado Pago rechazó el reembolso.", processor_code=status
-        )
-    return RefundResult(outcome, processor_reference=str(refund["id"]), failure=declined)
+    return mapping.refund_result(refund, request)
 
 
 @hookimpl
 def b2bgateway_parse_webhook(
     request: WebhookRequest, settings: MercadoPagoSettings
 ) -> WebhookEvent:
-    """Verify ``x-signature``, then re-fetch the payment: the event says what Mercado Pago says
-    now, not what the notification claimed. Other topics are acknowledged as ignored."""
-    signature.verify(
-        request.headers,
-        request.query,
-        settings.webhook_secret.get_secret_value(),
-        tolerance_seconds=settings.signature_tolerance_seconds,
-        now=request.received_at,
-    )
-    try:
-        body = json.loads(request.body or b"{}", parse_float=Decimal)
-    except ValueError:
-        raise WebhookMalformed("the notification body is not JSON") from None
-    if not isinstance(body, dict):
-        raise WebhookMalformed("the notification body is not a JSON object")
-    data = body.get("data")
-    data = data if isinstance(data, dict) else {}
-    topic = str(request.query.get("type") or body.get("type") or body.get("topic") or "")
-    data_id = str(request.query.get("data.id") or data.get("id") or "")
-    action = str(body.get("action") or topic)
-    if topic != "payment":  # merchant_order, order, plan, subscription...: nothing to do
-        notification = body.get("id") or request.headers.get("x-request-id") or data_id
-        event_id = f"{topic or 'unknown'}:{data_id}:{notification}"
-        return WebhookEvent(event_id, EventKind.IGNORED, event_type=action)
-    if not mapping.is_payment_id(data_id):
-        raise WebhookMalformed("the payment notification names no payment id (data.id)")
-    with lookups.reading():
-        payment = lookups.find_payment(lookups.for_settings(settings), reference=data_id)
-    if payment is None:  # cannot happen: by id, an unknown payment raises
-        raise ProcessorPaymentNotFound(f"Mercado Pago has no payment {data_id}")
-    try:
-        return mapping.webhook_event(payment, action)
-    except InvalidAmount as exc:
-        raise WebhookMalformed(f"payment {data_id} has an amount we cannot read") from exc
+    """Verify ``x-signature``, then re-fetch what the notification is about (a payment, a
+    chargeback): the event says what Mercado Pago says now, not what the notification claimed.
+    Other topics are acknowledged as ignored."""
+    return notifications.parse(request, settings, _now())

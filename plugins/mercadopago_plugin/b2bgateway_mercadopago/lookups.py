@@ -17,6 +17,11 @@ from b2bgateway_mercadopago import client, mapping
 from b2bgateway_mercadopago.settings import MercadoPagoSettings
 
 __all__ = [
+    "FAILED",
+    "PAID",
+    "attempt_may_retry",
+    "checkout_open",
+    "current_payment",
     "expire_checkout",
     "find_payment",
     "for_settings",
@@ -29,6 +34,8 @@ log = logging.getLogger(__name__)
 
 #: Statuses in which Mercado Pago holds (or held) the buyer's money.
 PAID = frozenset({"approved", "refunded", "charged_back", "in_mediation"})
+#: Statuses of a payment that ended without the money (the buyer may try again in Checkout Pro).
+FAILED = frozenset({"rejected", "cancelled"})
 
 
 def for_settings(settings: MercadoPagoSettings) -> client.MercadoPago:
@@ -71,11 +78,27 @@ def find_payment(
     return pick_payment(mp.search_payments(payment_id))
 
 
-def expire_checkout(mp: client.MercadoPago, payment_id: str, now: datetime) -> bool:
-    """Close the preference(s) of ``payment_id`` to new payments; False when that failed."""
+def current_payment(
+    mp: client.MercadoPago, *, reference: str | None, payment_id: str
+) -> dict[str, Any] | None:
+    """:func:`find_payment`, and a failed payment weighed against the other payments made for
+    our id (Checkout Pro lets the buyer try again: a retry may have been paid)."""
+    payment = find_payment(mp, reference=reference, payment_id=payment_id)
+    if payment is not None and payment.get("status") in FAILED and reference and payment_id:
+        payment = pick_payment([payment, *mp.search_payments(payment_id)])
+    return payment
+
+
+def expire_checkout(
+    mp: client.MercadoPago, payment_id: str, now: datetime, *, required: bool = True
+) -> bool:
+    """Close the preference(s) of ``payment_id`` to new payments; False when that failed. None
+    to close raises ProcessorPaymentNotFound, unless not ``required`` (a card charge has none)."""
     with reading():
         preferences = mp.search_preferences(payment_id)
     if not preferences:
+        if not required:
+            return True
         raise ProcessorPaymentNotFound(
             f"Mercado Pago has no payment or preference for {payment_id}"
         )
@@ -104,3 +127,17 @@ def is_expired(preference: Mapping[str, Any], now: datetime) -> bool:
     """A preference on which no payment can start any more."""
     until = mapping.parse_time(preference.get("expiration_date_to"))
     return bool(preference.get("expires")) and until is not None and until <= now
+
+
+def checkout_open(mp: client.MercadoPago, payment_id: str, now: datetime) -> bool:
+    """Does a Checkout Pro preference made for our ``payment_id`` still take payments?"""
+    return any(not is_expired(item, now) for item in mp.search_preferences(payment_id))
+
+
+def attempt_may_retry(mp: client.MercadoPago, payment: Mapping[str, Any], now: datetime) -> bool:
+    """Is this failed payment one attempt the buyer may follow with another (its Checkout Pro
+    preference is still open)? One more lookup, only for failed payments made for one of ours."""
+    ours = payment.get("external_reference")
+    if payment.get("status") not in FAILED or not ours:
+        return False
+    return checkout_open(mp, str(ours), now)

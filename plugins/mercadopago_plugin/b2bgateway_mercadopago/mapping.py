@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
@@ -16,9 +17,13 @@ from b2bgateway import (
     Outcome,
     ProcessorMisconfigured,
     ProcessorUnavailable,
+    RefundRequest,
+    RefundResult,
     WebhookEvent,
 )
-from b2bgateway_mercadopago import client
+from b2bgateway_mercadopago import client, disputes, methods
+
+log = logging.getLogger(__name__)
 
 #: A payment's ``status`` as an outcome. A payment that was paid stays SUCCEEDED whatever
 #: happened to it later: refunds are reported with ``refunded`` (and refund events), a dispute
@@ -156,24 +161,60 @@ def request_failure(exc: client.ApiError) -> Failure:
     return Failure(code, message, processor_code=exc.code, processor_message=exc.message)
 
 
-def _status(payment: Mapping[str, Any]) -> str:
+def status_of(payment: Mapping[str, Any] | None) -> str:
+    """``status/status_detail`` of a payment, for logs and support ("no payment" for None)."""
+    if payment is None:
+        return "no payment"
     status = str(payment.get("status") or "")
     detail = payment.get("status_detail")
     return f"{status}/{detail}" if detail else status
 
 
-def charge_result(payment: Mapping[str, Any]) -> ChargeResult:
-    """A Mercado Pago payment as the core's view of the charge."""
+def charge_result(payment: Mapping[str, Any], *, attempt_open: bool = False) -> ChargeResult:
+    """A Mercado Pago payment as the core's view of the charge.
+
+    With ``attempt_open`` (the Checkout Pro preference it was made on still takes payments), a
+    rejected or cancelled payment is one attempt (``final=False``): the buyer may try again on
+    the same page, and its id is only the attempt's reference, never the charge's."""
     outcome = STATUS_MAP.get(str(payment.get("status")), Outcome.UNKNOWN)
     currency = payment.get("currency_id")
+    reference = str(payment["id"])
+    amount = money(payment.get("transaction_amount"), currency)
+    attempt = attempt_open and outcome is Outcome.FAILED
+    pending = outcome is Outcome.PENDING
     return ChargeResult(
         outcome,
-        processor_reference=str(payment["id"]),
-        amount=money(payment.get("transaction_amount"), currency),
+        processor_reference=None if attempt else reference,
+        amount=amount,
+        next_action=methods.cash_next_action(payment, amount) if pending else None,
         failure=decline(payment) if outcome is Outcome.FAILED else None,
         refunded=money(payment.get("transaction_amount_refunded"), currency),
-        processor_status=_status(payment),
+        processor_status=status_of(payment),
+        final=not attempt,
+        attempt_reference=reference,
+        method_details=methods.method_details(payment),
+        expires_at=parse_time(payment.get("date_of_expiration")) if pending else None,
     )
+
+
+def refund_result(refund: Mapping[str, Any], request: RefundRequest) -> RefundResult:
+    """Mercado Pago's refund as our refund's result; a refund of another amount is raised."""
+    refunded = money(refund.get("amount"), request.amount.currency)
+    if refunded is not None and refunded != request.amount:
+        log.error(
+            "ALERT refund %s: Mercado Pago refunded %s, we asked for %s",
+            request.refund_id,
+            refunded,
+            request.amount,
+        )
+    status = str(refund.get("status") or "")
+    outcome = REFUND_STATUS_MAP.get(status, Outcome.PENDING)
+    declined = None
+    if outcome is Outcome.FAILED:
+        declined = Failure(
+            "refund_refused", "Mercado Pago rechazó el reembolso.", processor_code=status
+        )
+    return RefundResult(outcome, processor_reference=str(refund["id"]), failure=declined)
 
 
 def checkout_result(preference: Mapping[str, Any], *, sandbox: bool = False) -> ChargeResult:
@@ -205,11 +246,14 @@ def latest_refund(payment: Mapping[str, Any]) -> dict[str, Any] | None:
     return newest(refunds)
 
 
-def webhook_event(payment: Mapping[str, Any], event_type: str) -> WebhookEvent:
-    """The event for a payment notification, from the payment as re-fetched from Mercado Pago.
+def webhook_event(
+    payment: Mapping[str, Any], event_type: str, *, attempt_open: bool = False
+) -> WebhookEvent:
+    """The event for a notification, from the payment as re-fetched from Mercado Pago.
 
     Its id is the payment's id and state, so a later change of the same payment is a new event
     and a notification delivered twice (or two notifications about one state) is one event.
+    ``attempt_open`` as in :func:`charge_result`.
     """
     status = str(payment.get("status") or "")
     detail = str(payment.get("status_detail") or "")
@@ -218,7 +262,6 @@ def webhook_event(payment: Mapping[str, Any], event_type: str) -> WebhookEvent:
     common: dict[str, Any] = {
         "event_type": event_type,
         "payment_id": payment.get("external_reference") or None,
-        "processor_reference": reference,
         "refunded": money(payment.get("transaction_amount_refunded"), currency),
         "occurred_at": parse_time(payment.get("date_last_updated")),
     }
@@ -229,17 +272,47 @@ def webhook_event(payment: Mapping[str, Any], event_type: str) -> WebhookEvent:
         return WebhookEvent(
             event_id=f"payment:{reference}:{status}:{detail}:refund:{refund['id']}",
             kind=EventKind.REFUND,
+            processor_reference=reference,
             outcome=REFUND_STATUS_MAP.get(str(refund.get("status")), Outcome.PENDING),
             amount=money(refund.get("amount"), currency),
             refund_reference=str(refund["id"]),
             **common,
         )
-    outcome = STATUS_MAP.get(status, Outcome.UNKNOWN)
+    if status in DISPUTED:
+        return WebhookEvent(
+            event_id=f"payment:{reference}:{status}:{detail}",
+            kind=EventKind.DISPUTE,
+            processor_reference=reference,
+            dispute=disputes.from_payment(payment),
+            **common,
+        )
+    result = charge_result(payment, attempt_open=attempt_open)
     return WebhookEvent(
         event_id=f"payment:{reference}:{status}:{detail}",
-        kind=EventKind.DISPUTE if status in DISPUTED else EventKind.PAYMENT,
-        outcome=None if outcome is Outcome.UNKNOWN else outcome,
-        amount=money(payment.get("transaction_amount"), currency),
-        failure=decline(payment) if outcome is Outcome.FAILED else None,
+        kind=EventKind.PAYMENT,
+        processor_reference=result.processor_reference,
+        outcome=None if result.outcome is Outcome.UNKNOWN else result.outcome,
+        amount=result.amount,
+        failure=result.failure,
+        final=result.final,
+        attempt_reference=result.attempt_reference,
+        method_details=result.method_details,
         **common,
+    )
+
+
+def chargeback_event(chargeback: Mapping[str, Any], event_type: str) -> WebhookEvent:
+    """The event for a ``chargebacks`` notification, from the chargeback as re-fetched. Its id
+    is the chargeback's id and status (a redelivery is one event, a decision a new one)."""
+    payment = chargeback.get("payment_id")
+    if payment is None:
+        raise ValueError("the chargeback names no payment")
+    dispute = disputes.from_chargeback(chargeback)
+    return WebhookEvent(
+        event_id=f"chargeback:{chargeback['id']}:{chargeback.get('status') or ''}",
+        kind=EventKind.DISPUTE,
+        event_type=event_type,
+        processor_reference=str(payment),
+        occurred_at=parse_time(chargeback.get("last_modified") or chargeback.get("date_created")),
+        dispute=dispute,
     )

@@ -8,8 +8,9 @@ from b2bgateway_mercadopago.client import API_BASE_URL
 
 __all__ = ["MERCADOPAGO_CURRENCIES", "MercadoPagoSettings"]
 
-#: The local currency of each Mercado Pago site (an account charges only its own: MLM is MXN).
-MERCADOPAGO_CURRENCIES = frozenset({"ARS", "BRL", "CLP", "COP", "MXN", "PEN", "UYU"})
+#: The currency of the Mercado Pago site this plugin serves: Mercado Pago México (MLM) charges
+#: MXN only (an account charges only its own site's currency; cash and SPEI are Mexican).
+MERCADOPAGO_CURRENCIES = frozenset({"MXN"})
 
 
 class MercadoPagoSettings(BaseModel):
@@ -33,8 +34,6 @@ class MercadoPagoSettings(BaseModel):
     currency: str = "MXN"
     connect_timeout: float = Field(default=5.0, gt=0, le=60)
     read_timeout: float = Field(default=30.0, gt=0, le=120)
-    # Mercado Pago requires the payer's e-mail: this one is sent when the customer has none.
-    payer_email: str | None = Field(default=None, min_length=3, max_length=254)
     # What the card statement shows (Mercado Pago's ``statement_descriptor``).
     statement_descriptor: str | None = Field(default=None, min_length=1, max_length=22)
     # Approved or rejected at once, never ``in_process`` (no manual review).
@@ -46,8 +45,13 @@ class MercadoPagoSettings(BaseModel):
     checkout_expiration_minutes: int | None = Field(default=None, ge=5, le=60 * 24 * 30)
     # Redirect to ``sandbox_init_point`` instead of ``init_point`` (older test accounts).
     use_sandbox_init_point: bool = False
-    # How far a notification's signed ``ts`` may be from our clock.
+    # How far ahead of our clock a notification's signed ``ts`` may be (clock skew).
     signature_tolerance_seconds: int = Field(default=300, ge=30, le=3600)
+    # How old a notification's signed ``ts`` may be. Mercado Pago redelivers an unacknowledged
+    # notification about every 15 minutes with the *same* signed ``ts``, and every notification
+    # is re-fetched from Mercado Pago before it counts, so a replay can only make us ask again:
+    # the default (3 days) accepts genuine redeliveries after an outage of our endpoint.
+    signature_max_age_seconds: int = Field(default=3 * 24 * 3600, ge=300, le=30 * 24 * 3600)
     # Only for tests and local fakes: the SDK's base URL is hard-coded.
     api_base_url: str = Field(default=API_BASE_URL, pattern=r"^https?://[^\s/?#]+(:\d+)?$")
 
@@ -56,5 +60,5 @@ class MercadoPagoSettings(BaseModel):
     def _site_currency(cls, value: str) -> str:
         if value not in MERCADOPAGO_CURRENCIES:
             known = ", ".join(sorted(MERCADOPAGO_CURRENCIES))
-            raise ValueError(f"Mercado Pago accounts charge one of {known}")
+            raise ValueError(f"this plugin serves Mercado Pago México: its accounts charge {known}")
         return value

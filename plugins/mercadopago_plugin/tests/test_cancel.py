@@ -54,3 +54,20 @@ def test_cancel_refused_error_response(
 ) -> None:
     """Mercado Pago would not cancel it: None, so the gateway keeps the payment open."""
     assert processor.cancel(retrieve_request("1319876601"), settings) is None
+
+
+def test_cancel_closes_the_preference_after_rejected_attempts(
+    processor: Processor, settings: Any, cassette: Cassette, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only rejected attempts so far, and the page still open: it is closed first (a payment
+    after the gateway gave up would be a late success), then the payment is canceled."""
+    monkeypatch.setattr(hooks, "_now", lambda: datetime(2024, 5, 20, 18, 0, tzinfo=UTC))
+    result = processor.cancel(retrieve_request(), settings)
+
+    assert result is not None
+    assert result.outcome is Outcome.FAILED
+    assert result.failure is not None
+    assert result.failure.code == "canceled"
+    assert result.failure.processor_message == (
+        "last attempt 1319876701: rejected/cc_rejected_insufficient_amount"
+    )

@@ -75,3 +75,13 @@ def test_hosted_checkout_refused_error_response(
     assert result.failure is not None
     assert result.failure.code == "processor_refused"
     assert result.failure.processor_code == "invalid_items"
+
+
+def test_hosted_checkout_offers_the_msi_chosen(
+    processor: Processor, settings: Any, cassette: Cassette, sent: list[Sent]
+) -> None:
+    """MSI chosen in the portal: the page offers up to that many installments."""
+    result = processor.charge(charge_request(token=None, installments=6), settings)
+
+    assert result.outcome is Outcome.PENDING
+    assert json.loads(sent[0].body)["payment_methods"] == {"installments": 6}

@@ -20,7 +20,9 @@ def test_conforms(settings: Any) -> None:
 def test_capabilities(processor: Processor) -> None:
     caps = processor.info.capabilities
 
-    assert "MXN" in caps.currencies
+    assert caps.currencies == frozenset({"MXN"})  # Mercado Pago México's, not every site's
+    assert caps.payment_methods == frozenset({"card", "cash"})  # SPEI: see the README
+    assert caps.installments == frozenset({3, 6, 9, 12, 18, 24})
     assert caps.token_charge
     assert caps.hosted_checkout
     assert caps.partial_refund
@@ -40,6 +42,8 @@ def test_webhook_secret_is_required(processor: Processor) -> None:
     "override",
     [
         {"currency": "USD"},
+        {"currency": "ARS"},  # another site's currency
+        {"signature_max_age_seconds": 60},
         {"acces_token": "typo"},
         {"read_timeout": 0},
         {"api_base_url": "api.mercadopago.com"},

@@ -22,7 +22,8 @@ def test_full_refund(
 
     assert result.outcome is Outcome.SUCCEEDED
     assert result.processor_reference == "1009876551"
-    assert sent[0].body is None  # no amount: everything that is left
+    # "Everything that is left" by our books, said explicitly: never a body without an amount.
+    assert json.loads(sent[0].body) == {"amount": 1234.56}
     assert sent[0].headers["x-idempotency-key"] == "re_01J8Z9:refund"
 
 
@@ -79,3 +80,28 @@ def test_refund_of_a_checkout_pro_payment(
 
     assert result.outcome is Outcome.SUCCEEDED
     assert result.processor_reference == "1009876554"
+
+
+def test_retrieve_refund_answers_the_refund_its_key_made(
+    processor: Processor, settings: Any, cassette: Cassette, sent: list[Sent]
+) -> None:
+    """A refund whose answer was lost: the same request, with the same idempotency key, is
+    answered with the refund that key made (Mercado Pago makes it now if it never was)."""
+    result = processor.retrieve_refund(
+        refund_request("234.50", full=False, reference=PAYMENT), settings
+    )
+
+    assert result is not None
+    assert result.outcome is Outcome.SUCCEEDED
+    assert result.processor_reference == "1009876552"
+    assert sent[0].headers["x-idempotency-key"] == "re_01J8Z9:refund"
+
+
+def test_refunding_the_rest_sends_the_amount_left(
+    processor: Processor, settings: Any, cassette: Cassette, sent: list[Sent]
+) -> None:
+    """After a partial refund, "the rest" is what is left by our books, sent as an amount."""
+    result = processor.refund(refund_request("1000.06", full=True, reference=PAYMENT), settings)
+
+    assert result.outcome is Outcome.SUCCEEDED
+    assert json.loads(sent[0].body) == {"amount": 1000.06}

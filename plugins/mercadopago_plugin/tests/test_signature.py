@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from mercadopago.webhook import WebhookSignatureValidator
 
 from b2bgateway import WebhookSignatureInvalid
@@ -53,14 +55,18 @@ def test_verify_accepts_its_signature() -> None:
     header = signature.sign(SECRET, "123456", "req-1", TS)
     headers = {"x-signature": header, "x-request-id": "req-1"}
 
-    signature.verify(headers, {"data.id": "123456"}, SECRET, tolerance_seconds=300, now=NOW)
+    signature.verify(
+        headers, {"data.id": "123456"}, SECRET, tolerance_seconds=300, max_age_seconds=3600, now=NOW
+    )
 
 
 def test_verify_accepts_any_of_several_v1() -> None:
     good = signature.sign(SECRET, "123456", "req-1", TS).split(",")[1]
     headers = {"x-signature": f"ts={TS},v1={'0' * 64},{good}", "x-request-id": "req-1"}
 
-    signature.verify(headers, {"data.id": "123456"}, SECRET, tolerance_seconds=300, now=NOW)
+    signature.verify(
+        headers, {"data.id": "123456"}, SECRET, tolerance_seconds=300, max_age_seconds=3600, now=NOW
+    )
 
 
 def test_verify_takes_naive_now_as_utc() -> None:
@@ -68,7 +74,14 @@ def test_verify_takes_naive_now_as_utc() -> None:
     headers = {"x-signature": header, "x-request-id": "req-1"}
     naive = NOW.replace(tzinfo=None)
 
-    signature.verify(headers, {"data.id": "123456"}, SECRET, tolerance_seconds=300, now=naive)
+    signature.verify(
+        headers,
+        {"data.id": "123456"},
+        SECRET,
+        tolerance_seconds=300,
+        max_age_seconds=3600,
+        now=naive,
+    )
 
 
 def test_verify_refuses_the_body_id_alone() -> None:
@@ -77,4 +90,43 @@ def test_verify_refuses_the_body_id_alone() -> None:
     headers = {"x-signature": header, "x-request-id": "req-1"}
 
     with pytest.raises(WebhookSignatureInvalid):
-        signature.verify(headers, {}, SECRET, tolerance_seconds=300, now=NOW)
+        signature.verify(headers, {}, SECRET, tolerance_seconds=300, max_age_seconds=3600, now=NOW)
+
+
+def _verify_at(moment: datetime) -> None:
+    header = signature.sign(SECRET, "123456", "req-1", TS)
+    headers = {"x-signature": header, "x-request-id": "req-1"}
+    signature.verify(
+        headers,
+        {"data.id": "123456"},
+        SECRET,
+        tolerance_seconds=300,
+        max_age_seconds=3600,
+        now=moment,
+    )
+
+
+def test_redeliveries_with_the_same_ts_are_accepted_until_the_max_age() -> None:
+    """Mercado Pago redelivers about every 15 minutes with the ts it signed the first time."""
+    for minutes in (15, 30, 45, 60):
+        _verify_at(NOW + timedelta(minutes=minutes))
+    with pytest.raises(WebhookSignatureInvalid, match="too old"):
+        _verify_at(NOW + timedelta(minutes=60, seconds=1))
+
+
+def test_a_ts_ahead_of_our_clock_is_refused_beyond_the_tolerance() -> None:
+    _verify_at(NOW - timedelta(seconds=300))
+    with pytest.raises(WebhookSignatureInvalid, match="future"):
+        _verify_at(NOW - timedelta(seconds=301))
+
+
+@given(st.integers(min_value=-2 * 3600, max_value=3 * 3600))
+def test_the_window_is_tolerance_ahead_and_max_age_behind(age: int) -> None:
+    """A genuine signature is accepted exactly when its ts is at most 300 s ahead of our clock
+    and at most 3600 s old; outside, refused (never the other way round)."""
+    moment = NOW + timedelta(seconds=age)
+    if -300 <= age <= 3600:
+        _verify_at(moment)
+    else:
+        with pytest.raises(WebhookSignatureInvalid):
+            _verify_at(moment)

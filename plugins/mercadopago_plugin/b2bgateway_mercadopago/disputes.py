@@ -1,0 +1,56 @@
+"""Chargebacks and mediations as the core's disputes.
+
+- A **chargeback** (topic ``chargebacks``) is re-fetched (``GET /v1/chargebacks/{id}``): its
+  ``status`` ``won`` and ``lost`` close the dispute so, anything else (``new``, ``in_review``...)
+  keeps it open; its id is the dispute's reference, ``reason_id`` (else ``reason``) its reason.
+- A **payment** re-fetched from any notification says the same in its own status:
+  ``charged_back`` with ``status_detail`` ``reimbursed`` (Mercado Pago covered it: won),
+  ``settled`` (the money went back to the buyer: lost), else open; ``in_mediation`` (the buyer
+  opened a claim, the money is held) is an open dispute. Without the chargeback's id, such a
+  dispute has no reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from b2bgateway import Dispute, DisputeStatus, Money
+
+__all__ = ["CHARGEBACK_STATUS", "from_chargeback", "from_payment"]
+
+#: A chargeback's ``status`` -> the dispute's; any other status is an open dispute.
+CHARGEBACK_STATUS = {"won": DisputeStatus.WON, "lost": DisputeStatus.LOST}
+#: ``status_detail`` of a ``charged_back`` payment -> the dispute's; any other is open.
+CHARGED_BACK_DETAIL = {"reimbursed": DisputeStatus.WON, "settled": DisputeStatus.LOST}
+
+
+def _money(value: Any, currency: Any) -> Money | None:
+    if value is None or not isinstance(currency, str):
+        return None
+    return Money(value, currency)
+
+
+def from_chargeback(chargeback: Mapping[str, Any]) -> Dispute:
+    """The dispute a chargeback is now."""
+    status = CHARGEBACK_STATUS.get(str(chargeback.get("status") or ""), DisputeStatus.OPEN)
+    reason = chargeback.get("reason_id") or chargeback.get("reason") or ""
+    return Dispute(
+        status=status,
+        amount=_money(chargeback.get("amount"), chargeback.get("currency_id")),
+        reason=str(reason),
+        reference=str(chargeback["id"]),
+    )
+
+
+def from_payment(payment: Mapping[str, Any]) -> Dispute | None:
+    """The dispute a payment's status tells of (None: not disputed)."""
+    status = str(payment.get("status") or "")
+    detail = str(payment.get("status_detail") or "")
+    if status == "charged_back":
+        return Dispute(
+            status=CHARGED_BACK_DETAIL.get(detail, DisputeStatus.OPEN), reason="chargeback"
+        )
+    if status == "in_mediation":
+        return Dispute(status=DisputeStatus.OPEN, reason="mediation")
+    return None

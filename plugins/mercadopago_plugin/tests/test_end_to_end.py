@@ -1,0 +1,237 @@
+"""Mercado Pago through the real core: checkout, webhooks, reconciliation, refunds and disputes
+on a migrated database, every Mercado Pago call replayed from ``cassettes/test_end_to_end/``.
+
+The core's clock for expiries (``b2bgateway.service.utcnow``) and the plugin's (``hooks._now``)
+are fixed at :data:`CLOCK`, and ids are numbered, so the requests the core makes are the
+recorded ones; notifications are signed with the real time, as the core checks them on receipt.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import TOKEN, WEBHOOK_SECRET, settings_table
+from vcr.cassette import Cassette
+
+from b2bgateway import Money, reconcile, refunds, service, webhooks
+from b2bgateway.gateway import Gateway
+from b2bgateway.payability import check_invoices
+from b2bgateway.plugins import Plugins, get_plugin_manager
+from b2bgateway.settings import MerchantConfig, Settings
+from b2bgateway.store import Store, repository, upgrade
+from b2bgateway.store.models import Base, Payment, PaymentAttempt, Refund, utcnow
+from b2bgateway.store.repository import CustomerData, InvoiceData, upsert_customer, upsert_invoices
+from b2bgateway_mercadopago import hooks, signature
+
+CLOCK = datetime(2030, 1, 1, tzinfo=UTC)
+PAY = "pay_0000000000000000000e2e01"  # the first payment id of every test
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """A fresh SQLite file, or the core suite's ``B2BGATEWAY_TEST_DATABASE_URL`` (PostgreSQL)."""
+    return os.environ.get("B2BGATEWAY_TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'gateway.db'}"
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    migrated = Store(database_url)
+    upgrade(migrated)
+    yield migrated
+    with migrated.write() as session:  # a shared database is left empty for the next test
+        for table in reversed(Base.metadata.sorted_tables):
+            session.execute(table.delete())
+    migrated.dispose()
+
+
+@pytest.fixture
+def gateway(store: Store, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Gateway:
+    numbers = count(1)
+    monkeypatch.setattr(
+        repository, "new_id", lambda prefix: f"{prefix}_{'0' * 19}e2e{next(numbers):02d}"
+    )
+    monkeypatch.setattr(
+        refunds, "new_id", lambda prefix: f"{prefix}_{'0' * 19}e2e{next(numbers):02d}"
+    )
+    monkeypatch.setattr(service, "utcnow", lambda: CLOCK)
+    monkeypatch.setattr(hooks, "_now", lambda: CLOCK)
+    settings = Settings(
+        database_url=database_url,
+        merchants={
+            "acme": {
+                "api_keys": ["sk_test_e2e_mercadopago"],
+                "processor": "mercadopago",
+                "invoice_payments": True,
+                "payment_methods": ["card", "cash"],
+                "installments": [3, 6],
+                "expiry": {"card": "PT1H", "cash": "P3D"},
+                "processors": {"mercadopago": settings_table()},
+            }
+        },
+    )
+    pm = get_plugin_manager(load_entrypoints=False)
+    pm.register(hooks, name="mercadopago")
+    gw = Gateway.build(settings, Plugins(pm), store)
+    today = date.today()
+    with store.write() as session:
+        upsert_customer(
+            session,
+            "acme",
+            "C-1",
+            CustomerData("Ferretería del Norte", True, "MXN", None, email="cxp@ferreteria.example"),
+        )
+        upsert_invoices(
+            session,
+            "acme",
+            [
+                InvoiceData(
+                    invoice_id="F-1",
+                    customer_id="C-1",
+                    folio="F-1",
+                    document_type="factura",
+                    source="ventas",
+                    issued_on=today - timedelta(days=30),
+                    due_on=today + timedelta(days=5),
+                    total=Money("1000.00", "MXN"),
+                    balance=Money("1000.00", "MXN"),
+                )
+            ],
+        )
+    return gw
+
+
+@pytest.fixture
+def acme(gateway: Gateway) -> MerchantConfig:
+    return gateway.merchants["acme"]
+
+
+def pay(gw: Gateway, acme: MerchantConfig, **kwargs: Any) -> Payment:
+    request = service.CheckoutRequest(
+        customer_id="C-1", purpose="invoices", idempotency_key="k1", invoice_ids=("F-1",), **kwargs
+    )
+    return service.checkout(gw, acme, request)
+
+
+def deliver(gw: Gateway, data_id: str, topic: str = "payment") -> str:
+    """A notification as Mercado Pago sends it, signed now."""
+    ts = str(int(datetime.now(UTC).timestamp()))
+    request_id = f"req-{topic}-{data_id}-{ts}"
+    body = json.dumps(
+        {"id": 1, "type": topic, "action": f"{topic}.updated", "data": {"id": data_id}}
+    )
+    headers = {
+        "x-signature": signature.sign(WEBHOOK_SECRET, data_id, request_id, ts),
+        "x-request-id": request_id,
+    }
+    received = webhooks.receive(
+        gw, "acme", "mercadopago", body.encode(), headers, {"data.id": data_id, "type": topic}
+    )
+    return str(received.outcome)
+
+
+def payment_row(gw: Gateway, payment_id: str = PAY) -> Payment:
+    with gw.store.read() as session:
+        payment = session.get(Payment, payment_id)
+        assert payment is not None
+        session.expunge(payment)
+        return payment
+
+
+def attempts(gw: Gateway, payment_id: str = PAY) -> list[tuple[str, str, bool]]:
+    with gw.store.read() as session:
+        rows = session.query(PaymentAttempt).filter_by(payment_id=payment_id)
+        return sorted((r.reference, r.outcome, r.final) for r in rows)
+
+
+def reasons(gw: Gateway, acme: MerchantConfig) -> tuple[str, ...]:
+    with gw.store.read() as session:
+        return check_invoices(gw.plugins, session, acme, "C-1", ["F-1"]).invoices[0][1].reasons
+
+
+def test_checkout_pro_rejected_then_approved_is_one_succeeded_payment(
+    gateway: Gateway, acme: MerchantConfig, cassette: Cassette
+) -> None:
+    payment = pay(gateway, acme)
+    assert payment.id == PAY
+    assert payment.status == "requires_action"
+
+    assert deliver(gateway, "1319876801") == "attempt_failed"  # another card may follow
+    assert payment_row(gateway).status == "requires_action"
+    assert reasons(gateway, acme) == ("payment_registered",)  # still held: no second payment
+
+    assert deliver(gateway, "1319876802") == "applied"
+    paid = payment_row(gateway)
+    assert paid.status == "succeeded"
+    assert paid.processor_reference == "1319876802"
+    assert paid.failure_code is None
+    assert attempts(gateway) == [
+        ("1319876801", "failed", False),
+        ("1319876802", "succeeded", True),
+    ]
+    with gateway.store.read() as session:
+        assert session.query(Payment).count() == 1
+
+
+def test_oxxo_pending_two_days_then_approved(
+    gateway: Gateway, acme: MerchantConfig, cassette: Cassette
+) -> None:
+    payment = pay(gateway, acme, payment_method="cash")
+    assert payment.status == "requires_action"
+    assert payment.next_action is not None
+    assert payment.next_action["type"] == "display_cash_voucher"
+    assert payment.expires_at == CLOCK + timedelta(days=3)
+
+    counts = reconcile.reconcile(gateway, now=CLOCK + timedelta(days=2))
+    assert (counts.examined, counts.pending, counts.expired) == (1, 1, 0)
+    assert payment_row(gateway).status == "requires_action"  # still waiting for the cash
+
+    assert deliver(gateway, "1319876811") == "applied"
+    paid = payment_row(gateway)
+    assert paid.status == "succeeded"
+    assert paid.method_details is not None
+    assert paid.method_details["type"] == "cash"
+
+
+def test_a_refund_whose_answer_was_lost_is_settled_by_reconcile(
+    gateway: Gateway, acme: MerchantConfig, cassette: Cassette
+) -> None:
+    payment = pay(gateway, acme, token=TOKEN, payment_details={"payment_method_id": "visa"})
+    assert payment.status == "succeeded"
+
+    refund = refunds.refund(gateway, acme, PAY, Money("400.00", "MXN"), None, "rk1")
+    assert refund.status == "pending"  # Mercado Pago answered 500: it may have refunded
+
+    counts = reconcile.reconcile(gateway, now=utcnow() + timedelta(minutes=10))
+    assert counts.refunds_settled == 1
+    with gateway.store.read() as session:
+        settled = session.get(Refund, refund.id)
+        assert settled is not None
+        assert settled.status == "succeeded"
+        assert settled.processor_reference == "1009876571"
+    assert payment_row(gateway).status == "partially_refunded"
+
+
+def test_a_lost_chargeback_reopens_the_invoices(
+    gateway: Gateway, acme: MerchantConfig, cassette: Cassette
+) -> None:
+    payment = pay(gateway, acme, token=TOKEN, payment_details={"payment_method_id": "visa"})
+    assert payment.status == "succeeded"
+    assert reasons(gateway, acme) == ("payment_registered",)
+
+    assert deliver(gateway, "5012345690", "topic_chargebacks_wh") == "applied"
+    disputed = payment_row(gateway)
+    assert (disputed.status, disputed.dispute_status) == ("disputed", "open")
+    assert reasons(gateway, acme) == ("payment_registered",)  # held while the issuer decides
+
+    assert deliver(gateway, "5012345690", "topic_chargebacks_wh") == "applied"
+    lost = payment_row(gateway)
+    assert lost.dispute_status == "lost"
+    assert lost.dispute_reference == "5012345690"
+    assert reasons(gateway, acme) == ()  # open again: the ERP can collect them
