@@ -6,6 +6,10 @@
 - ``lost``: the money went back to the customer: the payment stays ``disputed`` with the dispute
   ``lost`` and the amount lost, and its invoices (or order) are released, so they read as unpaid
   again and the merchant's ERP can reopen them.
+- ``won`` after ``lost`` (the same dispute reversed: an appeal won, the processor's protection
+  reimbursing the merchant): the money is the merchant's again. The payment returns to the paid
+  state it left and holds its invoices again if they are still free; if another payment paid
+  them meanwhile, it stays as it was, flagged ``overpaid``, and an ALERT says to refund one.
 
 Observers hear ``details["event"]`` ``dispute_opened`` / ``dispute_closed`` (outbound events
 ``payment.dispute_opened`` / ``payment.dispute_closed``).
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from b2bgateway import lifecycle
@@ -23,7 +28,7 @@ from b2bgateway.errors import EventOutOfOrder
 from b2bgateway.interface import Dispute, DisputeStatus, PaymentStatus, WebhookEvent
 from b2bgateway.plugins import Plugins
 from b2bgateway.store.models import Payment, utcnow
-from b2bgateway.store.repository import release_allocations
+from b2bgateway.store.repository import register_allocations, release_allocations
 
 __all__ = ["apply"]
 
@@ -49,10 +54,13 @@ def apply(
     if dispute is None:  # a plugin written before disputes had a state: kept for the merchant
         log.warning("payment %s: dispute event %s without its state", payment.id, event.event_id)
         return EventOutcome.RECORDED
-    if payment.dispute_status in (DisputeStatus.WON.value, DisputeStatus.LOST.value) and (
-        dispute.reference is None or dispute.reference == payment.dispute_reference
-    ):
+    same = dispute.reference is None or dispute.reference == payment.dispute_reference
+    if same and payment.dispute_status == DisputeStatus.LOST.value:
+        if dispute.status is DisputeStatus.WON:
+            return _reversed(plugins, session, payment, dispute, event)
         return EventOutcome.UNCHANGED  # this dispute is closed: a late or repeated notification
+    if same and payment.dispute_status == DisputeStatus.WON.value:
+        return EventOutcome.UNCHANGED
     current = PaymentStatus(payment.status)
     if payment.dispute_status == DisputeStatus.LOST.value:
         log.error("ALERT payment %s: another dispute after one lost", payment.id)
@@ -122,3 +130,41 @@ def _close(
         payment.dispute_amount_minor,
     )
     lifecycle.notify(session, plugins, payment, details)
+
+
+def _reversed(
+    plugins: Plugins, session: Session, payment: Payment, dispute: Dispute, event: WebhookEvent
+) -> EventOutcome:
+    """A lost dispute won after all: hold the invoices again if nobody paid them meanwhile."""
+    details = {"event": "dispute_closed", "dispute_status": DisputeStatus.WON.value}
+    if payment.status == S.DISPUTED.value and lifecycle.free_again(session, payment):
+        try:  # a checkout racing for the same invoices: the unique indexes decide
+            with session.begin_nested():
+                payment.dispute_status = DisputeStatus.WON.value
+                payment.dispute_closed_at = event.occurred_at or utcnow()
+                register_allocations(session, payment)
+                back = PaymentStatus(payment.status_before_dispute or S.SUCCEEDED.value)
+                lifecycle.transition(session, plugins, payment, back, details)
+        except IntegrityError:
+            session.refresh(payment)
+        else:
+            log.error(
+                "ALERT payment %s: dispute %s lost, then won: paid again, its invoices held "
+                "again; tell the ERP",
+                payment.id,
+                dispute.reference,
+            )
+            return EventOutcome.APPLIED
+    if payment.status != S.DISPUTED.value:  # it held nothing: only the dispute's outcome
+        payment.dispute_status = DisputeStatus.WON.value
+        payment.dispute_closed_at = event.occurred_at or utcnow()
+    else:
+        payment.add_flag("overpaid")
+    lifecycle.notify(session, plugins, payment, details)
+    log.error(
+        "ALERT payment %s: dispute %s lost, then won, but its invoices were paid again "
+        "meanwhile: overpaid, refund one at the processor",
+        payment.id,
+        dispute.reference,
+    )
+    return EventOutcome.APPLIED

@@ -53,6 +53,7 @@ __all__ = [
     "apply_charge_result",
     "can_move",
     "created",
+    "free_again",
     "kept_closed_after_late_success",
     "notify",
     "refund_succeeded",
@@ -290,7 +291,7 @@ def _late_success(
     payment.add_flag("late_success")
     answers.note_paid(payment, result)
     write_changes(session, payment)  # recorded, whatever happens next
-    if _free_again(session, payment):
+    if free_again(session, payment):
         try:  # a checkout racing for the same invoices: the unique indexes decide
             with session.begin_nested():
                 payment.failure_code = None
@@ -318,7 +319,7 @@ def _late_success(
     return Applied(False, EventOutcome.LATE_SUCCESS)
 
 
-def _free_again(session: Session, payment: Payment) -> bool:
+def free_again(session: Session, payment: Payment) -> bool:
     """Are this payment's invoices (or order) still free, no other payment holding any?"""
     taken: object
     if payment.purpose == "order":

@@ -527,7 +527,8 @@ def test_a_lost_dispute_reopens_the_invoices(gateway, acme, scripted, paid):
         "closed_at": "2026-12-10T00:00:00Z",
     }
     assert reasons_of(gateway, acme) == ()  # open again: the customer owes it
-    assert deliver(gateway, scripted, _dispute("d3", paid, DisputeStatus.WON)) == "unchanged"
+    assert deliver(gateway, scripted, _dispute("d2", paid, DisputeStatus.LOST)) == "duplicate"
+    assert deliver(gateway, scripted, _dispute("d3", paid, DisputeStatus.LOST)) == "unchanged"
     events = outbound(gateway)
     assert "payment.dispute_opened" in events
     assert "payment.dispute_closed" in events
@@ -539,6 +540,38 @@ def test_a_won_dispute_returns_to_paid(gateway, acme, scripted, paid):
     body = payment_of(gateway, paid.id)
     assert (body["status"], body["dispute"]["status"]) == ("succeeded", "won")
     assert reasons_of(gateway, acme) == ("payment_registered",)
+
+
+def test_a_lost_dispute_won_after_all_holds_its_free_invoices_again(
+    gateway, acme, scripted, paid, caplog
+):
+    """An appeal won, or the processor's protection reimbursing the merchant: paid again."""
+    deliver(gateway, scripted, _dispute("d1", paid, DisputeStatus.OPEN))
+    deliver(gateway, scripted, _dispute("d2", paid, DisputeStatus.LOST))
+    assert reasons_of(gateway, acme) == ()
+    assert deliver(gateway, scripted, _dispute("d3", paid, DisputeStatus.WON)) == "applied"
+    body = payment_of(gateway, paid.id)
+    assert (body["status"], body["dispute"]["status"], body["flags"]) == ("succeeded", "won", [])
+    assert reasons_of(gateway, acme) == ("payment_registered",)  # held again
+    assert outbound(gateway).count("payment.dispute_closed") == 2
+    assert any(r.message.startswith("ALERT") and "won" in r.message for r in caplog.records)
+    assert deliver(gateway, scripted, _dispute("d4", paid, DisputeStatus.WON)) == "unchanged"
+
+
+def test_a_lost_dispute_won_after_its_invoices_were_paid_again_is_overpaid(
+    gateway, acme, scripted, paid, caplog
+):
+    deliver(gateway, scripted, _dispute("d1", paid, DisputeStatus.OPEN))
+    deliver(gateway, scripted, _dispute("d2", paid, DisputeStatus.LOST))
+    scripted.answer = ChargeResult(Outcome.SUCCEEDED, processor_reference="ch_2")
+    again = pay_invoices(gateway, acme, "k2", token="tok")  # the customer paid F-1 again
+    assert again.status == "succeeded"
+    assert deliver(gateway, scripted, _dispute("d3", paid, DisputeStatus.WON)) == "applied"
+    body = payment_of(gateway, paid.id)
+    assert (body["status"], body["dispute"]["status"]) == ("disputed", "lost")  # holds nothing
+    assert body["flags"] == ["overpaid"]
+    assert payment_of(gateway, again.id)["status"] == "succeeded"  # the other keeps F-1
+    assert any("overpaid, refund one" in r.message for r in caplog.records)
 
 
 def test_a_dispute_before_the_payment_is_known_paid_is_delivered_again_later(
@@ -608,7 +641,7 @@ def test_a_late_success_that_loses_the_race_for_its_invoices_is_kept_and_flagged
     reconcile.reconcile(gateway, now=payment.created_at + timedelta(days=3, minutes=10))
     scripted.answer = ChargeResult(Outcome.SUCCEEDED, processor_reference="ch_card")
     assert pay_invoices(gateway, acme, "k2", token="tok").status == "succeeded"
-    monkeypatch.setattr(lifecycle, "_free_again", lambda session, payment: True)
+    monkeypatch.setattr(lifecycle, "free_again", lambda session, payment: True)
     late = event("ev1", payment, Outcome.SUCCEEDED, method_details=MethodDetails("cash"))
     assert deliver(gateway, scripted, late) == "late_success"
     body = payment_of(gateway, payment.id)

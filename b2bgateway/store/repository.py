@@ -292,6 +292,15 @@ def release_allocations(session: Session, payment: Payment) -> None:
             set_committed_value(allocation, "registered", False)
 
 
+def register_allocations(session: Session, payment: Payment) -> None:
+    """Hold a payment's invoices again (a lost dispute reversed); the unique index refuses it
+    (``IntegrityError``) if another payment holds one meanwhile."""
+    session.connection().execute(_REGISTER, {"payment": payment.id, "registered": True})
+    if "allocations" in inspect(payment).dict:
+        for allocation in payment.allocations:
+            set_committed_value(allocation, "registered", True)
+
+
 _ALLOCATIONS: Table = PaymentAllocation.__table__  # type: ignore[assignment]
 _REGISTER = (
     update(_ALLOCATIONS)
