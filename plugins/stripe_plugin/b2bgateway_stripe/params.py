@@ -91,6 +91,7 @@ def payment_intent(request: ChargeRequest, payment_method: str) -> PaymentIntent
         "payment_method": payment_method,
         "confirm": True,
         "metadata": metadata(request),
+        "expand": ["latest_charge"],  # a paid charge's method details (for the CFDI)
     }
     if request.description:  # Stripe refuses an empty string
         params["description"] = request.description
