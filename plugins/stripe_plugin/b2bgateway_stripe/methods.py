@@ -141,12 +141,21 @@ def pending_action(intent: Obj, amount: Money) -> NextAction | None:
 
 
 def received(intent: Obj, amount: Money) -> Money | None:
-    """What a SPEI transfer has brought so far: the amount less what Stripe says remains."""
+    """What a SPEI transfer has brought so far: the amount less what Stripe says remains, or
+    everything once a transfer (``customer_balance``) has paid it. None for other methods."""
     action = intent.get("next_action")
     display = (
         action.get("display_bank_transfer_instructions") if isinstance(action, Mapping) else None
     )
     remaining = display.get("amount_remaining") if isinstance(display, Mapping) else None
-    if not isinstance(remaining, int) or isinstance(remaining, bool):
-        return None
-    return Money.from_minor_units(max(amount.to_minor_units() - remaining, 0), amount.currency)
+    if isinstance(remaining, int) and not isinstance(remaining, bool):
+        return Money.from_minor_units(max(amount.to_minor_units() - remaining, 0), amount.currency)
+    paid = intent.get("amount_received")
+    if (
+        intent.get("status") == "succeeded"
+        and "customer_balance" in (intent.get("payment_method_types") or ())
+        and isinstance(paid, int)
+        and not isinstance(paid, bool)
+    ):
+        return Money.from_minor_units(paid, amount.currency)
+    return None
