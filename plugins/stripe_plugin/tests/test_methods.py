@@ -7,6 +7,8 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime
 
+from stripe_factories import RETURN_URL, charge_request
+
 from b2bgateway import Money, Outcome
 from b2bgateway.testing import assert_method_conforms, method_request
 from b2bgateway_stripe import hooks
@@ -78,11 +80,10 @@ def test_msi_on_a_token_charge(settings, cassette):
     assert result.references == ("pi_3QAcmeMsi001", "ch_3QAcmeMsi001")
 
 
-def test_msi_on_checkout_lets_the_customer_pick_the_plan():
-    from b2bgateway_stripe import params
+def test_msi_on_checkout_lets_the_customer_pick_the_plan(processor, settings, cassette):
+    request = charge_request(token=None, return_url=RETURN_URL, installments=6)
 
-    session = params.checkout_session(
-        method_request("card", installments=6), "https://portal.example.com/regreso"
-    )
+    result = processor.charge(request, settings)
 
-    assert session["payment_method_options"] == {"card": {"installments": {"enabled": True}}}
+    assert result.outcome is Outcome.PENDING
+    assert result.next_action.url.startswith("https://checkout.stripe.com/")

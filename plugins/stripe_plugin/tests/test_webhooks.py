@@ -21,6 +21,7 @@ from b2bgateway import (
     MethodDetails,
     Money,
     Outcome,
+    ProcessorUnavailable,
     WebhookMalformed,
     WebhookRequest,
     WebhookSignatureInvalid,
@@ -99,6 +100,12 @@ def test_payment_intent_succeeded(processor, settings, cassette):
         authorization_code="A1B2C3",
         paid_at=datetime(2026, 1, 1, 0, 1, tzinfo=UTC),
     )
+
+
+def test_payment_intent_succeeded_stripe_unavailable_error_response(processor, settings, cassette):
+    """Without its charge the success would lose its method details: Stripe delivers it again."""
+    with pytest.raises(ProcessorUnavailable):
+        parse(processor, settings, event("payment_intent.succeeded", intent("succeeded")))
 
 
 def test_payment_intent_payment_failed_error_response(processor, settings):
