@@ -8,6 +8,8 @@ import pytest
 import requests
 import stripe
 import urllib3.exceptions
+from hypothesis import given
+from hypothesis import strategies as st
 from stripe_factories import charge_request
 
 from b2bgateway import Outcome, ProcessorContractError
@@ -110,3 +112,13 @@ def test_a_voucher_lasts_the_payment_s_expiry_in_whole_days(hours, days):
     expires = None if hours is None else now + timedelta(hours=hours)
 
     assert params.voucher_days(expires, now) == days
+
+
+@given(minutes=st.integers(min_value=-60, max_value=60 * 24 * 30))
+def test_a_voucher_never_outlives_the_payment_by_a_day_nor_lasts_outside_oxxo_s_range(minutes):
+    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    days = params.voucher_days(now + timedelta(minutes=minutes), now)
+
+    assert 1 <= days <= 7
+    if 0 < minutes <= 7 * 24 * 60:  # within OXXO's range the voucher covers the whole wait
+        assert (days - 1) * 24 * 60 < minutes <= days * 24 * 60
