@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from b2bgateway import references
 from b2bgateway.interface import ChargeResult, MethodDetails, Outcome
 from b2bgateway.representation import method_details_json
 from b2bgateway.store.models import Payment, PaymentAttempt, utcnow
@@ -122,7 +123,10 @@ def record_attempt(session: Session, payment: Payment, result: ChargeResult) -> 
 
     One ``INSERT ... ON CONFLICT DO UPDATE`` built once per dialect, on the connection (no ORM
     flush), and only for a reference of this payment: one that another payment holds is left
-    alone. A failure or method details already known are kept when this answer has none."""
+    alone. A failure or method details already known are kept when this answer has none. Every
+    reference the answer names, and the processor customer it made, are remembered too
+    (:func:`b2bgateway.references.remember`)."""
+    references.remember(session, payment, result)
     reference = result.attempt_reference or result.processor_reference
     if not reference:
         return

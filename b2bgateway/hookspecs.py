@@ -83,6 +83,11 @@ def b2bgateway_create_charge(request: ChargeRequest, settings: BaseModel) -> Cha
       transfer or a cash voucher is ``Outcome.PENDING`` with a
       ``display_bank_transfer_instructions`` / ``display_cash_voucher`` next action. A paid
       charge reports its ``method_details`` (card brand, funding, authorization, installments).
+      Other ids the processor gives the payment (a session's payment intent, its charge) go in
+      ``references``: the core keeps them and finds the payment by any of them later. A plugin
+      that needs the customer at the processor (a customer object for SPEI) reads
+      ``request.processor_customer`` and, when it made a new one, returns its id in
+      ``processor_customer``: the core remembers it for this merchant, processor and customer.
     :raises ProcessorUnavailable: nothing was sent (connection refused, DNS), safe to retry.
     :raises ProcessorMisconfigured: the processor refused our credentials.
     :firstresult: only the configured processor is called; None is a contract error.
@@ -91,6 +96,9 @@ def b2bgateway_create_charge(request: ChargeRequest, settings: BaseModel) -> Cha
     .. versionchanged:: 0.2
        ``request.payment_method``, ``installments`` and ``expires_at``; results may carry
        ``final``, ``attempt_reference``, ``method_details``, ``received`` and ``expires_at``.
+    .. versionchanged:: 0.3
+       ``request.processor_customer``; results may carry ``references`` and
+       ``processor_customer``.
     """
 
 
@@ -190,7 +198,9 @@ def b2bgateway_parse_webhook(request: WebhookRequest, settings: BaseModel) -> We
     :return: a :class:`~b2bgateway.interface.WebhookEvent`; topics the gateway does not act on
       are returned with ``EventKind.IGNORED`` so they are acknowledged and recorded. A declined
       attempt the customer can retry on the processor's page has ``final=False``; chargebacks are
-      ``EventKind.DISPUTE`` with a :class:`~b2bgateway.interface.Dispute`.
+      ``EventKind.DISPUTE`` with a :class:`~b2bgateway.interface.Dispute`. The payment is found by
+      ``payment_id``, ``processor_reference``, ``attempt_reference`` or any of ``references``
+      (every id of it the processor used); the ones it did not have yet are kept.
     :raises WebhookSignatureInvalid: the notification is not authentic (the core answers 400).
     :firstresult: only the configured processor is called; None is a contract error.
 

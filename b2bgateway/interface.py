@@ -321,6 +321,8 @@ class ChargeRequest:
     #: when the gateway gives up on the customer: send it as the processor's own expiry
     #: (a voucher's or a transfer's due date, a hosted page's expiry) where it has one
     expires_at: datetime | None = None
+    #: this customer's id at the processor, as an earlier ChargeResult.processor_customer gave it
+    processor_customer: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,6 +346,12 @@ class ChargeResult:
     method_details: MethodDetails | None = None
     received: Money | None = None  # funds received so far (a SPEI transfer can fall short)
     expires_at: datetime | None = None  # the processor's own expiry of the pending charge
+    #: other references the payment has at the processor (a session's payment intent, its
+    #: charge): the core keeps them, and matches notifications, disputes and refunds on any
+    references: tuple[str, ...] = ()
+    #: the customer's id at the processor when the plugin made one (the core remembers it per
+    #: merchant, processor and customer, and sends it back in ChargeRequest.processor_customer)
+    processor_customer: str | None = None
 
     def __post_init__(self) -> None:
         if self.outcome is Outcome.FAILED and self.failure is None:
@@ -427,9 +435,12 @@ class WebhookEvent:
     received: Money | None = None  # funds received so far (SPEI)
     #: for EventKind.DISPUTE: what the dispute is now (without it, the event is only recorded)
     dispute: Dispute | None = None
+    references: tuple[str, ...] = ()  # as ChargeResult.references: matched and kept
 
     def __post_init__(self) -> None:
-        if self.kind is not EventKind.IGNORED and not (self.payment_id or self.processor_reference):
+        if self.kind is not EventKind.IGNORED and not (
+            self.payment_id or self.processor_reference or self.references
+        ):
             raise ValueError("an event about a payment must say which (payment_id or reference)")
         if self.kind is EventKind.REFUND and not (self.refund_id or self.refund_reference):
             raise ValueError("a refund event must say which refund (refund_id or reference)")

@@ -38,11 +38,7 @@ from b2bgateway.interface import (
 )
 from b2bgateway.notifications import SessionOutbox
 from b2bgateway.plugins import Plugins
-from b2bgateway.representation import (
-    next_action_json,
-    payment_json,
-    refund_json,
-)
+from b2bgateway.representation import next_action_json, payment_json, refund_json
 from b2bgateway.store.models import Payment, PaymentAllocation, Refund, utcnow
 from b2bgateway.store.repository import set_payment_status, write_changes
 

@@ -15,11 +15,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from b2bgateway import lifecycle
+from b2bgateway import lifecycle, references
 from b2bgateway.checkout_rules import (
     CheckoutRequest,
     check_capabilities,
@@ -72,9 +73,17 @@ def _existing(gw: Gateway, merchant_id: str, key: str) -> Payment | None:
         return payment_by_key(session, merchant_id, key)
 
 
+@dataclass(frozen=True, slots=True)
+class _Payer:
+    """Who pays a new payment, and their id at the processor when its plugin made one."""
+
+    customer: CustomerRef
+    processor_customer: str | None
+
+
 def _reserve(
     gw: Gateway, merchant: MerchantConfig, req: CheckoutRequest
-) -> tuple[Payment, CustomerRef | None]:
+) -> tuple[Payment, _Payer | None]:
     """Step 1: decide and write the payment, committed before the processor is called.
 
     One transaction: a retry's payment (same idempotency key) is answered as it stands; then
@@ -96,7 +105,12 @@ def _reserve(
             amount, allocations = what_to_charge(gw.plugins, session, merchant, req)
             payment = _create_payment(session, merchant, req, processor.name, amount, allocations)
             lifecycle.created(session, gw.plugins, payment)
-            return payment, CustomerRef(customer.customer_id, customer.name, customer.email)
+            known = references.processor_customer(
+                session, merchant.id, processor.name, customer.customer_id
+            )
+            return payment, _Payer(
+                CustomerRef(customer.customer_id, customer.name, customer.email), known
+            )
     except IntegrityError:
         # A concurrent checkout registered the same invoice/order first (the unique index
         # decided), or the same idempotency key created its payment a moment ago.
@@ -166,7 +180,7 @@ def _charge(
     gw: Gateway,
     merchant: MerchantConfig,
     payment: Payment,
-    customer: CustomerRef,
+    payer: _Payer,
     token: str | None,
     device_session_id: str | None = None,
     details: Mapping[str, str] | None = None,
@@ -174,7 +188,7 @@ def _charge(
     """Step 2: ask the processor. Never raises: whatever happens becomes a result."""
     processor = processor_for(merchant)
     request = _charge_request(
-        gw, merchant, processor, payment, customer, token, device_session_id, details
+        gw, merchant, processor, payment, payer, token, device_session_id, details
     )
     try:
         return processor.charge(request, merchant.processor_settings)  # type: ignore[arg-type]
@@ -190,7 +204,7 @@ def _charge_request(
     merchant: MerchantConfig,
     processor: Processor,
     payment: Payment,
-    customer: CustomerRef,
+    payer: _Payer,
     token: str | None,
     device_session_id: str | None,
     details: Mapping[str, str] | None,
@@ -205,7 +219,7 @@ def _charge_request(
         payment_id=payment.id,
         merchant_id=merchant.id,
         amount=payment.amount,
-        customer=customer,
+        customer=payer.customer,
         description=description[:250],
         idempotency_key=f"{payment.id}:charge",
         token=token,
@@ -218,6 +232,7 @@ def _charge_request(
         payment_method=payment.payment_method,
         installments=payment.installments,
         expires_at=payment.expires_at,
+        processor_customer=payer.processor_customer,
     )
 
 
@@ -229,11 +244,11 @@ def checkout(gw: Gateway, merchant: MerchantConfig, req: CheckoutRequest) -> Pay
     :raises AmountChanged: ``expected_amount`` differs from the invoices' current balances.
     :raises UnsupportedRequest: the processor cannot do the flow asked for.
     """
-    payment, customer = _reserve(gw, merchant, req)
-    if customer is None or payment.status != PaymentStatus.PROCESSING:
+    payment, payer = _reserve(gw, merchant, req)
+    if payer is None or payment.status != PaymentStatus.PROCESSING:
         return payment  # a retry's payment, as it stands
     result = _charge(
-        gw, merchant, payment, customer, req.token, req.device_session_id, req.payment_details
+        gw, merchant, payment, payer, req.token, req.device_session_id, req.payment_details
     )
     return _record(gw, payment, result)
 

@@ -247,6 +247,11 @@ def check_method_result(request: ChargeRequest, result: ChargeResult) -> None:
         assert details.funding in ("credit", "debit", "prepaid", None)
         if request.installments:
             assert details.installments == request.installments, "MSI as charged"
+    assert all(isinstance(r, str) and r for r in result.references), "references are ids"
+    if result.processor_customer is not None:
+        assert result.processor_customer != request.processor_customer, (
+            "return processor_customer only when you made a new one"
+        )
     if result.expires_at is not None and request.expires_at is not None:
         assert result.expires_at <= request.expires_at + timedelta(days=1), (
             "the processor's expiry must not outlive the gateway's by more than a day"

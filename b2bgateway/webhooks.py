@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import Insert, bindparam, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from b2bgateway import disputes, lifecycle
+from b2bgateway import disputes, lifecycle, references
 from b2bgateway.answers import EventOutcome
 from b2bgateway.errors import EventOutOfOrder, GatewayError, NotFound
 from b2bgateway.gateway import Gateway
@@ -33,7 +33,7 @@ from b2bgateway.interface import (
     WebhookRequest,
 )
 from b2bgateway.store.db import is_unavailable
-from b2bgateway.store.models import Payment, PaymentAttempt, Refund, utcnow
+from b2bgateway.store.models import Payment, Refund, utcnow
 from b2bgateway.store.models import WebhookEvent as EventRow
 from b2bgateway.store.repository import dialect_insert, new_id
 
@@ -69,32 +69,17 @@ def _find_payment(
             and payment.processor == processor
         ):
             return payment
-    for reference in (event.processor_reference, event.attempt_reference):
-        if not reference:
-            continue
-        found = session.scalar(
-            select(Payment)
-            .where(
-                Payment.merchant_id == merchant_id,
-                Payment.processor == processor,
-                Payment.processor_reference == reference,
-            )
-            .with_for_update()
-        )
-        if found is None:
-            # Any reference the payment got on the way (a hosted page's attempts, a charge of a
-            # payment intent) finds it too: disputes and refunds often carry only those.
-            alias = session.scalar(
-                select(PaymentAttempt.payment_id).where(
-                    PaymentAttempt.merchant_id == merchant_id,
-                    PaymentAttempt.processor == processor,
-                    PaymentAttempt.reference == reference,
-                )
-            )
-            if alias is not None:
-                found = session.scalar(_LOCK_PAYMENT, {"payment_id": alias})
-        if found is not None and found.merchant_id == merchant_id and found.processor == processor:
-            return found
+    # Its own reference, or any other it got on the way (a hosted page's payment intent, a
+    # charge): disputes and refunds made at the processor often carry only those.
+    for reference in (event.processor_reference, event.attempt_reference, *event.references):
+        alias = reference and references.payment_for(session, merchant_id, processor, reference)
+        if alias:
+            found = session.scalar(_LOCK_PAYMENT, {"payment_id": alias})
+            if found is not None and (found.merchant_id, found.processor) == (
+                merchant_id,
+                processor,
+            ):
+                return found
     return None
 
 
@@ -113,6 +98,7 @@ def _apply_payment(
         attempt_reference=event.attempt_reference,
         method_details=event.method_details,
         received=event.received,
+        references=event.references,
     )
     applied = lifecycle.apply_charge_result(session, gw.plugins, payment, result)
     if applied.reason in (
@@ -330,6 +316,8 @@ def _apply(
         return EventOutcome.UNKNOWN_PAYMENT, None
     if event.kind is EventKind.PAYMENT:
         return _apply_payment(gw, session, payment, event), payment
+    # A refund's or a dispute's notification may name the payment by another reference.
+    references.remember_references(session, payment, (event.processor_reference, *event.references))
     if event.kind is EventKind.REFUND:
         return _apply_refund(gw, session, payment, event), payment
     return disputes.apply(gw.plugins, session, payment, event), payment

@@ -18,9 +18,9 @@ MAX_FUNCTION_LINES = 60
 #: Longer on purpose, each with its ceiling (so it does not grow unseen).
 LONGER_MODULES = {
     # The plugin contract: one module of frozen dataclasses, as saleor's interface.py.
-    "b2bgateway.interface": 490,
+    "b2bgateway.interface": 505,
     # One declarative model per table, sharing one metadata.
-    "b2bgateway.store.models": 480,
+    "b2bgateway.store.models": 510,
     # Settings and the merchants' resolution; being changed on another branch (DEMO_MERCHANT):
     # split it after that lands.
     "b2bgateway.settings": 410,

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from b2bgateway.store import Store
 from b2bgateway.store.db import downgrade, upgrade
@@ -108,3 +109,47 @@ def test_the_lifecycle_migration_keeps_every_row_both_ways(empty_store: Store) -
         assert status == "refunded"  # a lost dispute gave the money back
     upgrade(empty_store)
     assert counts(empty_store) == before
+
+
+def test_the_references_migration_adds_its_tables_and_takes_them_back(empty_store: Store) -> None:
+    upgrade(empty_store, "0006")
+    with empty_store.engine.begin() as conn:
+        for statement in filter(str.strip, ROWS.split(";")):
+            conn.execute(text(statement))
+    before = counts(empty_store)
+
+    upgrade(empty_store, "0007")
+    alias = (
+        "INSERT INTO payment_references (payment_id, merchant_id, processor, reference, "
+        "created_at) VALUES ('{payment}', 'm', 'sandbox', 'ch_1', '2026-11-05 00:00:00')"
+    )
+    with empty_store.engine.begin() as conn:
+        conn.execute(text(alias.format(payment="pay_1")))
+        conn.execute(
+            text(
+                "INSERT INTO processor_customers (merchant_id, processor, customer_id, reference, "
+                "created_at, updated_at) VALUES ('m', 'stripe', 'C-1', 'cus_1', "
+                "'2026-11-05 00:00:00', '2026-11-05 00:00:00')"
+            )
+        )
+    with pytest.raises(IntegrityError), empty_store.engine.begin() as conn:
+        conn.execute(text(alias.format(payment="pay_2")))  # one payment per reference
+
+    downgrade(empty_store, "0006")
+    assert counts(empty_store) == before
+    with empty_store.engine.connect() as conn:
+        tables = set(inspect(conn).get_table_names())
+    assert not tables & {"payment_references", "processor_customers"}
+    upgrade(empty_store)
+
+
+def test_the_migrations_are_one_chain_numbered_in_order() -> None:
+    """Branches merged with migrations of their own are chained, never two heads."""
+    from alembic.script import ScriptDirectory
+
+    from b2bgateway.store.db import _alembic_config
+
+    script = ScriptDirectory.from_config(_alembic_config(None))
+    assert len(script.get_heads()) == 1
+    revisions = [r.revision for r in script.walk_revisions()][::-1]
+    assert revisions == [f"{n:04d}" for n in range(1, len(revisions) + 1)]

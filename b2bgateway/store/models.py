@@ -339,6 +339,36 @@ class PaymentAttempt(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+class PaymentReference(Base):
+    """Another name the processor gives a payment (a Checkout Session's payment intent, its
+    charge): notifications, disputes and refunds that carry only that name still find it."""
+
+    __tablename__ = "payment_references"
+    __table_args__ = (
+        Index("uq_payment_references", "merchant_id", "processor", "reference", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    payment_id: Mapped[str] = mapped_column(
+        ForeignKey("payments.id", ondelete="CASCADE"), index=True
+    )
+    merchant_id: Mapped[str] = mapped_column(String(64))
+    processor: Mapped[str] = mapped_column(String(64))
+    reference: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ProcessorCustomer(Timestamps, Base):
+    """A customer's id at a processor (a Stripe Customer), made by its plugin once and kept."""
+
+    __tablename__ = "processor_customers"
+
+    merchant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    processor: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    reference: Mapped[str] = mapped_column(String(255))
+
+
 class PaymentAllocation(Base):
     """The part of a payment applied to one invoice.
 

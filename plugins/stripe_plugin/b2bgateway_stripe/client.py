@@ -23,6 +23,7 @@ from typing import Any
 
 import stripe
 from stripe.params import (
+    CustomerCreateParams,
     PaymentIntentCancelParams,
     PaymentIntentCreateParams,
     RefundCreateParams,
@@ -137,6 +138,12 @@ class StripeApi:
                 session_id, {"expand": _EXPAND_SESSION}, options
             )
         )
+
+    # -- Customers --------------------------------------------------------------------------
+    def create_customer(self, params: CustomerCreateParams, idempotency_key: str) -> Data:
+        """``POST /v1/customers``: who receives SPEI transfers (``customer_balance``)."""
+        options: stripe.RequestOptions = {"idempotency_key": idempotency_key}
+        return _rate_limited(lambda: self.sdk.v1.customers.create(params, options))
 
     # -- Refunds ----------------------------------------------------------------------------
     def create_refund(self, params: RefundCreateParams, idempotency_key: str) -> Data:

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from b2bgateway import (
+    Dispute,
+    DisputeStatus,
     EventKind,
     Failure,
     Outcome,
@@ -19,7 +21,7 @@ from b2bgateway import (
     WebhookEvent,
     WebhookMalformed,
 )
-from b2bgateway_stripe import mapping
+from b2bgateway_stripe import mapping, methods, params
 from b2bgateway_stripe.mapping import Obj, meta, object_id
 
 __all__ = ["EVENTS", "webhook_event"]
@@ -30,27 +32,35 @@ _FAILED = ("payment_failed", "El pago no fue aprobado.")
 def _intent(event_id: str, event_type: str, obj: Obj) -> WebhookEvent:
     status = str(obj.get("status") or "")
     outcome: Outcome | None = mapping.STATUS_MAP.get(status)
-    failure = None
-    if event_type == "payment_intent.requires_action":
-        # The charge's answer already gave the customer's next action; an event cannot carry
-        # one, and "pending" without it would read as "processing": record it, change nothing.
-        outcome = None
+    amount = mapping.money(obj.get("amount"), obj.get("currency"))
+    failure, final = None, True
+    # A Checkout Session's PaymentIntent is an attempt of the payment (known by its session):
+    # a decline on the page leaves the session open for another card.
+    checkout = meta(obj, "flow") == params.CHECKOUT_FLOW["flow"]
+    if event_type in ("payment_intent.requires_action", "payment_intent.partially_funded"):
+        # The charge's answer already gave the customer's next action; "pending" without it
+        # would read as "processing": record it (and the funds received so far), change nothing.
+        outcome = Outcome.PENDING if event_type.endswith("partially_funded") else None
     elif event_type == "payment_intent.canceled":
         outcome, failure = Outcome.FAILED, Failure("canceled", "El pago se canceló.", status)
     elif event_type == "payment_intent.payment_failed":
-        outcome, failure = (
-            Outcome.FAILED,
-            mapping.failure_from(obj.get("last_payment_error"), _FAILED),
-        )
+        outcome = Outcome.FAILED
+        failure = mapping.failure_from(obj.get("last_payment_error"), _FAILED)
+        final = not (checkout and status == "requires_payment_method")
+    own = object_id(obj)
     return WebhookEvent(
         event_id,
         EventKind.PAYMENT,
         event_type,
         payment_id=meta(obj, "payment_id"),
-        processor_reference=object_id(obj),
+        processor_reference=None if checkout else own,
         outcome=outcome,
-        amount=mapping.money(obj.get("amount"), obj.get("currency")),
+        amount=amount,
         failure=failure,
+        final=final,
+        attempt_reference=own if checkout else None,
+        received=methods.received(obj, amount),
+        references=methods.references(obj),
     )
 
 
@@ -79,6 +89,7 @@ def _session(event_id: str, event_type: str, obj: Obj) -> WebhookEvent:
         outcome=outcome,
         amount=mapping.money(obj.get("amount_total"), obj.get("currency")),
         failure=failure,
+        attempt_reference=object_id(obj.get("payment_intent")),
     )
 
 
@@ -114,14 +125,36 @@ def _charge_refunded(event_id: str, event_type: str, obj: Obj) -> WebhookEvent:
     )
 
 
+#: A Dispute's ``status`` as the core's dispute state. An inquiry (``warning_*``) is open until
+#: it closes; one closed without a chargeback (``warning_closed``) or ``prevented`` is won.
+DISPUTE_STATES: dict[str, DisputeStatus] = {
+    "won": DisputeStatus.WON,
+    "warning_closed": DisputeStatus.WON,
+    "prevented": DisputeStatus.WON,
+    "lost": DisputeStatus.LOST,
+}
+
+
 def _dispute(event_id: str, event_type: str, obj: Obj) -> WebhookEvent:
+    """``charge.dispute.*``: the dispute's state now. A dispute names the charge and its
+    PaymentIntent, never our payment id: the payment is found by those references."""
+    status = str(obj.get("status") or "")
+    amount = mapping.money(obj.get("amount"), obj.get("currency"))
+    intent = object_id(obj.get("payment_intent"))
     return WebhookEvent(
         event_id,
         EventKind.DISPUTE,
         event_type,
         payment_id=meta(obj, "payment_id"),
-        processor_reference=object_id(obj.get("payment_intent")) or object_id(obj.get("charge")),
-        amount=mapping.money(obj.get("amount"), obj.get("currency")),
+        processor_reference=object_id(obj.get("charge")) or intent,
+        amount=amount,
+        references=(intent,) if intent else (),
+        dispute=Dispute(
+            DISPUTE_STATES.get(status, DisputeStatus.OPEN),
+            amount=amount,
+            reason=str(obj.get("reason") or ""),
+            reference=object_id(obj),
+        ),
     )
 
 
@@ -132,6 +165,7 @@ EVENTS: dict[str, Callable[[str, str, Obj], WebhookEvent]] = {
     "payment_intent.processing": _intent,
     "payment_intent.requires_action": _intent,
     "payment_intent.canceled": _intent,
+    "payment_intent.partially_funded": _intent,
     "checkout.session.completed": _session,
     "checkout.session.async_payment_succeeded": _session,
     "checkout.session.async_payment_failed": _session,
@@ -142,6 +176,10 @@ EVENTS: dict[str, Callable[[str, str, Obj], WebhookEvent]] = {
     "refund.failed": _refund,
     "charge.refund.updated": _refund,  # the older name of refund.updated
     "charge.dispute.created": _dispute,
+    "charge.dispute.updated": _dispute,
+    "charge.dispute.closed": _dispute,
+    "charge.dispute.funds_withdrawn": _dispute,
+    "charge.dispute.funds_reinstated": _dispute,
 }
 
 

@@ -27,7 +27,7 @@ from b2bgateway import (
     WebhookSignatureInvalid,
     hookimpl,
 )
-from b2bgateway_stripe import client, events, mapping, params
+from b2bgateway_stripe import client, events, mapping, params, pending
 from b2bgateway_stripe.settings import StripeSettings
 
 CAPABILITIES = Capabilities(
@@ -37,7 +37,19 @@ CAPABILITIES = Capabilities(
     partial_refund=True,
     three_d_secure=True,
     requires_webhook_secret=True,
+    # OXXO vouchers and SPEI transfers (customer_balance, mx_bank_transfer) are MXN only.
+    payment_methods=frozenset({"card", "cash", "bank_transfer"}),
+    installments=frozenset({3, 6, 9, 12, 18, 24}),
+    # Refused by the core with a 422 before the payment exists: Checkout needs a success_url,
+    # an OXXO voucher the customer's email (billing_details[email]). The checks below stay for
+    # a caller that skips the core.
+    required={
+        "card_hosted": frozenset({"return_url"}),
+        "cash": frozenset({"customer.email"}),
+    },
 )
+#: Methods Stripe takes in MXN only.
+_MXN_ONLY = frozenset({"cash", "bank_transfer"})
 #: Seconds a signed notification stays acceptable (Stripe's own default).
 WEBHOOK_TOLERANCE = 300
 
@@ -71,10 +83,16 @@ def b2bgateway_processor_info() -> ProcessorInfo:
 def b2bgateway_create_charge(request: ChargeRequest, settings: StripeSettings) -> ChargeResult:
     """Confirm a PaymentIntent with the browser's PaymentMethod, or open a Checkout Session."""
     currency = request.amount.currency
-    if currency not in CAPABILITIES.currencies:
+    if currency not in CAPABILITIES.currencies or (
+        request.payment_method in _MXN_ONLY and currency != "MXN"
+    ):
         failure = Failure("currency_not_supported", "Stripe no acepta esa moneda.", currency)
         return ChargeResult(Outcome.FAILED, failure=failure)
     api = client.for_merchant(settings)
+    if request.payment_method == "cash":
+        return pending.cash_voucher(api, request, settings)
+    if request.payment_method == "bank_transfer":
+        return pending.bank_transfer(api, request, settings)
     if request.token is None:
         return _checkout(api, request, settings)
     token, key = request.token, request.idempotency_key
@@ -211,4 +229,4 @@ def b2bgateway_parse_webhook(request: WebhookRequest, settings: StripeSettings) 
         ) from None
     except ValueError as exc:  # authentic, but not a (snapshot) event
         raise WebhookMalformed(f"the notification is not a Stripe event: {exc}") from None
-    return events.webhook_event(event)
+    return pending.with_charge(client.for_merchant(settings), events.webhook_event(event), request)

@@ -8,6 +8,7 @@ with ``.get``: which ones an object carries depends on the API version.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -30,6 +31,7 @@ from b2bgateway import (
     ProcessorUnavailable,
     RefundResult,
 )
+from b2bgateway_stripe import methods
 
 #: A Stripe object's data, as the client returns it.
 Obj = Mapping[str, Any]
@@ -152,9 +154,14 @@ def next_action(intent: Obj, publishable_key: str) -> NextAction | None:
 
 
 def intent_result(intent: Obj, publishable_key: str, reference: str | None = None) -> ChargeResult:
-    """A PaymentIntent as the processor's view of the payment (``reference``: ours for it)."""
+    """A PaymentIntent as the processor's view of the payment (``reference``: ours for it).
+
+    A voucher or a transfer waited on is its next action; a paid one reports how it was paid
+    (when its charge was expanded); its own id and its charge's are the payment's references.
+    """
     status = str(intent.get("status") or "")
     outcome = STATUS_MAP.get(status, Outcome.UNKNOWN)  # a status we do not know: reconcile
+    amount = money(intent.get("amount"), intent.get("currency"))
     failure = action = None
     if status == "canceled":
         failure = Failure("canceled", "El pago se canceló.", status, None)
@@ -163,25 +170,34 @@ def intent_result(intent: Obj, publishable_key: str, reference: str | None = Non
             intent.get("last_payment_error"), ("payment_failed", "El pago no fue aprobado.")
         )
     elif status in ("requires_action", "requires_confirmation"):
-        action = next_action(intent, publishable_key)
+        action = methods.pending_action(intent, amount) or next_action(intent, publishable_key)
+    charge = methods.charge_of(intent)
+    voucher = None if action is None else action.cash_voucher
     return ChargeResult(
         outcome,
         processor_reference=reference or object_id(intent),
-        amount=money(intent.get("amount"), intent.get("currency")),
+        amount=amount,
         next_action=action,
         failure=failure,
         refunded=_refunded(intent),
         processor_status=status,
+        method_details=None if charge is None else methods.method_details(charge),
+        received=methods.received(intent, amount),
+        expires_at=None if voucher is None else voucher.expires_at,
+        references=methods.references(intent),
     )
 
 
 def session_result(session: Obj, publishable_key: str) -> ChargeResult:
-    """A Checkout Session as the processor's view of the payment; its id stays the reference."""
+    """A Checkout Session as the processor's view of the payment; its id stays the reference,
+    its PaymentIntent is the attempt (and, with its charge, a reference of the payment too)."""
     status = str(session.get("status") or "")
     paid = str(session.get("payment_status") or "")
     amount = money(session.get("amount_total"), session.get("currency"))
     raw = f"{status}/{paid}"
     reference = object_id(session)
+    intent = session.get("payment_intent")
+    attempt = object_id(intent)
     if status == "open":
         url = _text(session, "url")
         action = NextAction("redirect", url=url) if url else None
@@ -191,22 +207,23 @@ def session_result(session: Obj, publishable_key: str) -> ChargeResult:
         return ChargeResult(
             Outcome.FAILED, reference, amount, failure=failure, processor_status=raw
         )
-    intent = session.get("payment_intent")
     if status == "complete" and isinstance(intent, Mapping):
         result = intent_result(intent, publishable_key, reference=reference)
         # Nothing is left for the customer to do on a completed page.
-        return ChargeResult(
-            result.outcome,
-            reference,
-            amount,
-            failure=result.failure,
-            refunded=result.refunded,
+        return dataclasses.replace(
+            result,
+            next_action=None,
+            outcome=Outcome.PENDING if result.next_action else result.outcome,
+            attempt_reference=attempt,
+            amount=amount,
             processor_status=f"{raw}/{result.processor_status}",
         )
     if status == "complete" and paid in ("paid", "no_payment_required"):
-        return ChargeResult(Outcome.SUCCEEDED, reference, amount, processor_status=raw)
+        return ChargeResult(
+            Outcome.SUCCEEDED, reference, amount, processor_status=raw, attempt_reference=attempt
+        )
     outcome = Outcome.PENDING if status == "complete" else Outcome.UNKNOWN
-    return ChargeResult(outcome, reference, amount, processor_status=raw)
+    return ChargeResult(outcome, reference, amount, processor_status=raw, attempt_reference=attempt)
 
 
 def refund_result(refund: Obj) -> RefundResult:

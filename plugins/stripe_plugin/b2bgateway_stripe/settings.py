@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-__all__ = ["StripeSettings"]
+__all__ = ["API_VERSION", "StripeSettings"]
+
+#: The Stripe API version this plugin's requests and cassettes follow (the one stripe-python 16.1
+#: was generated for). Sent as ``Stripe-Version`` unless a merchant pins another, so that an SDK
+#: upgrade cannot silently change what Stripe answers.
+API_VERSION = "2026-10-28.endive"
 
 
 class StripeSettings(BaseModel):
@@ -15,7 +20,8 @@ class StripeSettings(BaseModel):
     Stripe.js, so it is handed to the browser with a ``client_secret`` next action.
     ``webhook_secret`` (``whsec_...``) is the signing secret of the webhook endpoint registered
     for this merchant; it is required, since an unsigned notification is never trusted.
-    ``api_version`` pins ``Stripe-Version`` (default: the SDK's). ``api_base`` replaces
+    ``api_version`` pins ``Stripe-Version`` (default :data:`API_VERSION`, the one the plugin is
+    tested with). ``api_base`` replaces
     ``https://api.stripe.com`` (a local stub in tests); never set it in production.
     """
 
@@ -24,7 +30,7 @@ class StripeSettings(BaseModel):
     secret_key: SecretStr
     publishable_key: str = Field(pattern=r"^pk_(test|live)_\S+$")
     webhook_secret: SecretStr
-    api_version: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}(\.\w+)?$")
+    api_version: str = Field(default=API_VERSION, pattern=r"^\d{4}-\d{2}-\d{2}(\.\w+)?$")
     # Seconds to connect (nothing was sent yet if this expires: safe to retry), then to wait for
     # the answer (the charge may have been made if this expires: unknown, reconciled later).
     connect_timeout: float = Field(default=5.0, gt=0, le=60)

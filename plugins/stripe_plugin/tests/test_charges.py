@@ -11,6 +11,7 @@ from b2bgateway import (
     Outcome,
     ProcessorMisconfigured,
 )
+from b2bgateway_stripe.settings import API_VERSION
 
 
 @pytest.mark.usefixtures("cassette")
@@ -24,6 +25,8 @@ def test_token_charge_succeeds(processor, settings, cassette):
     # The core's key for this one operation is Stripe's Idempotency-Key, not a random one.
     assert cassette.sent.keys_for("POST", "/v1/payment_intents") == {"pay_01:charge"}
     assert not any("Authorization" in sent for sent in cassette.sent)  # filtered
+    # The API version the cassettes follow, whatever the installed SDK's default.
+    assert {sent["Stripe-Version"] for sent in cassette.sent} == {API_VERSION}
 
 
 def test_token_charge_in_usd(processor, settings, cassette):

@@ -26,6 +26,8 @@ def test_declares_what_it_implements(processor):
     assert caps.partial_refund
     assert caps.three_d_secure
     assert caps.requires_webhook_secret
+    assert caps.payment_methods == frozenset({"card", "cash", "bank_transfer"})
+    assert caps.installments == frozenset({3, 6, 9, 12, 18, 24})
 
 
 def test_secrets_never_show(settings):

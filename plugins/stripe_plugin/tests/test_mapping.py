@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 import requests
 import stripe
 import urllib3.exceptions
+from hypothesis import given
+from hypothesis import strategies as st
 from stripe_factories import charge_request
 
 from b2bgateway import Outcome, ProcessorContractError
@@ -81,10 +85,40 @@ def test_return_url_carries_our_payment_id():
     )
 
 
-def test_metadata_keeps_our_ids_over_the_request_s():
-    request = charge_request(metadata={"payment_id": "forged", "note": "x" * 600})
-    tags = params.metadata(request)
+def test_metadata_is_only_what_the_contract_names():
+    request = charge_request(
+        metadata={"payment_id": "forged", "customer_id": "C-1", "note": "x", "card_holder": "y"}
+    )
 
-    assert tags["payment_id"] == "pay_01"
-    assert tags["merchant_id"] == "acme"
-    assert len(tags["note"]) == 500
+    assert params.metadata(request) == {
+        "payment_id": "pay_01",
+        "merchant_id": "acme",
+        "customer_id": "C-1",
+    }
+
+
+def test_a_checkout_page_never_charges_in_another_currency():
+    session = params.checkout_session(charge_request(token=None), "https://portal.example.com/r")
+
+    assert session["adaptive_pricing"] == {"enabled": False}
+    assert session["payment_intent_data"]["metadata"]["flow"] == "checkout"
+
+
+@pytest.mark.parametrize(
+    ("hours", "days"), [(None, 3), (1, 1), (47.9, 2), (72, 3), (72.5, 4), (24 * 30, 7)]
+)
+def test_a_voucher_lasts_the_payment_s_expiry_in_whole_days(hours, days):
+    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    expires = None if hours is None else now + timedelta(hours=hours)
+
+    assert params.voucher_days(expires, now) == days
+
+
+@given(minutes=st.integers(min_value=-60, max_value=60 * 24 * 30))
+def test_a_voucher_never_outlives_the_payment_by_a_day_nor_lasts_outside_oxxo_s_range(minutes):
+    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    days = params.voucher_days(now + timedelta(minutes=minutes), now)
+
+    assert 1 <= days <= 7
+    if 0 < minutes <= 7 * 24 * 60:  # within OXXO's range the voucher covers the whole wait
+        assert (days - 1) * 24 * 60 < minutes <= days * 24 * 60

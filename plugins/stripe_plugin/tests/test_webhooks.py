@@ -1,6 +1,7 @@
 """Webhooks: signed here with the SDK's own helper, verified over the raw body, normalized.
 
-Inbound notifications make no request to Stripe, so these tests have no cassettes.
+A success notification reads its PaymentIntent again with the charge expanded (how it was paid):
+those tests replay that request from a cassette; the others make no request at all.
 """
 
 from __future__ import annotations
@@ -14,9 +15,13 @@ from conftest import WEBHOOK_SECRET
 from stripe_factories import PAYMENT, event, signed
 
 from b2bgateway import (
+    Dispute,
+    DisputeStatus,
     EventKind,
+    MethodDetails,
     Money,
     Outcome,
+    ProcessorUnavailable,
     WebhookMalformed,
     WebhookRequest,
     WebhookSignatureInvalid,
@@ -73,7 +78,8 @@ def parse(processor, settings, body, **kwargs):
 
 
 # -- payments ------------------------------------------------------------------------------------
-def test_payment_intent_succeeded(processor, settings):
+def test_payment_intent_succeeded(processor, settings, cassette):
+    """The event's PaymentIntent is read again with its charge: how it was paid, for the CFDI."""
     got = parse(processor, settings, event("payment_intent.succeeded", intent("succeeded")))
 
     assert got.event_id == "evt_1QAcme0001"
@@ -84,6 +90,22 @@ def test_payment_intent_succeeded(processor, settings):
     assert got.outcome is Outcome.SUCCEEDED
     assert got.amount == Money("1500.00", "MXN")
     assert got.occurred_at == datetime(2026, 1, 1, tzinfo=UTC)
+    assert got.final is True
+    assert got.references == ("pi_3QAcme0001", "ch_3QAcme0001")
+    assert got.method_details == MethodDetails(
+        type="card",
+        brand="visa",
+        last4="0008",
+        funding="credit",
+        authorization_code="A1B2C3",
+        paid_at=datetime(2026, 1, 1, 0, 1, tzinfo=UTC),
+    )
+
+
+def test_payment_intent_succeeded_stripe_unavailable_error_response(processor, settings, cassette):
+    """Without its charge the success would lose its method details: Stripe delivers it again."""
+    with pytest.raises(ProcessorUnavailable):
+        parse(processor, settings, event("payment_intent.succeeded", intent("succeeded")))
 
 
 def test_payment_intent_payment_failed_error_response(processor, settings):
@@ -95,6 +117,54 @@ def test_payment_intent_payment_failed_error_response(processor, settings):
 
     assert got.outcome is Outcome.FAILED
     assert got.failure.code == "insufficient_funds"
+    assert got.final is True  # a token charge: the portal asks for a new payment
+    assert got.processor_reference == "pi_3QAcme0001"
+
+
+def test_a_decline_on_an_open_checkout_page_is_an_attempt_error_response(processor, settings):
+    """The Checkout Session stays open: the customer may try another card on it."""
+    error = {"code": "card_declined", "decline_code": "generic_decline", "type": "card_error"}
+    checkout_intent = intent(
+        "requires_payment_method",
+        id="pi_3QAcmeCs0001",
+        metadata={**META, "flow": "checkout"},
+        last_payment_error=error,
+    )
+    got = parse(processor, settings, event("payment_intent.payment_failed", checkout_intent))
+
+    assert got.outcome is Outcome.FAILED
+    assert got.final is False
+    assert got.payment_id == PAYMENT
+    assert got.processor_reference is None  # the payment is known by its session
+    assert got.attempt_reference == "pi_3QAcmeCs0001"
+    assert got.failure.code == "card_declined"
+
+
+def test_a_canceled_checkout_payment_intent_is_final_error_response(processor, settings):
+    checkout_intent = intent("canceled", metadata={**META, "flow": "checkout"})
+    got = parse(processor, settings, event("payment_intent.canceled", checkout_intent))
+
+    assert (got.outcome, got.final, got.failure.code) == (Outcome.FAILED, True, "canceled")
+
+
+def test_a_partially_funded_transfer_reports_what_arrived(processor, settings):
+    instructions = {
+        "amount_remaining": 50000,
+        "currency": "mxn",
+        "reference": "REF123456",
+        "type": "mx_bank_transfer",
+    }
+    funded = intent(
+        "requires_action",
+        next_action={
+            "type": "display_bank_transfer_instructions",
+            "display_bank_transfer_instructions": instructions,
+        },
+    )
+    got = parse(processor, settings, event("payment_intent.partially_funded", funded))
+
+    assert got.outcome is Outcome.PENDING
+    assert got.received == Money("1000.00", "MXN")
 
 
 def test_payment_intent_processing(processor, settings):
@@ -118,7 +188,7 @@ def test_payment_intent_canceled_error_response(processor, settings):
     assert got.failure.code == "canceled"
 
 
-def test_checkout_session_completed(processor, settings):
+def test_checkout_session_completed(processor, settings, cassette):
     got = parse(
         processor, settings, event("checkout.session.completed", session("complete", "paid"))
     )
@@ -128,6 +198,9 @@ def test_checkout_session_completed(processor, settings):
     assert got.processor_reference == "cs_test_a1QAcme0001"
     assert got.outcome is Outcome.SUCCEEDED
     assert got.amount == Money("1500.00", "MXN")
+    assert got.attempt_reference == "pi_3QAcmeCs0001"
+    assert got.references == ("pi_3QAcmeCs0001", "ch_3QAcmeCs0001")  # a dispute names these
+    assert (got.method_details.brand, got.method_details.funding) == ("visa", "debit")
 
 
 def test_checkout_session_completed_unpaid_waits(processor, settings):
@@ -139,7 +212,7 @@ def test_checkout_session_completed_unpaid_waits(processor, settings):
     assert got.payment_id == PAYMENT  # from client_reference_id
 
 
-def test_checkout_session_async_payment_succeeded(processor, settings):
+def test_checkout_session_async_payment_succeeded(processor, settings, cassette):
     body = event("checkout.session.async_payment_succeeded", session("complete", "paid"))
 
     assert parse(processor, settings, body).outcome is Outcome.SUCCEEDED
@@ -216,8 +289,8 @@ def test_charge_refunded_without_its_refunds_is_ignored(processor, settings):
     assert got.kind is EventKind.IGNORED
 
 
-def test_charge_dispute_created(processor, settings):
-    dispute = {
+def dispute(status: str, **extra):
+    return {
         "id": "dp_1QAcme0001",
         "object": "dispute",
         "amount": 150000,
@@ -226,12 +299,44 @@ def test_charge_dispute_created(processor, settings):
         "metadata": {},
         "payment_intent": "pi_3QAcme0001",
         "reason": "fraudulent",
-        "status": "needs_response",
+        "status": status,
+        **extra,
     }
-    got = parse(processor, settings, event("charge.dispute.created", dispute))
+
+
+@pytest.mark.parametrize(
+    ("event_type", "status", "state"),
+    [
+        ("charge.dispute.created", "needs_response", DisputeStatus.OPEN),
+        ("charge.dispute.created", "warning_needs_response", DisputeStatus.OPEN),
+        ("charge.dispute.funds_withdrawn", "needs_response", DisputeStatus.OPEN),
+        ("charge.dispute.updated", "under_review", DisputeStatus.OPEN),
+        ("charge.dispute.closed", "won", DisputeStatus.WON),
+        ("charge.dispute.closed", "warning_closed", DisputeStatus.WON),
+        ("charge.dispute.funds_reinstated", "won", DisputeStatus.WON),
+        ("charge.dispute.closed", "lost", DisputeStatus.LOST),
+    ],
+)
+def test_charge_disputes_become_the_core_s_dispute_states(
+    processor, settings, event_type, status, state
+):
+    got = parse(processor, settings, event(event_type, dispute(status)))
 
     assert got.kind is EventKind.DISPUTE
-    assert got.processor_reference == "pi_3QAcme0001"
+    assert got.payment_id is None  # a dispute carries none of our metadata
+    assert got.processor_reference == "ch_3QAcme0001"
+    assert got.references == ("pi_3QAcme0001",)
+    assert got.dispute == Dispute(state, Money("1500.00", "MXN"), "fraudulent", "dp_1QAcme0001")
+
+
+def test_a_dispute_of_a_charge_without_payment_intent_names_the_charge(processor, settings):
+    got = parse(
+        processor,
+        settings,
+        event("charge.dispute.created", dispute("needs_response", payment_intent=None)),
+    )
+
+    assert (got.processor_reference, got.references) == ("ch_3QAcme0001", ())
 
 
 def test_other_events_are_ignored(processor, settings):
@@ -269,7 +374,7 @@ def test_stale_notification_is_refused(processor, settings):
         parse(processor, settings, body, timestamp=int(time.time()) - 301)
 
 
-def test_recent_notification_is_accepted(processor, settings):
+def test_recent_notification_is_accepted(processor, settings, cassette):
     body = event("payment_intent.succeeded", intent("succeeded"))
 
     assert parse(processor, settings, body, timestamp=int(time.time()) - 290).outcome
