@@ -1,9 +1,13 @@
 """One tree of errors under :class:`GatewayError`.
 
 Each class has a stable machine-readable ``code``, the HTTP ``status`` the web layer answers with,
-and a short ``title``. Instances may narrow the code
-(``InvalidAmount(..., code="too_many_decimals")``)
-and carry extra members for the problem document (``extra``). Messages never contain secrets.
+and a short ``title``. Instances may narrow the code to one the class lists in ``narrower``
+(``InvalidAmount(..., code="too_many_decimals")``) and carry extra members for the problem
+document (``extra``). Messages never contain secrets.
+
+:func:`error_codes` is every code with its status: the contract's list, which
+docs/reference/errors.md and ``/openapi.json`` carry (``tests/test_contract.py`` holds all three
+to it).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ __all__ = [
     "UnsupportedRequest",
     "WebhookMalformed",
     "WebhookSignatureInvalid",
+    "error_codes",
 ]
 
 
@@ -49,6 +54,8 @@ class GatewayError(Exception):
     code: ClassVar[str] = "gateway_error"
     status: ClassVar[int] = 500
     title: ClassVar[str] = "Gateway error"
+    #: The codes an instance may narrow ``code`` to (same status): each is in the contract too.
+    narrower: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self, detail: str = "", *, code: str | None = None, extra: Mapping[str, Any] | None = None
@@ -79,6 +86,7 @@ class InvalidAmount(GatewayError):
     code = "invalid_amount"
     status = 422
     title = "Invalid amount"
+    narrower = ("invalid_currency", "too_many_decimals", "currency_mismatch")
 
 
 class NotFound(GatewayError):
@@ -112,6 +120,7 @@ class BadRequest(GatewayError):
     code = "bad_request"
     status = 400
     title = "Bad request"
+    narrower = ("invalid_json", "idempotency_key_required", "idempotency_key_invalid")
 
 
 class UnsupportedMediaType(GatewayError):
@@ -131,7 +140,8 @@ class InvalidRequest(GatewayError):
 
 
 class NotPayable(GatewayError):
-    """The rules say no. ``reasons`` are the machine-readable reason codes of API.md."""
+    """The rules say no. ``reasons`` are the machine-readable reason codes
+    (:class:`b2bgateway.rules.Reason`, docs/reference/reasons.md)."""
 
     code = "not_payable"
     status = 422
@@ -286,3 +296,16 @@ class InstallmentsNotAvailable(GatewayError):
     code = "installments_not_available"
     status = 422
     title = "Installments not available"
+
+
+def error_codes() -> dict[str, int]:
+    """Every code a :class:`GatewayError` can carry, with its HTTP status: each subclass's
+    ``code`` and its ``narrower`` ones (the abstract base's own code is never raised)."""
+    codes: dict[str, int] = {}
+    pending = list(GatewayError.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        for code in (cls.code, *cls.narrower):
+            codes.setdefault(code, cls.status)  # one status per code: tests/test_contract.py
+    return dict(sorted(codes.items()))
