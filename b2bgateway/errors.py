@@ -32,6 +32,7 @@ __all__ = [
     "NotPayable",
     "PaymentMethodNotAvailable",
     "PluginContractError",
+    "PluginImportError",
     "ProcessorContractError",
     "ProcessorDeclined",
     "ProcessorMisconfigured",
@@ -78,6 +79,27 @@ class ConfigurationError(GatewayError):
         self.problems = list(problems)
         lines = "\n".join(f"  {key}: {message}" for key, message in self.problems)
         super().__init__(f"invalid configuration:\n{lines}")
+
+
+class PluginImportError(ConfigurationError):
+    """An installed plugin's entry point fails to import: every command would fail the same
+    way, so the message names the entry point and how to switch it off."""
+
+    code = "plugin_import_error"
+    title = "Plugin failed to import"
+
+    def __init__(self, name: str, target: str, cause: BaseException) -> None:
+        self.plugin = name
+        disable = (
+            f'fix or uninstall it, or disable it: disabled_plugins = ["{name}"] in the '
+            f"configuration file, or B2BGATEWAY_DISABLED_PLUGINS='[\"{name}\"]'"
+        )
+        self.problems = [(f"plugin {name}", f"{type(cause).__name__}: {cause}")]
+        GatewayError.__init__(
+            self,
+            f"plugin {name!r} (entry point {name} = {target}) failed to import: "
+            f"{type(cause).__name__}: {cause}\n  {disable}",
+        )
 
 
 class InvalidAmount(GatewayError):

@@ -138,7 +138,12 @@ def plugins_command(as_json: bool) -> None:
         blocked = load_settings().disabled_plugins
     except ConfigurationError:
         blocked = []  # list what is installed even while the configuration is being fixed
-    plugins = load_plugins(blocked=blocked)
+    try:
+        plugins = load_plugins(blocked=blocked)
+    except (
+        ConfigurationError
+    ) as exc:  # a plugin that fails to import: say which, and how to skip it
+        raise click.ClickException(str(exc)) from None
     rows = plugins.plugin_list()
     for row in rows:
         if row["processor"]:
