@@ -50,6 +50,7 @@ __all__ = [
     "get_plugin_manager",
     "import_errors_named",
     "load_entry_point",
+    "webhook_secret_fields",
 ]
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT
@@ -135,6 +136,18 @@ def load_entry_point(ep: EntryPoint) -> object:
     """The plugin an entry point names (see :func:`import_errors_named`)."""
     with import_errors_named(ep):
         return ep.load()
+
+
+#: A processor's webhook secret is a settings field whose name contains this word
+#: (``webhook_secret``, ``webhook_password``). With ``Capabilities.requires_webhook_secret``
+#: (the default) the gateway does not start for a merchant without one set, and the
+#: conformance kit checks the settings model has one, a ``SecretStr``.
+WEBHOOK_FIELD_WORD = "webhook"
+
+
+def webhook_secret_fields(model: type[BaseModel]) -> list[str]:
+    """The fields of a processor's settings model that hold its webhook secret."""
+    return [name for name in model.model_fields if WEBHOOK_FIELD_WORD in name]
 
 
 def _distribution_version(plugin: object) -> str:
