@@ -47,3 +47,13 @@ def test_a_served_request_with_control_characters_adds_no_log_line(server: Serve
         if line.startswith("{"):
             json.loads(line)  # every JSON log line still parses
     assert any(entry["path"].startswith("/v1/forged\nALERT") for entry in access)
+
+
+def test_a_health_check_is_one_access_line(server: Server):  # noqa: F811
+    before = server.log.read_text(errors="replace").count("\n")
+    for _ in range(3):
+        assert server.request("GET", "/healthz").status == 200
+    time.sleep(0.5)  # gunicorn writes the access line after the answer
+    lines = server.log.read_text(errors="replace").splitlines()[before:]
+    assert len(lines) == 3, "\n".join(lines)
+    assert all(json.loads(line)["path"] == "/healthz" for line in lines)

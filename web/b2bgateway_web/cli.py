@@ -117,11 +117,7 @@ def db_group() -> None:
 @db_group.command("upgrade")
 def db_upgrade() -> None:
     """Apply the migrations (creates the database on first run)."""
-    # Each migration run is worth a line; Alembic's plugin set-up and dialect chatter are not.
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-    logging.getLogger("alembic.runtime.migration").addFilter(
-        lambda record: not record.getMessage().startswith(("Context impl", "Will assume"))
-    )
+    # Each migration run is worth a line; Alembic's chatter is not (logs.quiet_alembic).
     with _gateway() as gw:
         db.upgrade(gw.store)
         click.echo(f"database at revision {db.current_revision(gw.store)}")
