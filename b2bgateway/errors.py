@@ -45,7 +45,6 @@ __all__ = [
     "UnsupportedRequest",
     "WebhookMalformed",
     "WebhookSignatureInvalid",
-    "error_codes",
 ]
 
 

@@ -390,7 +390,9 @@ def test_the_guides_order_checkout_is_answered_as_shown(client, demo):
     shown = example.split("# 201 ", 1)[1]
     for field in ("status", "purpose", "order_reference", "amount", "currency"):
         assert f'"{field}": "{payment[field]}"' in shown, field
+    assert payment["allocations"] == [] and '"allocations": []' in shown
     assert payment["next_action"]["type"] == "redirect"
+    assert "/sandbox/acme/charges/" in payment["next_action"]["url"]  # the demo's is "demo"
 
 
 SKIPPED = {".git", ".venv", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
