@@ -157,3 +157,19 @@ def test_the_processor_table_has_a_method_for_every_processor_hook(guide):
     for row in rows:
         method = re.match(r"\| `\.(\w+)", row)[1]
         assert hasattr(Processor, method) or method == "info", f"Processor has no .{method}"
+
+
+def test_every_error_a_processor_raises_is_in_the_guides_table(guide):
+    """The errors the processor plugins (and the sandbox) raise on purpose, found in their code."""
+    from b2bgateway import errors
+
+    names = {cls.__name__ for cls in vars(errors).values() if isinstance(cls, type)}
+    raised = set()
+    for path in [
+        *(ROOT / "plugins").glob("*_plugin/b2bgateway_*/*.py"),
+        *(ROOT / "b2bgateway" / "sandbox").glob("*.py"),
+    ]:
+        raised |= set(re.findall(r"raise (\w+)\(", path.read_text(encoding="utf-8"))) & names
+    section = guide.split("The errors a processor plugin raises", 1)[1].split("\n\n", 2)[1]
+    tabled = set(re.findall(r"^\| `(\w+)` \|", section, re.M))
+    assert raised - tabled == set(), "docs/plugins.md's table of errors a processor raises"
