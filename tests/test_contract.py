@@ -83,7 +83,9 @@ def first_codes(path: Path, heading: str) -> dict[str, list[str]]:
     """``{code in the first column: the row's other cells}``."""
     rows: dict[str, list[str]] = {}
     for row in table(path, heading):
-        (code,) = ticked(row[0])
+        codes = ticked(row[0])
+        assert len(codes) == 1, f"{path.relative_to(ROOT)}, {heading!r}: a row starts {row[0]!r}"
+        (code,) = codes
         assert code not in rows, f"{path.relative_to(ROOT)} lists {code!r} twice"
         rows[code] = row[1:]
     return rows
