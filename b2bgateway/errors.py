@@ -1,9 +1,13 @@
 """One tree of errors under :class:`GatewayError`.
 
 Each class has a stable machine-readable ``code``, the HTTP ``status`` the web layer answers with,
-and a short ``title``. Instances may narrow the code
-(``InvalidAmount(..., code="too_many_decimals")``)
-and carry extra members for the problem document (``extra``). Messages never contain secrets.
+and a short ``title``. Instances may narrow the code to one the class lists in ``narrower``
+(``InvalidAmount(..., code="too_many_decimals")``) and carry extra members for the problem
+document (``extra``). Messages never contain secrets.
+
+:func:`error_codes` is every code with its status: the contract's list, which
+docs/reference/errors.md and ``/openapi.json`` carry (``tests/test_contract.py`` holds all three
+to it).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ __all__ = [
     "NotPayable",
     "PaymentMethodNotAvailable",
     "PluginContractError",
+    "PluginImportError",
     "ProcessorContractError",
     "ProcessorDeclined",
     "ProcessorMisconfigured",
@@ -50,6 +55,8 @@ class GatewayError(Exception):
     code: ClassVar[str] = "gateway_error"
     status: ClassVar[int] = 500
     title: ClassVar[str] = "Gateway error"
+    #: The codes an instance may narrow ``code`` to (same status): each is in the contract too.
+    narrower: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self, detail: str = "", *, code: str | None = None, extra: Mapping[str, Any] | None = None
@@ -74,12 +81,34 @@ class ConfigurationError(GatewayError):
         super().__init__(f"invalid configuration:\n{lines}")
 
 
+class PluginImportError(ConfigurationError):
+    """An installed plugin's entry point fails to import: every command would fail the same
+    way, so the message names the entry point and how to switch it off."""
+
+    code = "plugin_import_error"
+    title = "Plugin failed to import"
+
+    def __init__(self, name: str, target: str, cause: BaseException) -> None:
+        self.plugin = name
+        disable = (
+            f'fix or uninstall it, or disable it: disabled_plugins = ["{name}"] in the '
+            f"configuration file, or B2BGATEWAY_DISABLED_PLUGINS='[\"{name}\"]'"
+        )
+        self.problems = [(f"plugin {name}", f"{type(cause).__name__}: {cause}")]
+        GatewayError.__init__(
+            self,
+            f"plugin {name!r} (entry point {name} = {target}) failed to import: "
+            f"{type(cause).__name__}: {cause}\n  {disable}",
+        )
+
+
 class InvalidAmount(GatewayError):
     """An amount or currency that is not exact money (a float, too many decimals, unknown code)."""
 
     code = "invalid_amount"
     status = 422
     title = "Invalid amount"
+    narrower = ("invalid_currency", "too_many_decimals", "currency_mismatch")
 
 
 class NotFound(GatewayError):
@@ -113,6 +142,7 @@ class BadRequest(GatewayError):
     code = "bad_request"
     status = 400
     title = "Bad request"
+    narrower = ("invalid_json", "idempotency_key_required", "idempotency_key_invalid")
 
 
 class UnsupportedMediaType(GatewayError):
@@ -132,7 +162,8 @@ class InvalidRequest(GatewayError):
 
 
 class NotPayable(GatewayError):
-    """The rules say no. ``reasons`` are the machine-readable reason codes of API.md."""
+    """The rules say no. ``reasons`` are the machine-readable reason codes
+    (:class:`b2bgateway.rules.Reason`, docs/reference/reasons.md)."""
 
     code = "not_payable"
     status = 422
@@ -297,3 +328,16 @@ class RequiredByProcessor(GatewayError):
     code = "required_by_processor"
     status = 422
     title = "Required by the processor"
+
+
+def error_codes() -> dict[str, int]:
+    """Every code a :class:`GatewayError` can carry, with its HTTP status: each subclass's
+    ``code`` and its ``narrower`` ones (the abstract base's own code is never raised)."""
+    codes: dict[str, int] = {}
+    pending = list(GatewayError.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        for code in (cls.code, *cls.narrower):
+            codes.setdefault(code, cls.status)  # one status per code: tests/test_contract.py
+    return dict(sorted(codes.items()))

@@ -63,7 +63,8 @@ class Outcome(enum.StrEnum):
 
 
 class PaymentStatus(enum.StrEnum):
-    """A payment's status in the gateway (API.md). Terminal states never move backwards."""
+    """A payment's status in the gateway (docs/reference/statuses.md). Terminal states never
+    move backwards."""
 
     REQUIRES_ACTION = "requires_action"
     PROCESSING = "processing"

@@ -10,8 +10,9 @@ from __future__ import annotations
 import importlib
 import logging
 import time
-from collections.abc import Iterable
-from importlib.metadata import PackageNotFoundError, version
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from importlib.metadata import EntryPoint, PackageNotFoundError, entry_points, version
 from typing import Any, TypeVar
 
 import pluggy
@@ -23,6 +24,7 @@ from b2bgateway.errors import (
     GatewayError,
     NotFound,
     PluginContractError,
+    PluginImportError,
     ProcessorContractError,
 )
 from b2bgateway.instruments import NO_INSTRUMENTS, Instruments
@@ -42,7 +44,16 @@ from b2bgateway.interface import (
 )
 from b2bgateway.rules import InvoiceContext, OrderContext, combine
 
-__all__ = ["DEFAULT_PLUGINS", "ENTRY_POINT_GROUP", "Plugins", "Processor", "get_plugin_manager"]
+__all__ = [
+    "DEFAULT_PLUGINS",
+    "ENTRY_POINT_GROUP",
+    "Plugins",
+    "Processor",
+    "get_plugin_manager",
+    "import_errors_named",
+    "load_entry_point",
+    "webhook_secret_fields",
+]
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT
 log = logging.getLogger(__name__)
@@ -80,6 +91,8 @@ def get_plugin_manager(
     :raises pluggy.PluginValidationError: a plugin implements a hook that does not exist (a
       misspelt name) or with arguments the spec does not have.
     :raises ConfigurationError: ``blocked`` names a built-in that cannot be disabled (``rules``).
+    :raises PluginImportError: an installed plugin fails to import (it names the entry point
+      and how to disable it).
     """
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
@@ -94,7 +107,10 @@ def get_plugin_manager(
     for name in blocked:
         pm.set_blocked(name)
     if load_entrypoints:
-        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            if not (pm.is_blocked(ep.name) or pm.has_plugin(ep.name)):
+                with import_errors_named(ep):  # pluggy keeps the distribution, for versions
+                    pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=ep.name)
     for name, module_path in DEFAULT_PLUGINS:
         if pm.is_blocked(name) or pm.has_plugin(name):
             continue
@@ -103,6 +119,37 @@ def get_plugin_manager(
             pm.register(module, name=name)
     pm.check_pending()
     return pm
+
+
+@contextmanager
+def import_errors_named(ep: EntryPoint) -> Iterator[None]:
+    """A plugin that fails to import is a :class:`PluginImportError` naming its entry point and
+    how to disable it, instead of a traceback from every command. A plugin that imports but
+    breaks the hook contract stays a ``pluggy.PluginValidationError`` (it names the plugin)."""
+    try:
+        yield
+    except pluggy.PluginValidationError:
+        raise
+    except Exception as exc:
+        raise PluginImportError(ep.name, ep.value, exc) from exc
+
+
+def load_entry_point(ep: EntryPoint) -> object:
+    """The plugin an entry point names (see :func:`import_errors_named`)."""
+    with import_errors_named(ep):
+        return ep.load()
+
+
+#: A processor's webhook secret is a settings field whose name contains this word
+#: (``webhook_secret``, ``webhook_password``). With ``Capabilities.requires_webhook_secret``
+#: (the default) the gateway does not start for a merchant without one set, and the
+#: conformance kit checks the settings model has one, a ``SecretStr``.
+WEBHOOK_FIELD_WORD = "webhook"
+
+
+def webhook_secret_fields(model: type[BaseModel]) -> list[str]:
+    """The fields of a processor's settings model that hold its webhook secret."""
+    return [name for name in model.model_fields if WEBHOOK_FIELD_WORD in name]
 
 
 def _distribution_version(plugin: object) -> str:

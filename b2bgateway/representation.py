@@ -1,6 +1,6 @@
-"""JSON-ready representations of the gateway's objects (API.md shapes), shared by the HTTP layer
-and outbound events. Money is a string with the currency's decimals, never a number; dates are
-``YYYY-MM-DD``; timestamps RFC 3339 in UTC."""
+"""JSON-ready representations of the gateway's objects (the shapes of /openapi.json), shared by
+the HTTP layer and outbound events. Money is a string with the currency's decimals, never a
+number; dates are ``YYYY-MM-DD``; timestamps RFC 3339 in UTC."""
 
 from __future__ import annotations
 

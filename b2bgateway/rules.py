@@ -1,8 +1,9 @@
 """Payability: when the portal shows a pay button. Pure functions over plain data.
 
 The conditions are the merchant's ("Pagos en línea" help pages). Every "no" carries reason codes
-(API.md), all of them at once, so the portal can say why the button is missing. These functions
-are the built-in rules; plugins may add reasons through the payability hooks, never remove these.
+(docs/reference/reasons.md), all of them at once, so the portal can say why the button is
+missing. These functions are the built-in rules; plugins may add reasons through the payability
+hooks, never remove these.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ PAYABLE_SOURCES = frozenset({"ventas", "punto_de_venta"})
 
 
 class Reason(enum.StrEnum):
-    """Reason codes of API.md. Plugins may add their own strings."""
+    """Why an order or an invoice may not be paid online (docs/reference/reasons.md). Plugins
+    may add their own codes."""
 
     PROCESSOR_NOT_CONFIGURED = "processor_not_configured"
     CURRENCY_NOT_SUPPORTED = "currency_not_supported"

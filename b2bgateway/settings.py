@@ -34,6 +34,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from b2bgateway.errors import ConfigurationError
 from b2bgateway.interface import INSTALLMENT_COUNTS
 from b2bgateway.money import currencies
+from b2bgateway.plugins import webhook_secret_fields
 
 if TYPE_CHECKING:
     from b2bgateway.plugins import Plugins, Processor
@@ -299,7 +300,7 @@ def _webhook_secret_problems(
     notifications would either be refused for ever or, worse, trusted."""
     if not processor.info.capabilities.requires_webhook_secret:
         return []
-    fields = [name for name in type(settings).model_fields if "webhook" in name]
+    fields = webhook_secret_fields(type(settings))  # the contract's rule (b2bgateway.plugins)
     if any(_is_set(getattr(settings, name)) for name in fields):
         return []
     key = f"{base}.processors.{processor.name}"

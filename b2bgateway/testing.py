@@ -5,14 +5,18 @@ In a plugin's tests::
     from b2bgateway.testing import assert_processor_conforms
 
     def test_conforms(settings):
-        assert_processor_conforms("stripe", hooks_module, settings)
+        assert_processor_conforms("stripe", hooks, settings, signed_webhook=signed(event, SECRET))
 
 They check what the core relies on: the plugin registers cleanly on a fresh plugin manager (no
 misspelt hooks, no extra arguments) and, if installed, is found through its ``b2bgateway`` entry
-point under ``name``; it implements every processor hook; ``b2bgateway_processor_info`` describes
-it with a settings model whose secrets are ``SecretStr`` and never shown by ``repr``; its
-capabilities name ISO 4217 currencies; and an unsigned or forged notification is refused with
-``WebhookSignatureInvalid`` before anything else happens.
+point under ``name``; it implements every required processor hook (:data:`REQUIRED_HOOKS`);
+``b2bgateway_processor_info`` describes it with capabilities that name ISO 4217 currencies and a
+settings model whose secrets are ``SecretStr`` (every ``SecretStr`` value, found by type, never
+shown by ``repr``; a field named like a secret must be one) and, unless
+``requires_webhook_secret=False``, with its webhook secret in a field whose name contains
+``webhook`` (the rule start-up applies: :func:`b2bgateway.plugins.webhook_secret_fields`); an
+unsigned or forged notification is refused with ``WebhookSignatureInvalid``, and the correctly
+signed one the test gives (``signed_webhook``) is accepted.
 
 A plugin that declares payment methods beyond cards (``Capabilities.payment_methods``) or MSI
 counts (``Capabilities.installments``) also shows, with its recorded interactions, that each one
@@ -44,10 +48,17 @@ from b2bgateway.interface import (
     Outcome,
     PaymentMethodType,
     ProcessorInfo,
+    WebhookEvent,
     WebhookRequest,
 )
 from b2bgateway.money import Money, currencies
-from b2bgateway.plugins import PROCESSOR_HOOKS, Plugins, Processor, get_plugin_manager
+from b2bgateway.plugins import (
+    PROCESSOR_HOOKS,
+    Plugins,
+    Processor,
+    get_plugin_manager,
+    webhook_secret_fields,
+)
 
 __all__ = [
     "RECORD",
@@ -60,6 +71,8 @@ __all__ = [
     "check_info",
     "check_method_result",
     "check_secrets",
+    "check_signed_webhook_is_accepted",
+    "check_webhook_secret_field",
     "clabe_is_valid",
     "method_request",
     "record_mode",
@@ -128,17 +141,64 @@ def check_hooks(processor: Processor, plugin: object) -> None:
     assert not missing, f"processor {processor.name!r} does not implement {missing}"
 
 
+def _secret_values(value: Any) -> list[SecretStr]:
+    """Every ``SecretStr`` in a settings value: itself, in a list, a mapping or a nested model."""
+    if isinstance(value, SecretStr):
+        return [value]
+    if isinstance(value, BaseModel):
+        return [
+            s for name in type(value).model_fields for s in _secret_values(getattr(value, name))
+        ]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _secret_values(item)]
+    if isinstance(value, list | tuple | set | frozenset):
+        return [s for item in value for s in _secret_values(item)]
+    return []
+
+
 def check_secrets(info: ProcessorInfo, settings: BaseModel) -> None:
-    """Secret-looking settings are SecretStr, and ``repr`` of the settings shows none of them."""
+    """Every secret (a ``SecretStr``, wherever it is in the settings) stays out of ``repr`` and
+    ``str``; and a field named like a secret (:data:`SECRET_WORDS`) is a ``SecretStr``."""
     assert isinstance(settings, info.settings_model)
     shown = repr(settings) + str(settings)
-    for name, field in type(settings).model_fields.items():
+    for secret in _secret_values(settings):
+        value = secret.get_secret_value()
+        assert not value or value not in shown, "a SecretStr value shows in repr() or str()"
+    for name in type(settings).model_fields:
         if any(word in name for word in SECRET_WORDS):
             value = getattr(settings, name)
-            assert value is None or isinstance(value, SecretStr), f"{name} must be a SecretStr"
-            if isinstance(value, SecretStr) and value.get_secret_value():
-                assert value.get_secret_value() not in shown, f"{name} shows in repr()"
-        del field
+            assert value is None or _secret_values(value), f"{name} must be a SecretStr"
+
+
+def check_webhook_secret_field(info: ProcessorInfo, settings: BaseModel) -> None:
+    """With ``requires_webhook_secret`` (the default), the settings model keeps the webhook
+    secret in a field whose name contains ``webhook``, a ``SecretStr`` (beside it, a
+    ``webhook_user`` may be plain): the gateway's start-up requires one of them set."""
+    if not info.capabilities.requires_webhook_secret:
+        return
+    fields = webhook_secret_fields(info.settings_model)
+    assert fields, (
+        f"{info.display_name} requires a webhook secret: name its settings field with "
+        "'webhook' (webhook_secret), or declare requires_webhook_secret=False"
+    )
+    secret = [name for name in fields if _secret_values(getattr(settings, name))]
+    assert secret, f"{' / '.join(fields)}: the webhook secret must be a SecretStr"
+
+
+def check_signed_webhook_is_accepted(
+    processor: Processor, settings: BaseModel, signed: WebhookRequest
+) -> WebhookEvent:
+    """A notification signed as the processor signs it, with ``settings``' secret, is accepted:
+    parsed into a ``WebhookEvent`` (any kind, ``ignored`` included), not refused."""
+    try:
+        event = processor.parse_webhook(signed, settings)
+    except WebhookSignatureInvalid as refused:
+        raise AssertionError(
+            f"{processor.name} refused a correctly signed notification: {refused.detail}"
+        ) from None
+    assert isinstance(event, WebhookEvent)
+    assert event.event_id, "an accepted notification has an event id (re-deliveries match it)"
+    return event
 
 
 def check_forged_webhooks_are_refused(processor: Processor, settings: BaseModel) -> None:
@@ -167,14 +227,28 @@ def check_forged_webhooks_are_refused(processor: Processor, settings: BaseModel)
         raise AssertionError(f"{processor.name} accepted a forged notification: {headers}")
 
 
-def assert_processor_conforms(name: str, plugin: object, settings: BaseModel) -> None:
-    """Every check above; ``settings`` is a valid instance of the plugin's settings model."""
+def assert_processor_conforms(
+    name: str,
+    plugin: object,
+    settings: BaseModel,
+    *,
+    signed_webhook: WebhookRequest,
+    entry_point: bool = True,
+) -> None:
+    """Every check above. ``settings`` is a valid instance of the plugin's settings model;
+    ``signed_webhook`` a notification signed with its webhook secret as the processor signs
+    them (one the plugin can parse without calling the processor: an ignored topic will do).
+    ``entry_point=False`` skips the installed entry point (a plugin not installed, as the guide's
+    example)."""
     processor = registered(name, plugin)
     info = check_info(processor)
     check_hooks(processor, plugin)
     check_secrets(info, settings)
+    check_webhook_secret_field(info, settings)
     check_forged_webhooks_are_refused(processor, settings)
-    check_entry_point(name, plugin)
+    check_signed_webhook_is_accepted(processor, settings, signed_webhook)
+    if entry_point:
+        check_entry_point(name, plugin)
 
 
 def clabe_is_valid(clabe: str) -> bool:

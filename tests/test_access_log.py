@@ -47,3 +47,17 @@ def test_a_served_request_with_control_characters_adds_no_log_line(server: Serve
         if line.startswith("{"):
             json.loads(line)  # every JSON log line still parses
     assert any(entry["path"].startswith("/v1/forged\nALERT") for entry in access)
+
+
+def test_a_health_check_is_one_access_line(server: Server):  # noqa: F811
+    before = server.log.read_text(errors="replace").count("\n")
+    ids = [f"health-{n}" for n in range(3)]
+    for request_id in ids:
+        answer = server.request("GET", "/healthz", headers={"X-Request-Id": request_id})
+        assert answer.status == 200
+    time.sleep(0.5)  # gunicorn writes the access line after the answer
+    lines = server.log.read_text(errors="replace").splitlines()[before:]
+    entries = [json.loads(line) for line in lines]  # nothing but JSON lines...
+    assert {entry["logger"] for entry in entries} == {"access"}, "\n".join(lines)  # ...of access
+    mine = [entry["request_id"] for entry in entries if entry["request_id"] in ids]
+    assert sorted(mine) == ids, "one line per health check"

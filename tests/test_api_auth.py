@@ -1,4 +1,4 @@
-"""Authentication and isolation over HTTP (API.md conventions).
+"""Authentication and isolation over HTTP (docs/reference/http.md).
 
 Every ``/v1`` route but the webhooks needs ``Authorization: Bearer <api key>``; the key decides the
 merchant, and another merchant's customer, invoice or payment is a 404 (never a 403, which would

@@ -1,4 +1,4 @@
-"""POST /v1/checkouts, GET /v1/payments/{id} and the payments feed, over HTTP (API.md)."""
+"""POST /v1/checkouts, GET /v1/payments/{id} and the payments feed, over HTTP."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``Idempotency-Key`` on the POSTs that move money (API.md, Conventions): required; same key and
+"""``Idempotency-Key`` on the POSTs that move money (docs/reference/http.md): required; same key and
 same body is the first response again, byte for byte; same key and another body is a 422; same key
 while the first request runs is a 409; keys belong to one merchant."""
 

@@ -1,4 +1,4 @@
-"""Payability over HTTP (API.md): may this order / these invoices be paid online, and why not.
+"""Payability over HTTP: may this order / these invoices be paid online, and why not.
 
 acme uses the sandbox processor (MXN and USD) with order and invoice payments on; globex has no
 processor and the defaults (payments off).

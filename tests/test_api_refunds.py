@@ -1,4 +1,4 @@
-"""POST /v1/payments/{id}/refunds over HTTP (API.md): full, partial, never more than what is left."""
+"""POST /v1/payments/{id}/refunds over HTTP: full, partial, never more than what is left."""
 
 from __future__ import annotations
 

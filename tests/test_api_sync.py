@@ -1,4 +1,4 @@
-"""The ERP sync over HTTP (API.md): customers, invoices (single and batch) and the statement.
+"""The ERP sync over HTTP: customers, invoices (single and batch) and the statement.
 
 Every response that goes through :func:`call` is checked for the money convention: each amount is
 a JSON string with exactly the currency's decimals (two for MXN and USD), never a number.

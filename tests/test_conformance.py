@@ -1,22 +1,102 @@
+from typing import Any
+
 import pytest
 from pydantic import BaseModel, SecretStr
 
 from b2bgateway.hookspecs import hookimpl
-from b2bgateway.interface import Capabilities, ChargeResult, Outcome, ProcessorInfo, WebhookEvent
+from b2bgateway.interface import (
+    Capabilities,
+    ChargeResult,
+    Outcome,
+    ProcessorInfo,
+    WebhookEvent,
+    WebhookRequest,
+)
 from b2bgateway.sandbox import hooks as sandbox_hooks
 from b2bgateway.sandbox.settings import SandboxSettings
+from b2bgateway.sandbox.signing import HEADER
+from b2bgateway.signing import sign
 from b2bgateway.testing import (
     assert_processor_conforms,
     check_forged_webhooks_are_refused,
+    check_secrets,
+    check_webhook_secret_field,
     registered,
 )
 
+SANDBOX_SECRET = SecretStr("whsec_conformance")
+
+
+def sandbox_notification(secret: SecretStr = SANDBOX_SECRET) -> WebhookRequest:
+    """A sandbox notification of a topic the gateway does not act on, signed with ``secret``."""
+    body = b'{"id": "evt_conformance", "type": "account.updated", "created": "2030-01-01T00:00:00Z", "data": {}}'
+    return WebhookRequest("conformance", body, {HEADER.lower(): sign(secret, body)})
+
 
 def test_the_sandbox_conforms(tmp_path):
-    settings = SandboxSettings(
-        webhook_secret=SecretStr("whsec_conformance"), ledger_path=str(tmp_path / "l.db")
+    settings = SandboxSettings(webhook_secret=SANDBOX_SECRET, ledger_path=str(tmp_path / "l.db"))
+    assert_processor_conforms(
+        "sandbox", sandbox_hooks, settings, signed_webhook=sandbox_notification()
     )
-    assert_processor_conforms("sandbox", sandbox_hooks, settings)
+
+
+def test_a_plugin_that_refuses_its_own_signed_notification_does_not_conform(tmp_path):
+    settings = SandboxSettings(webhook_secret=SANDBOX_SECRET, ledger_path=str(tmp_path / "l.db"))
+    signed_otherwise = sandbox_notification(SecretStr("whsec_another_secret"))
+    with pytest.raises(AssertionError, match="refused a correctly signed notification"):
+        assert_processor_conforms(
+            "sandbox", sandbox_hooks, settings, signed_webhook=signed_otherwise
+        )
+
+
+class Wallet(BaseModel):
+    """Secrets where a name check would not look: a list, a nested model, an odd name."""
+
+    class Account(BaseModel):
+        credential: SecretStr
+
+    keys: list[SecretStr]
+    account: Account
+    webhook_secret: SecretStr
+
+    def __repr__(self) -> str:  # a careless repr that shows what SecretStr hides
+        return f"Wallet({self.keys[0].get_secret_value()}, {self.account.credential.get_secret_value()})"
+
+
+def _info(model: type[BaseModel], **caps: Any) -> ProcessorInfo:
+    return ProcessorInfo("Careful", model, Capabilities(frozenset({"MXN"}), **caps))
+
+
+def test_secrets_are_found_by_type_wherever_they_are():
+    wallet = Wallet(
+        keys=[SecretStr("key_in_a_list")],
+        account={"credential": SecretStr("nested_credential")},
+        webhook_secret=SecretStr("whsec_x"),
+    )
+    with pytest.raises(AssertionError, match="SecretStr value shows"):
+        check_secrets(_info(Wallet), wallet)
+
+
+class NoWebhookField(BaseModel):
+    api_key: SecretStr
+    signing_key: SecretStr | None = None
+
+
+class PlainWebhookSecret(BaseModel):
+    webhook_secret: str
+
+
+def test_the_webhook_secret_is_a_secret_field_named_webhook():
+    with pytest.raises(AssertionError, match="name its settings field with 'webhook'"):
+        check_webhook_secret_field(_info(NoWebhookField), NoWebhookField(api_key="k"))
+    # A processor that verifies notifications without a secret says so, and needs none.
+    check_webhook_secret_field(
+        _info(NoWebhookField, requires_webhook_secret=False), NoWebhookField(api_key="k")
+    )
+    with pytest.raises(AssertionError, match="the webhook secret must be a SecretStr"):
+        check_webhook_secret_field(
+            _info(PlainWebhookSecret), PlainWebhookSecret(webhook_secret="whsec_plain")
+        )
 
 
 class Careless(BaseModel):
@@ -50,7 +130,9 @@ class TrustingProcessor:
 def test_the_checks_catch_a_careless_plugin():
     plugin = TrustingProcessor()
     with pytest.raises(AssertionError, match="api_key must be a SecretStr"):
-        assert_processor_conforms("trusting", plugin, Careless())
+        assert_processor_conforms(
+            "trusting", plugin, Careless(), signed_webhook=sandbox_notification()
+        )
     with pytest.raises(AssertionError, match="accepted a forged notification"):
         check_forged_webhooks_are_refused(registered("trusting", plugin), Careless())
 

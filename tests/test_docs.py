@@ -5,6 +5,7 @@ that does not exist, and the worked example is the code tested in test_docs_exam
 """
 
 import inspect
+import itertools
 import re
 from pathlib import Path
 
@@ -125,3 +126,50 @@ def test_every_field_of_every_interface_type_is_documented(guide, type_name, fie
     entry = guide.split(f"**`{type_name}`**", 1)[1].split("\n**`", 1)[0]
     missing = [field for field in fields if f"`{field}" not in entry]
     assert not missing, f"{type_name}: fields not documented in its entry: {missing}"
+
+
+def _table_after(guide, heading):
+    """The first column (its first code span) and second column of the table under heading."""
+    lines = guide.split(heading + "\n", 1)[1].lstrip("\n").splitlines()
+    rows = list(itertools.takewhile(lambda line: line.startswith("|"), lines))[2:]
+    return {
+        re.findall(r"`([^`]+)`", row.split("|")[1])[0]: row.split("|")[2].strip() for row in rows
+    }
+
+
+def test_the_guide_says_which_processor_hooks_are_required(guide):
+    from b2bgateway.plugins import PROCESSOR_HOOKS
+    from b2bgateway.testing import REQUIRED_HOOKS
+
+    table = _table_after(guide, "### Which hooks a processor implements")
+    assert set(table) == set(PROCESSOR_HOOKS), "the table lists every processor hook"
+    required = {hook for hook, cell in table.items() if cell == "yes"}
+    assert required == set(REQUIRED_HOOKS), f"the guide says {required} are required"
+
+
+def test_the_processor_table_has_a_method_for_every_processor_hook(guide):
+    from b2bgateway.plugins import PROCESSOR_HOOKS, Processor
+
+    section = guide.split("## How dispatch works", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `.")]
+    hooks = {re.findall(r"`(b2bgateway_\w+)`", row)[0] for row in rows}
+    assert hooks == set(PROCESSOR_HOOKS)
+    for row in rows:
+        method = re.match(r"\| `\.(\w+)", row)[1]
+        assert hasattr(Processor, method) or method == "info", f"Processor has no .{method}"
+
+
+def test_every_error_a_processor_raises_is_in_the_guides_table(guide):
+    """The errors the processor plugins (and the sandbox) raise on purpose, found in their code."""
+    from b2bgateway import errors
+
+    names = {cls.__name__ for cls in vars(errors).values() if isinstance(cls, type)}
+    raised = set()
+    for path in [
+        *(ROOT / "plugins").glob("*_plugin/b2bgateway_*/*.py"),
+        *(ROOT / "b2bgateway" / "sandbox").glob("*.py"),
+    ]:
+        raised |= set(re.findall(r"raise (\w+)\(", path.read_text(encoding="utf-8"))) & names
+    section = guide.split("The errors a processor plugin raises", 1)[1].split("\n\n", 2)[1]
+    tabled = set(re.findall(r"^\| `(\w+)` \|", section, re.M))
+    assert raised - tabled == set(), "docs/plugins.md's table of errors a processor raises"

@@ -10,8 +10,9 @@ import sys
 import pytest
 from pydantic import ValidationError
 
-from b2bgateway import CustomerRef, ProcessorContractError, RetrieveRequest
+from b2bgateway import CustomerRef, ProcessorContractError
 from b2bgateway.plugins import Plugins, Processor, get_plugin_manager
+from b2bgateway.testing import REQUIRED_HOOKS, assert_processor_conforms, registered
 
 # isort: split
 # -- docs example start --
@@ -33,6 +34,10 @@ from b2bgateway import (
     NextAction,
     Outcome,
     ProcessorInfo,
+    ProcessorPaymentNotFound,
+    RefundRequest,
+    RefundResult,
+    RetrieveRequest,
     WebhookEvent,
     WebhookRequest,
     WebhookSignatureInvalid,
@@ -76,6 +81,28 @@ def b2bgateway_create_charge(request: ChargeRequest, settings: TinypaySettings) 
         amount=request.amount,
         processor_status="approved",
     )
+
+
+@hookimpl
+def b2bgateway_retrieve_payment(
+    request: RetrieveRequest, settings: TinypaySettings
+) -> ChargeResult:
+    # A real plugin asks its client for the charge: by processor_reference when the gateway has
+    # one, else by our payment_id (the order id it sent). Tinypay's references are the answer.
+    if request.processor_reference is None:  # tells reconciliation it never reached Tinypay
+        raise ProcessorPaymentNotFound(f"tinypay has no charge for order {request.payment_id}")
+    return ChargeResult(
+        Outcome.SUCCEEDED,
+        processor_reference=request.processor_reference,
+        amount=request.amount,
+        processor_status="approved",
+    )
+
+
+@hookimpl
+def b2bgateway_refund(request: RefundRequest, settings: TinypaySettings) -> RefundResult:
+    # A real plugin calls its client with request.idempotency_key, so a retry refunds once.
+    return RefundResult(Outcome.SUCCEEDED, processor_reference=f"tpr_{request.refund_id}")
 
 
 @hookimpl
@@ -217,6 +244,61 @@ def test_topics_the_gateway_does_not_act_on_are_ignored_not_refused(tinypay, set
     assert event == WebhookEvent("evt_2", EventKind.IGNORED, event_type="customer.created")
 
 
-def test_a_hook_the_plugin_does_not_implement_is_a_contract_error(tinypay, settings):
+def test_it_passes_the_conformance_kit(tinypay, settings):
+    """What every processor plugin runs (b2bgateway.testing); Tinypay is not installed, so its
+    entry point is not looked for."""
+    signed = webhook({"id": "evt_3", "type": "customer.created"})
+    example = sys.modules[__name__]
+    assert_processor_conforms(
+        "tinypay", example, settings, signed_webhook=signed, entry_point=False
+    )
+
+
+def test_a_payment_is_looked_up_by_its_reference(tinypay, settings):
+    found = tinypay.retrieve(
+        RetrieveRequest("pay_1", "acme", "tp_pay_1", Money("1500.00", "MXN")), settings
+    )
+    assert (found.outcome, found.processor_reference) == (Outcome.SUCCEEDED, "tp_pay_1")
+    with pytest.raises(ProcessorPaymentNotFound):
+        tinypay.retrieve(RetrieveRequest("pay_2", "acme"), settings)
+
+
+def test_a_refund_succeeds_with_its_reference(tinypay, settings):
+    request = RefundRequest(
+        "re_1", "pay_1", "acme", "tp_pay_1", Money("500.00", "MXN"), "re_1:refund"
+    )
+    assert tinypay.refund(request, settings) == RefundResult(Outcome.SUCCEEDED, "tpr_re_1")
+
+
+def test_cancelling_is_optional(tinypay, settings):
+    """Tinypay cannot cancel: None, so the gateway asks retrieve instead (docs/plugins.md)."""
+    cancel = RetrieveRequest(payment_id="pay_1", merchant_id="acme", processor_reference="tp_1")
+    assert tinypay.cancel(cancel, settings) is None
+    assert "b2bgateway_cancel_payment" not in REQUIRED_HOOKS
+
+
+def test_without_a_required_hook_it_would_not_conform(settings):
+    class WithoutRefund:  # the example as it was before the guide said which hooks are required
+        b2bgateway_processor_info = staticmethod(b2bgateway_processor_info)
+        b2bgateway_create_charge = staticmethod(b2bgateway_create_charge)
+        b2bgateway_retrieve_payment = staticmethod(b2bgateway_retrieve_payment)
+        b2bgateway_parse_webhook = staticmethod(b2bgateway_parse_webhook)
+
+    signed = webhook({"id": "evt_3", "type": "customer.created"})
+    with pytest.raises(AssertionError, match=r"does not implement \['b2bgateway_refund'\]"):
+        assert_processor_conforms(
+            "tinypay", WithoutRefund(), settings, signed_webhook=signed, entry_point=False
+        )
+
+
+def test_a_required_hook_that_answers_nothing_is_a_contract_error(settings):
+    class Silent:
+        b2bgateway_processor_info = staticmethod(b2bgateway_processor_info)
+
+        @hookimpl
+        def b2bgateway_refund(self, request, settings):
+            return None
+
+    request = RefundRequest("re_1", "pay_1", "acme", "tp_1", Money("1.00", "MXN"), "re_1:refund")
     with pytest.raises(ProcessorContractError, match="returned nothing"):
-        tinypay.retrieve(RetrieveRequest(payment_id="pay_1", merchant_id="acme"), settings)
+        registered("tinypay", Silent()).refund(request, settings)

@@ -254,6 +254,28 @@ def pay_two_invoices(client: Any, link: str) -> tuple[str, Payment]:
     return location, payment
 
 
+def test_a_disputed_payment_is_shown_in_spanish_and_not_waited_for(
+    client: Any, link: str, webhooks: list[Sent]
+) -> None:
+    from b2bgateway.sandbox import simulate
+
+    location, payment = pay_two_invoices(client, link)
+    approve_on_sandbox(client, location)
+    deliver(client, webhooks)
+    settings = client.application.extensions["b2bgateway"].merchants["acme"].processor_settings
+    _, thread = simulate.dispute_and_notify(settings, "acme", payment.id, "open")
+    thread.join(timeout=10)
+    deliver(client, webhooks)  # charge.dispute.created: the payment is disputed
+
+    page = page_of(client.get(f"{link}/pagos/{payment.id}"))
+    assert "Pago en aclaración" in page.text
+    assert "Tu banco abrió una aclaración sobre este pago." in page.text
+    assert "disputed" not in page.text
+    assert "refresh" not in page.html  # a bank decides in weeks: the page does not poll
+    poll = client.get(f"{link}/pagos/{payment.id}/estado")
+    assert poll.json == {"status": "disputed", "final": True}
+
+
 # -- POST /v1/portal-sessions ----------------------------------------------------------------------
 
 

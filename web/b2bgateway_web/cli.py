@@ -117,11 +117,7 @@ def db_group() -> None:
 @db_group.command("upgrade")
 def db_upgrade() -> None:
     """Apply the migrations (creates the database on first run)."""
-    # Each migration run is worth a line; Alembic's plugin set-up and dialect chatter are not.
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-    logging.getLogger("alembic.runtime.migration").addFilter(
-        lambda record: not record.getMessage().startswith(("Context impl", "Will assume"))
-    )
+    # Each migration run is worth a line; Alembic's chatter is not (logs.quiet_alembic).
     with _gateway() as gw:
         db.upgrade(gw.store)
         click.echo(f"database at revision {db.current_revision(gw.store)}")
@@ -138,7 +134,12 @@ def plugins_command(as_json: bool) -> None:
         blocked = load_settings().disabled_plugins
     except ConfigurationError:
         blocked = []  # list what is installed even while the configuration is being fixed
-    plugins = load_plugins(blocked=blocked)
+    try:
+        plugins = load_plugins(blocked=blocked)
+    except (
+        ConfigurationError
+    ) as exc:  # a plugin that fails to import: say which, and how to skip it
+        raise click.ClickException(str(exc)) from None
     rows = plugins.plugin_list()
     for row in rows:
         if row["processor"]:

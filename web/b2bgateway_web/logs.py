@@ -56,6 +56,26 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class _AlembicChatter(logging.Filter):
+    """Alembic's lines for every connection it inspects ("Context impl SQLiteImpl.", "Will
+    assume non-transactional DDL.") tell an operator nothing, and ``/healthz`` reads the schema
+    revision on each call: two lines per health check. Each migration run keeps its line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(("Context impl", "Will assume"))
+
+
+_ALEMBIC_CHATTER = _AlembicChatter()
+
+
+def quiet_alembic() -> None:
+    """Keep Alembic to what an operator needs: the migrations it runs (idempotent)."""
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    migration = logging.getLogger("alembic.runtime.migration")
+    if _ALEMBIC_CHATTER not in migration.filters:
+        migration.addFilter(_ALEMBIC_CHATTER)
+
+
 def configure(level: int = logging.INFO) -> None:
     """Send every log line to stderr as JSON (used by ``b2bgateway`` commands)."""
     import time
@@ -66,10 +86,13 @@ def configure(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    quiet_alembic()
 
 
 def init_app(app: Flask) -> None:
-    """A request id for every request: the caller's ``X-Request-Id`` if sane, else a new one."""
+    """A request id for every request: the caller's ``X-Request-Id`` if sane, else a new one;
+    and Alembic quiet, however the app is served."""
+    quiet_alembic()
 
     @app.before_request
     def _request_id() -> None:

@@ -11,16 +11,45 @@ from typing import Any
 
 from flask import Blueprint, Response, json
 from pydantic import ValidationError
+from werkzeug import exceptions as http
 from werkzeug.exceptions import HTTPException
 
 from b2bgateway.database import MAYBE_UNAVAILABLE, is_unavailable
-from b2bgateway.errors import DatabaseUnavailable, GatewayError
+from b2bgateway.errors import DatabaseUnavailable, GatewayError, error_codes
 
 log = logging.getLogger(__name__)
 bp = Blueprint("problems", __name__)
 
 PROBLEM_TYPE_BASE = "https://b2bgateway.dev/problems/"
 RETRY_AFTER_SECONDS = "2"  # for 503s: the database or the processor is briefly unavailable
+INTERNAL_ERROR = "internal_error"
+#: Codes a web module writes itself with :func:`problem` (not a core error): ``/readyz``'s.
+WEB_CODES: dict[str, int] = {"not_ready": 503}
+#: What Flask itself refuses before a view runs (an unknown path, a method the path does not
+#: offer, a body over MAX_CONTENT_LENGTH), and the ``abort(400)`` of plugin pages.
+HTTP_ERRORS: tuple[type[HTTPException], ...] = (
+    http.BadRequest,
+    http.NotFound,
+    http.MethodNotAllowed,
+    http.RequestEntityTooLarge,
+)
+
+
+def http_code(exc: HTTPException) -> str:
+    """The problem ``code`` of a werkzeug HTTP error: its name in snake case."""
+    return (exc.name or "error").lower().replace(" ", "_")
+
+
+def all_error_codes() -> dict[str, int]:
+    """Every problem ``code`` this app answers with, and its status: the core's errors, the
+    HTTP errors above and ``internal_error`` (docs/reference/errors.md lists each one)."""
+    codes = error_codes()
+    for error in HTTP_ERRORS:
+        exc = error()
+        codes.setdefault(http_code(exc), exc.code or 500)
+    codes[INTERNAL_ERROR] = 500
+    codes.update(WEB_CODES)
+    return dict(sorted(codes.items()))
 
 
 def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> Response:
@@ -43,15 +72,14 @@ def problem_for(exc: BaseException) -> Response:
     if isinstance(exc, ValidationError):
         return validation_problem(exc)
     if isinstance(exc, HTTPException):
-        code = (exc.name or "error").lower().replace(" ", "_")
-        return problem(exc.code or 500, code, exc.name or "Error", exc.description or "")
+        return problem(exc.code or 500, http_code(exc), exc.name or "Error", exc.description or "")
     if isinstance(exc, MAYBE_UNAVAILABLE) and is_unavailable(exc):
         # Out of connections, restarting, unreachable: nothing of the failed transaction was
         # committed, so the client may retry (with the same Idempotency-Key where it sent one).
         return _gateway_problem(DatabaseUnavailable("the database is unavailable; retry shortly"))
     return problem(
         500,
-        "internal_error",
+        INTERNAL_ERROR,
         "Internal server error",
         "an unexpected error occurred; it has been logged",
     )

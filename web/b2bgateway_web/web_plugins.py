@@ -17,7 +17,7 @@ from flask import Blueprint, Flask
 
 from b2bgateway.errors import ConfigurationError
 from b2bgateway.gateway import Gateway
-from b2bgateway.plugins import Plugins, load_plugins
+from b2bgateway.plugins import Plugins, load_entry_point, load_plugins
 from b2bgateway_web import hookspecs
 
 __all__ = [
@@ -67,7 +67,7 @@ def get_plugin_manager(plugins: Plugins, *, load_entrypoints: bool = True) -> pl
     if load_entrypoints:
         for ep in entry_points(group=ENTRY_POINT_GROUP):
             if ep.name in loaded and not pm.has_plugin(ep.name):
-                pm.register(ep.load(), name=ep.name)
+                pm.register(load_entry_point(ep), name=ep.name)
     for name, module_path in DEFAULT_PLUGINS:
         if name in loaded and not pm.has_plugin(name):
             pm.register(importlib.import_module(module_path), name=name)
@@ -125,7 +125,10 @@ class PluginCommands(click.Group):
     def _plugin_commands(self, ctx: click.Context) -> dict[str, click.Command]:
         meta = ctx.find_root().meta
         if self._KEY not in meta:
-            meta[self._KEY] = plugin_commands(get_plugin_manager(configured_plugins()))
+            try:
+                meta[self._KEY] = plugin_commands(get_plugin_manager(configured_plugins()))
+            except ConfigurationError as exc:  # a plugin that fails to import: one message
+                raise click.ClickException(str(exc)) from None
         found: dict[str, click.Command] = meta[self._KEY]
         return found
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from helpers import settings_table
 from pydantic import ValidationError
+from test_webhooks import notification
 
 from b2bgateway.plugins import Processor
 from b2bgateway.testing import assert_processor_conforms
@@ -14,7 +15,9 @@ from b2bgateway_mercadopago import hooks
 
 
 def test_conforms(settings: Any) -> None:
-    assert_processor_conforms("mercadopago", hooks, settings)
+    # A signed topic the gateway does not act on: accepted without fetching anything.
+    order = notification("28937471", topic="merchant_order", action="merchant_order.updated")
+    assert_processor_conforms("mercadopago", hooks, settings, signed_webhook=order)
 
 
 def test_capabilities(processor: Processor) -> None:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from conftest import raw_settings
+from openpay_factories import notification
 
 from b2bgateway import UnsupportedRequest
 from b2bgateway.testing import assert_method_conforms, assert_processor_conforms, method_request
@@ -13,7 +14,15 @@ from b2bgateway_openpay import hooks
 
 
 def test_conforms(settings):
-    assert_processor_conforms("openpay", hooks, settings)
+    # Openpay's test delivery when a webhook is registered, with the merchant's Basic credentials.
+    verification = notification(
+        {
+            "type": "verification",
+            "event_date": "2024-01-10T12:00:05-06:00",
+            "verification_code": "a1b2c3",
+        }
+    )
+    assert_processor_conforms("openpay", hooks, settings, signed_webhook=verification)
 
 
 def test_declares_what_it_implements(processor):

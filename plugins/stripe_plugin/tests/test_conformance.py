@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import SECRET_KEY, WEBHOOK_SECRET, raw_settings
 from pydantic import ValidationError
+from stripe_factories import event, signed
 
 from b2bgateway.testing import assert_processor_conforms
 from b2bgateway_stripe import hooks
@@ -12,7 +13,11 @@ from b2bgateway_stripe.settings import StripeSettings
 
 
 def test_conforms(settings):
-    assert_processor_conforms("stripe", hooks, settings)
+    # A topic the gateway does not act on, signed as Stripe signs: accepted, nothing fetched.
+    notification = signed(
+        event("customer.created", {"id": "cus_1", "object": "customer"}), WEBHOOK_SECRET
+    )
+    assert_processor_conforms("stripe", hooks, settings, signed_webhook=notification)
 
 
 def test_declares_what_it_implements(processor):

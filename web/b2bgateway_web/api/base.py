@@ -179,7 +179,7 @@ NOT_THE_KEYS_ANSWER = frozenset(
 
 
 def idempotent(view: F) -> F:
-    """Every POST that moves money takes ``Idempotency-Key`` (API.md's semantics)."""
+    """Every POST that moves money takes ``Idempotency-Key`` (docs/reference/http.md)."""
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Response:

@@ -4,12 +4,20 @@ Money is a decimal string, timestamps RFC 3339."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from b2bgateway.interface import PaymentStatus
+from b2bgateway.interface import PaymentStatus, RefundStatus
+from b2bgateway.rules import Reason
 from b2bgateway_web.api.schemas import AmountOut
+from b2bgateway_web.problems import all_error_codes
+
+#: A reason code: one of the gateway's (:class:`Reason`), or one a plugin of the merchant added.
+ReasonCode = Annotated[
+    Reason | str,
+    Field(description="docs/reference/reasons.md; a code a plugin added is shown as not payable"),
+]
 
 
 class Problem(BaseModel):
@@ -17,9 +25,12 @@ class Problem(BaseModel):
     title: str
     status: int
     detail: str
-    code: str
+    code: str = Field(
+        description="Stable: docs/reference/errors.md",
+        json_schema_extra={"enum": list(all_error_codes())},
+    )
     errors: list[dict[str, Any]] | None = None
-    reasons: list[str] | None = None
+    reasons: list[ReasonCode] | None = None
     invoices: list[dict[str, Any]] | None = None
 
 
@@ -48,7 +59,7 @@ class InvoiceOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     payable: bool | None = None
-    reasons: list[str] | None = None
+    reasons: list[ReasonCode] | None = None
 
 
 class BatchOut(BaseModel):
@@ -64,7 +75,7 @@ class StatementLineOut(BaseModel):
     currency: str
     state: Literal["overdue", "upcoming"]
     payable: bool
-    reasons: list[str]
+    reasons: list[ReasonCode]
 
 
 class BalancesOut(BaseModel):
@@ -90,7 +101,7 @@ class StatementOut(BaseModel):
 
 class OrderPayabilityOut(BaseModel):
     payable: bool
-    reasons: list[str]
+    reasons: list[ReasonCode]
     credit_limit: AmountOut | None
 
 
@@ -98,12 +109,12 @@ class InvoicePayabilityOut(BaseModel):
     invoice_id: str
     balance: AmountOut
     payable: bool
-    reasons: list[str]
+    reasons: list[ReasonCode]
 
 
 class InvoicesPayabilityOut(BaseModel):
     payable: bool
-    reasons: list[str]
+    reasons: list[ReasonCode]
     amount: AmountOut | None
     currency: str | None
     invoices: list[InvoicePayabilityOut]
@@ -220,7 +231,7 @@ class RefundOut(BaseModel):
     payment_id: str
     amount: AmountOut
     currency: str
-    status: Literal["pending", "succeeded", "failed"]
+    status: RefundStatus
     reason: str | None
     processor_reference: str | None
     failure: FailureOut | None

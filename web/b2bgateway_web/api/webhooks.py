@@ -3,7 +3,8 @@
 Not behind the API key: each processor's own scheme authenticates it (the plugin verifies).
 The core pipeline (b2bgateway.webhooks) records and applies; this view only hands over the raw
 body and answers fast: 200 for anything authentic (including duplicates and events we ignore),
-400 for what is not, 404 for an endpoint that does not exist.
+400 for what is not, 404 for an endpoint that does not exist, 409 for an event that cannot be
+applied yet (``event_out_of_order``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ bp = Blueprint("webhooks", __name__, url_prefix="/v1/webhooks")
 @operation(
     summary="A processor's notification (verified by that processor's scheme)",
     responses={200: None},
-    errors=(400, 404),
+    errors=(400, 404, 409),  # 409: event_out_of_order, delivered again later
     authenticated=False,
     tags=("webhooks",),
 )

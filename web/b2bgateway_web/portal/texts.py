@@ -79,6 +79,12 @@ STATUSES: dict[str, tuple[str, str]] = {
         N_("Tu proveedor devolvió parte de este pago."),
     ),
     PaymentStatus.REFUNDED: (N_("Pago reembolsado"), N_("Tu proveedor devolvió este pago.")),
+    PaymentStatus.DISPUTED: (
+        N_("Pago en aclaración"),
+        N_(
+            "Tu banco abrió una aclaración sobre este pago. Tu proveedor te informará el resultado."
+        ),
+    ),
 }
 FINAL = frozenset(
     {
@@ -87,6 +93,7 @@ FINAL = frozenset(
         PaymentStatus.CANCELED,
         PaymentStatus.PARTIALLY_REFUNDED,
         PaymentStatus.REFUNDED,
+        PaymentStatus.DISPUTED,  # decided by the bank in weeks: nothing to wait for on the page
     }
 )
 FAILURES = {
