@@ -35,7 +35,7 @@ from b2bgateway_web import tokens as portal_sessions
 from b2bgateway_web.portal import texts as portal
 from b2bgateway_web.portal import views as portal_views
 from tests.conftest import API_KEY, OTHER_API_KEY, WEBHOOK_SECRET
-from tests.support.web import AUTH, SandboxOutbox, Sent, new_link
+from tests.support.web import AUTH, SandboxOutbox, Sent, new_link, order_link
 
 PUBLIC_URL = "http://127.0.0.1:8000"  # the settings' default public_url
 TOKEN = re.compile(r"^[A-Za-z0-9_\-.]+$")
@@ -775,7 +775,7 @@ def test_a_customer_with_many_invoices_pays_a_few_with_a_small_form(
 def test_an_order_is_payable_only_above_the_credit_limit(
     client: Any, link: str, store: Any, amount: str, payable: bool
 ) -> None:
-    response = client.get(f"{link}/pedido?importe={amount}&referencia=PED-77")
+    response = client.get(order_link(client, amount))
     assert response.status_code == 200
     page = page_of(response)
     shown = f"${Money(amount, 'MXN').amount:,}"
@@ -796,11 +796,11 @@ def test_an_order_is_payable_only_above_the_credit_limit(
 
 
 def test_a_paid_order_shows_its_payment(client: Any, link: str, webhooks: list[Sent]) -> None:
-    page = page_of(client.get(f"{link}/pedido?importe=15000.00&referencia=PED-77"))
+    page = page_of(client.get(order_link(client, "15000.00")))
     location = submit(client, page, "Pagar pedido: $15,000.00").headers["Location"]
     approve_on_sandbox(client, location)
     deliver(client, webhooks)
-    again = page_of(client.get(f"{link}/pedido?importe=15000.00&referencia=PED-77"))
+    again = page_of(client.get(order_link(client, "15000.00")))
     assert "Este pedido ya tiene un pago registrado." in again.text
     assert again.buttons() == {}
     (see,) = [a for a in again.root.all("a") if a.text == "Ver el pago"]
@@ -819,30 +819,71 @@ def test_a_paid_order_shows_its_payment(client: Any, link: str, webhooks: list[S
 def test_orders_of_other_customers(
     client: Any, demo: None, customer_id: str, payable: bool, reason: str | None
 ) -> None:
-    page = page_of(
-        client.get(f"{new_link(client, customer_id)}/pedido?importe=50.00&referencia=P-1")
-    )
+    page = page_of(client.get(order_link(client, "50.00", "P-1", customer_id)))
     assert bool(page.buttons()) is payable
     if reason:
         assert reason in [li.text for li in page.root.all("li")]
 
 
+def test_a_link_without_a_signed_order_is_a_400_page(client: Any, link: str) -> None:
+    # The old unsigned form names an order in the query string: it is never read.
+    for path in (f"{link}/pedido", f"{link}/pedido?importe=10000.01&referencia=PED-77"):
+        response = client.get(path)
+        assert response.status_code == 400
+        page = page_of(response)
+        assert page.root.one("h1").text == "Pedido no válido"
+        assert page.buttons() == {}
+    assert client.post(f"{link}/pedido", data={"importe": "10.00", "referencia": "P"}).status_code
+    assert payments(client.application.extensions["b2bgateway"].store) == []
+
+
+def test_the_order_amount_and_reference_come_only_from_the_signed_link(
+    client: Any, demo: None, store: Any
+) -> None:
+    path = order_link(client, "15000.00", "PED-77")
+    # A customer who edits the query string or the form changes nothing.
+    page = page_of(client.get(f"{path}?importe=10000.01&referencia=PED-1"))
+    assert page.root.one("h1").text == "Pedido PED-77"
+    assert "$15,000.00" in page.text and "$10,000.01" not in page.text
+    response = submit(
+        client, page, "Pagar pedido: $15,000.00", importe="10000.01", referencia="PED-1"
+    )
+    assert response.status_code == 303
+    (payment,) = payments(store)
+    assert (payment.order_reference, payment.amount) == ("PED-77", Money("15000.00", "MXN"))
+    # Nor can the token's payload be edited: the signature no longer matches.
+    token = path.split("/")[2]
+    payload, stamp, signature = token.split(".")
+    claims = portal_sessions.URLSafeTimedSerializer(b"-").load_payload(payload.encode())
+    claims["o"] = ["PED-77", "10000.01", "MXN"]
+    forged = portal_sessions.URLSafeTimedSerializer(b"-").dump_payload(claims).decode()
+    _assert_refused(
+        client.get(f"/portal/{forged}.{stamp}.{signature}/pedido"), 403, "Enlace no válido"
+    )
+
+
 @pytest.mark.parametrize(
-    "query",
+    "order",
     [
-        "importe=abc&referencia=P-1",
-        "importe=-5&referencia=P-1",
-        "importe=10.001&referencia=P-1",
-        "importe=0&referencia=P-1",
-        "referencia=P-1",
-        "importe=10.00",
-        "importe=10.00&referencia=P 1",
+        {"reference": "P-1", "amount": "abc", "currency": "MXN"},
+        {"reference": "P-1", "amount": "-5.00", "currency": "MXN"},
+        {"reference": "P-1", "amount": "10.001", "currency": "MXN"},
+        {"reference": "P-1", "amount": "0", "currency": "MXN"},
+        {"reference": "P-1", "amount": 10, "currency": "MXN"},
+        {"reference": "P 1", "amount": "10.00", "currency": "MXN"},
+        {"amount": "10.00", "currency": "MXN"},
+        {"reference": "P-1", "amount": "10.00", "currency": "XYZ"},
+        {"reference": "P-1", "amount": "10.00"},
     ],
 )
-def test_a_bad_order_link_is_a_400_page(client: Any, link: str, query: str) -> None:
-    response = client.get(f"{link}/pedido?{query}")
-    assert response.status_code == 400
-    assert page_of(response).root.one("h1").text == "Pedido no válido"
+def test_a_bad_order_is_a_422_of_the_session(
+    client: Any, demo: None, order: dict[str, Any]
+) -> None:
+    response = client.post(
+        "/v1/portal-sessions", json={"customer_id": "C-1", "order": order}, headers=AUTH
+    )
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert response.json["code"] == "validation_error"
 
 
 # -- the status page -------------------------------------------------------------------------------
@@ -957,10 +998,11 @@ def test_b2bgateway_demo_prints_a_working_portal_link(
     url = line.removeprefix("Portal de ejemplo: ")
     assert url.startswith(f"{PUBLIC_URL}/portal/")
     (order,) = [x for x in result.output.splitlines() if x.startswith("Pedido de ejemplo: ")]
-    assert order.endswith(f"{url}/pedido?importe=15000.00&referencia=PED-77")
+    order = order.removeprefix("Pedido de ejemplo: ")
+    assert order.startswith(f"{PUBLIC_URL}/portal/") and order.endswith("/pedido")
     client = create_app(gateway=Gateway.build(demo_config, plugins, store)).test_client()
     page = page_of(client.get(urlsplit(url).path))
     assert "Ferretería La Esperanza" in page.text
     assert page.balance("Saldo total") == TOTAL
-    order_page = page_of(client.get(local(order.removeprefix("Pedido de ejemplo: "))))
+    order_page = page_of(client.get(local(order)))
     assert "Pagar pedido: $15,000.00" in order_page.buttons()

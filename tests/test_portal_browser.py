@@ -286,11 +286,11 @@ def live(app: Any, gateway: Gateway, http_server: tuple[BaseWSGIServer, _Later])
     thread.join(timeout=10)
 
 
-def portal_link(base: str, customer_id: str = "C-1") -> str:
+def portal_link(base: str, customer_id: str = "C-1", **body: Any) -> str:
     """``POST /v1/portal-sessions`` over HTTP, as the merchant's portal does."""
     request = urllib.request.Request(  # noqa: S310 (loopback, http)
         f"{base}/v1/portal-sessions",
-        data=json.dumps({"customer_id": customer_id}).encode(),
+        data=json.dumps({"customer_id": customer_id, **body}).encode(),
         headers={"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"},
         method="POST",
     )
@@ -380,9 +380,10 @@ def test_pay_two_invoices_through_the_sandbox(
 def test_an_order_below_at_and_above_the_credit_limit(
     browser: WebDriver, live: str, amount: str, shown: str
 ) -> None:
-    link = portal_link(live)
+    order = {"reference": "PED-77", "amount": amount, "currency": "MXN"}
+    link = portal_link(live, order=order)
     browser.set_window_size(1100, 1000)
-    browser.get(f"{link}/pedido?importe={amount}&referencia=PED-77")
+    browser.get(link)
     assert browser.find_element(By.TAG_NAME, "h1").text == "Pedido PED-77"
     assert shown in text(browser)
     assert "$10,000.00" in text(browser)  # the credit limit
@@ -437,3 +438,20 @@ def test_usable_on_a_phone(browser: WebDriver, live: str) -> None:
     press(browser, box)
     assert by_role(browser, "button", "Pagar $3,480.00").is_enabled()
     screenshot(browser, "portal-telefono")
+
+
+def test_a_tampered_order_amount_is_never_charged(browser: WebDriver, live: str) -> None:
+    order = {"reference": "PED-77", "amount": "15000.00", "currency": "MXN"}
+    link = portal_link(live, order=order)
+    browser.set_window_size(1100, 1000)
+    browser.get(f"{link}?importe=10000.01&referencia=PED-1")  # as a customer might try
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Pedido PED-77"
+    assert "$10,000.01" not in text(browser)
+    press(browser, by_role(browser, "button", "Pagar pedido: $15,000.00"))
+    wait_for_path(browser, "/sandbox/acme/charges/")
+    assert "$15,000.00 MXN" in text(browser)
+    # The token's payload edited: the signature no longer matches.
+    token = urlsplit(link).path.split("/")[2]
+    payload, stamp, signature = token.split(".")
+    browser.get(f"{live}/portal/{payload[:-4]}AAAA.{stamp}.{signature}/pedido")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Enlace no válido"

@@ -20,12 +20,23 @@ AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
 
 def new_link(client: Any, customer_id: str = "C-1", **body: Any) -> str:
-    """A portal session's URL path (``/portal/<token>``), made through the API."""
+    """A portal session's URL path (``/portal/<token>``, or ``/portal/<token>/pedido`` with an
+    ``order``), made through the API."""
     response = client.post(
         "/v1/portal-sessions", json={"customer_id": customer_id, **body}, headers=AUTH
     )
     assert response.status_code == 201, response.get_data(as_text=True)
     return urlsplit(response.json["url"]).path
+
+
+def order_link(
+    client: Any, amount: str, reference: str = "PED-77", customer_id: str = "C-1", **body: Any
+) -> str:
+    """The path of a portal session for an order signed into it (``/portal/<token>/pedido``)."""
+    order = {"reference": reference, "amount": amount, "currency": "MXN"}
+    path = new_link(client, customer_id, order=order, **body)
+    assert path.endswith("/pedido"), path
+    return path
 
 
 @dataclass

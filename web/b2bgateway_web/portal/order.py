@@ -1,8 +1,7 @@
-"""The order page: ``/portal/<token>/pedido?importe=15000.00&referencia=PED-77``."""
+"""The order page: ``/portal/<token>/pedido``, for the order signed into the token
+(``POST /v1/portal-sessions`` with ``order``)."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from flask import render_template, request
 from flask.typing import ResponseReturnValue
@@ -10,16 +9,12 @@ from flask.typing import ResponseReturnValue
 from b2bgateway import service
 from b2bgateway.accounts import order_payment
 from b2bgateway.errors import GatewayError
-from b2bgateway.money import MAX_MINOR_UNITS, Money
 from b2bgateway.payability import check_order
 from b2bgateway_web.i18n import gettext as _
 from b2bgateway_web.portal.base import (
-    DECIMAL,
-    ID,
     NONCE,
     PortalError,
     bp,
-    customer,
     merchant,
     money_text,
     portal_session,
@@ -34,37 +29,27 @@ from b2bgateway_web.portal.views import (
     processor_return_url,
 )
 from b2bgateway_web.state import gateway
+from b2bgateway_web.tokens import PortalOrder
 
 
-@dataclass(frozen=True, slots=True)
-class Order:
-    reference: str
-    amount: Money
-
-
-def _parse_order(reference: str, amount: str) -> Order:
-    currency = customer().currency
-    if not ID.match(reference):
+def _signed_order() -> PortalOrder:
+    """The order the merchant's portal signed into the link; the page never reads an order's
+    amount or reference from the query string or the form."""
+    order = portal_session().order
+    if order is None:
         raise PortalError(
-            400, _("Pedido no válido"), _("Al enlace le falta la referencia del pedido.")
+            400,
+            _("Pedido no válido"),
+            _(
+                "Este enlace no incluye un pedido. Vuelve al portal de tu proveedor y elige "
+                "pagar el pedido desde ahí."
+            ),
         )
-    try:
-        if not DECIMAL.match(amount):
-            raise ValueError(amount)
-        money = Money(amount, currency)
-    except (ValueError, GatewayError):
-        raise PortalError(
-            400, _("Pedido no válido"), _("El importe del pedido no es válido. Vuelve al portal.")
-        ) from None
-    if not money.is_positive() or abs(money.to_minor_units()) > MAX_MINOR_UNITS:
-        raise PortalError(
-            400, _("Pedido no válido"), _("El importe del pedido no es válido. Vuelve al portal.")
-        )
-    return Order(reference, money)
+    return order
 
 
 def _render_order(
-    order: Order, *, message: str | None = None, status: int = 200
+    order: PortalOrder, *, message: str | None = None, status: int = 200
 ) -> ResponseReturnValue:
     gw = gateway()
     with gw.store.read() as db:
@@ -89,12 +74,10 @@ def _render_order(
 
 @bp.route("/<token>/pedido", methods=["GET", "POST"])
 def order() -> ResponseReturnValue:
-    """``?importe=15000.00&referencia=PED-77``: the pay button only when the order is payable."""
+    """The signed order; the pay button only when it is payable."""
+    current = _signed_order()
     if request.method == "GET":
-        return _render_order(
-            _parse_order(request.args.get("referencia", ""), request.args.get("importe", ""))
-        )
-    current = _parse_order(request.form.get("referencia", ""), request.form.get("importe", ""))
+        return _render_order(current)
     nonce = request.form.get("nonce", "")
     if not NONCE.match(nonce):
         return _render_order(
