@@ -34,6 +34,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from b2bgateway.errors import ConfigurationError
 from b2bgateway.interface import INSTALLMENT_COUNTS
 from b2bgateway.money import currencies
+from b2bgateway.portal_settings import PortalSettings
 
 if TYPE_CHECKING:
     from b2bgateway.plugins import Plugins, Processor
@@ -117,6 +118,7 @@ class MerchantSettings(BaseModel):
     payment_methods: list[PaymentMethodName] = ["card"]  # pydantic copies the default
     installments: list[int] = Field(default_factory=list)  # MSI counts offered on cards
     expiry: ExpirySettings = Field(default_factory=ExpirySettings)
+    portal: PortalSettings = Field(default_factory=PortalSettings)  # the customer payment page
 
     @field_validator("payment_methods")
     @classmethod

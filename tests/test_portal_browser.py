@@ -14,6 +14,7 @@ offline (``SE_OFFLINE``, explicit driver and browser paths): nothing is download
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import shutil
@@ -24,7 +25,7 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from pydantic import AnyHttpUrl
@@ -243,12 +244,44 @@ def http_server() -> Iterator[tuple[BaseWSGIServer, _Later]]:
     server.server_close()
 
 
+def _framing_page(environ: Any, start_response: Any) -> list[bytes]:
+    """A merchant's portal that embeds the payment page: ``/?src=<link>``."""
+    src = html.escape(parse_qs(environ.get("QUERY_STRING", "")).get("src", [""])[0])
+    body = (
+        '<!doctype html><html lang="es-MX"><title>Portal</title>'
+        f'<iframe src="{src}" title="Pagos" width="900" height="700"></iframe></html>'
+    )
+    start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
+    return [body.encode()]
+
+
 @pytest.fixture
-def settings(settings: Settings, http_server: tuple[BaseWSGIServer, _Later]) -> Settings:
-    """conftest's acme, reached (by browsers and by the sandbox's webhooks) at this server."""
+def framer() -> Iterator[int]:
+    """A second site (another port): the merchant's portal. Its port."""
+    server = make_server("127.0.0.1", 0, _framing_page, threaded=True, request_handler=_Quiet)
+    thread = threading.Thread(target=server.serve_forever, name="portal-framer", daemon=True)
+    thread.start()
+    yield server.server_port
+    server.shutdown()
+    thread.join(timeout=10)
+    server.server_close()
+
+
+@pytest.fixture
+def settings(
+    settings: Settings, http_server: tuple[BaseWSGIServer, _Later], framer: int
+) -> Settings:
+    """conftest's acme, reached (by browsers and by the sandbox's webhooks) at this server; its
+    portal at ``http://127.0.0.1:<framer>`` may frame the page (``localhost:<framer>`` may not)."""
     server, _ = http_server
-    return settings.model_copy(
-        update={"public_url": AnyHttpUrl(f"http://127.0.0.1:{server.server_port}")}
+    merchants = settings.model_dump(mode="json")["merchants"]
+    for merchant_id, merchant in settings.merchants.items():
+        merchants[merchant_id]["api_keys"] = [k.get_secret_value() for k in merchant.api_keys]
+    merchants["acme"]["portal"] = {"frame_ancestors": [f"http://127.0.0.1:{framer}"]}
+    return Settings(
+        database_url=settings.database_url,
+        public_url=AnyHttpUrl(f"http://127.0.0.1:{server.server_port}"),
+        merchants=merchants,
     )
 
 
@@ -455,3 +488,27 @@ def test_a_tampered_order_amount_is_never_charged(browser: WebDriver, live: str)
     payload, stamp, signature = token.split(".")
     browser.get(f"{live}/portal/{payload[:-4]}AAAA.{stamp}.{signature}/pedido")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Enlace no válido"
+
+
+def test_only_the_merchants_portal_may_frame_the_page(
+    browser: WebDriver, live: str, framer: int
+) -> None:
+    link = portal_link(live)
+    browser.set_window_size(1100, 1000)
+    # The merchant's portal (an allowed origin): the page shows inside it.
+    browser.get(f"http://127.0.0.1:{framer}/?src={quote(link)}")
+    browser.switch_to.frame(browser.find_element(By.TAG_NAME, "iframe"))
+    wait_for_text(browser, "Estado de cuenta")
+    assert balance(browser, "Saldo total") == "$11,430.50"
+    browser.switch_to.default_content()
+    screenshot(browser, "portal-incrustado")
+    # Another site (another origin, though the same machine): the browser refuses to show it.
+    browser.get(f"http://localhost:{framer}/?src={quote(link)}")
+    loaded(browser)
+    frame = browser.find_element(By.TAG_NAME, "iframe")
+    time.sleep(1)
+    browser.switch_to.frame(frame)
+    shown = text(browser)
+    assert "Estado de cuenta" not in shown and "Ferretería" not in shown, shown
+    assert browser.execute_script("return location.href").startswith("chrome-error:")
+    browser.switch_to.default_content()

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -45,7 +46,9 @@ __all__ = [
     "PortalSession",
     "TokenExpired",
     "TokenInvalid",
+    "check_form_nonce",
     "create_link",
+    "form_nonce",
     "portal_url",
     "read_token",
     "sign",
@@ -58,6 +61,7 @@ MAX_LIFETIME = timedelta(hours=2)
 #: Locales the page speaks (today: Mexican Spanish only).
 LOCALES = ("es-MX",)
 _SALT = "b2bgateway.portal-session"
+_FORM_SALT = "b2bgateway.portal-form"
 _DERIVATION = b"b2bgateway portal session v1"
 
 #: Seconds since the epoch; tests replace it to move time.
@@ -112,11 +116,11 @@ def _keys(merchant: MerchantConfig) -> list[bytes]:
     ]
 
 
-def _serializer(merchant: MerchantConfig) -> URLSafeTimedSerializer:
+def _serializer(merchant: MerchantConfig, salt: str = _SALT) -> URLSafeTimedSerializer:
     keys = _keys(merchant)
     if not keys:
         raise TokenInvalid(f"merchant {merchant.id!r} has no API key to sign portal links with")
-    return URLSafeTimedSerializer(keys, salt=_SALT, signer=_Signer)
+    return URLSafeTimedSerializer(keys, salt=salt, signer=_Signer)
 
 
 def sign(merchant: MerchantConfig, session: PortalSession) -> str:
@@ -238,3 +242,32 @@ def refreshed(merchant: MerchantConfig, session: PortalSession) -> str:
     back after the original link expired. It keeps the first issue's time: renewals never
     take a session past :data:`MAX_LIFETIME`."""
     return sign(merchant, replace(session, issued_at=None))
+
+
+def form_nonce(merchant: MerchantConfig, session: PortalSession) -> str:
+    """A fresh nonce for one rendered form: random, signed with the merchant's key and bound to
+    the session's customer and first issue, so a form can only be sent back to the page that
+    made it (a nonce from another customer's page, or made up, is refused)."""
+    first = int((session.first_issued_at or session.issued_at or _now()).timestamp())
+    claims = [session.customer_id, first, secrets.token_urlsafe(12)]
+    nonce: str = _serializer(merchant, _FORM_SALT).dumps(claims)
+    return nonce
+
+
+def check_form_nonce(merchant: MerchantConfig, session: PortalSession, nonce: str) -> bool:
+    """Whether ``nonce`` is one :func:`form_nonce` made for this session, within its lifetime."""
+    if not nonce or len(nonce) > 512:
+        return False
+    try:
+        claims = _serializer(merchant, _FORM_SALT).loads(
+            nonce, max_age=int(MAX_LIFETIME.total_seconds())
+        )
+    except (BadSignature, TokenInvalid):
+        return False
+    first = int((session.first_issued_at or session.issued_at or _now()).timestamp())
+    return (
+        isinstance(claims, list)
+        and len(claims) == 3
+        and claims[0] == session.customer_id
+        and claims[1] == first
+    )

@@ -12,7 +12,6 @@ from b2bgateway.errors import GatewayError
 from b2bgateway.payability import check_order
 from b2bgateway_web.i18n import gettext as _
 from b2bgateway_web.portal.base import (
-    NONCE,
     PortalError,
     bp,
     merchant,
@@ -78,11 +77,7 @@ def order() -> ResponseReturnValue:
     current = _signed_order()
     if request.method == "GET":
         return _render_order(current)
-    nonce = request.form.get("nonce", "")
-    if not NONCE.match(nonce):
-        return _render_order(
-            current, message=_("El formulario no es válido. Vuelve a intentarlo."), status=400
-        )
+    nonce = request.form.get("nonce", "")  # signed and checked before any view runs
     request_ = service.CheckoutRequest(
         customer_id=portal_session().customer_id,
         purpose="order",

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import secrets
 from collections.abc import Iterable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -37,7 +36,6 @@ from b2bgateway_web.portal.base import (
     DECIMAL,
     ID,
     MAX_SELECTED,
-    NONCE,
     bp,
     customer,
     merchant,
@@ -46,13 +44,14 @@ from b2bgateway_web.portal.base import (
 )
 from b2bgateway_web.portal.texts import reason_texts
 from b2bgateway_web.state import gateway
-from b2bgateway_web.tokens import portal_url, refreshed
+from b2bgateway_web.tokens import form_nonce, portal_url, refreshed
 
 log = logging.getLogger(__name__)
 
 
 def new_nonce() -> str:
-    return secrets.token_urlsafe(16)
+    """The signed nonce of one rendered form (checked on every POST by ``base``)."""
+    return form_nonce(merchant(), portal_session())
 
 
 def idempotency_key(purpose: str, nonce: str, parts: Iterable[str]) -> str:
@@ -136,13 +135,7 @@ def _shown_amount(ids: Sequence[str]) -> str | None:
 
 
 def _pay_invoices(selected: Sequence[str]) -> ResponseReturnValue:
-    nonce = request.form.get("nonce", "")
-    if not NONCE.match(nonce):
-        return _render_home(
-            selected=selected,
-            message=_("El formulario no es válido. Vuelve a seleccionar y a pagar."),
-            status=400,
-        )
+    nonce = request.form.get("nonce", "")  # signed and checked before any view runs
     ids = list(dict.fromkeys(value for value in selected if ID.match(value)))
     if not ids:
         return _render_home(message=_("Selecciona al menos una factura para pagar."), status=422)
