@@ -142,11 +142,15 @@ class Page:
         return box
 
     def balance(self, label: str) -> str:
+        """The <dd> after the first <dt> that reads ``label``."""
         for term in self.root.all("dt"):
             if term.text == label:
                 parent = term.parent
                 assert parent is not None
-                return parent.one("dd").text
+                siblings = [c for c in parent.children if isinstance(c, Node)]
+                following = siblings[siblings.index(term) + 1]
+                assert following.tag == "dd"
+                return following.text
         raise AssertionError(f"no balance {label!r}")
 
     def row(self, folio: str) -> Node:
@@ -540,29 +544,27 @@ def test_pay_selected_invoices_through_the_hosted_page(
     assert parse_qs(urlsplit(back).query) == {"payment_id": [payment.id]}
     response = client.get(local(back))
     assert response.status_code == 303
-    status_path = local(response.headers["Location"])
+    status_url = local(response.headers["Location"])
+    status_path = urlsplit(status_url).path
     assert status_path.endswith(f"/pagos/{payment.id}")
 
-    # Back on the portal before the webhook: the page follows the payment.
-    waiting = client.get(status_path)
-    assert waiting.status_code == 200
-    page = page_of(waiting)
-    assert "Esperando tu confirmación" in page.text
+    # Back on the portal before the webhook: the gateway asked the processor first, so the
+    # page says what the customer just did.
+    page = page_of(client.get(status_url))
+    assert "Pago aprobado" in page.text
+    assert "Continuar con el pago" not in page.text
     assert "$4,230.50" in page.text and "Facturas A-1001, A-1002" in page.text
-    assert 'http-equiv="refresh" content="3"' in page.html  # without JavaScript
-    (section,) = [n for n in page.root.all("section") if "data-poll" in n.attrs]
-    poll = client.get(section.attrs["data-poll"])
-    assert poll.json == {"status": "requires_action", "final": False}
+    assert "refresh" not in page.html
+    assert not [n for n in page.root.all("section") if "data-poll" in n.attrs]
+    poll = client.get(f"{status_path}/estado")
+    assert poll.json == {"status": "succeeded", "final": True}
 
-    deliver(client, webhooks)  # the sandbox's signed webhook reaches the gateway
+    deliver(client, webhooks)  # the sandbox's signed webhook changes nothing more
 
     done = page_of(client.get(status_path))
     assert "Pago aprobado" in done.text
-    assert "refresh" not in done.html
-    assert not [n for n in done.root.all("section") if "data-poll" in n.attrs]
     home = [a for a in done.root.all("a") if a.text == "Volver al estado de cuenta"]
     assert len(home) == 1
-    assert client.get(section.attrs["data-poll"]).json == {"status": "succeeded", "final": True}
 
     # The invoices are not payable any more; the balances wait for the ERP.
     after = page_of(client.get(local(home[0].attrs["href"])))
@@ -571,9 +573,12 @@ def test_pay_selected_invoices_through_the_hosted_page(
     for folio in ("A-1001", "A-1002"):
         box = after.checkbox(f"Factura {folio}")
         assert "disabled" in box.attrs
-        assert (
-            after.root.one(id=box.attrs["aria-describedby"]).text == "Ya tiene un pago registrado"
-        )
+        described = after.root.one(id=box.attrs["aria-describedby"])
+        assert described.text.startswith("Pagado, por aplicar: $")
+        (see,) = described.all("a")
+        assert see.attrs["href"].endswith(f"/pagos/{payment.id}")
+    assert "Pagado, por aplicar: $3,480.00" in after.row("A-1001").text
+    assert after.balance("Pagado, por aplicar") == "$4,230.50"  # in the total's card
     assert "Pagar vencido: $4,230.50" not in after.buttons()
     assert "conservan su saldo hasta que tu proveedor aplique el pago" in after.text
     assert [p.status for p in payments(store)] == ["succeeded"]
@@ -586,7 +591,7 @@ def test_a_lost_webhook_is_settled_by_reconciliation(
     approve_on_sandbox(client, location)
     webhooks.clear()  # the sandbox's webhook never arrives
     status_path = f"{link}/pagos/{payment.id}"
-    assert "Esperando tu confirmación" in page_of(client.get(status_path)).text
+    assert "Pago pendiente" in page_of(client.get(status_path)).text
     counts = reconcile(gateway, now=utcnow() + timedelta(minutes=10))
     assert counts.settled == 1
     assert "Pago aprobado" in page_of(client.get(status_path)).text
@@ -913,9 +918,9 @@ def test_another_customers_payment_is_a_404(
 
 
 def test_the_return_trip_and_unknown_pages(client: Any, link: str) -> None:
-    response = client.get(f"{link}/pagos?payment_id=pay_123")
-    assert response.status_code == 303
-    assert response.headers["Location"] == f"{link}/pagos/pay_123"
+    response = client.get(f"{link}/pagos?payment_id=pay_123")  # not one of the customer's
+    assert response.status_code == 404
+    assert page_of(response).root.one("h1").text == "Pago no encontrado"
     response = client.get(f"{link}/pagos")
     assert response.status_code == 303 and response.headers["Location"] == link
     for path in (f"{link}/nada", f"{link}/pagos/pay_1/otra/cosa"):

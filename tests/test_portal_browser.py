@@ -395,10 +395,11 @@ def test_pay_two_invoices_through_the_sandbox(
     for _ in range(2):  # as shown, and after a reload
         assert balance(browser, "Saldo total") == "$11,430.50"
         assert balance(browser, "Saldo vencido") == "$4,850.50"
-        for folio in ("A-1001", "A-1002"):
+        for folio, paid in (("A-1001", "$3,480.00"), ("A-1002", "$750.50")):
             box = by_role(browser, "checkbox", f"Factura {folio}")
             assert not box.is_enabled()
-            assert reason_of(browser, box) == "Ya tiene un pago registrado"
+            assert reason_of(browser, box).startswith(f"Pagado, por aplicar: {paid}")
+        assert balance(browser, "Pagado, por aplicar") == "$4,230.50"
         assert by_role(browser, "checkbox", "Seleccionar factura A-1003").is_enabled()
         assert "Pagar vencido: $4,230.50" not in all_by_role(browser, "button")
         browser.refresh()
@@ -512,3 +513,53 @@ def test_only_the_merchants_portal_may_frame_the_page(
     assert "Estado de cuenta" not in shown and "Ferretería" not in shown, shown
     assert browser.execute_script("return location.href").startswith("chrome-error:")
     browser.switch_to.default_content()
+
+
+def test_abandon_then_continue_then_cancel(browser: WebDriver, live: str) -> None:
+    link = portal_link(live)
+    browser.set_window_size(1100, 1300)
+    browser.get(link)
+    press(browser, by_role(browser, "button", "Pagar vencido: $4,230.50"))
+    wait_for_path(browser, "/sandbox/acme/charges/")
+    browser.get(link)  # the customer leaves the processor's page without paying
+    wait_for_text(browser, "Pagos pendientes")
+    assert "Pago pendiente de $4,230.50 · Facturas A-1001, A-1002" in text(browser)
+    box = by_role(browser, "checkbox", "Factura A-1001")
+    assert reason_of(browser, box).startswith("Pago pendiente")
+    screenshot(browser, "portal-pago-pendiente")
+
+    # Continuar: the payment's page, then the processor's page again.
+    press(browser, by_role(browser, "link", "Continuar con el pago"))
+    wait_for_path(browser, "/pagos/pay_")
+    assert "Pago pendiente" in text(browser)
+    press(browser, by_role(browser, "link", "Continuar con el pago"))
+    wait_for_path(browser, "/sandbox/acme/charges/")
+    assert "$4,230.50 MXN" in text(browser)
+
+    # Cancelar, from the account: the invoices are free at once.
+    browser.get(link)
+    press(browser, by_role(browser, "button", "Cancelar el pago de $4,230.50"))
+    wait_for_text(browser, "Pago cancelado")
+    assert "Tus facturas quedaron libres" in text(browser)
+    press(browser, by_role(browser, "link", "Volver al estado de cuenta"))
+    wait_for_text(browser, "Estado de cuenta")
+    assert "Pagos pendientes" not in text(browser)
+    assert by_role(browser, "checkbox", "Seleccionar factura A-1001").is_enabled()
+
+
+def test_back_from_the_processor_right_after_approval_it_says_approved(
+    browser: WebDriver, live: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from b2bgateway.sandbox import delivery as sandbox_delivery
+
+    # The processor's webhook is slow: it has not arrived when the customer is back.
+    monkeypatch.setattr(sandbox_delivery, "http_post", lambda url, body, headers: None)
+    browser.set_window_size(1100, 1300)
+    browser.get(portal_link(live))
+    press(browser, by_role(browser, "button", "Pagar vencido: $4,230.50"))
+    wait_for_path(browser, "/sandbox/acme/charges/")
+    press(browser, by_role(browser, "button", "Pagar"))
+    wait_for_path(browser, "/pagos/pay_")
+    shown = text(browser)
+    assert "Pago aprobado" in shown, shown
+    assert "Esperando" not in shown and "Continuar con el pago" not in shown

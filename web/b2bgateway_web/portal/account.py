@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from b2bgateway.accounts import open_other_documents
+from b2bgateway.accounts import Holder, holders, invoice_folios, open_other_documents
 from b2bgateway.database import Session
 from b2bgateway.money import Money
-from b2bgateway.payability import check_invoices, statement
+from b2bgateway.payability import StatementLine, check_invoices, statement
 from b2bgateway.rules import Reason
 from b2bgateway.settings import MerchantConfig
 from b2bgateway_web.i18n import gettext as _
@@ -31,10 +31,21 @@ class Row:
     overdue: bool
     payable: bool
     reasons: tuple[str, ...]  # in Spanish
+    holder: Holder | None = None  # the payment that holds it, if any
 
     @property
     def minor(self) -> int:
         return self.balance.to_minor_units()
+
+    @property
+    def pending(self) -> bool:
+        """A payment of it waits (for the customer or the processor)."""
+        return self.holder is not None and self.holder.open
+
+    @property
+    def paid(self) -> Money | None:
+        """Paid through the gateway, waiting for the supplier to apply it: how much."""
+        return None if self.holder is None or self.holder.open else self.holder.allocated
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +57,7 @@ class Group:
     button: str
     amount: Money
     payable: tuple[Row, ...]
+    paid: Money | None = None  # "Pagado, por aplicar": paid here, not yet applied by the ERP
 
     @property
     def payable_amount(self) -> Money:
@@ -65,6 +77,16 @@ class Group:
 
 
 @dataclass(frozen=True, slots=True)
+class PendingPayment:
+    """A payment of the customer that still waits: shown with "Continuar" and "Cancelar"."""
+
+    payment_id: str
+    amount: Money
+    folios: tuple[str, ...]
+    payment_method: str
+
+
+@dataclass(frozen=True, slots=True)
 class Account:
     currency: str
     groups: tuple[Group, ...]
@@ -72,12 +94,13 @@ class Account:
     invoices: tuple[Row, ...]
     others: tuple[Row, ...]  # documents that are not facturas: never in the balances
     visible: bool  # customers_see_invoices
+    pending: tuple[PendingPayment, ...] = ()
 
     @property
     def awaiting_erp(self) -> bool:
         """Some invoice has a payment registered: its balance stays until the ERP applies it."""
         registered = _(REASONS[Reason.PAYMENT_REGISTERED])
-        return any(registered in row.reasons for row in self.invoices)
+        return any(row.paid is not None or registered in row.reasons for row in self.invoices)
 
 
 def other_documents(
@@ -108,35 +131,74 @@ def other_documents(
     ]
 
 
+def _paid(rows: Sequence[Row], currency: str) -> Money | None:
+    total = Money.zero(currency)
+    for row in rows:
+        if row.paid is not None and row.paid.currency == currency:
+            total = total + row.paid
+    return total if total.is_positive() else None
+
+
+def _pending(db: Session, merchant_id: str, held: dict[str, Holder]) -> tuple[PendingPayment, ...]:
+    """The customer's open payments with the folios they hold, oldest first by id."""
+    by_payment: dict[str, list[Holder]] = {}
+    for holder in held.values():
+        if holder.open:
+            by_payment.setdefault(holder.payment_id, []).append(holder)
+    folios = invoice_folios(db, merchant_id, [h.invoice_id for h in held.values() if h.open])
+    found = []
+    for payment_id, parts in sorted(by_payment.items()):
+        amount = Money.zero(parts[0].allocated.currency)
+        for part in parts:
+            amount = amount + part.allocated
+        names = tuple(sorted(folios.get(p.invoice_id, p.invoice_id) for p in parts))
+        found.append(PendingPayment(payment_id, amount, names, parts[0].payment_method))
+    return tuple(found)
+
+
+def _row(line: StatementLine, holder: Holder | None) -> Row:
+    reasons = tuple(reason_texts(line.decision.reasons))
+    if holder is not None and holder.open:
+        reasons = (_("Pago pendiente"),)
+    elif holder is not None:
+        reasons = (_("Pagado, por aplicar: %(amount)s") % {"amount": money_text(holder.allocated)},)
+    return Row(
+        invoice_id=line.invoice.invoice_id,
+        folio=line.invoice.folio,
+        document=_("Factura"),
+        due=date_text(line.invoice.due_on),
+        balance=line.invoice.balance,
+        balance_text=money_text(line.invoice.balance),
+        overdue=line.overdue,
+        payable=line.decision.payable,
+        reasons=reasons,
+        holder=holder,
+    )
+
+
 def load_account(merchant: MerchantConfig, customer_id: str) -> Account:
     gw = gateway()
     with gw.store.read() as db:
         result = statement(gw.plugins, db, merchant, customer_id)
-        rows = tuple(
-            Row(
-                invoice_id=line.invoice.invoice_id,
-                folio=line.invoice.folio,
-                document=_("Factura"),
-                due=date_text(line.invoice.due_on),
-                balance=line.invoice.balance,
-                balance_text=money_text(line.invoice.balance),
-                overdue=line.overdue,
-                payable=line.decision.payable,
-                reasons=tuple(reason_texts(line.decision.reasons)),
-            )
-            for line in result.lines
-        )
+        held = holders(db, merchant.id, customer_id)
+        rows = tuple(_row(line, held.get(line.invoice.invoice_id)) for line in result.lines)
         others = tuple(other_documents(db, merchant, customer_id, result.as_of))
+        pending = _pending(db, merchant.id, held)
     own = tuple(row for row in rows if row.payable and row.balance.currency == result.currency)
+    mine = tuple(row for row in rows if row.balance.currency == result.currency)
+    overdue = tuple(r for r in mine if r.overdue)
+    upcoming = tuple(r for r in mine if not r.overdue)
     b = result.balances
+    cur = result.currency
     groups = (
-        Group("total", _("Saldo total"), _("Pagar total"), b.total, own),
+        Group("total", _("Saldo total"), _("Pagar total"), b.total, own, _paid(mine, cur)),
         Group(
             "vencido",
             _("Saldo vencido"),
             _("Pagar vencido"),
             b.overdue,
             tuple(r for r in own if r.overdue),
+            _paid(overdue, cur),
         ),
         Group(
             "por_vencer",
@@ -144,6 +206,7 @@ def load_account(merchant: MerchantConfig, customer_id: str) -> Account:
             _("Pagar por vencer"),
             b.upcoming,
             tuple(r for r in own if not r.overdue),
+            _paid(upcoming, cur),
         ),
     )
     return Account(
@@ -156,6 +219,7 @@ def load_account(merchant: MerchantConfig, customer_id: str) -> Account:
         invoices=rows,
         others=others,
         visible=merchant.settings.customers_see_invoices,
+        pending=pending,
     )
 
 

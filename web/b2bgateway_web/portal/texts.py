@@ -14,6 +14,7 @@ from b2bgateway_web.i18n import N_
 from b2bgateway_web.i18n import gettext as _
 
 __all__ = [
+    "CONFIRMING",
     "DOCUMENT_TYPES",
     "FAILURES",
     "FINAL",
@@ -58,8 +59,11 @@ DOCUMENT_TYPES = {
 #: status -> (title, explanation)
 STATUSES: dict[str, tuple[str, str]] = {
     PaymentStatus.REQUIRES_ACTION: (
-        N_("Esperando tu confirmación"),
-        N_("Completa el pago en la página del procesador. Esta página se actualiza sola."),
+        N_("Pago pendiente"),
+        N_(
+            "Aún no terminas este pago. Continúa con el pago, o cancélalo para que tus facturas "
+            "queden libres de inmediato."
+        ),
     ),
     PaymentStatus.PROCESSING: (
         N_("Procesando el pago"),
@@ -80,6 +84,11 @@ STATUSES: dict[str, tuple[str, str]] = {
     ),
     PaymentStatus.REFUNDED: (N_("Pago reembolsado"), N_("Tu proveedor devolvió este pago.")),
 }
+#: Back from the processor's page, while its answer is being confirmed.
+CONFIRMING = (
+    N_("Confirmando tu pago…"),
+    N_("Estamos confirmando tu pago con el procesador. Esta página se actualiza sola."),
+)
 FINAL = frozenset(
     {
         PaymentStatus.SUCCEEDED,

@@ -1,7 +1,7 @@
 /* The customer payment page, progressively enhanced (the page works without this file):
    - the pay button shows the sum of the selected invoices and is disabled when none is;
    - the status page asks for the payment's status (after 1 s, then every 3 s) and reloads
-     when it changes. */
+     when it changes (and once "Confirmando tu pago…" has had its time). */
 (function () {
   "use strict";
 
@@ -77,6 +77,10 @@
         .catch(function () { window.setTimeout(ask, 3000); });
     }
     window.setTimeout(ask, 1000);  // the processor's webhook usually arrives within a second
+    if (section.getAttribute("data-confirming")) {
+      // "Confirmando tu pago…" lasts a few seconds; then the page offers continue / cancel.
+      window.setTimeout(function () { window.location.reload(); }, 21000);
+    }
   }
 
   function start() {
