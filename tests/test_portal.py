@@ -249,8 +249,8 @@ def payments(store: Any) -> list[Payment]:
 def pay_two_invoices(client: Any, link: str) -> tuple[str, Payment]:
     """Select A-1001 and A-1002 and press the pay button: the sandbox page's URL and the payment."""
     home = page_of(client.get(link))
-    action, fields = home.form_of("Pagar")  # nothing selected yet: disabled, "Pagar"
-    data: dict[str, Any] = {"factura": ["F-1001", "F-1002"]}
+    action, fields = home.form_of("Pagar las facturas marcadas")
+    data: dict[str, Any] = {"factura": ["F-1001", "F-1002"], "vivo": "1"}  # as its script adds
     for name, value in fields:
         if name != "factura":
             data.setdefault(name, value)
@@ -363,7 +363,7 @@ def _assert_refused(response: Any, status: int, title: str) -> None:
 
 def test_a_tampered_token_is_a_403_page(client: Any, link: str) -> None:
     token = link.rsplit("/", 1)[1]
-    payload, stamp, signature = token.split(".")
+    payload, stamp, signature = token.rsplit(".", 2)
     flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
     other_customer = (
         portal_sessions.URLSafeTimedSerializer(b"-")
@@ -442,9 +442,9 @@ def test_balances_in_pesos_with_pay_buttons(client: Any, link: str) -> None:
     assert f"Pagar vencido: {PAYABLE_OVERDUE}" in buttons
     assert f"Pagar por vencer: {UPCOMING}" in buttons
     assert page.text.count("Solo las facturas que se pueden pagar en línea.") == 2
-    pay = buttons["Pagar"]
-    assert "disabled" in pay.attrs  # nothing selected
-    assert "Ninguna factura seleccionada" in page.text
+    pay = buttons["Pagar las facturas marcadas"]  # its script shows the live sum instead
+    assert "disabled" not in pay.attrs  # without JavaScript: the next page says how much
+    assert "Marca las facturas que quieres pagar." in page.text
     assert all(b.attrs.get("type") == "submit" for b in buttons.values())
 
 
@@ -501,7 +501,7 @@ def test_an_inactive_customer_sees_why_nothing_is_payable(client: Any, demo: Non
     box = page.checkbox("Factura D-1301")
     assert "disabled" in box.attrs
     assert page.root.one(id=box.attrs["aria-describedby"]).text == "Tu cuenta está inactiva"
-    assert set(page.buttons()) == {"Calcular total", "Pagar"}
+    assert set(page.buttons()) == {"Calcular total", "Pagar las facturas marcadas"}
 
 
 def test_without_javascript_calcular_total_shows_the_sum(client: Any, link: str) -> None:
@@ -513,15 +513,27 @@ def test_without_javascript_calcular_total_shows_the_sum(client: Any, link: str)
     assert response.status_code == 200
     again = page_of(response)
     assert "Total seleccionado: $4,230.50 (2 facturas)" in again.text
-    pay = again.buttons()["Pagar $4,230.50"]
-    assert "disabled" not in pay.attrs
     assert "checked" in again.checkbox("Seleccionar factura A-1001").attrs
     assert "checked" in again.checkbox("Seleccionar factura A-1002").attrs
     assert "checked" not in again.checkbox("Seleccionar factura A-1003").attrs
-    # Nothing selected: the sum says so and the pay button stays disabled.
+    # The customer then ticks A-1003 too and pays: the button never showed a stale amount, and
+    # the next page shows what will be charged, computed now.
+    assert "Pagar $4,230.50" not in again.buttons()
+    _, fields = again.form_of("Pagar las facturas marcadas")
+    data = {name: value for name, value in fields if name != "factura"}
+    data["factura"] = ["F-1001", "F-1002", "F-1003"]
+    confirm = page_of(client.post(action, data=data))
+    assert confirm.root.one("h1").text == "¿Cómo quieres pagar?"
+    assert "Vas a pagar $5,210.50" in confirm.text
+    assert "Facturas A-1001, A-1002, A-1003" in confirm.text
+    pay = submit(client, confirm, "Pagar $5,210.50")
+    assert pay.status_code == 303
+    (payment,) = payments(client.application.extensions["b2bgateway"].store)
+    assert payment.amount == Money("5210.50", "MXN")
+    # Nothing selected: the page does not pretend to know (a browser may restore ticks).
     none = page_of(client.post(action, data=dict(fields)))
-    assert "Ninguna factura seleccionada" in none.text
-    assert "disabled" in none.buttons()["Pagar"].attrs
+    assert "Ninguna factura seleccionada" not in none.text
+    assert "Marca las facturas que quieres pagar." in none.text
 
 
 # -- paying invoices -------------------------------------------------------------------------------
@@ -759,10 +771,10 @@ def test_a_customer_with_many_invoices_pays_a_few_with_a_small_form(
     assert page.balance("Saldo total") == "$12,000.00"
     assert not any(name.startswith("Pagar total") for name in page.buttons())
     assert "elige hasta 500 en la lista" in page.text
-    action, fields = page.form_of("Pagar")
+    action, fields = page.form_of("Pagar las facturas marcadas")
     assert len(fields) < 5
     data: dict[str, Any] = dict(fields)
-    data.update(accion="pagar", factura=["F-0007", "F-1200"])
+    data.update(accion="pagar", factura=["F-0007", "F-1200"], vivo="1")
     response = client.post(action, data=data)
     assert response.status_code == 303, page_of(response).text
     (payment,) = payments(store)
@@ -858,7 +870,7 @@ def test_the_order_amount_and_reference_come_only_from_the_signed_link(
     assert (payment.order_reference, payment.amount) == ("PED-77", Money("15000.00", "MXN"))
     # Nor can the token's payload be edited: the signature no longer matches.
     token = path.split("/")[2]
-    payload, stamp, signature = token.split(".")
+    payload, stamp, signature = token.rsplit(".", 2)
     claims = portal_sessions.URLSafeTimedSerializer(b"-").load_payload(payload.encode())
     claims["o"] = ["PED-77", "10000.01", "MXN"]
     forged = portal_sessions.URLSafeTimedSerializer(b"-").dump_payload(claims).decode()

@@ -45,6 +45,7 @@ from b2bgateway.sandbox import delivery
 from b2bgateway.settings import Settings
 from b2bgateway.store.models import Payment, WebhookEvent
 from tests.conftest import API_KEY
+from tests.support.web import with_merchant
 
 CHROMIUM = os.environ.get("B2BGATEWAY_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("B2BGATEWAY_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")
@@ -136,6 +137,7 @@ _CANDIDATES = {
     "button": "//button | //input[@type='submit' or @type='button'] | //*[@role='button']",
     "checkbox": "//input[@type='checkbox'] | //*[@role='checkbox']",
     "link": "//a[@href] | //*[@role='link']",
+    "radio": "//input[@type='radio'] | //*[@role='radio']",
 }
 
 
@@ -269,20 +271,23 @@ def framer() -> Iterator[int]:
 
 @pytest.fixture
 def settings(
-    settings: Settings, http_server: tuple[BaseWSGIServer, _Later], framer: int
+    settings: Settings,
+    http_server: tuple[BaseWSGIServer, _Later],
+    framer: int,
+    request: pytest.FixtureRequest,
 ) -> Settings:
     """conftest's acme, reached (by browsers and by the sandbox's webhooks) at this server; its
     portal at ``http://127.0.0.1:<framer>`` may frame the page (``localhost:<framer>`` may not)."""
     server, _ = http_server
-    merchants = settings.model_dump(mode="json")["merchants"]
-    for merchant_id, merchant in settings.merchants.items():
-        merchants[merchant_id]["api_keys"] = [k.get_secret_value() for k in merchant.api_keys]
-    merchants["acme"]["portal"] = {"frame_ancestors": [f"http://127.0.0.1:{framer}"]}
-    return Settings(
-        database_url=settings.database_url,
-        public_url=AnyHttpUrl(f"http://127.0.0.1:{server.server_port}"),
-        merchants=merchants,
+    public = settings.model_copy(
+        update={"public_url": AnyHttpUrl(f"http://127.0.0.1:{server.server_port}")}
     )
+    changes: dict[str, Any] = {"portal": {"frame_ancestors": [f"http://127.0.0.1:{framer}"]}}
+    marker = request.node.get_closest_marker("methods")
+    if marker is not None:  # the methods and MSI acme offers in this test
+        changes.update(payment_methods=marker.args[0], installments=marker.args[1])
+    result: Settings = with_merchant(public, "acme", **changes)
+    return result
 
 
 @pytest.fixture(autouse=True)
@@ -442,15 +447,19 @@ def test_without_javascript_the_sum_shows_after_submit(
     driver = browser_without_js
     driver.set_window_size(1100, 1300)
     driver.get(portal_link(live))
-    pay = by_role(driver, "button", "Pagar")
-    assert not pay.is_enabled()
+    assert "Ninguna factura seleccionada" not in text(driver)
     press(driver, by_role(driver, "checkbox", "Seleccionar factura A-1003"))
     press(driver, by_role(driver, "checkbox", "Seleccionar factura A-1004"))
     press(driver, by_role(driver, "button", "Calcular total"))
     wait_for_text(driver, "Total seleccionado: $6,580.00 (2 facturas)")
     assert by_role(driver, "checkbox", "Seleccionar factura A-1003").is_selected()
     screenshot(driver, "portal-sin-javascript")
-    press(driver, by_role(driver, "button", "Pagar $6,580.00"))
+    # One more box after "Calcular total": what is charged is computed when sent, and shown.
+    press(driver, by_role(driver, "checkbox", "Seleccionar factura A-1001"))
+    press(driver, by_role(driver, "button", "Pagar las facturas marcadas"))
+    wait_for_text(driver, "Vas a pagar")
+    assert "$10,060.00" in text(driver)
+    press(driver, by_role(driver, "button", "Pagar $10,060.00"))
     wait_for_path(driver, "/sandbox/acme/charges/")
     press(driver, by_role(driver, "button", "Pagar"))
     wait_for_path(driver, "/pagos/pay_")
@@ -486,7 +495,7 @@ def test_a_tampered_order_amount_is_never_charged(browser: WebDriver, live: str)
     assert "$15,000.00 MXN" in text(browser)
     # The token's payload edited: the signature no longer matches.
     token = urlsplit(link).path.split("/")[2]
-    payload, stamp, signature = token.split(".")
+    payload, stamp, signature = token.rsplit(".", 2)
     browser.get(f"{live}/portal/{payload[:-4]}AAAA.{stamp}.{signature}/pedido")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Enlace no válido"
 
@@ -563,3 +572,48 @@ def test_back_from_the_processor_right_after_approval_it_says_approved(
     shown = text(browser)
     assert "Pago aprobado" in shown, shown
     assert "Esperando" not in shown and "Continuar con el pago" not in shown
+
+
+@pytest.mark.methods(["card", "bank_transfer", "cash"], [3, 6, 12])
+def test_spei_instructions_with_copy_buttons(browser: WebDriver, live: str) -> None:
+    browser.set_window_size(1100, 1300)
+    browser.get(portal_link(live))
+    press(browser, by_role(browser, "button", "Pagar vencido: $4,230.50"))
+    wait_for_text(browser, "¿Cómo quieres pagar?")
+    assert by_role(browser, "radio", "Tarjeta de crédito o débito").is_selected()
+    press(browser, by_role(browser, "radio", "Transferencia SPEI"))
+    screenshot(browser, "portal-como-pagar")
+    press(browser, by_role(browser, "button", "Pagar $4,230.50"))
+    wait_for_text(browser, "Esperando tu transferencia")
+    shown = text(browser)
+    assert "CLABE" in shown and "$4,230.50" in shown and "Fecha límite" in shown
+    copy = by_role(browser, "button", "Copiar CLABE")
+    press(browser, copy)
+    WebDriverWait(browser, WAIT).until(lambda d: copy.text == "Copiado", "never copied")
+    screenshot(browser, "portal-spei")
+    # The customer's bank sends the transfer (the sandbox's page plays it): the page follows.
+    payment_url = browser.current_url
+    press(browser, by_role(browser, "link", "Instrucciones del procesador"))
+    browser.switch_to.window(browser.window_handles[-1])
+    wait_for_text(browser, "Simular transferencia")
+    press(browser, by_role(browser, "button", "Simular transferencia"))
+    browser.close()
+    browser.switch_to.window(browser.window_handles[0])
+    assert browser.current_url == payment_url
+    wait_for_text(browser, "Pago aprobado")
+
+
+@pytest.mark.methods(["card", "bank_transfer", "cash"], [])
+def test_cash_voucher_printable(browser: WebDriver, live: str) -> None:
+    browser.set_window_size(1100, 1300)
+    browser.get(portal_link(live))
+    press(browser, by_role(browser, "button", "Pagar vencido: $4,230.50"))
+    wait_for_text(browser, "¿Cómo quieres pagar?")
+    press(browser, by_role(browser, "radio", "Efectivo en OXXO y otras tiendas"))
+    press(browser, by_role(browser, "button", "Pagar $4,230.50"))
+    wait_for_text(browser, "Esperando tu pago en tienda")
+    barcode = browser.find_element(By.CSS_SELECTOR, "img.barcode")
+    assert browser.execute_script("return arguments[0].naturalWidth", barcode) > 0  # loaded
+    assert by_role(browser, "button", "Imprimir ficha").is_displayed()
+    assert "Fecha límite" in text(browser)
+    screenshot(browser, "portal-ficha-efectivo")

@@ -17,7 +17,7 @@ from b2bgateway.gateway import Gateway
 from b2bgateway.payment_actions import Canceled, ask_processor, cancel_payment
 from b2bgateway.settings import Settings
 from b2bgateway_web.portal import payments as portal_payments
-from tests.support.web import SandboxOutbox, new_link
+from tests.support.web import SandboxOutbox, new_link, with_merchant
 from tests.test_portal import (
     Page,
     approve_on_sandbox,
@@ -94,11 +94,10 @@ def test_a_payment_paid_meanwhile_is_not_canceled(
 
 @pytest.fixture
 def cannot_cancel(settings: Settings) -> Settings:
-    merchants = settings.model_dump(mode="json")["merchants"]
-    for merchant_id, merchant in settings.merchants.items():
-        merchants[merchant_id]["api_keys"] = [k.get_secret_value() for k in merchant.api_keys]
-    merchants["acme"]["processors"]["sandbox"]["can_cancel"] = False
-    return Settings(database_url=settings.database_url, merchants=merchants)
+    result: Settings = with_merchant(
+        settings, "acme", processors={"sandbox": {"can_cancel": False}}
+    )
+    return result
 
 
 def test_a_processor_that_cannot_cancel_says_so(

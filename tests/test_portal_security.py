@@ -22,7 +22,7 @@ from b2bgateway.portal_settings import PortalSettings
 from b2bgateway.settings import Settings
 from b2bgateway.store.models import Payment
 from b2bgateway_web import tokens
-from tests.support.web import new_link
+from tests.support.web import new_link, with_merchant
 
 NONCE = re.compile(r'name="nonce" value="([^"]+)"')
 
@@ -61,12 +61,9 @@ def test_by_default_no_site_may_frame_the_page(client: Any, link: str) -> None:
 
 @pytest.fixture
 def framed_settings(settings: Settings) -> Settings:
-    merchants = settings.model_dump(mode="json")["merchants"]
-    merchants["acme"]["api_keys"] = [k for k in settings.merchants["acme"].api_keys]
-    merchants["acme"]["portal"] = {
-        "frame_ancestors": ["https://Portal.Example.com/", "https://b2b.example.mx:8443"]
-    }
-    return Settings(database_url=settings.database_url, merchants=merchants)
+    origins = ["https://Portal.Example.com/", "https://b2b.example.mx:8443"]
+    result: Settings = with_merchant(settings, "acme", portal={"frame_ancestors": origins})
+    return result
 
 
 def test_the_merchants_portals_may_frame_it(

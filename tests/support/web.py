@@ -105,3 +105,21 @@ def deliver_sandbox(client: Any, outbox: SandboxOutbox, webhook_url: str) -> lis
         assert found is not None, sent.body
         types.append(found.group(1).decode())
     return types
+
+
+def with_merchant(settings: Any, merchant_id: str, **changes: Any) -> Any:
+    """``settings`` with some of one merchant's settings changed (nested tables replaced
+    whole, except ``processors``, whose tables are merged key by key)."""
+    from b2bgateway.settings import Settings
+
+    merchants = settings.model_dump(mode="json")["merchants"]
+    for name, merchant in settings.merchants.items():
+        merchants[name]["api_keys"] = [key.get_secret_value() for key in merchant.api_keys]
+    for key, value in changes.items():
+        if key == "processors":
+            for processor, table in value.items():
+                merchants[merchant_id]["processors"].setdefault(processor, {}).update(table)
+        else:
+            merchants[merchant_id][key] = value
+    dumped = settings.model_dump(mode="json", exclude={"merchants"})
+    return Settings(**{**dumped, "merchants": merchants})

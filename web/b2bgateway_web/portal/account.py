@@ -231,8 +231,10 @@ class Selection:
 
     @property
     def text(self) -> str:
+        """What the server knows of the selection: a sum only after "Calcular total" (the boxes
+        a browser restores on its own are not known here, so no "nothing selected")."""
         if not self.rows:
-            return _("Ninguna factura seleccionada")
+            return _("Marca las facturas que quieres pagar.")
         if self.total is None:
             return _("Las facturas seleccionadas están en monedas distintas")
         count = len(self.rows)
@@ -245,9 +247,9 @@ class Selection:
 
     @property
     def button(self) -> str:
-        if self.total is None:
-            return _("Pagar")
-        return _("Pagar %(amount)s") % {"amount": money_text(self.total)}
+        """Without JavaScript the button never shows an amount (it could be stale once the boxes
+        change): the next page shows what will be charged, computed when it is sent."""
+        return _("Pagar las facturas marcadas")
 
 
 def make_selection(account: Account, ids: Sequence[str]) -> Selection:

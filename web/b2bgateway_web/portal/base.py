@@ -133,11 +133,13 @@ def own_origins() -> set[str]:
     }
 
 
-def content_security_policy(ancestors: list[str]) -> str:
-    """The page's policy: its own resources only; framed by ``ancestors`` or by nobody."""
+def content_security_policy(ancestors: list[str], images: str | None = None) -> str:
+    """The page's policy: its own resources only (and the processor's barcode image, when a
+    voucher shows one); framed by ``ancestors`` or by nobody."""
     framers = " ".join(ancestors) if ancestors else "'none'"
+    extra = "" if images is None else f" {images}"
     return (
-        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+        f"default-src 'self'; img-src 'self' data:{extra}; object-src 'none'; base-uri 'none'; "
         f"frame-ancestors {framers}"
     )
 
@@ -152,7 +154,8 @@ def _headers(response: Response) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     found = g.get("merchant")
     ancestors = [] if found is None else found.settings.portal.frame_ancestors
-    response.headers["Content-Security-Policy"] = content_security_policy(ancestors)
+    images = g.get("portal_img_src")
+    response.headers["Content-Security-Policy"] = content_security_policy(ancestors, images)
     if not ancestors:  # browsers without frame-ancestors: X-Frame-Options
         response.headers["X-Frame-Options"] = "DENY"
     return response

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from flask import render_template, request
+from flask import render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from b2bgateway import service
@@ -18,12 +18,14 @@ from b2bgateway_web.portal.base import (
     money_text,
     portal_session,
 )
+from b2bgateway_web.portal.methods import choice_page, chosen, offer
 from b2bgateway_web.portal.texts import reason_texts
 from b2bgateway_web.portal.views import (
     after_checkout,
     checkout_problem,
     common,
     idempotency_key,
+    key_parts,
     new_nonce,
     processor_return_url,
 )
@@ -78,16 +80,27 @@ def order() -> ResponseReturnValue:
     if request.method == "GET":
         return _render_order(current)
     nonce = request.form.get("nonce", "")  # signed and checked before any view runs
+    choice = chosen(offer())
+    if choice is None:
+        return choice_page(
+            action=url_for(".order"),
+            amount=current.amount,
+            what=_("Pedido %(reference)s") % {"reference": current.reference},
+            hidden=[],
+            nonce=nonce,
+            common=common(),
+        )
+    parts = [current.reference, str(current.amount.amount), *key_parts(choice)]
     request_ = service.CheckoutRequest(
         customer_id=portal_session().customer_id,
         purpose="order",
-        idempotency_key=idempotency_key(
-            "order", nonce, [current.reference, str(current.amount.amount)]
-        ),
+        idempotency_key=idempotency_key("order", nonce, parts),
         order_reference=current.reference,
         order_amount=current.amount,
         token=None,
         return_url=processor_return_url(),
+        payment_method=choice.method,
+        installments=choice.installments,
     )
     try:
         payment = service.checkout(gateway(), merchant(), request_)

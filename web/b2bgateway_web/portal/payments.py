@@ -24,6 +24,7 @@ from b2bgateway_web.portal.base import (
     money_text,
     portal_session,
 )
+from b2bgateway_web.portal.instructions import Instructions, instructions_for
 from b2bgateway_web.portal.texts import CONFIRMING, FINAL, failure_text, status_texts
 from b2bgateway_web.portal.views import common, new_nonce
 from b2bgateway_web.state import gateway
@@ -97,6 +98,7 @@ class _PaymentView:
     cancelable: bool = False
     confirming: bool = False
     notice: str | None = None
+    instructions: Instructions | None = None
 
 
 def _confirming(found: Payment) -> bool:
@@ -113,6 +115,9 @@ def _view(found: Payment, folios: list[str]) -> _PaymentView:
     title, explanation = status_texts(found.status)
     if confirming:
         title, explanation = _(CONFIRMING[0]), _(CONFIRMING[1])
+    instructions = instructions_for(found)
+    if instructions is not None:
+        title, explanation = instructions.title, instructions.lead
     action = found.next_action or {}
     url = action.get("url") if action.get("type") == "redirect" else None
     failure = None
@@ -144,6 +149,7 @@ def _view(found: Payment, folios: list[str]) -> _PaymentView:
         cancelable=can_cancel(found) and not confirming,
         confirming=confirming,
         notice=_notice(),
+        instructions=instructions,
     )
 
 

@@ -31,6 +31,7 @@ from b2bgateway.errors import (
 from b2bgateway.interface import PaymentStatus
 from b2bgateway.money import Money
 from b2bgateway_web.i18n import gettext as _
+from b2bgateway_web.i18n import ngettext
 from b2bgateway_web.portal.account import load_account, make_selection
 from b2bgateway_web.portal.base import (
     DECIMAL,
@@ -42,6 +43,7 @@ from b2bgateway_web.portal.base import (
     money_text,
     portal_session,
 )
+from b2bgateway_web.portal.methods import Choice, choice_page, chosen, offer
 from b2bgateway_web.portal.texts import reason_texts
 from b2bgateway_web.state import gateway
 from b2bgateway_web.tokens import form_nonce, portal_url, refreshed
@@ -151,14 +153,22 @@ def _pay_invoices(selected: Sequence[str]) -> ResponseReturnValue:
             message=_("La página cambió mientras pagabas. Revisa tu selección y vuelve a pagar."),
             status=409,
         )
+    choice = chosen(offer())
+    # Without JavaScript the list's button cannot show the sum of what is ticked now: such a
+    # payment is confirmed on the next page, with the amount computed when it is sent.
+    confirmed = "importe" in request.form or request.form.get("vivo") == "1"
+    if choice is None or not confirmed:
+        return _confirm_invoices(ids, nonce)
     request_ = service.CheckoutRequest(
         customer_id=portal_session().customer_id,
         purpose="invoices",
-        idempotency_key=idempotency_key("invoices", nonce, sorted(ids)),
+        idempotency_key=idempotency_key("invoices", nonce, [*sorted(ids), *key_parts(choice)]),
         invoice_ids=ids,
         expected_amount=expected,
         token=None,  # the processor's hosted / redirect flow: no card data on this page
         return_url=processor_return_url(),
+        payment_method=choice.method,
+        installments=choice.installments,
     )
     try:
         payment = service.checkout(gateway(), merchant(), request_)
@@ -166,6 +176,32 @@ def _pay_invoices(selected: Sequence[str]) -> ResponseReturnValue:
         message, status = checkout_problem(exc)
         return _render_home(selected=ids, message=message, status=status)
     return after_checkout(payment)
+
+
+def key_parts(choice: Choice) -> list[str]:
+    """The method and MSI are part of what a form pays: another choice is another payment."""
+    return [choice.method, str(choice.installments or 1)]
+
+
+def _confirm_invoices(ids: Sequence[str], nonce: str) -> ResponseReturnValue:
+    """ "¿Cómo quieres pagar?" for these invoices, with their sum as it is now."""
+    selection = make_selection(load_account(merchant(), portal_session().customer_id), ids)
+    if selection.total is None:
+        message = _("Selecciona al menos una factura que se pueda pagar en línea.")
+        return _render_home(selected=ids, message=message, status=422)
+    folios = [row.folio for row in selection.rows]
+    what = ngettext("Factura %(folios)s", "Facturas %(folios)s", len(folios)) % {
+        "folios": ", ".join(folios)
+    }
+    hidden = [("facturas", " ".join(selection.ids)), ("importe", str(selection.total.amount))]
+    return choice_page(
+        action=url_for(".home"),
+        amount=selection.total,
+        what=what,
+        hidden=hidden,
+        nonce=nonce,
+        common=common(),
+    )
 
 
 def checkout_problem(exc: GatewayError) -> tuple[str, int]:

@@ -1,5 +1,6 @@
 /* The customer payment page, progressively enhanced (the page works without this file):
    - the pay button shows the sum of the selected invoices and is disabled when none is;
+   - SPEI and cash instructions get copy buttons and a print button;
    - the status page asks for the payment's status (after 1 s, then every 3 s) and reloads
      when it changes (and once "Confirmando tu pago…" has had its time). */
 (function () {
@@ -33,6 +34,10 @@
     var calc = form.querySelector("button[data-calc]");
     if (!pay || !total) { return; }
     if (calc) { calc.hidden = true; }
+    // The pay button shows the live sum: the server need not confirm the amount on a next page.
+    var live = document.createElement("input");
+    live.type = "hidden"; live.name = "vivo"; live.value = "1";
+    form.appendChild(live);
 
     function update() {
       var boxes = form.querySelectorAll("input[type=checkbox][name=factura]:checked:not(:disabled)");
@@ -83,7 +88,43 @@
     }
   }
 
+  function copyButton(button) {
+    button.hidden = false;
+    var label = button.textContent;
+    button.addEventListener("click", function () {
+      var value = button.getAttribute("data-copy");
+      function done() {
+        button.textContent = button.getAttribute("data-done") || label;
+        window.setTimeout(function () { button.textContent = label; }, 3000);
+      }
+      function fallback() {
+        var area = document.createElement("textarea");
+        area.value = value;
+        area.setAttribute("readonly", "");
+        area.style.position = "absolute";
+        area.style.left = "-9999px";
+        document.body.appendChild(area);
+        area.select();
+        try { document.execCommand("copy"); } catch (e) { /* the value stays visible */ }
+        document.body.removeChild(area);
+        done();
+      }
+      if (navigator.clipboard && navigator.clipboard.writeText) {
+        navigator.clipboard.writeText(value).then(done, fallback);
+      } else {
+        fallback();
+      }
+    });
+  }
+
+  function printButton(button) {
+    button.hidden = false;
+    button.addEventListener("click", function () { window.print(); });
+  }
+
   function start() {
+    Array.prototype.forEach.call(document.querySelectorAll("button[data-copy]"), copyButton);
+    Array.prototype.forEach.call(document.querySelectorAll("button[data-print]"), printButton);
     Array.prototype.forEach.call(document.querySelectorAll("form[data-invoice-form]"), invoiceForm);
     Array.prototype.forEach.call(document.querySelectorAll("[data-poll]"), follow);
   }
