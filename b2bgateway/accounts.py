@@ -19,6 +19,7 @@ __all__ = [
     "Holder",
     "Payment",
     "customer_payment",
+    "customer_payments",
     "holders",
     "invoice_folios",
     "open_other_documents",
@@ -134,3 +135,21 @@ def holders(session: Session, merchant_id: str, customer_id: str) -> dict[str, H
         )
         for invoice_id, payment_id, status, method, minor, currency in rows
     }
+
+
+#: "Mis pagos" lists at most this many payments, newest first.
+HISTORY_LIMIT = 200
+
+
+def customer_payments(
+    session: Session, merchant_id: str, customer_id: str, limit: int = HISTORY_LIMIT
+) -> list[Payment]:
+    """The customer's payments, newest first (their allocations loaded with them)."""
+    return list(
+        session.scalars(
+            select(Payment)
+            .where(Payment.merchant_id == merchant_id, Payment.customer_id == customer_id)
+            .order_by(Payment.created_at.desc(), Payment.id.desc())
+            .limit(limit)
+        )
+    )

@@ -63,6 +63,7 @@ DEMO_MERCHANT: dict[str, Any] = {
         "payment_methods": ["card", "bank_transfer", "cash"],
         "installments": [3, 6, 9, 12],
         "processors": {"sandbox": {"webhook_secret": "whsec_demo"}},
+        "portal": {"display_name": "Distribuidora Demo", "rfc": "DDE010203AB1"},
     }
 }
 

@@ -144,6 +144,11 @@ def content_security_policy(ancestors: list[str], images: str | None = None) -> 
     )
 
 
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 @bp.after_request
 def _headers(response: Response) -> Response:
     # The token is in the URL: never send it on as a Referer to another site (the processor's
@@ -154,7 +159,8 @@ def _headers(response: Response) -> Response:
     response.headers["X-Content-Type-Options"] = "nosniff"
     found = g.get("merchant")
     ancestors = [] if found is None else found.settings.portal.frame_ancestors
-    images = g.get("portal_img_src")
+    hosts = [g.get("portal_img_src"), None if found is None else found.settings.portal.logo_url]
+    images = " ".join(sorted({_origin_of(url) for url in hosts if url})) or None
     response.headers["Content-Security-Policy"] = content_security_policy(ancestors, images)
     if not ancestors:  # browsers without frame-ancestors: X-Frame-Options
         response.headers["X-Frame-Options"] = "DENY"

@@ -30,7 +30,7 @@ from b2bgateway_web.portal.views import common, new_nonce
 from b2bgateway_web.state import gateway
 
 
-def _own_payment(db: Session, payment_id: str) -> Payment:
+def own_payment(db: Session, payment_id: str) -> Payment:
     found = None
     if ID.match(payment_id):
         found = customer_payment(db, merchant().id, portal_session().customer_id, payment_id)
@@ -53,7 +53,7 @@ def returned() -> ResponseReturnValue:
     if not ID.match(payment_id):
         return redirect(url_for(".home"), code=303)
     with gateway().store.read() as db:
-        _own_payment(db, payment_id)
+        own_payment(db, payment_id)
     ask_processor(gateway(), payment_id)
     since = int(time.time())
     return redirect(url_for(".payment", payment_id=payment_id, vuelta=since), code=303)
@@ -77,7 +77,7 @@ NOTICES = {
 def cancel(payment_id: str) -> ResponseReturnValue:
     """Cancel an open payment at the processor and here: its invoices are free at once."""
     with gateway().store.read() as db:
-        _own_payment(db, payment_id)
+        own_payment(db, payment_id)
     outcome = cancel_payment(gateway(), payment_id)
     return redirect(url_for(".payment", payment_id=payment_id, aviso=outcome.value), code=303)
 
@@ -162,7 +162,7 @@ def _notice() -> str | None:
 def payment(payment_id: str) -> ResponseReturnValue:
     """The payment's status; it follows the payment (refresh / polling) until it is final."""
     with gateway().store.read() as db:
-        found = _own_payment(db, payment_id)
+        found = own_payment(db, payment_id)
         ids = sorted(a.invoice_id for a in found.allocations)
         names = invoice_folios(db, found.merchant_id, ids)
         view = _view(found, [names.get(i, i) for i in ids])
@@ -173,6 +173,6 @@ def payment(payment_id: str) -> ResponseReturnValue:
 def payment_status(payment_id: str) -> ResponseReturnValue:
     """``{status, final}`` for the status page's polling script."""
     with gateway().store.read() as db:
-        found = _own_payment(db, payment_id)
+        found = own_payment(db, payment_id)
         status = PaymentStatus(found.status)
     return {"status": status.value, "final": status in FINAL}

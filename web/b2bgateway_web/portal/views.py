@@ -86,6 +86,7 @@ def _render_home(
 
 def common() -> dict[str, Any]:
     return {
+        "supplier": merchant().settings.portal,
         "customer": customer(),
         "return_url": portal_session().return_url,
         "money": money_text,
