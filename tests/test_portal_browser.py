@@ -45,6 +45,7 @@ from b2bgateway.sandbox import delivery
 from b2bgateway.settings import Settings
 from b2bgateway.store.models import Payment, WebhookEvent
 from tests.conftest import API_KEY
+from tests.support.axe import assert_accessible
 from tests.support.web import with_merchant
 
 CHROMIUM = os.environ.get("B2BGATEWAY_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -364,6 +365,7 @@ def test_pay_two_invoices_through_the_sandbox(
     assert not cxc.is_enabled()
     assert reason_of(browser, cxc) == "Documento de otro módulo"
     screenshot(browser, "portal-estado-de-cuenta")
+    assert_accessible(browser, "the account")
 
     # Two invoices selected: the button shows their sum.
     press(browser, by_role(browser, "checkbox", "Seleccionar factura A-1001"))
@@ -386,6 +388,7 @@ def test_pay_two_invoices_through_the_sandbox(
     wait_for_text(browser, "Pago aprobado")
     assert "Facturas A-1001, A-1002" in text(browser)
     screenshot(browser, "portal-pago-aprobado")
+    assert_accessible(browser, "an approved payment")
     payment_id = urlsplit(browser.current_url).path.rsplit("/", 1)[1]
     with gateway.store.read() as session:
         payment = session.get(Payment, payment_id)
@@ -409,6 +412,22 @@ def test_pay_two_invoices_through_the_sandbox(
         assert "Pagar vencido: $4,230.50" not in all_by_role(browser, "button")
         browser.refresh()
     screenshot(browser, "portal-despues-del-pago")
+    assert_accessible(browser, "the account after a payment")
+
+    # Mis pagos, and the payment's receipt.
+    press(browser, by_role(browser, "link", "Mis pagos"))
+    wait_for_text(browser, "Pago aprobado")
+    assert "$4,230.50" in text(browser)
+    assert_accessible(browser, "Mis pagos")
+    screenshot(browser, "portal-mis-pagos")
+    links = all_by_role(browser, "link")
+    (receipt,) = [name for name in links if name.startswith("Comprobante")]
+    press(browser, links[receipt])
+    wait_for_text(browser, "Comprobante de pago")
+    assert "VISA terminación 4242" in text(browser)
+    assert by_role(browser, "button", "Imprimir").is_displayed()
+    assert_accessible(browser, "the receipt")
+    screenshot(browser, "portal-comprobante")
 
 
 @pytest.mark.parametrize(
@@ -427,6 +446,7 @@ def test_an_order_below_at_and_above_the_credit_limit(
     assert shown in text(browser)
     assert "$10,000.00" in text(browser)  # the credit limit
     buttons = all_by_role(browser, "button")
+    assert_accessible(browser, "an order")
     name = {"below": "bajo", "at": "en", "above": "sobre"}
     key = "above" if amount == "15000.00" else ("at" if amount == "10000.00" else "below")
     screenshot(browser, f"portal-pedido-{name[key]}-el-limite")
@@ -453,7 +473,7 @@ def test_without_javascript_the_sum_shows_after_submit(
     press(driver, by_role(driver, "button", "Calcular total"))
     wait_for_text(driver, "Total seleccionado: $6,580.00 (2 facturas)")
     assert by_role(driver, "checkbox", "Seleccionar factura A-1003").is_selected()
-    screenshot(driver, "portal-sin-javascript")
+    screenshot(driver, "portal-sin-javascript")  # axe-core needs JavaScript: checked with it
     # One more box after "Calcular total": what is charged is computed when sent, and shown.
     press(driver, by_role(driver, "checkbox", "Seleccionar factura A-1001"))
     press(driver, by_role(driver, "button", "Pagar las facturas marcadas"))
@@ -481,6 +501,7 @@ def test_usable_on_a_phone(browser: WebDriver, live: str) -> None:
     press(browser, box)
     assert by_role(browser, "button", "Pagar $3,480.00").is_enabled()
     screenshot(browser, "portal-telefono")
+    assert_accessible(browser, "the account on a phone")
 
 
 def test_a_tampered_order_amount_is_never_charged(browser: WebDriver, live: str) -> None:
@@ -536,11 +557,13 @@ def test_abandon_then_continue_then_cancel(browser: WebDriver, live: str) -> Non
     box = by_role(browser, "checkbox", "Factura A-1001")
     assert reason_of(browser, box).startswith("Pago pendiente")
     screenshot(browser, "portal-pago-pendiente")
+    assert_accessible(browser, "the account with a pending payment")
 
     # Continuar: the payment's page, then the processor's page again.
     press(browser, by_role(browser, "link", "Continuar con el pago"))
     wait_for_path(browser, "/pagos/pay_")
     assert "Pago pendiente" in text(browser)
+    assert_accessible(browser, "a pending payment")
     press(browser, by_role(browser, "link", "Continuar con el pago"))
     wait_for_path(browser, "/sandbox/acme/charges/")
     assert "$4,230.50 MXN" in text(browser)
@@ -550,6 +573,7 @@ def test_abandon_then_continue_then_cancel(browser: WebDriver, live: str) -> Non
     press(browser, by_role(browser, "button", "Cancelar el pago de $4,230.50"))
     wait_for_text(browser, "Pago cancelado")
     assert "Tus facturas quedaron libres" in text(browser)
+    assert_accessible(browser, "a canceled payment")
     press(browser, by_role(browser, "link", "Volver al estado de cuenta"))
     wait_for_text(browser, "Estado de cuenta")
     assert "Pagos pendientes" not in text(browser)
@@ -583,6 +607,7 @@ def test_spei_instructions_with_copy_buttons(browser: WebDriver, live: str) -> N
     assert by_role(browser, "radio", "Tarjeta de crédito o débito").is_selected()
     press(browser, by_role(browser, "radio", "Transferencia SPEI"))
     screenshot(browser, "portal-como-pagar")
+    assert_accessible(browser, "¿Cómo quieres pagar?")
     press(browser, by_role(browser, "button", "Pagar $4,230.50"))
     wait_for_text(browser, "Esperando tu transferencia")
     shown = text(browser)
@@ -591,6 +616,7 @@ def test_spei_instructions_with_copy_buttons(browser: WebDriver, live: str) -> N
     press(browser, copy)
     WebDriverWait(browser, WAIT).until(lambda d: copy.text == "Copiado", "never copied")
     screenshot(browser, "portal-spei")
+    assert_accessible(browser, "SPEI instructions")
     # The customer's bank sends the transfer (the sandbox's page plays it): the page follows.
     payment_url = browser.current_url
     press(browser, by_role(browser, "link", "Instrucciones del procesador"))
@@ -617,3 +643,26 @@ def test_cash_voucher_printable(browser: WebDriver, live: str) -> None:
     assert by_role(browser, "button", "Imprimir ficha").is_displayed()
     assert "Fecha límite" in text(browser)
     screenshot(browser, "portal-ficha-efectivo")
+    assert_accessible(browser, "the cash voucher")
+
+
+def test_error_pages_are_accessible(browser: WebDriver, live: str) -> None:
+    browser.set_window_size(1100, 1000)
+    link = portal_link(live)
+    for path, title in (
+        ("/portal/not-a-token", "Enlace no válido"),
+        (f"{urlsplit(link).path}/pedido", "Pedido no válido"),
+        (f"{urlsplit(link).path}/pagos/pay_nothing", "Pago no encontrado"),
+    ):
+        browser.get(f"{live}{path}")
+        assert browser.find_element(By.TAG_NAME, "h1").text == title
+        assert_accessible(browser, title)
+
+
+def test_axe_core_finds_what_it_should(browser: WebDriver) -> None:
+    """The accessibility check itself: a page with an unnamed button and an image without alt."""
+    from tests.support.axe import serious_violations
+
+    browser.get("data:text/html,<html><body><img src='x.png'><button></button></body></html>")
+    found = " ".join(serious_violations(browser))
+    assert "button-name (critical)" in found and "image-alt (critical)" in found
