@@ -17,6 +17,7 @@ from b2bgateway.store.models import Invoice, Payment, PaymentAllocation
 
 __all__ = [
     "Holder",
+    "Invoice",
     "Payment",
     "customer_payment",
     "customer_payments",

@@ -460,15 +460,18 @@ def test_the_invoice_list(client: Any, link: str) -> None:
         assert box.attrs["name"] == "factura" and box.attrs["value"] == invoice_id
         assert "disabled" not in box.attrs
         cells = [td.text for td in page.row(folio).all("td")]
-        assert cells[3] == state and cells[4] == "Disponible"
+        assert cells[4].startswith(state) and cells[5] == "Disponible"
     cells = [td.text for td in page.row("A-1001").all("td")]
-    assert cells[2] == "$3,480.00"
-    assert re.fullmatch(r"\d{1,2} [a-z]{3} \d{4}", cells[1])  # "6 nov 2026"
+    assert cells[3] == "$3,480.00"
+    assert re.fullmatch(r"\d{1,2} [a-z]{3} \d{4}", cells[1])  # issued: "6 nov 2026"
+    assert re.fullmatch(r"\d{1,2} [a-z]{3} \d{4}", cells[2])  # due
+    assert cells[4] == "Vencida hace 20 días"  # the demo's A-1001 is 20 days overdue
+    assert [td.text for td in page.row("A-1002").all("td")][4] == "Vencida hace 3 días"
     # A factura of another module: a disabled row with the reason, described by it.
     box = page.checkbox("Factura CXC-1006")
     assert "disabled" in box.attrs and "name" not in box.attrs
     reason = page.root.one(id=box.attrs["aria-describedby"])
-    assert reason.text == "Documento de otro módulo"
+    assert reason.text == "Cargo de cuentas por cobrar; págalo directamente con tu proveedor"
     assert page.row("CXC-1006").attrs["class"] == "disabled"
     # Paid (no balance) is not listed; cargo and nota de crédito are other documents.
     assert "A-1005" not in page.text
@@ -476,9 +479,15 @@ def test_the_invoice_list(client: Any, link: str) -> None:
     assert (cargo[1], cargo[3], cargo[4]) == (
         "Cargo",
         "$150.00",
-        "No es una factura; Documento de otro módulo",
+        "No es una factura; Cargo de cuentas por cobrar; págalo directamente con tu proveedor",
     )
-    assert [td.text for td in page.row("NC-2001").all("td")][4] == "No es una factura"
+    # A nota de crédito is a credit in the customer's favour, not a debt with a due date.
+    nota = [td.text for td in page.row("NC-2001").all("td")]
+    assert nota[2:] == [
+        "No aplica",
+        "$300.00 a tu favor",
+        "Saldo a tu favor: tu proveedor lo descuenta de tus facturas",
+    ]
     assert not page.row("NC-2001").all("input")
 
 
@@ -488,7 +497,9 @@ def test_every_reason_code_reads_in_spanish() -> None:
     assert len(set(texts)) == len(texts)
     assert portal.REASONS["payment_registered"] == "Ya tiene un pago registrado"
     assert portal.REASONS["not_an_invoice"] == "No es una factura"
-    assert portal.REASONS["unsupported_source"] == "Documento de otro módulo"
+    assert portal.REASONS["unsupported_source"] == (
+        "Documento de otro sistema de tu proveedor; págalo con él"
+    )
     assert portal.REASONS["no_balance"] == "Sin saldo"
     assert portal.REASONS["within_credit_limit"] == "El pedido está dentro de tu límite de crédito"
     assert portal.reason_texts(["a_plugins_reason"]) == ["No se puede pagar en línea"]
@@ -714,7 +725,7 @@ def test_an_invoice_paid_meanwhile_is_refused_in_spanish(
     assert response.status_code == 422
     page = page_of(response)
     assert page.root.one(role="alert").text == (
-        "No se puede pagar en línea: Ya tiene un pago registrado."
+        "No se puede pagar en línea: A-1001: Ya tiene un pago registrado."
     )
     assert len(payments(store)) == 1
 

@@ -73,7 +73,12 @@ class TokenInvalid(Exception):
 
 
 class TokenExpired(TokenInvalid):
-    """An authentic token older than :data:`MAX_AGE`."""
+    """An authentic token older than :data:`MAX_AGE`: ``return_url`` is where the customer
+    gets a new link (the portal's, as signed in it), when it named one."""
+
+    def __init__(self, message: str, return_url: str | None = None) -> None:
+        super().__init__(message)
+        self.return_url = return_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,19 +161,20 @@ def read_token(gw: Gateway, token: str) -> PortalSession:
     merchant = gw.merchants.get(claimed["m"])
     if merchant is None:
         raise TokenInvalid("unknown merchant")
+    serializer = _serializer(merchant)
     try:
-        payload, issued = _serializer(merchant).loads(
+        payload, issued = serializer.loads(
             token, max_age=int(MAX_AGE.total_seconds()), return_timestamp=True
         )
-    except SignatureExpired:
-        raise TokenExpired("the link expired") from None
+    except SignatureExpired as exc:  # its signature is good: its return URL can be trusted
+        raise TokenExpired("the link expired", _return_url(serializer, exc.payload)) from None
     except BadSignature:
         raise TokenInvalid("bad signature") from None
     if not _well_formed(payload) or payload["m"] != merchant.id:
         raise TokenInvalid("not a portal token")
     first = issued if payload.get("f") is None else datetime.fromtimestamp(payload["f"], UTC)
     if _now() - first > MAX_LIFETIME:
-        raise TokenExpired("the session reached its lifetime")
+        raise TokenExpired("the session reached its lifetime", payload["r"])
     return PortalSession(
         merchant_id=payload["m"],
         customer_id=payload["c"],
@@ -178,6 +184,14 @@ def read_token(gw: Gateway, token: str) -> PortalSession:
         order=_order(payload.get("o")),
         first_issued_at=first,
     )
+
+
+def _return_url(serializer: URLSafeTimedSerializer, raw: Any) -> str | None:
+    try:
+        payload = serializer.load_payload(raw)
+    except BadSignature:  # BadPayload: not decodable
+        return None
+    return payload.get("r") if _well_formed(payload) else None
 
 
 def _now() -> datetime:

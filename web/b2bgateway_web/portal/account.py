@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from b2bgateway.accounts import Holder, holders, invoice_folios, open_other_documents
+from b2bgateway.accounts import Holder, Invoice, holders, invoice_folios, open_other_documents
 from b2bgateway.database import Session
 from b2bgateway.money import Money
 from b2bgateway.payability import StatementLine, check_invoices, statement
@@ -32,6 +32,8 @@ class Row:
     payable: bool
     reasons: tuple[str, ...]  # in Spanish
     holder: Holder | None = None  # the payment that holds it, if any
+    issued: str = ""
+    days_overdue: int = 0
 
     @property
     def minor(self) -> int:
@@ -115,20 +117,33 @@ def other_documents(
         gateway().plugins, db, merchant, customer_id, [i.invoice_id for i in found], day
     )
     reasons = {facts.invoice_id: d.reasons for facts, d in decided.invoices}
-    return [
-        Row(
+    return [_other_row(invoice, reasons.get(invoice.invoice_id, ()), day) for invoice in found]
+
+
+def _other_row(invoice: Invoice, codes: Sequence[str], day: date) -> Row:
+    if invoice.document_type == "nota_credito":  # in the customer's favour: no debt, no due date
+        return Row(
             invoice_id=invoice.invoice_id,
             folio=invoice.folio,
             document=document_text(invoice.document_type),
-            due=date_text(invoice.due_on),
+            due=_("No aplica"),
             balance=invoice.balance,
-            balance_text=money_text(invoice.balance),
-            overdue=invoice.due_on < day,
-            payable=False,  # the rules never let a non-factura be paid; shown, never selectable
-            reasons=tuple(reason_texts(reasons.get(invoice.invoice_id, ())) or [_(UNKNOWN_REASON)]),
+            balance_text=_("%(amount)s a tu favor") % {"amount": money_text(invoice.balance)},
+            overdue=False,
+            payable=False,
+            reasons=(_("Saldo a tu favor: tu proveedor lo descuenta de tus facturas"),),
         )
-        for invoice in found
-    ]
+    return Row(
+        invoice_id=invoice.invoice_id,
+        folio=invoice.folio,
+        document=document_text(invoice.document_type),
+        due=date_text(invoice.due_on),
+        balance=invoice.balance,
+        balance_text=money_text(invoice.balance),
+        overdue=invoice.due_on < day,
+        payable=False,  # the rules never let a non-factura be paid; shown, never selectable
+        reasons=tuple(reason_texts(codes, invoice.source) or [_(UNKNOWN_REASON)]),
+    )
 
 
 def _paid(rows: Sequence[Row], currency: str) -> Money | None:
@@ -156,16 +171,19 @@ def _pending(db: Session, merchant_id: str, held: dict[str, Holder]) -> tuple[Pe
     return tuple(found)
 
 
-def _row(line: StatementLine, holder: Holder | None) -> Row:
-    reasons = tuple(reason_texts(line.decision.reasons))
+def _row(line: StatementLine, holder: Holder | None, day: date) -> Row:
+    reasons = tuple(reason_texts(line.decision.reasons, line.invoice.source))
     if holder is not None and holder.open:
         reasons = (_("Pago pendiente"),)
     elif holder is not None:
         reasons = (_("Pagado, por aplicar: %(amount)s") % {"amount": money_text(holder.allocated)},)
+    issued = line.invoice.issued_on
     return Row(
         invoice_id=line.invoice.invoice_id,
         folio=line.invoice.folio,
         document=_("Factura"),
+        issued="" if issued is None else date_text(issued),
+        days_overdue=max((day - line.invoice.due_on).days, 0),
         due=date_text(line.invoice.due_on),
         balance=line.invoice.balance,
         balance_text=money_text(line.invoice.balance),
@@ -181,7 +199,9 @@ def load_account(merchant: MerchantConfig, customer_id: str) -> Account:
     with gw.store.read() as db:
         result = statement(gw.plugins, db, merchant, customer_id)
         held = holders(db, merchant.id, customer_id)
-        rows = tuple(_row(line, held.get(line.invoice.invoice_id)) for line in result.lines)
+        rows = tuple(
+            _row(line, held.get(line.invoice.invoice_id), result.as_of) for line in result.lines
+        )
         others = tuple(other_documents(db, merchant, customer_id, result.as_of))
         pending = _pending(db, merchant.id, held)
     own = tuple(row for row in rows if row.payable and row.balance.currency == result.currency)

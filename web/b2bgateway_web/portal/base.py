@@ -69,7 +69,8 @@ def _identify() -> None:
     gw = gateway()
     try:
         session = read_token(gw, g.portal_token)
-    except TokenExpired:
+    except TokenExpired as exc:
+        g.portal_return_url = exc.return_url  # authentic: "Obtener un enlace nuevo" goes there
         raise PortalError(
             410,
             _("El enlace venció"),

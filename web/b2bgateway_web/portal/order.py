@@ -63,6 +63,7 @@ def _render_order(
         order=order,
         amount_text=money_text(order.amount),
         limit_text=None if limit is None else money_text(limit),
+        no_credit=limit is not None and not limit.is_positive(),
         payable=check.decision.payable and existing_id is None,
         reasons=reason_texts(check.decision.reasons),
         existing_id=existing_id,

@@ -25,7 +25,13 @@ from b2bgateway_web.portal.base import (
     portal_session,
 )
 from b2bgateway_web.portal.instructions import Instructions, instructions_for
-from b2bgateway_web.portal.texts import CONFIRMING, FINAL, failure_text, status_texts
+from b2bgateway_web.portal.texts import (
+    CONFIRMING,
+    FINAL,
+    ORDER_PAID,
+    failure_text,
+    status_texts,
+)
 from b2bgateway_web.portal.views import common, new_nonce
 from b2bgateway_web.state import gateway
 
@@ -115,6 +121,8 @@ def _view(found: Payment, folios: list[str]) -> _PaymentView:
     title, explanation = status_texts(found.status)
     if confirming:
         title, explanation = _(CONFIRMING[0]), _(CONFIRMING[1])
+    if found.purpose == "order" and status is PaymentStatus.SUCCEEDED:
+        explanation = _(ORDER_PAID)
     instructions = instructions_for(found)
     if instructions is not None:
         title, explanation = instructions.title, instructions.lead

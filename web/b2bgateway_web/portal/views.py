@@ -208,8 +208,7 @@ def _confirm_invoices(ids: Sequence[str], nonce: str) -> ResponseReturnValue:
 def checkout_problem(exc: GatewayError) -> tuple[str, int]:
     """What the customer reads when a checkout is refused (the page is shown again)."""
     if isinstance(exc, NotPayable):
-        reasons = "; ".join(reason_texts(exc.reasons))
-        return _("No se puede pagar en línea: %(reasons)s.") % {"reasons": reasons}, 422
+        return _("No se puede pagar en línea: %(reasons)s.") % {"reasons": _named(exc)}, 422
     if isinstance(exc, AmountChanged):
         amount = exc.extra.get("amount")
         currency = exc.extra.get("currency")
@@ -236,6 +235,23 @@ def checkout_problem(exc: GatewayError) -> tuple[str, int]:
         )
     log.error("portal checkout failed: %s: %s", exc.code, exc.detail)
     return _("No pudimos iniciar el pago. Intenta de nuevo en unos minutos."), 502
+
+
+def _named(exc: NotPayable) -> str:
+    """The reasons, each with the folios it concerns (``A-1001: Ya tiene un pago registrado``)."""
+    items = exc.extra.get("invoices")
+    if not isinstance(items, list) or not items:
+        return "; ".join(reason_texts(exc.reasons))
+    folios = {
+        row.invoice_id: row.folio
+        for row in load_account(merchant(), customer().customer_id).invoices
+    }
+    parts = []
+    for item in items:
+        if isinstance(item, dict) and item.get("reasons"):
+            name = folios.get(str(item.get("invoice_id")), str(item.get("invoice_id")))
+            parts.append(f"{name}: " + ", ".join(reason_texts(item["reasons"])))
+    return "; ".join(parts) or "; ".join(reason_texts(exc.reasons))
 
 
 def processor_return_url() -> str:
