@@ -666,3 +666,33 @@ def test_axe_core_finds_what_it_should(browser: WebDriver) -> None:
     browser.get("data:text/html,<html><body><img src='x.png'><button></button></body></html>")
     found = " ".join(serious_violations(browser))
     assert "button-name (critical)" in found and "image-alt (critical)" in found
+
+
+def test_a_long_list_can_be_searched_and_sorted(
+    browser: WebDriver, live: str, gateway: Gateway
+) -> None:
+    from tests.support.seeding import seed_customer
+
+    invoices = [(f"F-{n:03d}", f"{n * 10}.00") for n in range(1, 25)]
+    seed_customer(gateway.store, "acme", invoices, customer_id="C-50", name="Muchas Facturas")
+    browser.set_window_size(1100, 1300)
+    browser.get(portal_link(live, "C-50"))
+    search = browser.find_element(By.ID, "buscar-folio")  # found by its label's target
+    assert search.is_displayed()
+    press(browser, by_role(browser, "checkbox", "Seleccionar factura F-007"))
+    search.send_keys("F-01")
+    wait_for_text(browser, "10 facturas encontradas")
+    visible = [r for r in browser.find_elements(By.CSS_SELECTOR, "tbody tr") if r.is_displayed()]
+    assert len(visible) == 10
+    assert all(r.get_attribute("data-folio").startswith("F-01") for r in visible)
+    search.clear()
+    search.send_keys(" ")  # an input event; blank shows every row again
+    from selenium.webdriver.support.ui import Select
+
+    Select(browser.find_element(By.ID, "ordenar")).select_by_visible_text("Saldo, de mayor a menor")
+    first = browser.find_elements(By.CSS_SELECTOR, "tbody tr")[0]
+    assert first.get_attribute("data-folio") == "F-024"
+    # Ticked boxes stay ticked, and the pay button still shows their sum.
+    assert by_role(browser, "checkbox", "Seleccionar factura F-007").is_selected()
+    assert by_role(browser, "button", "Pagar $70.00").is_enabled()
+    assert_accessible(browser, "a long invoice list")

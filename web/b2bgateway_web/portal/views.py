@@ -50,6 +50,9 @@ from b2bgateway_web.tokens import form_nonce, portal_url, refreshed
 
 log = logging.getLogger(__name__)
 
+#: With more invoices than this, the list offers search by folio and sorting (with JavaScript).
+LONG_LIST = 10
+
 
 def new_nonce() -> str:
     """The signed nonce of one rendered form (checked on every POST by ``base``)."""
@@ -91,6 +94,7 @@ def common() -> dict[str, Any]:
         "return_url": portal_session().return_url,
         "money": money_text,
         "max_selected": MAX_SELECTED,
+        "long_list": LONG_LIST,
     }
 
 

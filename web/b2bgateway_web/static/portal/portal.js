@@ -1,5 +1,6 @@
 /* The customer payment page, progressively enhanced (the page works without this file):
    - the pay button shows the sum of the selected invoices and is disabled when none is;
+   - a long invoice list gets search by folio and sorting (ticked boxes stay ticked);
    - SPEI and cash instructions get copy buttons and a print button;
    - the status page asks for the payment's status (after 1 s, then every 3 s) and reloads
      when it changes (and once "Confirmando tu pago…" has had its time). */
@@ -122,7 +123,40 @@
     button.addEventListener("click", function () { window.print(); });
   }
 
+  function listTools(tools) {
+    var table = document.querySelector("table.documents tbody");
+    var search = tools.querySelector("[data-search]");
+    var sort = tools.querySelector("[data-sort]");
+    var shown = tools.querySelector("[data-shown]");
+    if (!table) { return; }
+    tools.hidden = false;
+    var rows = Array.prototype.slice.call(table.querySelectorAll("tr[data-folio]"));
+    var keys = {
+      due: function (r) { return parseInt(r.getAttribute("data-order"), 10); },
+      balance: function (r) { return -parseInt(r.getAttribute("data-minor"), 10); },
+      folio: function (r) { return r.getAttribute("data-folio"); }
+    };
+    function apply() {
+      var key = keys[sort.value] || keys.due;
+      rows.sort(function (a, b) {
+        var x = key(a), y = key(b);
+        return x < y ? -1 : (x > y ? 1 : 0);
+      });
+      var wanted = search.value.trim().toLowerCase(), count = 0;
+      rows.forEach(function (row) {
+        var match = !wanted || row.getAttribute("data-folio").toLowerCase().indexOf(wanted) !== -1;
+        row.hidden = !match;
+        if (match) { count += 1; }
+        table.appendChild(row);
+      });
+      shown.textContent = wanted ? count + (count === 1 ? " factura encontrada" : " facturas encontradas") : "";
+    }
+    search.addEventListener("input", apply);
+    sort.addEventListener("change", apply);
+  }
+
   function start() {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-list-tools]"), listTools);
     Array.prototype.forEach.call(document.querySelectorAll("button[data-copy]"), copyButton);
     Array.prototype.forEach.call(document.querySelectorAll("button[data-print]"), printButton);
     Array.prototype.forEach.call(document.querySelectorAll("form[data-invoice-form]"), invoiceForm);
