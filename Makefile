@@ -35,18 +35,20 @@ run: install
 	trap 'kill $$worker 2>/dev/null' INT TERM EXIT; \
 	$(BIN)/b2bgateway serve --host $(HOST) --port $(PORT)
 
-# The browser tests drive Debian's Chromium through its chromedriver: installed here when missing
-# and this is a Debian machine we are root on, else a one-line message before anything runs.
+# The browser tests drive Debian's Chromium through its chromedriver, and inject axe-core (npm,
+# tests/axe/package-lock.json) into every page: installed here when missing and this is a Debian
+# machine we are root on, else a one-line message before anything runs.
 browser:
-	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "installing chromium and chromium-driver (Debian packages)"; \
+		echo "installing chromium, chromium-driver and npm (Debian packages)"; \
 		export DEBIAN_FRONTEND=noninteractive; \
-		apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium chromium-driver npm >/dev/null; \
 	else \
-		echo "make test needs Chromium and its driver: apt-get install chromium chromium-driver (as root)" >&2; \
+		echo "make test needs Chromium, its driver and npm: apt-get install chromium chromium-driver npm (as root)" >&2; \
 		exit 1; \
 	fi
+	@[ -f tests/axe/node_modules/axe-core/axe.min.js ] || npm ci --prefix tests/axe --no-audit --no-fund --loglevel=error
 
 lint: install
 	$(BIN)/ruff check .

@@ -6,14 +6,26 @@ Each function is scoped to a merchant and a customer, so a page can never show a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from b2bgateway.interface import PaymentStatus
-from b2bgateway.store.models import Invoice, Payment
+from b2bgateway.money import Money
+from b2bgateway.store.models import Invoice, Payment, PaymentAllocation
 
-__all__ = ["Payment", "customer_payment", "invoice_folios", "open_other_documents", "order_payment"]
+__all__ = [
+    "Holder",
+    "Invoice",
+    "Payment",
+    "customer_payment",
+    "customer_payments",
+    "holders",
+    "invoice_folios",
+    "open_other_documents",
+    "order_payment",
+]
 
 #: At most this many non-factura documents are listed on the page.
 OTHER_DOCUMENTS_LIMIT = 200
@@ -80,3 +92,65 @@ def invoice_folios(
         )
     ).all()
     return {invoice_id: folio for invoice_id, folio in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """The payment that holds an invoice, and the part of it allocated to that invoice."""
+
+    invoice_id: str
+    payment_id: str
+    status: str
+    payment_method: str
+    allocated: Money
+
+    @property
+    def open(self) -> bool:
+        """It still waits: for the customer (a hosted page, a transfer, a voucher) or for the
+        processor's answer."""
+        return self.status in (PaymentStatus.REQUIRES_ACTION, PaymentStatus.PROCESSING)
+
+
+def holders(session: Session, merchant_id: str, customer_id: str) -> dict[str, Holder]:
+    """invoice id -> the payment of this customer that holds it (registered allocations; at most
+    one per invoice, the database's unique index sees to it), in one query."""
+    rows = session.execute(
+        select(
+            PaymentAllocation.invoice_id,
+            Payment.id,
+            Payment.status,
+            Payment.payment_method,
+            PaymentAllocation.amount_minor,
+            PaymentAllocation.currency,
+        )
+        .join(Payment, Payment.id == PaymentAllocation.payment_id)
+        .where(
+            Payment.merchant_id == merchant_id,
+            Payment.customer_id == customer_id,
+            PaymentAllocation.registered.is_(True),
+        )
+    )
+    return {
+        invoice_id: Holder(
+            invoice_id, payment_id, status, method, Money.from_minor_units(minor, currency)
+        )
+        for invoice_id, payment_id, status, method, minor, currency in rows
+    }
+
+
+#: "Mis pagos" lists at most this many payments, newest first.
+HISTORY_LIMIT = 200
+
+
+def customer_payments(
+    session: Session, merchant_id: str, customer_id: str, limit: int = HISTORY_LIMIT
+) -> list[Payment]:
+    """The customer's payments, newest first (their allocations loaded with them)."""
+    return list(
+        session.scalars(
+            select(Payment)
+            .where(Payment.merchant_id == merchant_id, Payment.customer_id == customer_id)
+            .order_by(Payment.created_at.desc(), Payment.id.desc())
+            .limit(limit)
+        )
+    )

@@ -35,6 +35,7 @@ from b2bgateway.errors import ConfigurationError
 from b2bgateway.interface import INSTALLMENT_COUNTS
 from b2bgateway.money import currencies
 from b2bgateway.plugins import webhook_secret_fields
+from b2bgateway.portal_settings import PortalSettings
 
 if TYPE_CHECKING:
     from b2bgateway.plugins import Plugins, Processor
@@ -63,6 +64,7 @@ DEMO_MERCHANT: dict[str, Any] = {
         "payment_methods": ["card", "bank_transfer", "cash"],
         "installments": [3, 6, 9, 12],
         "processors": {"sandbox": {"webhook_secret": "whsec_demo"}},
+        "portal": {"display_name": "Distribuidora Demo", "rfc": "DDE010203AB1"},
     }
 }
 
@@ -118,6 +120,7 @@ class MerchantSettings(BaseModel):
     payment_methods: list[PaymentMethodName] = ["card"]  # pydantic copies the default
     installments: list[int] = Field(default_factory=list)  # MSI counts offered on cards
     expiry: ExpirySettings = Field(default_factory=ExpirySettings)
+    portal: PortalSettings = Field(default_factory=PortalSettings)  # the customer payment page
 
     @field_validator("payment_methods")
     @classmethod

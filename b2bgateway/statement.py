@@ -100,6 +100,7 @@ class OpenInvoice:
     due_on: date
     balance_minor: int  # as stored: a statement's ten thousand lines need no Money objects
     currency: str
+    issued_on: date | None = None
 
     @property
     def balance(self) -> Money:
@@ -119,6 +120,7 @@ def open_invoices(session: Session, merchant_id: str, customer_id: str) -> list[
             Invoice.due_on,
             Invoice.balance_minor,
             Invoice.currency,
+            Invoice.issued_on,
         )
         .where(and_(*open_invoices_filter(merchant_id, customer_id)))  # type: ignore[arg-type]
         .order_by(Invoice.due_on, Invoice.invoice_id)

@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from b2bgateway import errors, lifecycle
 from b2bgateway.interface import PaymentStatus, RefundStatus
+from b2bgateway.portal_settings import PortalSettings
 from b2bgateway.rules import Reason
 from b2bgateway.sandbox.settings import SandboxSettings
 from b2bgateway.settings import ExpirySettings, MerchantSettings, Settings
@@ -349,6 +350,7 @@ def test_every_outbound_event_type_is_documented():
         (Settings, "Top level"),
         (MerchantSettings, "`[merchants.<id>]`"),
         (ExpirySettings, "`[merchants.<id>.expiry]`"),
+        (PortalSettings, "`[merchants.<id>.portal]`"),
         (SandboxSettings, "`[merchants.<id>.processors.<name>]`"),
     ],
 )

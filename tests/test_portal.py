@@ -35,7 +35,7 @@ from b2bgateway_web import tokens as portal_sessions
 from b2bgateway_web.portal import texts as portal
 from b2bgateway_web.portal import views as portal_views
 from tests.conftest import API_KEY, OTHER_API_KEY, WEBHOOK_SECRET
-from tests.support.web import AUTH, SandboxOutbox, Sent, new_link
+from tests.support.web import AUTH, SandboxOutbox, Sent, new_link, order_link
 
 PUBLIC_URL = "http://127.0.0.1:8000"  # the settings' default public_url
 TOKEN = re.compile(r"^[A-Za-z0-9_\-.]+$")
@@ -142,11 +142,15 @@ class Page:
         return box
 
     def balance(self, label: str) -> str:
+        """The <dd> after the first <dt> that reads ``label``."""
         for term in self.root.all("dt"):
             if term.text == label:
                 parent = term.parent
                 assert parent is not None
-                return parent.one("dd").text
+                siblings = [c for c in parent.children if isinstance(c, Node)]
+                following = siblings[siblings.index(term) + 1]
+                assert following.tag == "dd"
+                return following.text
         raise AssertionError(f"no balance {label!r}")
 
     def row(self, folio: str) -> Node:
@@ -232,6 +236,11 @@ def deliver(client: Any, webhooks: list[Sent]) -> None:
         assert response.status_code == 200, response.get_data(as_text=True)
 
 
+def nonce_of(client: Any, path: str) -> str:
+    """The signed nonce of the first form on the page at ``path``."""
+    return page_of(client.get(path)).root.all("input", name="nonce")[0].attrs["value"]
+
+
 def payments(store: Any) -> list[Payment]:
     with store.read() as session:
         return list(session.scalars(select(Payment).order_by(Payment.created_at)))
@@ -240,8 +249,8 @@ def payments(store: Any) -> list[Payment]:
 def pay_two_invoices(client: Any, link: str) -> tuple[str, Payment]:
     """Select A-1001 and A-1002 and press the pay button: the sandbox page's URL and the payment."""
     home = page_of(client.get(link))
-    action, fields = home.form_of("Pagar")  # nothing selected yet: disabled, "Pagar"
-    data: dict[str, Any] = {"factura": ["F-1001", "F-1002"]}
+    action, fields = home.form_of("Pagar las facturas marcadas")
+    data: dict[str, Any] = {"factura": ["F-1001", "F-1002"], "vivo": "1"}  # as its script adds
     for name, value in fields:
         if name != "factura":
             data.setdefault(name, value)
@@ -376,7 +385,7 @@ def _assert_refused(response: Any, status: int, title: str) -> None:
 
 def test_a_tampered_token_is_a_403_page(client: Any, link: str) -> None:
     token = link.rsplit("/", 1)[1]
-    payload, stamp, signature = token.split(".")
+    payload, stamp, signature = token.rsplit(".", 2)
     flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
     other_customer = (
         portal_sessions.URLSafeTimedSerializer(b"-")
@@ -441,7 +450,7 @@ def test_links_survive_a_new_api_key_and_die_with_the_key_that_signed_them(
 def test_balances_in_pesos_with_pay_buttons(client: Any, link: str) -> None:
     response = client.get(link)
     assert response.status_code == 200
-    assert response.headers["Referrer-Policy"] == "no-referrer"  # the token is in the URL
+    assert response.headers["Referrer-Policy"] == "same-origin"  # the token is in the URL
     assert response.headers["Cache-Control"] == "no-store"
     page = page_of(response)
     assert page.lang == "es-MX"
@@ -455,9 +464,9 @@ def test_balances_in_pesos_with_pay_buttons(client: Any, link: str) -> None:
     assert f"Pagar vencido: {PAYABLE_OVERDUE}" in buttons
     assert f"Pagar por vencer: {UPCOMING}" in buttons
     assert page.text.count("Solo las facturas que se pueden pagar en línea.") == 2
-    pay = buttons["Pagar"]
-    assert "disabled" in pay.attrs  # nothing selected
-    assert "Ninguna factura seleccionada" in page.text
+    pay = buttons["Pagar las facturas marcadas"]  # its script shows the live sum instead
+    assert "disabled" not in pay.attrs  # without JavaScript: the next page says how much
+    assert "Marca las facturas que quieres pagar." in page.text
     assert all(b.attrs.get("type") == "submit" for b in buttons.values())
 
 
@@ -473,15 +482,18 @@ def test_the_invoice_list(client: Any, link: str) -> None:
         assert box.attrs["name"] == "factura" and box.attrs["value"] == invoice_id
         assert "disabled" not in box.attrs
         cells = [td.text for td in page.row(folio).all("td")]
-        assert cells[3] == state and cells[4] == "Disponible"
+        assert cells[4].startswith(state) and cells[5] == "Disponible"
     cells = [td.text for td in page.row("A-1001").all("td")]
-    assert cells[2] == "$3,480.00"
-    assert re.fullmatch(r"\d{1,2} [a-z]{3} \d{4}", cells[1])  # "6 nov 2026"
+    assert cells[3] == "$3,480.00"
+    assert re.fullmatch(r"\d{1,2} [a-z]{3} \d{4}", cells[1])  # issued: "6 nov 2026"
+    assert re.fullmatch(r"\d{1,2} [a-z]{3} \d{4}", cells[2])  # due
+    assert cells[4] == "Vencida hace 20 días"  # the demo's A-1001 is 20 days overdue
+    assert [td.text for td in page.row("A-1002").all("td")][4] == "Vencida hace 3 días"
     # A factura of another module: a disabled row with the reason, described by it.
     box = page.checkbox("Factura CXC-1006")
     assert "disabled" in box.attrs and "name" not in box.attrs
     reason = page.root.one(id=box.attrs["aria-describedby"])
-    assert reason.text == "Documento de otro módulo"
+    assert reason.text == "Cargo de cuentas por cobrar; págalo directamente con tu proveedor"
     assert page.row("CXC-1006").attrs["class"] == "disabled"
     # Paid (no balance) is not listed; cargo and nota de crédito are other documents.
     assert "A-1005" not in page.text
@@ -489,9 +501,15 @@ def test_the_invoice_list(client: Any, link: str) -> None:
     assert (cargo[1], cargo[3], cargo[4]) == (
         "Cargo",
         "$150.00",
-        "No es una factura; Documento de otro módulo",
+        "No es una factura; Cargo de cuentas por cobrar; págalo directamente con tu proveedor",
     )
-    assert [td.text for td in page.row("NC-2001").all("td")][4] == "No es una factura"
+    # A nota de crédito is a credit in the customer's favour, not a debt with a due date.
+    nota = [td.text for td in page.row("NC-2001").all("td")]
+    assert nota[2:] == [
+        "No aplica",
+        "$300.00 a tu favor",
+        "Saldo a tu favor: tu proveedor lo descuenta de tus facturas",
+    ]
     assert not page.row("NC-2001").all("input")
 
 
@@ -501,7 +519,9 @@ def test_every_reason_code_reads_in_spanish() -> None:
     assert len(set(texts)) == len(texts)
     assert portal.REASONS["payment_registered"] == "Ya tiene un pago registrado"
     assert portal.REASONS["not_an_invoice"] == "No es una factura"
-    assert portal.REASONS["unsupported_source"] == "Documento de otro módulo"
+    assert portal.REASONS["unsupported_source"] == (
+        "Documento de otro sistema de tu proveedor; págalo con él"
+    )
     assert portal.REASONS["no_balance"] == "Sin saldo"
     assert portal.REASONS["within_credit_limit"] == "El pedido está dentro de tu límite de crédito"
     assert portal.reason_texts(["a_plugins_reason"]) == ["No se puede pagar en línea"]
@@ -514,7 +534,7 @@ def test_an_inactive_customer_sees_why_nothing_is_payable(client: Any, demo: Non
     box = page.checkbox("Factura D-1301")
     assert "disabled" in box.attrs
     assert page.root.one(id=box.attrs["aria-describedby"]).text == "Tu cuenta está inactiva"
-    assert set(page.buttons()) == {"Calcular total", "Pagar"}
+    assert set(page.buttons()) == {"Calcular total", "Pagar las facturas marcadas"}
 
 
 def test_without_javascript_calcular_total_shows_the_sum(client: Any, link: str) -> None:
@@ -526,15 +546,27 @@ def test_without_javascript_calcular_total_shows_the_sum(client: Any, link: str)
     assert response.status_code == 200
     again = page_of(response)
     assert "Total seleccionado: $4,230.50 (2 facturas)" in again.text
-    pay = again.buttons()["Pagar $4,230.50"]
-    assert "disabled" not in pay.attrs
     assert "checked" in again.checkbox("Seleccionar factura A-1001").attrs
     assert "checked" in again.checkbox("Seleccionar factura A-1002").attrs
     assert "checked" not in again.checkbox("Seleccionar factura A-1003").attrs
-    # Nothing selected: the sum says so and the pay button stays disabled.
+    # The customer then ticks A-1003 too and pays: the button never showed a stale amount, and
+    # the next page shows what will be charged, computed now.
+    assert "Pagar $4,230.50" not in again.buttons()
+    _, fields = again.form_of("Pagar las facturas marcadas")
+    data = {name: value for name, value in fields if name != "factura"}
+    data["factura"] = ["F-1001", "F-1002", "F-1003"]
+    confirm = page_of(client.post(action, data=data))
+    assert confirm.root.one("h1").text == "¿Cómo quieres pagar?"
+    assert "Vas a pagar $5,210.50" in confirm.text
+    assert "Facturas A-1001, A-1002, A-1003" in confirm.text
+    pay = submit(client, confirm, "Pagar $5,210.50")
+    assert pay.status_code == 303
+    (payment,) = payments(client.application.extensions["b2bgateway"].store)
+    assert payment.amount == Money("5210.50", "MXN")
+    # Nothing selected: the page does not pretend to know (a browser may restore ticks).
     none = page_of(client.post(action, data=dict(fields)))
-    assert "Ninguna factura seleccionada" in none.text
-    assert "disabled" in none.buttons()["Pagar"].attrs
+    assert "Ninguna factura seleccionada" not in none.text
+    assert "Marca las facturas que quieres pagar." in none.text
 
 
 # -- paying invoices -------------------------------------------------------------------------------
@@ -557,29 +589,27 @@ def test_pay_selected_invoices_through_the_hosted_page(
     assert parse_qs(urlsplit(back).query) == {"payment_id": [payment.id]}
     response = client.get(local(back))
     assert response.status_code == 303
-    status_path = local(response.headers["Location"])
+    status_url = local(response.headers["Location"])
+    status_path = urlsplit(status_url).path
     assert status_path.endswith(f"/pagos/{payment.id}")
 
-    # Back on the portal before the webhook: the page follows the payment.
-    waiting = client.get(status_path)
-    assert waiting.status_code == 200
-    page = page_of(waiting)
-    assert "Esperando tu confirmación" in page.text
+    # Back on the portal before the webhook: the gateway asked the processor first, so the
+    # page says what the customer just did.
+    page = page_of(client.get(status_url))
+    assert "Pago aprobado" in page.text
+    assert "Continuar con el pago" not in page.text
     assert "$4,230.50" in page.text and "Facturas A-1001, A-1002" in page.text
-    assert 'http-equiv="refresh" content="3"' in page.html  # without JavaScript
-    (section,) = [n for n in page.root.all("section") if "data-poll" in n.attrs]
-    poll = client.get(section.attrs["data-poll"])
-    assert poll.json == {"status": "requires_action", "final": False}
+    assert "refresh" not in page.html
+    assert not [n for n in page.root.all("section") if "data-poll" in n.attrs]
+    poll = client.get(f"{status_path}/estado")
+    assert poll.json == {"status": "succeeded", "final": True}
 
-    deliver(client, webhooks)  # the sandbox's signed webhook reaches the gateway
+    deliver(client, webhooks)  # the sandbox's signed webhook changes nothing more
 
     done = page_of(client.get(status_path))
     assert "Pago aprobado" in done.text
-    assert "refresh" not in done.html
-    assert not [n for n in done.root.all("section") if "data-poll" in n.attrs]
     home = [a for a in done.root.all("a") if a.text == "Volver al estado de cuenta"]
     assert len(home) == 1
-    assert client.get(section.attrs["data-poll"]).json == {"status": "succeeded", "final": True}
 
     # The invoices are not payable any more; the balances wait for the ERP.
     after = page_of(client.get(local(home[0].attrs["href"])))
@@ -588,9 +618,12 @@ def test_pay_selected_invoices_through_the_hosted_page(
     for folio in ("A-1001", "A-1002"):
         box = after.checkbox(f"Factura {folio}")
         assert "disabled" in box.attrs
-        assert (
-            after.root.one(id=box.attrs["aria-describedby"]).text == "Ya tiene un pago registrado"
-        )
+        described = after.root.one(id=box.attrs["aria-describedby"])
+        assert described.text.startswith("Pagado, por aplicar: $")
+        (see,) = described.all("a")
+        assert see.attrs["href"].endswith(f"/pagos/{payment.id}")
+    assert "Pagado, por aplicar: $3,480.00" in after.row("A-1001").text
+    assert after.balance("Pagado, por aplicar") == "$4,230.50"  # in the total's card
     assert "Pagar vencido: $4,230.50" not in after.buttons()
     assert "conservan su saldo hasta que tu proveedor aplique el pago" in after.text
     assert [p.status for p in payments(store)] == ["succeeded"]
@@ -603,7 +636,7 @@ def test_a_lost_webhook_is_settled_by_reconciliation(
     approve_on_sandbox(client, location)
     webhooks.clear()  # the sandbox's webhook never arrives
     status_path = f"{link}/pagos/{payment.id}"
-    assert "Esperando tu confirmación" in page_of(client.get(status_path)).text
+    assert "Pago pendiente" in page_of(client.get(status_path)).text
     counts = reconcile(gateway, now=utcnow() + timedelta(minutes=10))
     assert counts.settled == 1
     assert "Pago aprobado" in page_of(client.get(status_path)).text
@@ -739,7 +772,7 @@ def test_an_invoice_paid_meanwhile_is_refused_in_spanish(
     assert response.status_code == 422
     page = page_of(response)
     assert page.root.one(role="alert").text == (
-        "No se puede pagar en línea: Ya tiene un pago registrado."
+        "No se puede pagar en línea: A-1001: Ya tiene un pago registrado."
     )
     assert len(payments(store)) == 1
 
@@ -749,23 +782,18 @@ def test_an_invoice_paid_meanwhile_is_refused_in_spanish(
     [
         ({"accion": "pagar"}, 422, "Selecciona al menos una factura para pagar."),
         (
-            {"accion": "pagar", "factura": "F-1001", "nonce": "x"},
-            400,
-            "El formulario no es válido. Vuelve a seleccionar y a pagar.",
-        ),
-        (
             {"accion": "pagar", "factura": "F-1001"},
             409,
             "La página cambió mientras pagabas. Revisa tu selección y vuelve a pagar.",
         ),
         ({"accion": "borrar"}, 400, "No entendimos esa acción. Vuelve a intentarlo."),
     ],
-    ids=["nothing-selected", "bad-nonce", "balance-not-shown", "unknown-action"],
+    ids=["nothing-selected", "balance-not-shown", "unknown-action"],
 )
 def test_bad_forms_show_the_page_again_with_a_message(
     client: Any, link: str, store: Any, data: dict[str, str], status: int, message: str
 ) -> None:
-    data = {"nonce": "n" * 22, **data}
+    data = {"nonce": nonce_of(client, link), **data}
     response = client.post(link, data=data)
     assert response.status_code == status
     assert page_of(response).root.one(role="alert").text == message
@@ -801,10 +829,10 @@ def test_a_customer_with_many_invoices_pays_a_few_with_a_small_form(
     assert page.balance("Saldo total") == "$12,000.00"
     assert not any(name.startswith("Pagar total") for name in page.buttons())
     assert "elige hasta 500 en la lista" in page.text
-    action, fields = page.form_of("Pagar")
+    action, fields = page.form_of("Pagar las facturas marcadas")
     assert len(fields) < 5
     data: dict[str, Any] = dict(fields)
-    data.update(accion="pagar", factura=["F-0007", "F-1200"])
+    data.update(accion="pagar", factura=["F-0007", "F-1200"], vivo="1")
     response = client.post(action, data=data)
     assert response.status_code == 303, page_of(response).text
     (payment,) = payments(store)
@@ -822,7 +850,7 @@ def test_a_customer_with_many_invoices_pays_a_few_with_a_small_form(
 def test_an_order_is_payable_only_above_the_credit_limit(
     client: Any, link: str, store: Any, amount: str, payable: bool
 ) -> None:
-    response = client.get(f"{link}/pedido?importe={amount}&referencia=PED-77")
+    response = client.get(order_link(client, amount))
     assert response.status_code == 200
     page = page_of(response)
     shown = f"${Money(amount, 'MXN').amount:,}"
@@ -843,11 +871,11 @@ def test_an_order_is_payable_only_above_the_credit_limit(
 
 
 def test_a_paid_order_shows_its_payment(client: Any, link: str, webhooks: list[Sent]) -> None:
-    page = page_of(client.get(f"{link}/pedido?importe=15000.00&referencia=PED-77"))
+    page = page_of(client.get(order_link(client, "15000.00")))
     location = submit(client, page, "Pagar pedido: $15,000.00").headers["Location"]
     approve_on_sandbox(client, location)
     deliver(client, webhooks)
-    again = page_of(client.get(f"{link}/pedido?importe=15000.00&referencia=PED-77"))
+    again = page_of(client.get(order_link(client, "15000.00")))
     assert "Este pedido ya tiene un pago registrado." in again.text
     assert again.buttons() == {}
     (see,) = [a for a in again.root.all("a") if a.text == "Ver el pago"]
@@ -866,30 +894,71 @@ def test_a_paid_order_shows_its_payment(client: Any, link: str, webhooks: list[S
 def test_orders_of_other_customers(
     client: Any, demo: None, customer_id: str, payable: bool, reason: str | None
 ) -> None:
-    page = page_of(
-        client.get(f"{new_link(client, customer_id)}/pedido?importe=50.00&referencia=P-1")
-    )
+    page = page_of(client.get(order_link(client, "50.00", "P-1", customer_id)))
     assert bool(page.buttons()) is payable
     if reason:
         assert reason in [li.text for li in page.root.all("li")]
 
 
+def test_a_link_without_a_signed_order_is_a_400_page(client: Any, link: str) -> None:
+    # The old unsigned form names an order in the query string: it is never read.
+    for path in (f"{link}/pedido", f"{link}/pedido?importe=10000.01&referencia=PED-77"):
+        response = client.get(path)
+        assert response.status_code == 400
+        page = page_of(response)
+        assert page.root.one("h1").text == "Pedido no válido"
+        assert page.buttons() == {}
+    assert client.post(f"{link}/pedido", data={"importe": "10.00", "referencia": "P"}).status_code
+    assert payments(client.application.extensions["b2bgateway"].store) == []
+
+
+def test_the_order_amount_and_reference_come_only_from_the_signed_link(
+    client: Any, demo: None, store: Any
+) -> None:
+    path = order_link(client, "15000.00", "PED-77")
+    # A customer who edits the query string or the form changes nothing.
+    page = page_of(client.get(f"{path}?importe=10000.01&referencia=PED-1"))
+    assert page.root.one("h1").text == "Pedido PED-77"
+    assert "$15,000.00" in page.text and "$10,000.01" not in page.text
+    response = submit(
+        client, page, "Pagar pedido: $15,000.00", importe="10000.01", referencia="PED-1"
+    )
+    assert response.status_code == 303
+    (payment,) = payments(store)
+    assert (payment.order_reference, payment.amount) == ("PED-77", Money("15000.00", "MXN"))
+    # Nor can the token's payload be edited: the signature no longer matches.
+    token = path.split("/")[2]
+    payload, stamp, signature = token.rsplit(".", 2)
+    claims = portal_sessions.URLSafeTimedSerializer(b"-").load_payload(payload.encode())
+    claims["o"] = ["PED-77", "10000.01", "MXN"]
+    forged = portal_sessions.URLSafeTimedSerializer(b"-").dump_payload(claims).decode()
+    _assert_refused(
+        client.get(f"/portal/{forged}.{stamp}.{signature}/pedido"), 403, "Enlace no válido"
+    )
+
+
 @pytest.mark.parametrize(
-    "query",
+    "order",
     [
-        "importe=abc&referencia=P-1",
-        "importe=-5&referencia=P-1",
-        "importe=10.001&referencia=P-1",
-        "importe=0&referencia=P-1",
-        "referencia=P-1",
-        "importe=10.00",
-        "importe=10.00&referencia=P 1",
+        {"reference": "P-1", "amount": "abc", "currency": "MXN"},
+        {"reference": "P-1", "amount": "-5.00", "currency": "MXN"},
+        {"reference": "P-1", "amount": "10.001", "currency": "MXN"},
+        {"reference": "P-1", "amount": "0", "currency": "MXN"},
+        {"reference": "P-1", "amount": 10, "currency": "MXN"},
+        {"reference": "P 1", "amount": "10.00", "currency": "MXN"},
+        {"amount": "10.00", "currency": "MXN"},
+        {"reference": "P-1", "amount": "10.00", "currency": "XYZ"},
+        {"reference": "P-1", "amount": "10.00"},
     ],
 )
-def test_a_bad_order_link_is_a_400_page(client: Any, link: str, query: str) -> None:
-    response = client.get(f"{link}/pedido?{query}")
-    assert response.status_code == 400
-    assert page_of(response).root.one("h1").text == "Pedido no válido"
+def test_a_bad_order_is_a_422_of_the_session(
+    client: Any, demo: None, order: dict[str, Any]
+) -> None:
+    response = client.post(
+        "/v1/portal-sessions", json={"customer_id": "C-1", "order": order}, headers=AUTH
+    )
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert response.json["code"] == "validation_error"
 
 
 # -- the status page -------------------------------------------------------------------------------
@@ -919,9 +988,9 @@ def test_another_customers_payment_is_a_404(
 
 
 def test_the_return_trip_and_unknown_pages(client: Any, link: str) -> None:
-    response = client.get(f"{link}/pagos?payment_id=pay_123")
-    assert response.status_code == 303
-    assert response.headers["Location"] == f"{link}/pagos/pay_123"
+    response = client.get(f"{link}/pagos?payment_id=pay_123")  # not one of the customer's
+    assert response.status_code == 404
+    assert page_of(response).root.one("h1").text == "Pago no encontrado"
     response = client.get(f"{link}/pagos")
     assert response.status_code == 303 and response.headers["Location"] == link
     for path in (f"{link}/nada", f"{link}/pagos/pay_1/otra/cosa"):
@@ -1004,10 +1073,11 @@ def test_b2bgateway_demo_prints_a_working_portal_link(
     url = line.removeprefix("Portal de ejemplo: ")
     assert url.startswith(f"{PUBLIC_URL}/portal/")
     (order,) = [x for x in result.output.splitlines() if x.startswith("Pedido de ejemplo: ")]
-    assert order.endswith(f"{url}/pedido?importe=15000.00&referencia=PED-77")
+    order = order.removeprefix("Pedido de ejemplo: ")
+    assert order.startswith(f"{PUBLIC_URL}/portal/") and order.endswith("/pedido")
     client = create_app(gateway=Gateway.build(demo_config, plugins, store)).test_client()
     page = page_of(client.get(urlsplit(url).path))
     assert "Ferretería La Esperanza" in page.text
     assert page.balance("Saldo total") == TOTAL
-    order_page = page_of(client.get(local(order.removeprefix("Pedido de ejemplo: "))))
+    order_page = page_of(client.get(local(order)))
     assert "Pagar pedido: $15,000.00" in order_page.buttons()

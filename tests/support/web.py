@@ -20,12 +20,23 @@ AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
 
 def new_link(client: Any, customer_id: str = "C-1", **body: Any) -> str:
-    """A portal session's URL path (``/portal/<token>``), made through the API."""
+    """A portal session's URL path (``/portal/<token>``, or ``/portal/<token>/pedido`` with an
+    ``order``), made through the API."""
     response = client.post(
         "/v1/portal-sessions", json={"customer_id": customer_id, **body}, headers=AUTH
     )
     assert response.status_code == 201, response.get_data(as_text=True)
     return urlsplit(response.json["url"]).path
+
+
+def order_link(
+    client: Any, amount: str, reference: str = "PED-77", customer_id: str = "C-1", **body: Any
+) -> str:
+    """The path of a portal session for an order signed into it (``/portal/<token>/pedido``)."""
+    order = {"reference": reference, "amount": amount, "currency": "MXN"}
+    path = new_link(client, customer_id, order=order, **body)
+    assert path.endswith("/pedido"), path
+    return path
 
 
 @dataclass
@@ -94,3 +105,21 @@ def deliver_sandbox(client: Any, outbox: SandboxOutbox, webhook_url: str) -> lis
         assert found is not None, sent.body
         types.append(found.group(1).decode())
     return types
+
+
+def with_merchant(settings: Any, merchant_id: str, **changes: Any) -> Any:
+    """``settings`` with some of one merchant's settings changed (nested tables replaced
+    whole, except ``processors``, whose tables are merged key by key)."""
+    from b2bgateway.settings import Settings
+
+    merchants = settings.model_dump(mode="json")["merchants"]
+    for name, merchant in settings.merchants.items():
+        merchants[name]["api_keys"] = [key.get_secret_value() for key in merchant.api_keys]
+    for key, value in changes.items():
+        if key == "processors":
+            for processor, table in value.items():
+                merchants[merchant_id]["processors"].setdefault(processor, {}).update(table)
+        else:
+            merchants[merchant_id][key] = value
+    dumped = settings.model_dump(mode="json", exclude={"merchants"})
+    return Settings(**{**dumped, "merchants": merchants})

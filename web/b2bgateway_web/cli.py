@@ -226,25 +226,31 @@ def demo(merchant_id: str, host: str | None, port: int | None) -> None:
         with _gateway() as gw:
             _follow_listening_address(gw, host or "127.0.0.1", port or 8000)
     from b2bgateway.demo import DEMO_ORDER, DEMO_PORTAL_CUSTOMER, load_demo
-    from b2bgateway_web.tokens import TokenInvalid, create_link
+    from b2bgateway.money import Money
+    from b2bgateway_web.tokens import PortalOrder, TokenInvalid, create_link
 
     with _gateway() as gw:
         if merchant_id not in gw.merchants:
             raise click.ClickException(f"no merchant {merchant_id!r} in the configuration")
         merchant = gw.merchants[merchant_id]
         counts = load_demo(gw.store, merchant)
+        reference, amount = DEMO_ORDER
+        order = PortalOrder(reference, Money(amount, merchant.settings.currency))
+        links: tuple[str, str] | None
         try:
-            link, _expires = create_link(gw, merchant, DEMO_PORTAL_CUSTOMER)
+            links = (
+                create_link(gw, merchant, DEMO_PORTAL_CUSTOMER)[0],
+                create_link(gw, merchant, DEMO_PORTAL_CUSTOMER, order=order)[0],
+            )
         except TokenInvalid:  # a merchant without API keys cannot sign links
-            link = None
+            links = None
     click.echo(
         f"demo data for {merchant_id}: {counts['customers']} customers, "
         f"{counts['invoices']} invoices"
     )
-    if link is not None:
-        reference, amount = DEMO_ORDER
-        click.echo(f"Portal de ejemplo: {link}")
-        click.echo(f"Pedido de ejemplo: {link}/pedido?importe={amount}&referencia={reference}")
+    if links is not None:
+        click.echo(f"Portal de ejemplo: {links[0]}")
+        click.echo(f"Pedido de ejemplo: {links[1]}")
 
 
 #: Outbound events one worker pass delivers, and payments one reconciliation pass examines.

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from b2bgateway.accounts import open_other_documents
+from b2bgateway.accounts import Holder, Invoice, holders, invoice_folios, open_other_documents
 from b2bgateway.database import Session
 from b2bgateway.money import Money
-from b2bgateway.payability import check_invoices, statement
+from b2bgateway.payability import StatementLine, check_invoices, statement
 from b2bgateway.rules import Reason
 from b2bgateway.settings import MerchantConfig
 from b2bgateway_web.i18n import gettext as _
@@ -31,10 +31,23 @@ class Row:
     overdue: bool
     payable: bool
     reasons: tuple[str, ...]  # in Spanish
+    holder: Holder | None = None  # the payment that holds it, if any
+    issued: str = ""
+    days_overdue: int = 0
 
     @property
     def minor(self) -> int:
         return self.balance.to_minor_units()
+
+    @property
+    def pending(self) -> bool:
+        """A payment of it waits (for the customer or the processor)."""
+        return self.holder is not None and self.holder.open
+
+    @property
+    def paid(self) -> Money | None:
+        """Paid through the gateway, waiting for the supplier to apply it: how much."""
+        return None if self.holder is None or self.holder.open else self.holder.allocated
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +59,7 @@ class Group:
     button: str
     amount: Money
     payable: tuple[Row, ...]
+    paid: Money | None = None  # "Pagado, por aplicar": paid here, not yet applied by the ERP
 
     @property
     def payable_amount(self) -> Money:
@@ -65,6 +79,16 @@ class Group:
 
 
 @dataclass(frozen=True, slots=True)
+class PendingPayment:
+    """A payment of the customer that still waits: shown with "Continuar" and "Cancelar"."""
+
+    payment_id: str
+    amount: Money
+    folios: tuple[str, ...]
+    payment_method: str
+
+
+@dataclass(frozen=True, slots=True)
 class Account:
     currency: str
     groups: tuple[Group, ...]
@@ -72,12 +96,13 @@ class Account:
     invoices: tuple[Row, ...]
     others: tuple[Row, ...]  # documents that are not facturas: never in the balances
     visible: bool  # customers_see_invoices
+    pending: tuple[PendingPayment, ...] = ()
 
     @property
     def awaiting_erp(self) -> bool:
         """Some invoice has a payment registered: its balance stays until the ERP applies it."""
         registered = _(REASONS[Reason.PAYMENT_REGISTERED])
-        return any(registered in row.reasons for row in self.invoices)
+        return any(row.paid is not None or registered in row.reasons for row in self.invoices)
 
 
 def other_documents(
@@ -92,51 +117,108 @@ def other_documents(
         gateway().plugins, db, merchant, customer_id, [i.invoice_id for i in found], day
     )
     reasons = {facts.invoice_id: d.reasons for facts, d in decided.invoices}
-    return [
-        Row(
+    return [_other_row(invoice, reasons.get(invoice.invoice_id, ()), day) for invoice in found]
+
+
+def _other_row(invoice: Invoice, codes: Sequence[str], day: date) -> Row:
+    if invoice.document_type == "nota_credito":  # in the customer's favour: no debt, no due date
+        return Row(
             invoice_id=invoice.invoice_id,
             folio=invoice.folio,
             document=document_text(invoice.document_type),
-            due=date_text(invoice.due_on),
+            due=_("No aplica"),
             balance=invoice.balance,
-            balance_text=money_text(invoice.balance),
-            overdue=invoice.due_on < day,
-            payable=False,  # the rules never let a non-factura be paid; shown, never selectable
-            reasons=tuple(reason_texts(reasons.get(invoice.invoice_id, ())) or [_(UNKNOWN_REASON)]),
+            balance_text=_("%(amount)s a tu favor") % {"amount": money_text(invoice.balance)},
+            overdue=False,
+            payable=False,
+            reasons=(_("Saldo a tu favor: tu proveedor lo descuenta de tus facturas"),),
         )
-        for invoice in found
-    ]
+    return Row(
+        invoice_id=invoice.invoice_id,
+        folio=invoice.folio,
+        document=document_text(invoice.document_type),
+        due=date_text(invoice.due_on),
+        balance=invoice.balance,
+        balance_text=money_text(invoice.balance),
+        overdue=invoice.due_on < day,
+        payable=False,  # the rules never let a non-factura be paid; shown, never selectable
+        reasons=tuple(reason_texts(codes, invoice.source) or [_(UNKNOWN_REASON)]),
+    )
+
+
+def _paid(rows: Sequence[Row], currency: str) -> Money | None:
+    total = Money.zero(currency)
+    for row in rows:
+        if row.paid is not None and row.paid.currency == currency:
+            total = total + row.paid
+    return total if total.is_positive() else None
+
+
+def _pending(db: Session, merchant_id: str, held: dict[str, Holder]) -> tuple[PendingPayment, ...]:
+    """The customer's open payments with the folios they hold, oldest first by id."""
+    by_payment: dict[str, list[Holder]] = {}
+    for holder in held.values():
+        if holder.open:
+            by_payment.setdefault(holder.payment_id, []).append(holder)
+    folios = invoice_folios(db, merchant_id, [h.invoice_id for h in held.values() if h.open])
+    found = []
+    for payment_id, parts in sorted(by_payment.items()):
+        amount = Money.zero(parts[0].allocated.currency)
+        for part in parts:
+            amount = amount + part.allocated
+        names = tuple(sorted(folios.get(p.invoice_id, p.invoice_id) for p in parts))
+        found.append(PendingPayment(payment_id, amount, names, parts[0].payment_method))
+    return tuple(found)
+
+
+def _row(line: StatementLine, holder: Holder | None, day: date) -> Row:
+    reasons = tuple(reason_texts(line.decision.reasons, line.invoice.source))
+    if holder is not None and holder.open:
+        reasons = (_("Pago pendiente"),)
+    elif holder is not None:
+        reasons = (_("Pagado, por aplicar: %(amount)s") % {"amount": money_text(holder.allocated)},)
+    issued = line.invoice.issued_on
+    return Row(
+        invoice_id=line.invoice.invoice_id,
+        folio=line.invoice.folio,
+        document=_("Factura"),
+        issued="" if issued is None else date_text(issued),
+        days_overdue=max((day - line.invoice.due_on).days, 0),
+        due=date_text(line.invoice.due_on),
+        balance=line.invoice.balance,
+        balance_text=money_text(line.invoice.balance),
+        overdue=line.overdue,
+        payable=line.decision.payable,
+        reasons=reasons,
+        holder=holder,
+    )
 
 
 def load_account(merchant: MerchantConfig, customer_id: str) -> Account:
     gw = gateway()
     with gw.store.read() as db:
         result = statement(gw.plugins, db, merchant, customer_id)
+        held = holders(db, merchant.id, customer_id)
         rows = tuple(
-            Row(
-                invoice_id=line.invoice.invoice_id,
-                folio=line.invoice.folio,
-                document=_("Factura"),
-                due=date_text(line.invoice.due_on),
-                balance=line.invoice.balance,
-                balance_text=money_text(line.invoice.balance),
-                overdue=line.overdue,
-                payable=line.decision.payable,
-                reasons=tuple(reason_texts(line.decision.reasons)),
-            )
-            for line in result.lines
+            _row(line, held.get(line.invoice.invoice_id), result.as_of) for line in result.lines
         )
         others = tuple(other_documents(db, merchant, customer_id, result.as_of))
+        pending = _pending(db, merchant.id, held)
     own = tuple(row for row in rows if row.payable and row.balance.currency == result.currency)
+    mine = tuple(row for row in rows if row.balance.currency == result.currency)
+    overdue = tuple(r for r in mine if r.overdue)
+    upcoming = tuple(r for r in mine if not r.overdue)
     b = result.balances
+    cur = result.currency
     groups = (
-        Group("total", _("Saldo total"), _("Pagar total"), b.total, own),
+        Group("total", _("Saldo total"), _("Pagar total"), b.total, own, _paid(mine, cur)),
         Group(
             "vencido",
             _("Saldo vencido"),
             _("Pagar vencido"),
             b.overdue,
             tuple(r for r in own if r.overdue),
+            _paid(overdue, cur),
         ),
         Group(
             "por_vencer",
@@ -144,6 +226,7 @@ def load_account(merchant: MerchantConfig, customer_id: str) -> Account:
             _("Pagar por vencer"),
             b.upcoming,
             tuple(r for r in own if not r.overdue),
+            _paid(upcoming, cur),
         ),
     )
     return Account(
@@ -156,6 +239,7 @@ def load_account(merchant: MerchantConfig, customer_id: str) -> Account:
         invoices=rows,
         others=others,
         visible=merchant.settings.customers_see_invoices,
+        pending=pending,
     )
 
 
@@ -167,8 +251,10 @@ class Selection:
 
     @property
     def text(self) -> str:
+        """What the server knows of the selection: a sum only after "Calcular total" (the boxes
+        a browser restores on its own are not known here, so no "nothing selected")."""
         if not self.rows:
-            return _("Ninguna factura seleccionada")
+            return _("Marca las facturas que quieres pagar.")
         if self.total is None:
             return _("Las facturas seleccionadas están en monedas distintas")
         count = len(self.rows)
@@ -181,9 +267,9 @@ class Selection:
 
     @property
     def button(self) -> str:
-        if self.total is None:
-            return _("Pagar")
-        return _("Pagar %(amount)s") % {"amount": money_text(self.total)}
+        """Without JavaScript the button never shows an amount (it could be stale once the boxes
+        change): the next page shows what will be charged, computed when it is sent."""
+        return _("Pagar las facturas marcadas")
 
 
 def make_selection(account: Account, ids: Sequence[str]) -> Selection:

@@ -2,7 +2,9 @@
 token in the path), security headers, the current session, merchant and customer, formatting.
 
 The token in the path is the only identity: ``before_request`` reads it into ``g``, and
-``url_defaults`` puts it back into every ``url_for`` of the blueprint.
+``url_defaults`` puts it back into every ``url_for`` of the blueprint. Every POST must also carry
+the signed nonce of a form this session rendered, and come from this site (``Origin``). Only the
+origins of the merchant's ``portal.frame_ancestors`` may frame the page.
 """
 
 from __future__ import annotations
@@ -11,21 +13,27 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency
-from flask import Blueprint, Response, g
+from flask import Blueprint, Response, g, request
 
 from b2bgateway.money import Money
 from b2bgateway.settings import MerchantConfig
 from b2bgateway.sync import get_customer
 from b2bgateway_web.i18n import gettext as _
 from b2bgateway_web.state import gateway
-from b2bgateway_web.tokens import PortalSession, TokenExpired, TokenInvalid, read_token
+from b2bgateway_web.tokens import (
+    PortalSession,
+    TokenExpired,
+    TokenInvalid,
+    check_form_nonce,
+    read_token,
+)
 
 bp = Blueprint("portal", __name__, url_prefix="/portal", template_folder="templates")
 
-NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 ID = re.compile(r"^[^\s/?#\x00-\x1f\x7f]{1,128}$")
 DECIMAL = re.compile(r"^[0-9]{1,15}(\.[0-9]{1,4})?$")
 MAX_SELECTED = 500  # as the API's invoice_ids
@@ -61,7 +69,8 @@ def _identify() -> None:
     gw = gateway()
     try:
         session = read_token(gw, g.portal_token)
-    except TokenExpired:
+    except TokenExpired as exc:
+        g.portal_return_url = exc.return_url  # authentic: "Obtener un enlace nuevo" goes there
         raise PortalError(
             410,
             _("El enlace venció"),
@@ -91,18 +100,71 @@ def _identify() -> None:
     g.portal = session
     g.locale = session.locale.replace("-", "_")  # the catalog's name (b2bgateway_web.i18n)
     g.merchant = merchant  # the logs name the merchant, as for the API
+    if request.method == "POST":
+        _check_form(merchant, session)
+
+
+def _check_form(merchant: MerchantConfig, session: PortalSession) -> None:
+    """A POST comes from a form this session rendered (its signed nonce) on this site
+    (``Origin``, when the browser sends one: every current browser does on a POST)."""
+    sent = request.headers.get("Origin")
+    if sent is not None and sent.rstrip("/").lower() not in own_origins():
+        raise PortalError(
+            403,
+            _("Formulario no válido"),
+            _("Este formulario no viene de tu página de pagos. Vuelve a entrar desde el portal."),
+        )
+    if not check_form_nonce(merchant, session, request.form.get("nonce", "")):
+        raise PortalError(
+            400,
+            _("Formulario no válido"),
+            _(
+                "El formulario venció o no es válido. Vuelve al estado de cuenta e inténtalo "
+                "de nuevo."
+            ),
+        )
+
+
+def own_origins() -> set[str]:
+    """This site as browsers see it: the configured ``public_url`` and the host they asked."""
+    public = urlsplit(str(gateway().settings.public_url))
+    return {
+        f"{public.scheme}://{public.netloc}".lower(),
+        request.host_url.rstrip("/").lower(),
+    }
+
+
+def content_security_policy(ancestors: list[str], images: str | None = None) -> str:
+    """The page's policy: its own resources only (and the processor's barcode image, when a
+    voucher shows one); framed by ``ancestors`` or by nobody."""
+    framers = " ".join(ancestors) if ancestors else "'none'"
+    extra = "" if images is None else f" {images}"
+    return (
+        f"default-src 'self'; img-src 'self' data:{extra}; object-src 'none'; base-uri 'none'; "
+        f"frame-ancestors {framers}"
+    )
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 @bp.after_request
 def _headers(response: Response) -> Response:
-    # The token is in the URL: never send it on as a Referer (the processor's page, links), never
-    # keep the page (balances) in a shared cache.
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # The token is in the URL: never send it on as a Referer to another site (the processor's
+    # page, links), never keep the page (balances) in a shared cache. "same-origin", not
+    # "no-referrer": with the latter browsers send "Origin: null" on the page's own POSTs.
+    response.headers["Referrer-Policy"] = "same-origin"
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'"
-    )
+    found = g.get("merchant")
+    ancestors = [] if found is None else found.settings.portal.frame_ancestors
+    hosts = [g.get("portal_img_src"), None if found is None else found.settings.portal.logo_url]
+    images = " ".join(sorted({_origin_of(url) for url in hosts if url})) or None
+    response.headers["Content-Security-Policy"] = content_security_policy(ancestors, images)
+    if not ancestors:  # browsers without frame-ancestors: X-Frame-Options
+        response.headers["X-Frame-Options"] = "DENY"
     return response
 
 

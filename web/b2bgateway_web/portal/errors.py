@@ -28,7 +28,7 @@ def _error_page(status: int, title: str, message: str) -> ResponseReturnValue:
         title=title,
         message=message,
         home_url=home_url,
-        return_url=None if session is None else session.return_url,
+        return_url=g.get("portal_return_url") if session is None else session.return_url,
     )
     return html, status
 

@@ -6,9 +6,9 @@ models), then one module per page (``views`` home, ``order``, ``payments``) and 
 
 from __future__ import annotations
 
-from b2bgateway_web.portal import errors, order, payments, views
+from b2bgateway_web.portal import errors, history, order, payments, views
 from b2bgateway_web.portal.base import bp
 
-ROUTES = (views, order, payments, errors)  # imported for their routes, in this order
+ROUTES = (views, order, payments, history, errors)  # imported for their routes, in this order
 
 __all__ = ["bp"]

@@ -14,10 +14,13 @@ from b2bgateway_web.i18n import N_
 from b2bgateway_web.i18n import gettext as _
 
 __all__ = [
+    "CONFIRMING",
     "DOCUMENT_TYPES",
     "FAILURES",
     "FINAL",
+    "ORDER_PAID",
     "REASONS",
+    "SOURCES",
     "STATUSES",
     "UNKNOWN_FAILURE",
     "UNKNOWN_REASON",
@@ -40,7 +43,7 @@ REASONS: dict[str, str] = {
     Reason.INVOICES_MODULE_HIDDEN: N_("Las facturas no están disponibles en el portal"),
     Reason.INVOICE_PAYMENTS_DISABLED: N_("El pago de facturas en línea no está activado"),
     Reason.NOT_AN_INVOICE: N_("No es una factura"),
-    Reason.UNSUPPORTED_SOURCE: N_("Documento de otro módulo"),
+    Reason.UNSUPPORTED_SOURCE: N_("Documento de otro sistema de tu proveedor; págalo con él"),
     Reason.NO_BALANCE: N_("Sin saldo"),
     Reason.PAYMENT_REGISTERED: N_("Ya tiene un pago registrado"),
     Reason.PAYMENT_PENDING: N_("Tiene un pago pendiente (transferencia o depósito)"),
@@ -48,6 +51,12 @@ REASONS: dict[str, str] = {
 }
 #: A code a plugin added that this page does not know.
 UNKNOWN_REASON = N_("No se puede pagar en línea")
+
+#: Where a document comes from (its ``source``), for "Cargo de cuentas por cobrar; ..."
+SOURCES = {
+    "cuentas_por_cobrar": N_("Cargo de cuentas por cobrar; págalo directamente con tu proveedor"),
+    "punto_de_venta": N_("Venta de mostrador; págala directamente con tu proveedor"),
+}
 
 DOCUMENT_TYPES = {
     "factura": N_("Factura"),
@@ -58,8 +67,11 @@ DOCUMENT_TYPES = {
 #: status -> (title, explanation)
 STATUSES: dict[str, tuple[str, str]] = {
     PaymentStatus.REQUIRES_ACTION: (
-        N_("Esperando tu confirmación"),
-        N_("Completa el pago en la página del procesador. Esta página se actualiza sola."),
+        N_("Pago pendiente"),
+        N_(
+            "Aún no terminas este pago. Continúa con el pago, o cancélalo para que tus facturas "
+            "queden libres de inmediato."
+        ),
     ),
     PaymentStatus.PROCESSING: (
         N_("Procesando el pago"),
@@ -86,6 +98,13 @@ STATUSES: dict[str, tuple[str, str]] = {
         ),
     ),
 }
+#: An order's payment, once approved: nothing to do with invoices.
+ORDER_PAID = N_("Gracias. Tu pago quedó registrado y tu proveedor ya puede procesar tu pedido.")
+#: Back from the processor's page, while its answer is being confirmed.
+CONFIRMING = (
+    N_("Confirmando tu pago…"),
+    N_("Estamos confirmando tu pago con el procesador. Esta página se actualiza sola."),
+)
 FINAL = frozenset(
     {
         PaymentStatus.SUCCEEDED,
@@ -108,9 +127,16 @@ FAILURES = {
 UNKNOWN_FAILURE = N_("El procesador no aprobó el pago.")
 
 
-def reason_texts(codes: Iterable[str]) -> list[str]:
-    """Each reason code once, in the customer's words (a code a plugin added: the generic one)."""
-    return [_(REASONS.get(code, UNKNOWN_REASON)) for code in dict.fromkeys(codes)]
+def reason_texts(codes: Iterable[str], source: str | None = None) -> list[str]:
+    """Each reason code once, in the customer's words (a code a plugin added: the generic one);
+    with the document's ``source``, "another module" says which one."""
+    texts = []
+    for code in dict.fromkeys(codes):
+        if code == Reason.UNSUPPORTED_SOURCE and source in SOURCES:
+            texts.append(_(SOURCES[source]))
+        else:
+            texts.append(_(REASONS.get(code, UNKNOWN_REASON)))
+    return texts
 
 
 def document_text(document_type: str) -> str:

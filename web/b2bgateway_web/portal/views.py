@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import secrets
 from collections.abc import Iterable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -33,27 +32,32 @@ from b2bgateway.errors import (
 from b2bgateway.interface import PaymentStatus
 from b2bgateway.money import Money
 from b2bgateway_web.i18n import gettext as _
+from b2bgateway_web.i18n import ngettext
 from b2bgateway_web.portal.account import load_account, make_selection
 from b2bgateway_web.portal.base import (
     DECIMAL,
     ID,
     MAX_SELECTED,
-    NONCE,
     bp,
     customer,
     merchant,
     money_text,
     portal_session,
 )
+from b2bgateway_web.portal.methods import Choice, choice_page, chosen, offer
 from b2bgateway_web.portal.texts import reason_texts
 from b2bgateway_web.state import gateway
-from b2bgateway_web.tokens import portal_url, refreshed
+from b2bgateway_web.tokens import form_nonce, portal_url, refreshed
 
 log = logging.getLogger(__name__)
 
+#: With more invoices than this, the list offers search by folio and sorting (with JavaScript).
+LONG_LIST = 10
+
 
 def new_nonce() -> str:
-    return secrets.token_urlsafe(16)
+    """The signed nonce of one rendered form (checked on every POST by ``base``)."""
+    return form_nonce(merchant(), portal_session())
 
 
 def idempotency_key(purpose: str, nonce: str, parts: Iterable[str]) -> str:
@@ -86,10 +90,12 @@ def _render_home(
 
 def common() -> dict[str, Any]:
     return {
+        "supplier": merchant().settings.portal,
         "customer": customer(),
         "return_url": portal_session().return_url,
         "money": money_text,
         "max_selected": MAX_SELECTED,
+        "long_list": LONG_LIST,
     }
 
 
@@ -137,13 +143,7 @@ def _shown_amount(ids: Sequence[str]) -> str | None:
 
 
 def _pay_invoices(selected: Sequence[str]) -> ResponseReturnValue:
-    nonce = request.form.get("nonce", "")
-    if not NONCE.match(nonce):
-        return _render_home(
-            selected=selected,
-            message=_("El formulario no es válido. Vuelve a seleccionar y a pagar."),
-            status=400,
-        )
+    nonce = request.form.get("nonce", "")  # signed and checked before any view runs
     ids = list(dict.fromkeys(value for value in selected if ID.match(value)))
     if not ids:
         return _render_home(message=_("Selecciona al menos una factura para pagar."), status=422)
@@ -159,14 +159,22 @@ def _pay_invoices(selected: Sequence[str]) -> ResponseReturnValue:
             message=_("La página cambió mientras pagabas. Revisa tu selección y vuelve a pagar."),
             status=409,
         )
+    choice = chosen(offer())
+    # Without JavaScript the list's button cannot show the sum of what is ticked now: such a
+    # payment is confirmed on the next page, with the amount computed when it is sent.
+    confirmed = "importe" in request.form or request.form.get("vivo") == "1"
+    if choice is None or not confirmed:
+        return _confirm_invoices(ids, nonce)
     request_ = service.CheckoutRequest(
         customer_id=portal_session().customer_id,
         purpose="invoices",
-        idempotency_key=idempotency_key("invoices", nonce, sorted(ids)),
+        idempotency_key=idempotency_key("invoices", nonce, [*sorted(ids), *key_parts(choice)]),
         invoice_ids=ids,
         expected_amount=expected,
         token=None,  # the processor's hosted / redirect flow: no card data on this page
         return_url=processor_return_url(),
+        payment_method=choice.method,
+        installments=choice.installments,
     )
     try:
         payment = service.checkout(gateway(), merchant(), request_)
@@ -176,11 +184,36 @@ def _pay_invoices(selected: Sequence[str]) -> ResponseReturnValue:
     return after_checkout(payment)
 
 
+def key_parts(choice: Choice) -> list[str]:
+    """The method and MSI are part of what a form pays: another choice is another payment."""
+    return [choice.method, str(choice.installments or 1)]
+
+
+def _confirm_invoices(ids: Sequence[str], nonce: str) -> ResponseReturnValue:
+    """ "¿Cómo quieres pagar?" for these invoices, with their sum as it is now."""
+    selection = make_selection(load_account(merchant(), portal_session().customer_id), ids)
+    if selection.total is None:
+        message = _("Selecciona al menos una factura que se pueda pagar en línea.")
+        return _render_home(selected=ids, message=message, status=422)
+    folios = [row.folio for row in selection.rows]
+    what = ngettext("Factura %(folios)s", "Facturas %(folios)s", len(folios)) % {
+        "folios": ", ".join(folios)
+    }
+    hidden = [("facturas", " ".join(selection.ids)), ("importe", str(selection.total.amount))]
+    return choice_page(
+        action=url_for(".home"),
+        amount=selection.total,
+        what=what,
+        hidden=hidden,
+        nonce=nonce,
+        common=common(),
+    )
+
+
 def checkout_problem(exc: GatewayError) -> tuple[str, int]:
     """What the customer reads when a checkout is refused (the page is shown again)."""
     if isinstance(exc, NotPayable):
-        reasons = "; ".join(reason_texts(exc.reasons))
-        return _("No se puede pagar en línea: %(reasons)s.") % {"reasons": reasons}, 422
+        return _("No se puede pagar en línea: %(reasons)s.") % {"reasons": _named(exc)}, 422
     if isinstance(exc, AmountChanged):
         amount = exc.extra.get("amount")
         currency = exc.extra.get("currency")
@@ -215,6 +248,23 @@ def checkout_problem(exc: GatewayError) -> tuple[str, int]:
         )
     log.error("portal checkout failed: %s: %s", exc.code, exc.detail)
     return _("No pudimos iniciar el pago. Intenta de nuevo en unos minutos."), 502
+
+
+def _named(exc: NotPayable) -> str:
+    """The reasons, each with the folios it concerns (``A-1001: Ya tiene un pago registrado``)."""
+    items = exc.extra.get("invoices")
+    if not isinstance(items, list) or not items:
+        return "; ".join(reason_texts(exc.reasons))
+    folios = {
+        row.invoice_id: row.folio
+        for row in load_account(merchant(), customer().customer_id).invoices
+    }
+    parts = []
+    for item in items:
+        if isinstance(item, dict) and item.get("reasons"):
+            name = folios.get(str(item.get("invoice_id")), str(item.get("invoice_id")))
+            parts.append(f"{name}: " + ", ".join(reason_texts(item["reasons"])))
+    return "; ".join(parts) or "; ".join(reason_texts(exc.reasons))
 
 
 def processor_return_url() -> str:
