@@ -34,6 +34,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from b2bgateway.errors import ConfigurationError
 from b2bgateway.interface import INSTALLMENT_COUNTS
 from b2bgateway.money import currencies
+from b2bgateway.throttle import FailedAuthSettings
 
 if TYPE_CHECKING:
     from b2bgateway.plugins import Plugins, Processor
@@ -209,6 +210,7 @@ class Settings(BaseSettings):
         "http://127.0.0.1:8000"
     )  # how processors and browsers reach us
     disabled_plugins: list[str] = Field(default_factory=list)
+    failed_auth: FailedAuthSettings = Field(default_factory=FailedAuthSettings)
     merchants: dict[str, MerchantSettings] = Field(default_factory=dict)
 
     @classmethod

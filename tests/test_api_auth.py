@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from b2bgateway.settings import MerchantSettings, Settings
+from b2bgateway.throttle import FailedAuthSettings
 
 API_KEY = "sk_test_merchant_a"  # acme: sandbox processor, order and invoice payments on
 OTHER_API_KEY = "sk_test_merchant_b"  # globex: no processor
@@ -119,7 +120,13 @@ def settings(settings: Settings, tmp_path) -> Settings:
             }
         },
     )
-    return settings.model_copy(update={"merchants": {**settings.merchants, "initech": initech}})
+    # Each test here sends many wrong keys from one address: throttling has its own tests.
+    return settings.model_copy(
+        update={
+            "merchants": {**settings.merchants, "initech": initech},
+            "failed_auth": FailedAuthSettings(limit=1000),
+        }
+    )
 
 
 @pytest.fixture

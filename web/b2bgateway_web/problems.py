@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from b2bgateway.database import MAYBE_UNAVAILABLE, is_unavailable
-from b2bgateway.errors import DatabaseUnavailable, GatewayError
+from b2bgateway.errors import DatabaseUnavailable, GatewayError, TooManyFailedAuthentications
 
 log = logging.getLogger(__name__)
 bp = Blueprint("problems", __name__)
@@ -63,6 +63,8 @@ def _gateway_problem(exc: GatewayError) -> Response:
         response.headers["WWW-Authenticate"] = 'Bearer realm="b2bgateway"'
     if exc.status == 503:
         response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+    if isinstance(exc, TooManyFailedAuthentications):
+        response.headers["Retry-After"] = str(exc.retry_after)
     return response
 
 

@@ -15,13 +15,14 @@ import orjson
 from flask import Blueprint, Response, g, request
 from pydantic import BaseModel, ValidationError
 
-from b2bgateway import idempotency
+from b2bgateway import idempotency, throttle
 from b2bgateway.database import MAYBE_UNAVAILABLE, Store
 from b2bgateway.errors import (
     BadRequest,
     GatewayError,
     InvalidRequest,
     NotFound,
+    TooManyFailedAuthentications,
     Unauthorized,
     UnsupportedMediaType,
 )
@@ -38,13 +39,21 @@ v1 = Blueprint("v1", __name__, url_prefix="/v1")
 
 @v1.before_request
 def authenticate() -> None:
-    """``Authorization: Bearer <key>``: the key decides the merchant. Missing or wrong: 401."""
+    """``Authorization: Bearer <key>``: the key decides the merchant. Missing or wrong: 401.
+    An address that sent too many wrong keys is refused, key or not, for a while: 429 with
+    ``Retry-After`` (:mod:`b2bgateway.throttle`)."""
+    gw = gateway()
+    address = request.remote_addr or "unknown"
+    wait = throttle.blocked_for(gw.store, address)
+    if wait is not None:
+        raise TooManyFailedAuthentications(wait)
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise Unauthorized("send Authorization: Bearer <your API key>")
-    merchant = gateway().merchant_for_api_key(key.strip())
+    merchant = gw.merchant_for_api_key(key.strip())
     if merchant is None:
+        throttle.record_failure(gw.store, address, gw.settings.failed_auth)
         raise Unauthorized("the API key is not valid")
     g.merchant = merchant
     check_path_ids(request.view_args)
