@@ -8,6 +8,7 @@ without anyone remembering to add it here.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -43,7 +44,7 @@ def fill(rule: str, values: dict[str, str]) -> str:
     """The rule's path with each ``<name>`` (or ``<converter:name>``) replaced by its value."""
     path = rule
     for name, value in values.items():
-        path = path.replace(f"<{name}>", value).replace(f"<string:{name}>", value)
+        path = re.sub(rf"<(?:\w+:)?{name}>", value, path)
     assert "<" not in path, f"{rule}: no value for a parameter; add it to the table"
     return path
 

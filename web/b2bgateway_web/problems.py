@@ -44,7 +44,11 @@ def problem_for(exc: BaseException) -> Response:
         return validation_problem(exc)
     if isinstance(exc, HTTPException):
         code = (exc.name or "error").lower().replace(" ", "_")
-        return problem(exc.code or 500, code, exc.name or "Error", exc.description or "")
+        response = problem(exc.code or 500, code, exc.name or "Error", exc.description or "")
+        for name, value in exc.get_headers():  # a 405's Allow (RFC 9110)
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
     if isinstance(exc, MAYBE_UNAVAILABLE) and is_unavailable(exc):
         # Out of connections, restarting, unreachable: nothing of the failed transaction was
         # committed, so the client may retry (with the same Idempotency-Key where it sent one).

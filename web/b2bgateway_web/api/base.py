@@ -27,6 +27,7 @@ from b2bgateway.errors import (
     UnsupportedMediaType,
 )
 from b2bgateway.settings import MerchantConfig
+from b2bgateway_web.api.schemas import ID_MAX_LENGTH, ID_PATTERN
 from b2bgateway_web.problems import problem, problem_for
 from b2bgateway_web.state import gateway
 
@@ -59,13 +60,14 @@ def authenticate() -> None:
     check_path_ids(request.view_args)
 
 
-_ID = re.compile(r"^[^\s/?#\x00-\x1f\x7f]{1,128}$")
+_ID = re.compile(ID_PATTERN)
 
 
 def check_path_ids(values: dict[str, Any] | None) -> None:
     """Ids in the path follow the rules of ids in bodies (1-128 characters, no spaces)."""
     for name, value in (values or {}).items():
-        if name.endswith("_id") and not _ID.match(str(value)):
+        text = str(value)
+        if name.endswith("_id") and not (len(text) <= ID_MAX_LENGTH and _ID.fullmatch(text)):
             if name == "payment_id":
                 raise NotFound(f"payment {value!r} not found")
             raise InvalidRequest(
