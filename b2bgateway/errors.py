@@ -41,6 +41,7 @@ __all__ = [
     "ProcessorUnavailable",
     "RefundNotAllowed",
     "RequiredByProcessor",
+    "TooManyFailedAuthentications",
     "Unauthorized",
     "UnsupportedMediaType",
     "UnsupportedRequest",
@@ -134,6 +135,21 @@ class Unauthorized(GatewayError):
     code = "unauthorized"
     status = 401
     title = "Unauthorized"
+
+
+class TooManyFailedAuthentications(GatewayError):
+    """This client address sent too many wrong API keys: every request of it is refused for
+    ``retry_after`` seconds (``b2bgateway.throttle``)."""
+
+    code = "too_many_failed_authentications"
+    status = 429
+    title = "Too many failed authentications"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"too many wrong API keys from this address; retry in {retry_after} seconds"
+        )
+        self.retry_after = retry_after
 
 
 class BadRequest(GatewayError):

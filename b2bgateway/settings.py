@@ -36,6 +36,7 @@ from b2bgateway.interface import INSTALLMENT_COUNTS
 from b2bgateway.money import currencies
 from b2bgateway.plugins import webhook_secret_fields
 from b2bgateway.portal_settings import PortalSettings
+from b2bgateway.throttle import FailedAuthSettings
 
 if TYPE_CHECKING:
     from b2bgateway.plugins import Plugins, Processor
@@ -214,6 +215,7 @@ class Settings(BaseSettings):
     )  # how processors and browsers reach us
     disabled_plugins: list[str] = Field(default_factory=list)
     metrics_token: SecretStr | None = Field(default=None, min_length=16)  # /metrics' Bearer
+    failed_auth: FailedAuthSettings = Field(default_factory=FailedAuthSettings)
     merchants: dict[str, MerchantSettings] = Field(default_factory=dict)
 
     @classmethod

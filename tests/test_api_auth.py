@@ -8,6 +8,7 @@ without anyone remembering to add it here.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from b2bgateway.settings import MerchantSettings, Settings
+from b2bgateway.throttle import FailedAuthSettings
 
 API_KEY = "sk_test_merchant_a"  # acme: sandbox processor, order and invoice payments on
 OTHER_API_KEY = "sk_test_merchant_b"  # globex: no processor
@@ -42,7 +44,7 @@ def fill(rule: str, values: dict[str, str]) -> str:
     """The rule's path with each ``<name>`` (or ``<converter:name>``) replaced by its value."""
     path = rule
     for name, value in values.items():
-        path = path.replace(f"<{name}>", value).replace(f"<string:{name}>", value)
+        path = re.sub(rf"<(?:\w+:)?{name}>", value, path)
     assert "<" not in path, f"{rule}: no value for a parameter; add it to the table"
     return path
 
@@ -119,7 +121,13 @@ def settings(settings: Settings, tmp_path) -> Settings:
             }
         },
     )
-    return settings.model_copy(update={"merchants": {**settings.merchants, "initech": initech}})
+    # Each test here sends many wrong keys from one address: throttling has its own tests.
+    return settings.model_copy(
+        update={
+            "merchants": {**settings.merchants, "initech": initech},
+            "failed_auth": FailedAuthSettings(limit=1000),
+        }
+    )
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from b2bgateway.portal_settings import PortalSettings
 from b2bgateway.rules import Reason
 from b2bgateway.sandbox.settings import SandboxSettings
 from b2bgateway.settings import ExpirySettings, MerchantSettings, Settings
+from b2bgateway.throttle import FailedAuthSettings
 from b2bgateway_web import problems
 from b2bgateway_web.api.openapi import build
 from b2bgateway_web.i18n import translations
@@ -351,6 +352,7 @@ def test_every_outbound_event_type_is_documented():
         (MerchantSettings, "`[merchants.<id>]`"),
         (ExpirySettings, "`[merchants.<id>.expiry]`"),
         (PortalSettings, "`[merchants.<id>.portal]`"),
+        (FailedAuthSettings, "`[failed_auth]`"),
         (SandboxSettings, "`[merchants.<id>.processors.<name>]`"),
     ],
 )
@@ -399,7 +401,15 @@ def test_the_guides_order_checkout_is_answered_as_shown(client, demo):
     assert "/sandbox/acme/charges/" in payment["next_action"]["url"]  # the demo's is "demo"
 
 
-SKIPPED = {".git", ".venv", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
+SKIPPED = {
+    ".git",
+    ".venv",
+    "node_modules",
+    "__pycache__",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".pytest_cache",
+}
 TEXT = {".md", ".py", ".toml", ".txt", ".cfg", ".ini", ".yaml", ".yml", ".html", ".po", ".pot", ""}
 
 

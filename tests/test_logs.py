@@ -58,3 +58,31 @@ def test_a_health_check_logs_nothing_of_its_own(client, caplog):
     with caplog.at_level(logging.DEBUG):
         assert client.get("/healthz").status_code == 200
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO] == []
+
+
+def test_no_request_adds_a_line_to_the_application_log(app, client):
+    """A path with a Unicode line break (U+2028, U+2029, NEL) stays inside its JSON line for
+    readers that split on them too (issue 16 item 1; the access log escapes all non-ASCII)."""
+    lines = []
+
+    class Capture(logging.Handler):
+        def emit(self, record):
+            lines.append(JsonFormatter().format(record))
+
+    @app.get("/v1/_log_probe/<path:rest>")
+    def probe(rest):
+        logging.getLogger("b2bgateway.test").warning("probe: páginas")
+        return {"ok": True}
+
+    handler = Capture()
+    logging.getLogger().addHandler(handler)
+    try:
+        forged = "%E2%80%A8ALERT%20refund%20it%E2%80%A9ALERT%C2%85ALERT"
+        client.get(f"/v1/_log_probe/{forged}", headers={"Authorization": "Bearer x"})
+    finally:
+        logging.getLogger().removeHandler(handler)
+    [line] = [line for line in lines if "probe" in line]
+    assert line.splitlines() == [line]
+    entry = json.loads(line)
+    assert entry["path"].count("ALERT") == 3
+    assert entry["message"] == "probe: páginas"  # Spanish stays readable

@@ -33,6 +33,7 @@ from sqlalchemy.types import TypeDecorator
 from b2bgateway.money import Money
 
 __all__ = [
+    "AuthFailure",
     "Base",
     "Customer",
     "IdempotencyRecord",
@@ -505,3 +506,14 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class AuthFailure(Base):
+    """Wrong API keys from one client address in the current window (``b2bgateway.throttle``)."""
+
+    __tablename__ = "auth_failures"
+
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    window_started: Mapped[datetime] = mapped_column(UTCDateTime)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

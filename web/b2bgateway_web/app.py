@@ -39,6 +39,11 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = 16 * 1024 * 1024  # a 10,000-invoice batch fits
     gw = gateway or Gateway.build(settings, plugins)
     state.init_app(app, gw)
+    hops = gw.settings.failed_auth.trusted_proxies
+    if hops:  # the client's address is the one that many proxies back in X-Forwarded-For
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops)  # type: ignore[method-assign]
 
     from flask_swagger_ui import get_swaggerui_blueprint
 

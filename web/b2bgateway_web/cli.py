@@ -15,6 +15,7 @@ import click
 from b2bgateway import database as db
 from b2bgateway.errors import ConfigurationError
 from b2bgateway.gateway import Gateway
+from b2bgateway.keys import weak_key_warnings
 from b2bgateway.settings import config_path
 from b2bgateway_web.web_plugins import PluginCommands
 
@@ -55,6 +56,8 @@ def _check_ready(gw: Gateway) -> None:
         k.get_secret_value() == "sk_demo_123" for k in gw.merchants["demo"].settings.api_keys
     ):
         log.warning("running the built-in demo merchant (key sk_demo_123): not for production")
+    for line in weak_key_warnings(gw.settings):
+        log.warning("%s", line)
 
 
 @main.command()
@@ -188,6 +191,7 @@ def config_check() -> None:
             for m in merchants
             if m.settings.processor
         }
+        warnings = weak_key_warnings(gw.settings)
     source = config_path() or "built-in demo defaults"
     click.echo(f"configuration OK ({source}); database {dialect}")
     for merchant in merchants:
@@ -201,6 +205,8 @@ def config_check() -> None:
             click.echo(
                 f"    webhooks: {webhooks[merchant.id]}{_webhook_note(webhooks[merchant.id])}"
             )
+    for line in warnings:
+        click.echo(f"  warning: {line}")
 
 
 def _webhook_note(url: str) -> str:
@@ -212,6 +218,30 @@ def _webhook_note(url: str) -> str:
         "refuse a payment that names it; set public_url to the gateway's public https address, "
         "and see the processor plugin's README for its dashboard webhook setting)"
     )
+
+
+@main.group("keys")
+def keys_group() -> None:
+    """Merchants' API keys."""
+
+
+@keys_group.command("generate")
+@click.option(
+    "--prefix",
+    default="sk_live_",
+    show_default=True,
+    help="Text before the random part (letters, digits and _, at most 32).",
+)
+def keys_generate(prefix: str) -> None:
+    """Print a new API key: the prefix and 32 random letters and digits (about 190 bits). Add
+    it to the merchant's api_keys beside the old one, move the portal to it, then remove the
+    old one (docs/operations.md, API keys)."""
+    from b2bgateway.keys import generate
+
+    try:
+        click.echo(generate(prefix))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--prefix") from None
 
 
 @main.command()
@@ -313,7 +343,7 @@ def worker(interval: float, older_than: int, expire_after: int, once: bool) -> N
     """
     import time
 
-    from b2bgateway import idempotency
+    from b2bgateway import idempotency, throttle
     from b2bgateway.notifications import deliver_due
     from b2bgateway_web import metrics
 
@@ -342,6 +372,7 @@ def worker(interval: float, older_than: int, expire_after: int, once: bool) -> N
                         sent.dead,
                     )
                 if started - last_purge > 3600:
+                    throttle.purge(gw.store, gw.settings.failed_auth)
                     purged = idempotency.purge(gw.store)
                     last_purge = started
                     if purged:

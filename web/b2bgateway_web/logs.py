@@ -23,6 +23,9 @@ def redact_path(path: str) -> str:
     return _PORTAL_TOKEN.sub("/portal/<token>", path)
 
 
+#: json.dumps escapes the ASCII controls; these three end a line too for readers that split on
+#: Unicode line boundaries (Python's splitlines, JavaScript): escaped the same way (still JSON).
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _PAYMENT_IN_PATH = re.compile(r"/v1/payments/(pay_[0-9a-f]+)")
 
@@ -53,7 +56,7 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+        return json.dumps(entry, ensure_ascii=False).translate(_LINE_BREAKS)
 
 
 class _AlembicChatter(logging.Filter):

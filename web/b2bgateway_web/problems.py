@@ -15,7 +15,12 @@ from werkzeug import exceptions as http
 from werkzeug.exceptions import HTTPException
 
 from b2bgateway.database import MAYBE_UNAVAILABLE, is_unavailable
-from b2bgateway.errors import DatabaseUnavailable, GatewayError, error_codes
+from b2bgateway.errors import (
+    DatabaseUnavailable,
+    GatewayError,
+    TooManyFailedAuthentications,
+    error_codes,
+)
 
 log = logging.getLogger(__name__)
 bp = Blueprint("problems", __name__)
@@ -72,7 +77,13 @@ def problem_for(exc: BaseException) -> Response:
     if isinstance(exc, ValidationError):
         return validation_problem(exc)
     if isinstance(exc, HTTPException):
-        return problem(exc.code or 500, http_code(exc), exc.name or "Error", exc.description or "")
+        response = problem(
+            exc.code or 500, http_code(exc), exc.name or "Error", exc.description or ""
+        )
+        for name, value in exc.get_headers():  # a 405's Allow (RFC 9110)
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
     if isinstance(exc, MAYBE_UNAVAILABLE) and is_unavailable(exc):
         # Out of connections, restarting, unreachable: nothing of the failed transaction was
         # committed, so the client may retry (with the same Idempotency-Key where it sent one).
@@ -91,6 +102,8 @@ def _gateway_problem(exc: GatewayError) -> Response:
         response.headers["WWW-Authenticate"] = 'Bearer realm="b2bgateway"'
     if exc.status == 503:
         response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+    if isinstance(exc, TooManyFailedAuthentications):
+        response.headers["Retry-After"] = str(exc.retry_after)
     return response
 
 

@@ -15,17 +15,19 @@ import orjson
 from flask import Blueprint, Response, g, request
 from pydantic import BaseModel, ValidationError
 
-from b2bgateway import idempotency
+from b2bgateway import idempotency, throttle
 from b2bgateway.database import MAYBE_UNAVAILABLE, Store
 from b2bgateway.errors import (
     BadRequest,
     GatewayError,
     InvalidRequest,
     NotFound,
+    TooManyFailedAuthentications,
     Unauthorized,
     UnsupportedMediaType,
 )
 from b2bgateway.settings import MerchantConfig
+from b2bgateway_web.api.schemas import ID_MAX_LENGTH, ID_PATTERN
 from b2bgateway_web.problems import problem, problem_for
 from b2bgateway_web.state import gateway
 
@@ -38,25 +40,34 @@ v1 = Blueprint("v1", __name__, url_prefix="/v1")
 
 @v1.before_request
 def authenticate() -> None:
-    """``Authorization: Bearer <key>``: the key decides the merchant. Missing or wrong: 401."""
+    """``Authorization: Bearer <key>``: the key decides the merchant. Missing or wrong: 401.
+    An address that sent too many wrong keys is refused, key or not, for a while: 429 with
+    ``Retry-After`` (:mod:`b2bgateway.throttle`)."""
+    gw = gateway()
+    address = request.remote_addr or "unknown"
+    wait = throttle.blocked_for(gw.store, address)
+    if wait is not None:
+        raise TooManyFailedAuthentications(wait)
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise Unauthorized("send Authorization: Bearer <your API key>")
-    merchant = gateway().merchant_for_api_key(key.strip())
+    merchant = gw.merchant_for_api_key(key.strip())
     if merchant is None:
+        throttle.record_failure(gw.store, address, gw.settings.failed_auth)
         raise Unauthorized("the API key is not valid")
     g.merchant = merchant
     check_path_ids(request.view_args)
 
 
-_ID = re.compile(r"^[^\s/?#\x00-\x1f\x7f]{1,128}$")
+_ID = re.compile(ID_PATTERN)
 
 
 def check_path_ids(values: dict[str, Any] | None) -> None:
     """Ids in the path follow the rules of ids in bodies (1-128 characters, no spaces)."""
     for name, value in (values or {}).items():
-        if name.endswith("_id") and not _ID.match(str(value)):
+        text = str(value)
+        if name.endswith("_id") and not (len(text) <= ID_MAX_LENGTH and _ID.fullmatch(text)):
             if name == "payment_id":
                 raise NotFound(f"payment {value!r} not found")
             raise InvalidRequest(

@@ -54,7 +54,7 @@ def put_customer(customer_id: str) -> Response:
 
 
 @bp.get("/<customer_id>")
-@operation(summary="A customer", responses={200: CustomerOut}, errors=(404,), tags=("sync",))
+@operation(summary="A customer", responses={200: CustomerOut}, errors=(404, 422), tags=("sync",))
 def get_customer_view(customer_id: str) -> Response:
     with gateway().store.read() as session:
         customer = get_customer(session, current_merchant().id, customer_id)

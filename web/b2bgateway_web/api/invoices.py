@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response
+from flask.blueprints import BlueprintSetupState
+from werkzeug.routing import BaseConverter
 
 from b2bgateway import sync
 from b2bgateway.database import Session
@@ -22,6 +24,21 @@ from b2bgateway_web.api.schemas import InvoiceBatchIn, InvoiceIn, money
 from b2bgateway_web.state import gateway
 
 bp = Blueprint("invoices", __name__, url_prefix="/invoices")
+
+
+class InvoiceIdConverter(BaseConverter):
+    """``<invoice_id:...>``: any path segment but ``batch`` (see ``schemas.InvoiceId``), so that
+    /invoices/batch is the batch endpoint's alone: GET and PUT on it are a 405 whose ``Allow``
+    says POST, not an invoice named "batch". In the regex (not only in ``to_python``): the router
+    lists a rule's methods in ``Allow`` before it converts."""
+
+    regex = r"(?!batch\Z)[^/]+"
+    part_isolating = True
+
+
+@bp.record_once
+def _register_converter(state: BlueprintSetupState) -> None:  # before the rules below
+    state.app.url_map.converters["invoice_id"] = InvoiceIdConverter
 
 
 def _data(invoice_id: str, item: InvoiceIn) -> InvoiceData:
@@ -59,12 +76,12 @@ def _check_customers(session: Session, merchant_id: str, items: list[tuple[int, 
         )
 
 
-@bp.put("/<invoice_id>")
+@bp.put("/<invoice_id:invoice_id>")
 @operation(
     summary="Create or update an invoice",
     body=InvoiceIn,
     responses={200: InvoiceOut, 201: InvoiceOut},
-    errors=(422,),
+    errors=(405, 422),
     tags=("sync",),
 )
 def put_invoice(invoice_id: str) -> Response:
@@ -119,11 +136,11 @@ def batch() -> Response:
     return json_response({"created": created, "updated": updated})
 
 
-@bp.get("/<invoice_id>")
+@bp.get("/<invoice_id:invoice_id>")
 @operation(
     summary="An invoice, with whether it can be paid online and why not",
     responses={200: InvoiceOut},
-    errors=(404,),
+    errors=(404, 405, 422),
     tags=("sync",),
 )
 def get_invoice_view(invoice_id: str) -> Response:

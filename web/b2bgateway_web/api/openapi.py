@@ -7,11 +7,12 @@ import re
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
 from b2bgateway_web.api.base import Operation, json_response
 from b2bgateway_web.api.responses import Problem
+from b2bgateway_web.api.schemas import Id, InvoiceId
 
 bp = Blueprint("openapi", __name__)
 
@@ -21,6 +22,7 @@ _STATUS_TEXT = {
     400: "Bad request",
     401: "Unauthorized",
     404: "Not found",
+    405: "Method not allowed (/v1/invoices/batch takes POST only)",
     409: "Conflict",
     415: "Unsupported media type",
     422: "Unprocessable",
@@ -72,9 +74,29 @@ def _components(operations: list[tuple[str, str, str, Operation]]) -> dict[str, 
     return components
 
 
+#: The schema of each path parameter: an id follows the rule of ids in bodies (a path id the
+#: rule refuses is a 422 or, for a payment, a 404: both documented), an invoice id is not "batch".
+_PATH_SCHEMAS: dict[str, dict[str, Any]] = {
+    "invoice_id": TypeAdapter(InvoiceId).json_schema(),
+    "*_id": TypeAdapter(Id).json_schema(),
+    "processor": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 64,
+        "pattern": "^[A-Za-z0-9_.-]+$",
+    },
+}
+
+
+def _path_schema(name: str) -> dict[str, Any]:
+    if name in _PATH_SCHEMAS:
+        return _PATH_SCHEMAS[name]
+    return _PATH_SCHEMAS["*_id"] if name.endswith("_id") else {"type": "string", "minLength": 1}
+
+
 def _parameters(names: list[str], op: Operation, components: dict[str, Any]) -> list[Any]:
     parameters: list[Any] = [
-        {"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in names
+        {"name": n, "in": "path", "required": True, "schema": _path_schema(n)} for n in names
     ]
     if op.query is not None:
         for name, field in op.query.model_fields.items():
@@ -114,7 +136,17 @@ def _responses(op: Operation) -> dict[str, Any]:
         errors |= {400, 415, 422}
     for status in sorted(errors):
         responses[str(status)] = _problem_response(status)
+    responses["414"] = URI_TOO_LONG
     return responses
+
+
+#: gunicorn refuses a request line over ``limit_request_line`` (4,094 bytes) itself, in HTML:
+#: longer than any request this document describes (its ids, cursors and dates are bounded).
+URI_TOO_LONG: dict[str, Any] = {
+    "description": "The request line is longer than 4,094 bytes (no documented request is): "
+    "the server refuses it before the API reads it",
+    "content": {"text/html": {"schema": {"type": "string"}}},
+}
 
 
 def _item(endpoint: str, names: list[str], op: Operation, components: dict[str, Any]) -> Any:

@@ -4,13 +4,17 @@ fields are refused, amounts are decimal strings (a JSON number is a 422), boolea
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AnyHttpUrl,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -32,11 +36,40 @@ AmountOut = Annotated[
     StringConstraints(pattern=r"^-?[0-9]+(\.[0-9]+)?$"),
     Field(description='A decimal amount as a string, e.g. "1234.50"', examples=["1234.50"]),
 ]
-Id = Annotated[
-    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\s/?#\x00-\x1f\x7f]+$")
+#: An id: 1 to 128 characters, no whitespace, no control character, none of ``/ ? #`` (it goes
+#: into paths). Path parameters follow the same rule (api.base, and their OpenAPI schema).
+#: Spaces written out (not ``\s``): Python's, ECMA's and pydantic's regex engines each read ``\s``
+#: differently (U+0085, U+FEFF), and the document, the generators and the views must agree.
+_SPACE = r"\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+ID_PATTERN = rf"^[^{_SPACE}/?#]+$"
+ID_MAX_LENGTH = 128
+Id = Annotated[str, StringConstraints(min_length=1, max_length=ID_MAX_LENGTH, pattern=ID_PATTERN)]
+#: An invoice id: an :data:`Id` but ``batch``, the name of the batch endpoint, so that
+#: ``/v1/invoices/batch`` names one thing (GET and PUT on it are a 405, not an invoice "batch").
+InvoiceId = Annotated[
+    Id,
+    AfterValidator(lambda value: _not_reserved(value, "batch")),
+    Field(json_schema_extra={"not": {"const": "batch"}}),
 ]
 Code = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[a-z0-9_]+$")]
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), Field(examples=["MXN"])]
+Currency = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Z]{3}$"),
+    Field(examples=["MXN"], json_schema_extra={"enum": sorted(currencies())}),
+]
+
+
+def _not_reserved(value: str, reserved: str) -> str:
+    if value == reserved:
+        raise ValueError(
+            f"{reserved!r} is reserved (/v1/invoices/{reserved} is the batch endpoint)"
+        )
+    return value
+
+
+def _whole_number(value: Any) -> Any:
+    """``6.0`` is the integer 6 in JSON (and in JSON Schema's ``integer``); ``6.5`` is not."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def money(value: str, currency: str, field: str) -> Money:
@@ -72,13 +105,44 @@ class Query(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _written_as(pattern: str, what: str) -> Callable[[Any], Any]:
+    """A query value as the document says it is written (pydantic alone would read ``0`` as
+    1970-01-01 and ``0.5`` as half a second after it: Unix times the API does not take)."""
+    compiled = re.compile(pattern)
+
+    def check(value: Any) -> Any:
+        if not isinstance(value, str) or not compiled.fullmatch(value):
+            raise ValueError(f"must be {what}")
+        return value
+
+    return check
+
+
+#: ``YYYY-MM-DD`` (RFC 3339 full-date), nothing else.
+QueryDate = Annotated[
+    date, BeforeValidator(_written_as(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", "a date as YYYY-MM-DD"))
+]
+#: An RFC 3339 date-time with its offset (``2026-11-26T00:00:00Z``), nothing else.
+QueryDateTime = Annotated[
+    AwareDatetime,
+    BeforeValidator(
+        _written_as(
+            r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
+            r"([Zz]|[+-][0-9]{2}:[0-9]{2})",
+            "an RFC 3339 date-time with its offset, e.g. 2026-11-26T00:00:00Z",
+        )
+    ),
+]
+
+
 # -- requests ------------------------------------------------------------------------------------
 
 
 class CustomerIn(Request):
     name: Annotated[str, StringConstraints(min_length=1, max_length=255)]
     email: (
-        Annotated[str, StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")] | None
+        Annotated[str, StringConstraints(max_length=320, pattern=rf"^[^@{_SPACE}]+@[^@{_SPACE}]+$")]
+        | None
     ) = None
     active: bool
     credit_limit: DecimalStr | None = Field(
@@ -118,7 +182,7 @@ class InvoiceIn(Request):
 
 
 class InvoiceBatchItem(InvoiceIn):
-    invoice_id: Id
+    invoice_id: InvoiceId
 
 
 class InvoiceBatchIn(Request):
@@ -168,7 +232,7 @@ class PaymentMethodIn(Request):
         description="A processor token made in the browser (never a card number); without it "
         "a card is paid on the processor's hosted page",
     )
-    installments: Annotated[int, Field(ge=1, le=48)] | None = Field(
+    installments: Annotated[int, Field(ge=1, le=48), BeforeValidator(_whole_number)] | None = Field(
         default=None,
         description="Meses sin intereses on a card: one the merchant offers (3, 6, 9, 12, 18, "
         "24), else 422 installments_not_available",
@@ -185,7 +249,8 @@ class PaymentMethodIn(Request):
                 Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")],
                 Annotated[str, StringConstraints(min_length=1, max_length=255)],
             ],
-            Field(max_length=10),
+            # pydantic states the key pattern as patternProperties; other keys are refused too
+            Field(max_length=10, json_schema_extra={"additionalProperties": False}),
         ]
         | None
     ) = Field(
@@ -231,16 +296,19 @@ class RefundIn(Request):
 
 
 class StatementQuery(Query):
-    as_of: date | None = None
+    as_of: QueryDate | None = None
 
 
 class PaymentsQuery(Query):
     customer_id: Id | None = None
     status: PaymentStatus | None = None
     purpose: Literal["order", "invoices"] | None = None
-    updated_since: AwareDatetime | None = None
+    updated_since: QueryDateTime | None = None
     limit: Annotated[int, Field(ge=1, le=500)] = 100
-    cursor: Annotated[str, StringConstraints(max_length=200)] | None = None
+    cursor: (
+        Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_-]+$")]
+        | None
+    ) = Field(default=None, description="next_cursor of the previous page, as it came")
 
 
 # -- responses -----------------------------------------------------------------------------------

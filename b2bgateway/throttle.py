@@ -1,0 +1,106 @@
+"""Failed API-key authentication, per client address, kept in the database so every process
+and every instance agrees (no counter in one process's memory that a restart or a second worker
+would not see).
+
+An address that presents ``limit`` wrong keys within ``window`` is refused, every request of
+it, with or without a key, for ``block``: letting a right key through while wrong ones are
+refused would still tell a guesser which key is right. A success does not reset the count (a
+merchant's own key must not buy another merchant's guesser more tries); the window ends it.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import bindparam, delete, or_, select
+
+from b2bgateway.store import Store
+from b2bgateway.store.models import AuthFailure, utcnow
+from b2bgateway.store.repository import dialect_insert
+
+__all__ = ["FailedAuthSettings", "blocked_for", "purge", "record_failure"]
+
+
+class FailedAuthSettings(BaseModel):
+    """``[failed_auth]``: after ``limit`` wrong API keys from one address within ``window``,
+    every request from that address is answered 429 for ``block``. ``trusted_proxies`` is how
+    many reverse proxies in front of the gateway append the client's address to
+    ``X-Forwarded-For`` (0: the peer's address is the client's)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    limit: int = Field(default=10, ge=1, le=10_000)
+    window: timedelta = timedelta(minutes=10)
+    block: timedelta = timedelta(minutes=15)
+    trusted_proxies: int = Field(default=0, ge=0, le=5)
+
+    @field_validator("window", "block")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0) or value > timedelta(days=1):
+            raise ValueError("must be more than 0 and at most 1 day")
+        return value
+
+
+def _seconds_until(moment: datetime | None, now: datetime) -> int | None:
+    if moment is None or moment <= now:
+        return None
+    return max(1, math.ceil((moment - now).total_seconds()))
+
+
+#: Asked before every authentication: one primary-key read, built once, outside a transaction
+#: on PostgreSQL (one round trip instead of BEGIN, SELECT, ROLLBACK).
+_BLOCKED_UNTIL = select(AuthFailure.blocked_until).where(
+    AuthFailure.address == bindparam("address")
+)
+
+
+def blocked_for(store: Store, address: str, now: datetime | None = None) -> int | None:
+    """Seconds ``address`` is still refused for (for ``Retry-After``), or None."""
+    now = now or utcnow()
+    with store.engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        until = connection.execute(_BLOCKED_UNTIL, {"address": address[:64]}).scalar()
+    return _seconds_until(until, now)
+
+
+def record_failure(
+    store: Store, address: str, policy: FailedAuthSettings, now: datetime | None = None
+) -> int | None:
+    """Count one wrong key from ``address``; the seconds it is now refused for, or None.
+
+    One row per address, locked while it is counted (two workers counting at once both count).
+    """
+    now = now or utcnow()
+    address = address[:64]
+    with store.write() as session:
+        insert = dialect_insert(session.get_bind().dialect.name)
+        session.execute(
+            insert(AuthFailure)
+            .values(address=address, failures=0, window_started=now, blocked_until=None)
+            .on_conflict_do_nothing(index_elements=["address"])
+        )
+        row = session.get(AuthFailure, address, with_for_update=True, populate_existing=True)
+        assert row is not None  # inserted above, or there already; only purge deletes
+        if row.window_started + policy.window <= now:  # the last window is over: a new one
+            row.failures, row.window_started = 0, now
+        row.failures += 1
+        if row.failures >= policy.limit:
+            row.blocked_until = now + policy.block
+        return _seconds_until(row.blocked_until, now)
+
+
+def purge(store: Store, policy: FailedAuthSettings, now: datetime | None = None) -> int:
+    """Forget addresses whose window and block are both over; returns how many."""
+    now = now or utcnow()
+    with store.write() as session:
+        result = session.execute(
+            delete(AuthFailure).where(
+                AuthFailure.window_started < now - policy.window,
+                or_(AuthFailure.blocked_until.is_(None), AuthFailure.blocked_until < now),
+            )
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
