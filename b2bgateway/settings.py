@@ -117,6 +117,7 @@ class MerchantSettings(BaseModel):
     payment_methods: list[PaymentMethodName] = ["card"]  # pydantic copies the default
     installments: list[int] = Field(default_factory=list)  # MSI counts offered on cards
     expiry: ExpirySettings = Field(default_factory=ExpirySettings)
+    admin_totp_required: bool = False  # payments module: admins sign in with a TOTP code too
 
     @field_validator("payment_methods")
     @classmethod

@@ -16,6 +16,7 @@ from b2bgateway import database as db
 from b2bgateway.errors import ConfigurationError
 from b2bgateway.gateway import Gateway
 from b2bgateway.settings import config_path
+from b2bgateway_web.users_cli import users_commands
 from b2bgateway_web.web_plugins import PluginCommands
 
 log = logging.getLogger("b2bgateway")
@@ -358,6 +359,9 @@ def outbox_replay(ids: tuple[int, ...], merchant_id: str | None) -> None:
     with _gateway() as gw:
         count = replay(gw.store, message_ids=list(ids) or None, merchant_id=merchant_id)
     click.echo(f"{count} dead letter(s) queued again")
+
+
+main.add_command(users_commands(_gateway))  # b2bgateway users add|list|disable|reset-password
 
 
 if __name__ == "__main__":  # pragma: no cover
