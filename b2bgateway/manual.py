@@ -26,7 +26,8 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from b2bgateway import lifecycle
+from b2bgateway import audit, lifecycle
+from b2bgateway.audit import Actor
 from b2bgateway.errors import InvalidRequest, NotFound, NotPayable, RefundNotAllowed
 from b2bgateway.gateway import Gateway
 from b2bgateway.interface import PaymentMethodType, PaymentStatus
@@ -87,7 +88,7 @@ class ManualPaymentRequest:
 
 
 def record_manual_payment(
-    gw: Gateway, merchant: MerchantConfig, req: ManualPaymentRequest
+    gw: Gateway, merchant: MerchantConfig, req: ManualPaymentRequest, actor: Actor | None = None
 ) -> Payment:
     """Write a ``succeeded`` manual payment and its allocations (a retry with the same key
     returns the first one).
@@ -127,6 +128,8 @@ def record_manual_payment(
             payment.method_details = _details(req, payment.paid_at)
             session.flush()
             lifecycle.created(session, gw.plugins, payment)
+            if actor is not None:
+                audit.record(session, actor, "manual_payment", payment.id, {"method": req.method})
             return payment
     except IntegrityError:
         # The same key a moment ago, or a checkout registered the invoice/order first.
@@ -217,7 +220,12 @@ def _allocate(
 
 
 def void_payment(
-    gw: Gateway, merchant: MerchantConfig, payment_id: str, reason: str, voided_by: str | None
+    gw: Gateway,
+    merchant: MerchantConfig,
+    payment_id: str,
+    reason: str,
+    voided_by: str | None,
+    actor: Actor | None = None,
 ) -> Payment:
     """Void a manual payment: it becomes ``canceled`` (failure ``voided``, with the reason) and
     its invoices or order are open again. Voiding a voided payment returns it as it stands.
@@ -248,4 +256,6 @@ def void_payment(
         lifecycle.announce(
             session, gw.plugins, payment, PaymentStatus.SUCCEEDED, {"event": "voided"}
         )
+        if actor is not None:
+            audit.record(session, actor, "void", payment.id, {"reason": reason})
         return payment

@@ -190,6 +190,7 @@ class SignIn:
     user: StaffUser | None
     refusal: Refusal | None = None
     until: datetime | None = None
+    merchant_id: str | None = None  # whose account was locked (its time zone tells "until")
 
 
 def sign_in(
@@ -215,11 +216,11 @@ def sign_in(
     user = find_user(session, email)
     if user is not None and user.locked_until is not None and user.locked_until > now:
         _failed(session, user, email, address, "locked")
-        return SignIn(None, Refusal.LOCKED, user.locked_until)
+        return SignIn(None, Refusal.LOCKED, user.locked_until, user.merchant_id)
     if not _password_ok(user, password) or user is None or not user.active:
         _failed(session, user, email, address, "password", now)
         if user is not None and user.locked_until is not None and user.locked_until > now:
-            return SignIn(None, Refusal.LOCKED, user.locked_until)
+            return SignIn(None, Refusal.LOCKED, user.locked_until, user.merchant_id)
         return SignIn(None, Refusal.INVALID)
     needs_code = user.totp_secret is not None
     if user.role == "admin" and user.merchant_id in totp_required and not needs_code:

@@ -1,4 +1,4 @@
-"""the payments module: staff users and the append-only audit log
+"""the payments module: staff users, the append-only audit log, payments newest first
 
 Revision ID: 0008
 Revises: 0005
@@ -69,6 +69,9 @@ def upgrade() -> None:
     op.create_index("ix_audit_log_merchant_id", "audit_log", ["merchant_id", "id"])
     op.create_index("ix_audit_log_action_address", "audit_log", ["action", "address", "at"])
     op.create_index("ix_audit_log_action_email", "audit_log", ["action", "user_email", "at"])
+    op.create_index(
+        "ix_payments_merchant_created", "payments", ["merchant_id", "created_at", "id"]
+    )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(_NO_UPDATE_PG_FUNCTION)
         op.execute(_NO_UPDATE_PG)
@@ -77,6 +80,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_payments_merchant_created", table_name="payments")
     op.drop_table("audit_log")  # its trigger goes with it
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION audit_log_append_only()")

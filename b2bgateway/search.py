@@ -1,0 +1,237 @@
+"""Searching a merchant's payments for the payments module: filters, newest first, keyset pages,
+the filtered total, and every match in batches for an export (constant memory).
+
+A page is read after a cursor, an opaque position (base64url of ``[created_at, id]``) that only
+this module makes and reads; pages never use OFFSET, so the millionth payment costs what the
+first does (index ``ix_payments_merchant_created``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from b2bgateway.errors import InvalidCursor
+from b2bgateway.money import Money
+from b2bgateway.representation import timestamp
+from b2bgateway.store.models import Customer, Invoice, Payment, PaymentAllocation
+
+__all__ = [
+    "PaymentFilter",
+    "PaymentRow",
+    "SearchPage",
+    "filtered_total",
+    "folios",
+    "invoice_folios",
+    "iter_rows",
+    "search_page",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentFilter:
+    """What to look for; every field optional (None or empty: no condition)."""
+
+    statuses: Sequence[str] = ()
+    payment_method: str | None = None
+    customer: str | None = None  # a customer id, or part of a customer's name
+    folio: str | None = None  # an invoice's folio (or id)
+    order_reference: str | None = None
+    processor: str | None = None
+    created_from: date | None = None  # the merchant's local dates, both included
+    created_to: date | None = None
+    amount_min: Money | None = None
+    amount_max: Money | None = None
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("America/Mexico_City"))
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRow:
+    payment: Payment
+    customer_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    rows: list[PaymentRow]
+    next_cursor: str | None  # None: the last page
+
+
+def _encode(payment: Payment) -> str:
+    raw = json.dumps([timestamp(payment.created_at), payment.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if isinstance(raw, list) and len(raw) == 2 and all(isinstance(p, str) for p in raw):
+            created = datetime.fromisoformat(raw[0].replace("Z", "+00:00"))
+            if created.tzinfo is not None:
+                return created, raw[1]
+    except (ValueError, TypeError, binascii.Error):
+        pass
+    raise InvalidCursor("the cursor is not one this page gave out")
+
+
+def _local_start(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(), tzinfo=zone)
+
+
+def _conditions(merchant_id: str, f: PaymentFilter) -> list[object]:
+    where: list[object] = [Payment.merchant_id == merchant_id]
+    if f.statuses:
+        where.append(Payment.status.in_(list(f.statuses)))
+    if f.payment_method:
+        where.append(Payment.payment_method == f.payment_method)
+    if f.processor:
+        where.append(Payment.processor == f.processor)
+    if f.order_reference:
+        where.append(Payment.order_reference == f.order_reference.strip())
+    if f.customer:
+        where.append(Payment.customer_id.in_(_customers(merchant_id, f.customer.strip())))
+    if f.folio:
+        where.append(Payment.id.in_(_with_folio(merchant_id, f.folio.strip())))
+    if f.created_from:
+        where.append(Payment.created_at >= _local_start(f.created_from, f.zone))
+    if f.created_to:
+        end = _local_start(f.created_to + timedelta(days=1), f.zone)
+        where.append(Payment.created_at < end)
+    if f.amount_min is not None:
+        where.append(Payment.currency == f.amount_min.currency)
+        where.append(Payment.amount_minor >= f.amount_min.to_minor_units())
+    if f.amount_max is not None:
+        where.append(Payment.currency == f.amount_max.currency)
+        where.append(Payment.amount_minor <= f.amount_max.to_minor_units())
+    return where
+
+
+def _customers(merchant_id: str, text: str) -> Select[str]:
+    """Customers whose id is ``text`` or whose name contains it (any case)."""
+    pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return select(Customer.customer_id).where(
+        Customer.merchant_id == merchant_id,
+        or_(Customer.customer_id == text, func.lower(Customer.name).like(pattern, escape="\\")),
+    )
+
+
+def _with_folio(merchant_id: str, folio: str) -> Select[str]:
+    invoices = select(Invoice.invoice_id).where(
+        Invoice.merchant_id == merchant_id, or_(Invoice.folio == folio, Invoice.invoice_id == folio)
+    )
+    return select(PaymentAllocation.payment_id).where(
+        PaymentAllocation.merchant_id == merchant_id, PaymentAllocation.invoice_id.in_(invoices)
+    )
+
+
+def search_page(
+    session: Session,
+    merchant_id: str,
+    f: PaymentFilter,
+    *,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> SearchPage:
+    """One page of matches, newest first.
+
+    :raises InvalidCursor: ``cursor`` is not one this module made.
+    """
+    stmt = (
+        select(Payment, Customer.name)
+        .join(
+            Customer,
+            and_(
+                Customer.merchant_id == Payment.merchant_id,
+                Customer.customer_id == Payment.customer_id,
+            ),
+        )
+        .where(*_conditions(merchant_id, f))  # type: ignore[arg-type]
+    )
+    if cursor is not None:
+        created, payment_id = _decode(cursor)
+        stmt = stmt.where(
+            or_(
+                Payment.created_at < created,
+                and_(Payment.created_at == created, Payment.id < payment_id),
+            )
+        )
+    stmt = stmt.order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit + 1)
+    rows = [PaymentRow(payment, name) for payment, name in session.execute(stmt)]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return SearchPage(rows, _encode(rows[-1].payment) if more else None)
+
+
+def filtered_total(session: Session, merchant_id: str, f: PaymentFilter) -> tuple[int, int]:
+    """How many payments match, and the sum of their amounts in minor units (one currency: the
+    caller shows it in the merchant's)."""
+    count, total = session.execute(
+        select(func.count(), func.coalesce(func.sum(Payment.amount_minor), 0)).where(
+            *_conditions(merchant_id, f)  # type: ignore[arg-type]
+        )
+    ).one()
+    return int(count), int(total)
+
+
+def folios(session: Session, merchant_id: str, payment_ids: Sequence[str]) -> dict[str, list[str]]:
+    """The folios each payment pays (one query for a page)."""
+    if not payment_ids:
+        return {}
+    rows = session.execute(
+        select(PaymentAllocation.payment_id, Invoice.folio)
+        .join(
+            Invoice,
+            and_(
+                Invoice.merchant_id == PaymentAllocation.merchant_id,
+                Invoice.invoice_id == PaymentAllocation.invoice_id,
+            ),
+        )
+        .where(
+            PaymentAllocation.merchant_id == merchant_id,
+            PaymentAllocation.payment_id.in_(list(payment_ids)),
+        )
+        .order_by(Invoice.folio)
+    )
+    found: dict[str, list[str]] = {}
+    for payment_id, folio in rows:
+        found.setdefault(payment_id, []).append(folio)
+    return found
+
+
+def iter_rows(
+    session: Session, merchant_id: str, f: PaymentFilter, batch: int = 1000
+) -> Iterator[tuple[PaymentRow, list[str]]]:
+    """Every match, newest first, with its folios: read a keyset page at a time and let go of
+    each page before the next (an export of any size in constant memory)."""
+    cursor: str | None = None
+    while True:
+        page = search_page(session, merchant_id, f, cursor=cursor, limit=batch)
+        found = folios(session, merchant_id, [row.payment.id for row in page.rows])
+        for row in page.rows:
+            yield row, found.get(row.payment.id, [])
+        session.expunge_all()
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
+def invoice_folios(
+    session: Session, merchant_id: str, invoice_ids: Sequence[str]
+) -> dict[str, str]:
+    """invoice id -> its folio (a payment's allocations, for its detail page)."""
+    if not invoice_ids:
+        return {}
+    rows = session.execute(
+        select(Invoice.invoice_id, Invoice.folio).where(
+            Invoice.merchant_id == merchant_id, Invoice.invoice_id.in_(list(invoice_ids))
+        )
+    )
+    return {invoice_id: folio for invoice_id, folio in rows}
