@@ -31,7 +31,7 @@ class Moment:
 
 def timeline(session: Session, payment: Payment) -> list[Moment]:
     found = [
-        Moment(payment.created_at, "created", payment.status, _creator(payment)),
+        Moment(payment.created_at, "created", "", _creator(payment)),
         *_attempts(session, payment),
         *_webhooks(session, payment),
         *_refunds(session, payment),

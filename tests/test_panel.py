@@ -364,3 +364,15 @@ def test_home_and_audit_log(client, users, gateway, acme):
     assert "Entró" in log
     export = client.get("/panel/bitacora/exportar.csv").get_data().decode("utf-8-sig")
     assert "ana@acme.mx" in export
+
+
+def test_cancel_a_waiting_payment_from_its_page(client, users, gateway, acme):
+    waiting = _card(gateway, acme, token="tok_3ds")
+    sign_in(client)
+    assert "Cancelar pago" in client.get(f"/panel/pagos/{waiting.id}").get_data(as_text=True)
+    done = _post_confirmed(client, f"/panel/pagos/{waiting.id}/cancelar")
+    assert done.status_code == 302
+    with gateway.store.read() as session:
+        assert service.get_payment(session, "acme", waiting.id).status == "canceled"
+    again = _post_confirmed(client, f"/panel/pagos/{waiting.id}/cancelar")
+    assert again.status_code == 409

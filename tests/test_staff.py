@@ -15,6 +15,7 @@ from b2bgateway.audit import Actor
 from b2bgateway.errors import InvalidRequest, NotFound
 from b2bgateway.store.models import utcnow
 from b2bgateway.store.staff_models import AuditEntry
+from tests.support.panel import fast_hashing
 
 PASSWORD = "correcto-caballo-batería"
 CLI = Actor("acme", "cli:test", "local")
@@ -58,7 +59,8 @@ def test_bad_users_are_refused(store, email, role, password):
         staff.add_user(session, CLI, "acme", email, "X", role, password)
 
 
-def test_an_account_locks_after_five_failures_and_a_reset_unlocks_it(store):
+def test_an_account_locks_after_five_failures_and_a_reset_unlocks_it(store, monkeypatch):
+    fast_hashing(monkeypatch)
     _add(store)
     for _ in range(staff.MAX_ACCOUNT_FAILURES - 1):
         assert _sign_in(store, password="mal")[1] is staff.Refusal.INVALID
@@ -75,7 +77,8 @@ def test_an_account_locks_after_five_failures_and_a_reset_unlocks_it(store):
     assert _sign_in(store, password=PASSWORD + "2")[0] is not None
 
 
-def test_an_address_with_many_failures_waits_whoever_it_tries(store):
+def test_an_address_with_many_failures_waits_whoever_it_tries(store, monkeypatch):
+    fast_hashing(monkeypatch)
     _add(store)
     for n in range(staff.MAX_ADDRESS_FAILURES):
         _sign_in(store, email=f"otro{n}@acme.mx", password="mal", address="10.9.9.9")

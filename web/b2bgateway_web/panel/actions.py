@@ -1,6 +1,7 @@
 """Actions on one payment, each behind a confirmation page (GET shows it, POST does it), each
 idempotent (the confirmation carries a one-time key, so a double submit does it once) and in the
-audit log: refund (full or partial, with a reason), void a manual payment, replay an outbound
+audit log: refund (full or partial, with a reason), cancel a payment still waiting for the
+customer, void a manual payment, replay an outbound
 event from the dead letters, and a fresh payment link for the customer (to copy)."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from b2bgateway import audit, refunds, service
+from b2bgateway.cancel import cancel_waiting
 from b2bgateway.errors import GatewayError, InvalidAmount
 from b2bgateway.manual import void_payment
 from b2bgateway.money import Money
@@ -94,6 +96,21 @@ def void(payment_id: str) -> ResponseReturnValue:
     except GatewayError as exc:
         return _confirm(form, payment, "void", error=exc.detail), 409
     flash(_("Pago anulado: sus facturas se pueden pagar otra vez."))
+    return redirect(url_for("panel.payment", payment_id=payment_id))
+
+
+@bp.route("/pagos/<payment_id>/cancelar", methods=["GET", "POST"])
+@require("cancel")
+def cancel(payment_id: str) -> ResponseReturnValue:
+    payment = _payment(payment_id)
+    form = _form(ConfirmForm)
+    if not form.validate_on_submit():
+        return _confirm(form, payment, "cancel")
+    try:
+        done = cancel_waiting(gateway(), merchant(), payment_id, actor())
+    except GatewayError as exc:
+        return _confirm(form, payment, "cancel", error=exc.detail), 409
+    flash(_("Estado del pago: %(status)s.") % {"status": texts.status(done.status)})
     return redirect(url_for("panel.payment", payment_id=payment_id))
 
 
