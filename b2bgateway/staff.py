@@ -8,6 +8,7 @@ Roles: ``admin`` (everything: refunds, voids, cancels, replays, users, the audit
 from __future__ import annotations
 
 import enum
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -35,6 +36,7 @@ __all__ = [
     "StaffUser",
     "add_user",
     "can",
+    "demo_user",
     "disable_user",
     "find_user",
     "list_users",
@@ -265,6 +267,20 @@ def _failed(
 
 def _actor(user: StaffUser, address: str) -> Actor:
     return Actor(user.merchant_id, user.email, address, user.id)
+
+
+def demo_user(session: Session, merchant_id: str) -> tuple[str, str]:
+    """An admin of ``merchant_id`` for trying the module (``b2bgateway demo``): created, or given
+    a new password, each time. Returns its e-mail and its (new, random) password."""
+    email = f"admin@{merchant_id}.demo"
+    password = secrets.token_urlsafe(12)
+    actor = Actor(merchant_id, "cli:demo", "local")
+    if find_user(session, email) is None:
+        add_user(session, actor, merchant_id, email, "Administrador demo", "admin", password)
+    else:
+        user = reset_password(session, actor, merchant_id, email, password)
+        user.active = True
+    return email, password
 
 
 def sign_out(session: Session, user_id: int, address: str) -> None:

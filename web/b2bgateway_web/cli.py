@@ -221,6 +221,12 @@ def demo(merchant_id: str, host: str | None, port: int | None) -> None:
         f"demo data for {merchant_id}: {counts['customers']} customers, "
         f"{counts['invoices']} invoices"
     )
+    with _gateway() as gw, gw.store.write() as session:
+        from b2bgateway.staff import demo_user
+
+        email, password = demo_user(session, merchant_id)
+    base = str(gw.settings.public_url).rstrip("/")
+    click.echo(f"Módulo de pagos: {base}/panel/  (correo {email}, contraseña {password})")
     if link is not None:
         reference, amount = DEMO_ORDER
         click.echo(f"Portal de ejemplo: {link}")
