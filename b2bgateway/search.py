@@ -28,6 +28,7 @@ __all__ = [
     "PaymentFilter",
     "PaymentRow",
     "SearchPage",
+    "Total",
     "filtered_total",
     "folios",
     "invoice_folios",
@@ -170,15 +171,36 @@ def search_page(
     return SearchPage(rows, _encode(rows[-1].payment) if more else None)
 
 
-def filtered_total(session: Session, merchant_id: str, f: PaymentFilter) -> tuple[int, int]:
-    """How many payments match, and the sum of their amounts in minor units (one currency: the
-    caller shows it in the merchant's)."""
+@dataclass(frozen=True, slots=True)
+class Total:
+    """How many payments match and the sum of their amounts (minor units, the caller shows it
+    in the merchant's currency). Past ``cap`` matches only "more than cap" is known: counting a
+    million rows on every page would cost more than the page."""
+
+    count: int
+    amount_minor: int | None  # None when capped
+    capped: bool
+
+
+#: Matches counted exactly; beyond it the list says "more than".
+TOTAL_CAP = 10_000
+
+
+def filtered_total(
+    session: Session, merchant_id: str, f: PaymentFilter, cap: int = TOTAL_CAP
+) -> Total:
+    matching = (
+        select(Payment.amount_minor)
+        .where(*_conditions(merchant_id, f))  # type: ignore[arg-type]
+        .limit(cap + 1)
+        .subquery()
+    )
     count, total = session.execute(
-        select(func.count(), func.coalesce(func.sum(Payment.amount_minor), 0)).where(
-            *_conditions(merchant_id, f)  # type: ignore[arg-type]
-        )
+        select(func.count(), func.coalesce(func.sum(matching.c.amount_minor), 0))
     ).one()
-    return int(count), int(total)
+    if count > cap:
+        return Total(cap, None, True)
+    return Total(int(count), int(total), False)
 
 
 def folios(session: Session, merchant_id: str, payment_ids: Sequence[str]) -> dict[str, list[str]]:

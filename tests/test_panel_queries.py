@@ -13,7 +13,7 @@ from b2bgateway.cancel import cancel_waiting
 from b2bgateway.dashboard import figures
 from b2bgateway.errors import InvalidCursor, RefundNotAllowed
 from b2bgateway.money import Money
-from b2bgateway.search import PaymentFilter, filtered_total, iter_rows, search_page
+from b2bgateway.search import PaymentFilter, Total, filtered_total, iter_rows, search_page
 from b2bgateway.timeline import timeline
 from tests.support.seeding import seed_customer
 
@@ -79,8 +79,11 @@ def test_filters_each_narrow_the_list(gateway, three):
         today = date.today()
         assert len(_ids(session, PaymentFilter(created_from=today - timedelta(days=1)))) == 3
         assert _ids(session, PaymentFilter(created_to=today - timedelta(days=2))) == []
-        assert filtered_total(session, "acme", PaymentFilter(customer="C-1")) == (2, 250000)
-        assert filtered_total(session, "globex", PaymentFilter()) == (0, 0)
+        assert filtered_total(session, "acme", PaymentFilter(customer="C-1")) == Total(
+            2, 250000, False
+        )
+        assert filtered_total(session, "globex", PaymentFilter()) == Total(0, 0, False)
+        assert filtered_total(session, "acme", PaymentFilter(), cap=2) == Total(2, None, True)
 
 
 def test_keyset_pages_cover_everything_once(gateway, three):

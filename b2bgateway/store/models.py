@@ -142,6 +142,7 @@ class Invoice(Timestamps, Base):
             ["merchant_id", "customer_id"], ["customers.merchant_id", "customers.customer_id"]
         ),
         Index("ix_invoices_merchant_customer_due", "merchant_id", "customer_id", "due_on"),
+        Index("ix_invoices_merchant_folio", "merchant_id", "folio"),  # /panel's folio search
         # Serves the statement's sums from the index alone (see b2bgateway.statement): only open
         # facturas are in it, and it holds every column the aggregate reads.
         Index(

@@ -31,7 +31,7 @@ def _list(template: str, statuses: tuple[str, ...], title: str) -> ResponseRetur
             )
         except InvalidCursor:
             page = search_page(db, shop.id, wanted, limit=PAGE_SIZE)
-        count, total = filtered_total(db, shop.id, wanted)
+        total = filtered_total(db, shop.id, wanted)
         found = folios(db, shop.id, [row.payment.id for row in page.rows])
         emails = {}
         if statuses:  # the failed payments page says how to reach each customer
@@ -52,7 +52,6 @@ def _list(template: str, statuses: tuple[str, ...], title: str) -> ResponseRetur
         rows=page.rows,
         folios=found,
         emails=emails,
-        count=count,
         total=total,
         currency=shop.settings.currency,
         next_url=next_url,
