@@ -71,7 +71,7 @@ def build(store: Store) -> None:
                           'refunded','requires_action','succeeded'])[n % 8 + 1],
                    CASE WHEN n % 10 = 0 THEN 'manual' ELSE 'sandbox' END, 0,
                    CASE WHEN n % 10 = 0 THEN 'manual'
-                        ELSE (ARRAY['card','card','bank_transfer','cash'])[n % 4 + 1] END,
+                        ELSE (ARRAY['card','card','bank_transfer','cash'])[(n / 8) % 4 + 1] END,
                    0, ts, ts,
                    CASE WHEN n % 8 = 3 THEN 'card_declined' END
             FROM (SELECT n,

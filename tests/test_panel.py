@@ -376,3 +376,29 @@ def test_cancel_a_waiting_payment_from_its_page(client, users, gateway, acme):
         assert service.get_payment(session, "acme", waiting.id).status == "canceled"
     again = _post_confirmed(client, f"/panel/pagos/{waiting.id}/cancelar")
     assert again.status_code == 409
+
+
+def test_an_admin_adds_and_disables_users_in_the_page(client, users, store):
+    sign_in(client)
+    page = client.get("/panel/usuarios").get_data(as_text=True)
+    assert "caja@acme.mx" in page and "jefe@globex.mx" not in page
+    data = {
+        "csrf_token": csrf_token(page),
+        "email": "nuevo@acme.mx",
+        "name": "Nuevo",
+        "role": "consulta",
+        "password": "corta",
+    }
+    assert client.post("/panel/usuarios", data=data).status_code == 422
+    created = client.post("/panel/usuarios", data={**data, "password": PASSWORD})
+    assert created.status_code == 302
+    with store.read() as session:
+        new = [u for u in staff.list_users(session, "acme") if u.email == "nuevo@acme.mx"][0]
+    page = client.get("/panel/usuarios").get_data(as_text=True)
+    disabled = client.post(
+        f"/panel/usuarios/{new.id}/desactivar", data={"csrf_token": csrf_token(page)}
+    )
+    assert disabled.status_code == 302
+    assert sign_in(client, "nuevo@acme.mx").status_code == 401
+    sign_in(client, USERS["cobranza"])
+    assert client.get("/panel/usuarios").status_code == 403

@@ -73,6 +73,11 @@ def upgrade() -> None:
         "ix_payments_merchant_created", "payments", ["merchant_id", "created_at", "id"]
     )
     op.create_index("ix_invoices_merchant_folio", "invoices", ["merchant_id", "folio"])
+    op.create_index(
+        "ix_payments_merchant_status_created",
+        "payments",
+        ["merchant_id", "status", "created_at", "id"],
+    )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(_NO_UPDATE_PG_FUNCTION)
         op.execute(_NO_UPDATE_PG)
@@ -83,6 +88,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_payments_merchant_created", table_name="payments")
     op.drop_index("ix_invoices_merchant_folio", table_name="invoices")
+    op.drop_index("ix_payments_merchant_status_created", table_name="payments")
     op.drop_table("audit_log")  # its trigger goes with it
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION audit_log_append_only()")
