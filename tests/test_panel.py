@@ -393,7 +393,7 @@ def test_an_admin_adds_and_disables_users_in_the_page(client, users, store):
     created = client.post("/panel/usuarios", data={**data, "password": PASSWORD})
     assert created.status_code == 302
     with store.read() as session:
-        new = [u for u in staff.list_users(session, "acme") if u.email == "nuevo@acme.mx"][0]
+        new = next(u for u in staff.list_users(session, "acme") if u.email == "nuevo@acme.mx")
     page = client.get("/panel/usuarios").get_data(as_text=True)
     disabled = client.post(
         f"/panel/usuarios/{new.id}/desactivar", data={"csrf_token": csrf_token(page)}

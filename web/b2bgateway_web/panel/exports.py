@@ -7,14 +7,14 @@ import csv
 import io
 import tempfile
 from collections.abc import Iterator
-from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from flask import Response, stream_with_context
 from flask.typing import ResponseReturnValue
 from openpyxl import Workbook
 
 from b2bgateway.money import Money
-from b2bgateway.search import PaymentFilter, PaymentRow, iter_rows
+from b2bgateway.search import PaymentFilter, export_rows
 from b2bgateway_web.i18n import gettext as _
 from b2bgateway_web.panel import texts
 from b2bgateway_web.panel.base import BOM, bp, merchant, require
@@ -42,38 +42,35 @@ def _headers() -> list[str]:
     ]
 
 
-def _cells(row: PaymentRow, folios: list[str], zone: object) -> list[object]:
-    p = row.payment
-    created: datetime = p.created_at.astimezone(zone)  # type: ignore[arg-type]
-    details = p.method_details or {}
-    return [
-        created.strftime("%Y-%m-%d %H:%M"),
-        p.id,
-        p.customer_id,
-        row.customer_name,
-        " ".join(folios),
-        p.order_reference or "",
-        texts.method(p.payment_method),
-        p.processor,
-        texts.status(p.status),
-        str(p.amount.amount),
-        p.currency,
-        str(Money.from_minor_units(p.refunded_minor, p.currency).amount),
-        p.processor_reference or "",
-        details.get("forma_pago", ""),
-        p.failure_message or "",
-    ]
+def _rows(merchant_id: str, wanted: PaymentFilter, zone: ZoneInfo) -> Iterator[list[object]]:
+    """The export's rows; the words for statuses and methods are looked up once."""
+    statuses = {code: texts.status(code) for code in texts.STATUSES}
+    methods = {code: texts.method(code) for code in texts.METHODS}
+    with gateway().store.read() as db:
+        for row in export_rows(db, merchant_id, wanted):
+            details = row.method_details or {}
+            yield [
+                row.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+                row.id,
+                row.customer_id,
+                row.customer_name,
+                " ".join(row.folios),
+                row.order_reference or "",
+                methods.get(row.payment_method, row.payment_method),
+                row.processor,
+                statuses.get(row.status, row.status),
+                Money.minor_units_text(row.amount_minor, row.currency),
+                row.currency,
+                Money.minor_units_text(row.refunded_minor, row.currency),
+                row.processor_reference or "",
+                details.get("forma_pago", ""),
+                row.failure_message or "",
+            ]
 
 
-def _filtered() -> tuple[str, PaymentFilter, object]:
+def _filtered() -> tuple[str, PaymentFilter, ZoneInfo]:
     shop = merchant()
     return shop.id, filter_from(make_form(), shop), shop.zone
-
-
-def _rows(merchant_id: str, wanted: PaymentFilter, zone: object) -> Iterator[list[object]]:
-    with gateway().store.read() as db:
-        for row, found in iter_rows(db, merchant_id, wanted):
-            yield _cells(row, found, zone)
 
 
 @bp.get("/pagos/exportar.csv")
