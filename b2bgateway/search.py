@@ -25,7 +25,6 @@ from b2bgateway.representation import timestamp
 from b2bgateway.store.models import Customer, Invoice, Payment, PaymentAllocation
 
 __all__ = [
-    "ExportRow",
     "PaymentFilter",
     "PaymentRow",
     "SearchPage",
@@ -57,8 +56,44 @@ class PaymentFilter:
 
 @dataclass(frozen=True, slots=True)
 class PaymentRow:
-    payment: Payment
+    """One payment as the list and the exports show it: plain columns (no ORM object, no
+    relationship loaded), with the folios it pays."""
+
+    created_at: datetime
+    id: str
+    customer_id: str
     customer_name: str
+    order_reference: str | None
+    payment_method: str
+    processor: str
+    status: str
+    amount_minor: int
+    currency: str
+    refunded_minor: int
+    processor_reference: str | None
+    method_details: dict[str, object] | None
+    failure_message: str | None
+    failure_code: str | None
+    folios: list[str]
+
+
+_COLUMNS = (
+    Payment.created_at,
+    Payment.id,
+    Payment.customer_id,
+    Customer.name.label("customer_name"),
+    Payment.order_reference,
+    Payment.payment_method,
+    Payment.processor,
+    Payment.status,
+    Payment.amount_minor,
+    Payment.currency,
+    Payment.refunded_minor,
+    Payment.processor_reference,
+    Payment.method_details,
+    Payment.failure_message,
+    Payment.failure_code,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +102,8 @@ class SearchPage:
     next_cursor: str | None  # None: the last page
 
 
-def _encode(payment: Payment) -> str:
-    raw = json.dumps([timestamp(payment.created_at), payment.id]).encode()
+def _encode(row: PaymentRow) -> str:
+    raw = json.dumps([timestamp(row.created_at), row.id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -143,6 +178,35 @@ def _with_folio(merchant_id: str, folio: str) -> Select[str]:
     )
 
 
+def _rows(
+    session: Session,
+    merchant_id: str,
+    where: list[object],
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[PaymentRow]:
+    """``limit`` matches after ``after``, newest first, with their folios (two queries)."""
+    stmt = (
+        select(*_COLUMNS)
+        .join(
+            Customer,
+            and_(
+                Customer.merchant_id == Payment.merchant_id,
+                Customer.customer_id == Payment.customer_id,
+            ),
+        )
+        .where(*where)  # type: ignore[arg-type]
+    )
+    if after is not None:
+        # A row comparison: PostgreSQL walks the (merchant, created_at, id) index from there.
+        stmt = stmt.where(tuple_(Payment.created_at, Payment.id) < tuple_(*after))
+    found = session.execute(
+        stmt.order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit)
+    ).all()
+    paid = folios(session, merchant_id, [row.id for row in found])
+    return [PaymentRow(**row._asdict(), folios=paid.get(row.id, [])) for row in found]
+
+
 def search_page(
     session: Session,
     merchant_id: str,
@@ -155,26 +219,11 @@ def search_page(
 
     :raises InvalidCursor: ``cursor`` is not one this module made.
     """
-    stmt = (
-        select(Payment, Customer.name)
-        .join(
-            Customer,
-            and_(
-                Customer.merchant_id == Payment.merchant_id,
-                Customer.customer_id == Payment.customer_id,
-            ),
-        )
-        .where(*_conditions(session, merchant_id, f))  # type: ignore[arg-type]
-    )
-    if cursor is not None:
-        created, payment_id = _decode(cursor)
-        # A row comparison: PostgreSQL walks the (merchant, created_at, id) index from there.
-        stmt = stmt.where(tuple_(Payment.created_at, Payment.id) < tuple_(created, payment_id))
-    stmt = stmt.order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit + 1)
-    rows = [PaymentRow(payment, name) for payment, name in session.execute(stmt)]
+    after = None if cursor is None else _decode(cursor)
+    rows = _rows(session, merchant_id, _conditions(session, merchant_id, f), after, limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
-    return SearchPage(rows, _encode(rows[-1].payment) if more else None)
+    return SearchPage(rows, _encode(rows[-1]) if more else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,72 +295,16 @@ def invoice_folios(
     return {invoice_id: folio for invoice_id, folio in rows}
 
 
-@dataclass(frozen=True, slots=True)
-class ExportRow:
-    """One payment as an export needs it: plain columns, no ORM object."""
-
-    created_at: datetime
-    id: str
-    customer_id: str
-    customer_name: str
-    order_reference: str | None
-    payment_method: str
-    processor: str
-    status: str
-    amount_minor: int
-    currency: str
-    refunded_minor: int
-    processor_reference: str | None
-    method_details: dict[str, object] | None
-    failure_message: str | None
-    folios: list[str]
-
-
-_EXPORT_COLUMNS = (
-    Payment.created_at,
-    Payment.id,
-    Payment.customer_id,
-    Customer.name.label("customer_name"),
-    Payment.order_reference,
-    Payment.payment_method,
-    Payment.processor,
-    Payment.status,
-    Payment.amount_minor,
-    Payment.currency,
-    Payment.refunded_minor,
-    Payment.processor_reference,
-    Payment.method_details,
-    Payment.failure_message,
-)
-
-
 def export_rows(
     session: Session, merchant_id: str, f: PaymentFilter, batch: int = 2000
-) -> Iterator[ExportRow]:
-    """Every match, newest first, as plain rows read a keyset batch at a time (columns only:
-    an export of 100,000 payments builds no ORM object and holds one batch at a time)."""
+) -> Iterator[PaymentRow]:
+    """Every match, newest first, read a keyset batch at a time: an export of 100,000
+    payments holds one batch at a time and builds no ORM object."""
     where = _conditions(session, merchant_id, f)
     after: tuple[datetime, str] | None = None
     while True:
-        stmt = (
-            select(*_EXPORT_COLUMNS)
-            .join(
-                Customer,
-                and_(
-                    Customer.merchant_id == Payment.merchant_id,
-                    Customer.customer_id == Payment.customer_id,
-                ),
-            )
-            .where(*where)  # type: ignore[arg-type]
-        )
-        if after is not None:
-            stmt = stmt.where(tuple_(Payment.created_at, Payment.id) < tuple_(*after))
-        rows = session.execute(
-            stmt.order_by(Payment.created_at.desc(), Payment.id.desc()).limit(batch)
-        ).all()
-        found = folios(session, merchant_id, [row.id for row in rows])
-        for row in rows:
-            yield ExportRow(**row._asdict(), folios=found.get(row.id, []))
+        rows = _rows(session, merchant_id, where, after, batch)
+        yield from rows
         if len(rows) < batch:
             return
         after = (rows[-1].created_at, rows[-1].id)

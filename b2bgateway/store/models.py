@@ -353,6 +353,7 @@ class PaymentAllocation(Base):
             ["merchant_id", "invoice_id"], ["invoices.merchant_id", "invoices.invoice_id"]
         ),
         CheckConstraint("amount_minor > 0", name="amount_positive"),
+        Index("ix_payment_allocations_invoice", "merchant_id", "invoice_id"),  # folio search
         Index(
             "uq_payment_allocations_registered_invoice",
             "merchant_id",

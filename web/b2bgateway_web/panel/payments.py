@@ -8,7 +8,7 @@ from flask.typing import ResponseReturnValue
 
 from b2bgateway import service
 from b2bgateway.errors import InvalidCursor
-from b2bgateway.search import filtered_total, folios, invoice_folios, search_page
+from b2bgateway.search import filtered_total, invoice_folios, search_page
 from b2bgateway.sync import get_customer
 from b2bgateway.timeline import timeline
 from b2bgateway_web.i18n import gettext as _
@@ -32,12 +32,11 @@ def _list(template: str, statuses: tuple[str, ...], title: str) -> ResponseRetur
         except InvalidCursor:
             page = search_page(db, shop.id, wanted, limit=PAGE_SIZE)
         total = filtered_total(db, shop.id, wanted)
-        found = folios(db, shop.id, [row.payment.id for row in page.rows])
         emails = {}
         if statuses:  # the failed payments page says how to reach each customer
             for row in page.rows:
-                customer = get_customer(db, shop.id, row.payment.customer_id)
-                emails[row.payment.customer_id] = None if customer is None else customer.email
+                customer = get_customer(db, shop.id, row.customer_id)
+                emails[row.customer_id] = None if customer is None else customer.email
     args = query_args()
     next_url = None
     if page.next_cursor is not None:
@@ -50,7 +49,6 @@ def _list(template: str, statuses: tuple[str, ...], title: str) -> ResponseRetur
         title=title,
         form=form,
         rows=page.rows,
-        folios=found,
         emails=emails,
         total=total,
         currency=shop.settings.currency,

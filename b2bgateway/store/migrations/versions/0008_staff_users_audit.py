@@ -74,6 +74,9 @@ def upgrade() -> None:
     )
     op.create_index("ix_invoices_merchant_folio", "invoices", ["merchant_id", "folio"])
     op.create_index(
+        "ix_payment_allocations_invoice", "payment_allocations", ["merchant_id", "invoice_id"]
+    )
+    op.create_index(
         "ix_payments_merchant_status_created",
         "payments",
         ["merchant_id", "status", "created_at", "id"],
@@ -88,6 +91,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_payments_merchant_created", table_name="payments")
     op.drop_index("ix_invoices_merchant_folio", table_name="invoices")
+    op.drop_index("ix_payment_allocations_invoice", table_name="payment_allocations")
     op.drop_index("ix_payments_merchant_status_created", table_name="payments")
     op.drop_table("audit_log")  # its trigger goes with it
     if op.get_bind().dialect.name == "postgresql":
