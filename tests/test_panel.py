@@ -203,7 +203,9 @@ def test_roles_limit_the_actions(client, users, gateway, acme, role, path, allow
 
 def test_a_consulta_user_sees_no_manual_payments_or_audit_log(client, users):
     sign_in(client, USERS["consulta"])
-    assert client.get("/panel/pagos-manuales").status_code == 403
+    refused = client.get("/panel/pagos-manuales")
+    assert refused.status_code == 403
+    assert "Tu rol no permite esta acción." in refused.get_data(as_text=True)
     assert client.get("/panel/bitacora").status_code == 403
     assert "Pagos manuales" not in client.get("/panel/").get_data(as_text=True)
 
@@ -211,7 +213,9 @@ def test_a_consulta_user_sees_no_manual_payments_or_audit_log(client, users):
 def test_another_merchants_payment_does_not_exist(client, users, gateway, acme):
     paid = _manual(gateway, acme)
     sign_in(client, "jefe@globex.mx")
-    assert client.get(f"/panel/pagos/{paid.id}").status_code == 404
+    missing = client.get(f"/panel/pagos/{paid.id}")
+    assert missing.status_code == 404
+    assert "Ese pago no existe en tu comercio." in missing.get_data(as_text=True)
     assert client.get(f"/panel/pagos/{paid.id}/anular").status_code == 404
     assert paid.id not in client.get("/panel/pagos").get_data(as_text=True)
     assert paid.id not in client.get("/panel/pagos/exportar.csv").get_data(as_text=True)
