@@ -204,6 +204,8 @@ class RefundNotAllowed(GatewayError):
     code = "refund_not_allowed"
     status = 409
     title = "Refund not allowed"
+    #: the same refusal for the payments module's other money actions
+    narrower = ("void_not_allowed", "cancel_not_allowed")
 
 
 class IdempotencyConflict(GatewayError):

@@ -45,7 +45,7 @@ from b2bgateway.store.repository import set_payment_status, write_changes
 __all__ = [
     "ALLOWED",
     "Applied",
-    "EventOutcome",
+    "announce",
     "apply_charge_result",
     "can_move",
     "created",
@@ -113,7 +113,7 @@ def transition(
         log.info("payment %s: %s -> %s refused", payment.id, current, new)
         return False
     set_payment_status(session, payment, new)
-    _notify_payment(session, plugins, payment, current, details)
+    announce(session, plugins, payment, current, details)
     if details and details.get("event"):
         _notify_update(session, plugins, payment, details)
     return True
@@ -125,7 +125,7 @@ def _outbox(session: Session, plugins: Plugins, merchant_id: str) -> SessionOutb
     )
 
 
-def _notify_payment(
+def announce(
     session: Session,
     plugins: Plugins,
     payment: Payment,
@@ -170,7 +170,7 @@ def _notify_update(
 
 def created(session: Session, plugins: Plugins, payment: Payment) -> None:
     """Tell the observers a payment now exists (previous status None), in its transaction."""
-    _notify_payment(session, plugins, payment, None)
+    announce(session, plugins, payment, None)
 
 
 class Applied:

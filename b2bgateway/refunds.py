@@ -92,6 +92,8 @@ def _reserve_refund(
     with gw.store.write() as session:
         payment = get_payment(session, merchant.id, payment_id)
         session.refresh(payment, with_for_update=True)
+        if payment.processor == "manual":  # see b2bgateway.manual: nothing to give back
+            raise RefundNotAllowed("a manual payment is voided, not refunded")
         late = lifecycle.kept_closed_after_late_success(payment)
         if PaymentStatus(payment.status) not in REFUNDABLE and not late:
             raise RefundNotAllowed(f"a {payment.status} payment cannot be refunded")

@@ -122,6 +122,7 @@ class MerchantSettings(BaseModel):
     installments: list[int] = Field(default_factory=list)  # MSI counts offered on cards
     expiry: ExpirySettings = Field(default_factory=ExpirySettings)
     portal: PortalSettings = Field(default_factory=PortalSettings)  # the customer payment page
+    admin_totp_required: bool = False  # payments module: admins sign in with a TOTP code too
 
     @field_validator("payment_methods")
     @classmethod

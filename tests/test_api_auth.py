@@ -230,6 +230,7 @@ BODIES: dict[tuple[str, str], list[dict[str, Any]]] = {
     ("PUT", "/v1/customers/<customer_id>"): [customer_body(name="Globex")],
     ("PUT", "/v1/invoices/<invoice_id>"): [invoice_body(balance="1.00", total="1.00")],
     ("POST", "/v1/payments/<payment_id>/refunds"): [{}, {"amount": "1.00", "reason": "x"}],
+    ("POST", "/v1/payments/<payment_id>/void"): [{"reason": "x"}],
 }
 # Routes without an id in the path, and how they meet another merchant's objects.
 CUSTOMER_IN_BODY: dict[tuple[str, str], list[dict[str, Any]]] = {
@@ -239,6 +240,15 @@ CUSTOMER_IN_BODY: dict[tuple[str, str], list[dict[str, Any]]] = {
     ("POST", "/v1/payability/invoices"): [{"customer_id": "C-1", "invoice_ids": ["F-1"]}],
     ("POST", "/v1/checkouts"): [order_checkout(), invoices_checkout()],
     ("POST", "/v1/portal-sessions"): [{"customer_id": "C-1"}],
+    ("POST", "/v1/manual-payments"): [
+        {
+            "customer_id": "C-1",
+            "purpose": "invoices",
+            "invoice_ids": ["F-1"],
+            "method": "cash",
+            "received_on": "2026-11-30",
+        }
+    ],
 }
 NO_OBJECT = {
     ("GET", "/v1/payments"),  # globex's own (empty) feed: see test_the_feed_is_per_merchant

@@ -83,6 +83,13 @@ def test_db_upgrade_and_demo(runner, config):
     assert "customers" in result.output
     again = runner.invoke(main, ["demo"])  # idempotent
     assert again.exit_code == 0, again.output
+    # a demo admin of the payments module, with a new password each time, printed
+    import re
+
+    found = re.search(r"/panel/  \(correo (\S+), contraseña (\S+)\)", again.output)
+    assert found is not None, again.output
+    assert found.group(1) == "admin@demo.demo"
+    assert found.group(2) not in result.output
 
 
 def test_demo_refuses_an_unknown_merchant(runner, config):

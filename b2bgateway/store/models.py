@@ -143,6 +143,7 @@ class Invoice(Timestamps, Base):
             ["merchant_id", "customer_id"], ["customers.merchant_id", "customers.customer_id"]
         ),
         Index("ix_invoices_merchant_customer_due", "merchant_id", "customer_id", "due_on"),
+        Index("ix_invoices_merchant_folio", "merchant_id", "folio"),  # /panel's folio search
         # Serves the statement's sums from the index alone (see b2bgateway.statement): only open
         # facturas are in it, and it holds every column the aggregate reads.
         Index(
@@ -201,6 +202,8 @@ class Payment(Timestamps, Base):
         # The feed an ERP sync reads: ordered by (updated_at, id) per merchant.
         Index("ix_payments_merchant_updated", "merchant_id", "updated_at", "id"),
         Index("ix_payments_merchant_customer", "merchant_id", "customer_id"),
+        Index("ix_payments_merchant_created", "merchant_id", "created_at", "id"),  # /panel's list
+        Index("ix_payments_merchant_status_created", "merchant_id", "status", "created_at", "id"),
         Index("ix_payments_status_updated", "status", "updated_at"),
         # Reconciliation acts on open payments at their own expiry.
         Index("ix_payments_status_expires", "status", "expires_at"),
@@ -383,6 +386,7 @@ class PaymentAllocation(Base):
             ["merchant_id", "invoice_id"], ["invoices.merchant_id", "invoices.invoice_id"]
         ),
         CheckConstraint("amount_minor > 0", name="amount_positive"),
+        Index("ix_payment_allocations_invoice", "merchant_id", "invoice_id"),  # folio search
         Index(
             "uq_payment_allocations_registered_invoice",
             "merchant_id",

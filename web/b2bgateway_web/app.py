@@ -51,6 +51,7 @@ def create_app(
     from b2bgateway_web import web_plugins as pages
     from b2bgateway_web.api import health, openapi, webhooks
     from b2bgateway_web.api.routes import v1
+    from b2bgateway_web.panel import routes as panel
     from b2bgateway_web.portal.routes import bp as portal
 
     logs.init_app(app)
@@ -68,6 +69,8 @@ def create_app(
     # Plugins' pages (the sandbox's approval page, ...): only those of loaded plugins.
     pages.register_blueprints(app, gw, web_plugins or pages.get_plugin_manager(gw.plugins))
     app.register_blueprint(portal)  # the customer payment page; static/portal/ has its CSS, JS
+    panel.init_app(app, gw)  # the merchant's payments module: staff sessions, CSRF
+    app.register_blueprint(panel.bp)
     app.register_blueprint(webhooks.bp)  # before v1: its own authentication, not API keys
     app.register_blueprint(v1)  # everything under /v1 needs a merchant's API key
     return app

@@ -17,6 +17,8 @@ from b2bgateway.errors import ConfigurationError
 from b2bgateway.gateway import Gateway
 from b2bgateway.keys import weak_key_warnings
 from b2bgateway.settings import config_path
+from b2bgateway_web.operator_cli import keys_group, outbox_commands
+from b2bgateway_web.users_cli import users_commands
 from b2bgateway_web.web_plugins import PluginCommands
 
 log = logging.getLogger("b2bgateway")
@@ -220,30 +222,6 @@ def _webhook_note(url: str) -> str:
     )
 
 
-@main.group("keys")
-def keys_group() -> None:
-    """Merchants' API keys."""
-
-
-@keys_group.command("generate")
-@click.option(
-    "--prefix",
-    default="sk_live_",
-    show_default=True,
-    help="Text before the random part (letters, digits and _, at most 32).",
-)
-def keys_generate(prefix: str) -> None:
-    """Print a new API key: the prefix and 32 random letters and digits (about 190 bits). Add
-    it to the merchant's api_keys beside the old one, move the portal to it, then remove the
-    old one (docs/operations.md, API keys)."""
-    from b2bgateway.keys import generate
-
-    try:
-        click.echo(generate(prefix))
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--prefix") from None
-
-
 @main.command()
 @click.option("--merchant", "merchant_id", default="demo", show_default=True)
 @click.option("--host", default=None, help="Where serve will listen (for the printed link).")
@@ -278,6 +256,12 @@ def demo(merchant_id: str, host: str | None, port: int | None) -> None:
         f"demo data for {merchant_id}: {counts['customers']} customers, "
         f"{counts['invoices']} invoices"
     )
+    with _gateway() as gw, gw.store.write() as session:
+        from b2bgateway.staff import demo_user
+
+        email, password = demo_user(session, merchant_id)
+    base = str(gw.settings.public_url).rstrip("/")
+    click.echo(f"Módulo de pagos: {base}/panel/  (correo {email}, contraseña {password})")
     if links is not None:
         click.echo(f"Portal de ejemplo: {links[0]}")
         click.echo(f"Pedido de ejemplo: {links[1]}")
@@ -387,38 +371,9 @@ def worker(interval: float, older_than: int, expire_after: int, once: bool) -> N
             time.sleep(max(0.0, interval - (time.monotonic() - started)))
 
 
-@main.group("outbox")
-def outbox_group() -> None:
-    """Outbound events to merchants' notification_url."""
-
-
-@outbox_group.command("list")
-@click.option(
-    "--state",
-    type=click.Choice(["pending", "delivered", "dead"]),
-    default="dead",
-    show_default=True,
-)
-@click.option("--limit", default=50, show_default=True)
-def outbox_list(state: str, limit: int) -> None:
-    """Events in a state (dead letters by default), newest first."""
-    from b2bgateway.outbox import list_messages
-
-    with _gateway() as gw:
-        for message in list_messages(gw.store, state, limit):
-            click.echo(json.dumps(message))
-
-
-@outbox_group.command("replay")
-@click.option("--id", "ids", multiple=True, type=int, help="Outbox row id (repeatable).")
-@click.option("--merchant", "merchant_id", default=None)
-def outbox_replay(ids: tuple[int, ...], merchant_id: str | None) -> None:
-    """Send dead letters again (all, one merchant's, or the given ids)."""
-    from b2bgateway.notifications import replay
-
-    with _gateway() as gw:
-        count = replay(gw.store, message_ids=list(ids) or None, merchant_id=merchant_id)
-    click.echo(f"{count} dead letter(s) queued again")
+main.add_command(keys_group)  # b2bgateway keys generate
+main.add_command(outbox_commands(_gateway))  # b2bgateway outbox list|replay
+main.add_command(users_commands(_gateway))  # b2bgateway users add|list|disable|reset-password
 
 
 if __name__ == "__main__":  # pragma: no cover

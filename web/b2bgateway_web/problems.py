@@ -34,6 +34,7 @@ WEB_CODES: dict[str, int] = {"not_ready": 503}
 #: offer, a body over MAX_CONTENT_LENGTH), and the ``abort(400)`` of plugin pages.
 HTTP_ERRORS: tuple[type[HTTPException], ...] = (
     http.BadRequest,
+    http.Forbidden,
     http.NotFound,
     http.MethodNotAllowed,
     http.RequestEntityTooLarge,

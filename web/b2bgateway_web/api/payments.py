@@ -6,6 +6,7 @@ from flask import Blueprint, Response, g
 
 from b2bgateway import refunds, service
 from b2bgateway.feed import FeedQuery, payments_page
+from b2bgateway.manual import void_payment
 from b2bgateway.money import Money
 from b2bgateway.representation import attempt_json, payment_json, refund_json
 from b2bgateway_web.api.base import (
@@ -17,7 +18,7 @@ from b2bgateway_web.api.base import (
     parse_query,
 )
 from b2bgateway_web.api.responses import AttemptListOut, PaymentListOut, PaymentOut, RefundOut
-from b2bgateway_web.api.schemas import CheckoutIn, PaymentsQuery, RefundIn, money
+from b2bgateway_web.api.schemas import CheckoutIn, PaymentsQuery, RefundIn, VoidIn, money
 from b2bgateway_web.state import gateway
 
 checkouts = Blueprint("checkouts", __name__, url_prefix="/checkouts")
@@ -137,3 +138,20 @@ def create_refund(payment_id: str) -> Response:
         amount = Money(data.amount, currency)  # too many decimals for it: 422
     record = refunds.refund(gw, merchant, payment_id, amount, data.reason, g.idempotency_key)
     return json_response(refund_json(record), 201)
+
+
+@payments.post("/<payment_id>/void")
+@operation(
+    summary="Void a manual payment: its invoices (or order) are payable again",
+    body=VoidIn,
+    responses={200: PaymentOut},
+    errors=(404, 409, 422),
+    tags=("payments",),
+)
+def void(payment_id: str) -> Response:
+    """200 with the payment, now ``canceled`` with ``failure.code`` ``voided`` and the reason.
+    Voiding it again answers the same; an online payment is a 409 ``void_not_allowed``
+    (refund it instead)."""
+    data = parse_body(VoidIn)
+    payment = void_payment(gateway(), current_merchant(), payment_id, data.reason, None)
+    return json_response(payment_json(payment))

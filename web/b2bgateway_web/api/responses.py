@@ -160,7 +160,9 @@ class NextActionOut(BaseModel):
 class MethodDetailsOut(BaseModel):
     """How a payment was paid: what the ERP needs for the CFDI payment receipt."""
 
-    type: str
+    type: str = Field(
+        description="card, bank_transfer, cash; a manual payment: cash, transfer, check, other"
+    )
     brand: str | None
     last4: str | None
     funding: Literal["credit", "debit", "prepaid"] | None
@@ -173,6 +175,12 @@ class MethodDetailsOut(BaseModel):
         description="SAT c_FormaPago: 04 credit card, 28 debit card, 03 transfer, 01 cash, "
         "02 cheque, 99 unknown"
     )
+    # a manual payment (processor "manual"): what the person who recorded it wrote down
+    reference: str | None = Field(default=None, description="manual: the deposit or cheque no.")
+    received_on: date | None = Field(default=None, description="manual: when it was received")
+    note: str | None = None
+    recorded_by: str | None = Field(default=None, description="manual: the staff user, if any")
+    voided_by: str | None = None
 
 
 class DisputeOut(BaseModel):

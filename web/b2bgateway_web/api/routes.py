@@ -8,6 +8,7 @@ from __future__ import annotations
 from b2bgateway_web.api import (
     customers,
     invoices,
+    manual_payments,
     payability,
     payments,
     portal_sessions,
@@ -20,7 +21,8 @@ for child in (
     invoices.bp,  # PUT/GET /v1/invoices/{id}, POST /v1/invoices/batch
     payability.bp,  # POST /v1/payability/order, /v1/payability/invoices
     payments.checkouts,  # POST /v1/checkouts
-    payments.payments,  # GET /v1/payments, /v1/payments/{id}, POST /v1/payments/{id}/refunds
+    payments.payments,  # GET /v1/payments, /v1/payments/{id}, POST .../refunds, .../void
+    manual_payments.bp,  # POST /v1/manual-payments
     processors.bp,  # GET /v1/processors
     portal_sessions.bp,  # POST /v1/portal-sessions (links to the customer payment page)
 ):

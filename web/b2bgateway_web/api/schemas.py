@@ -295,6 +295,48 @@ class RefundIn(Request):
     reason: Annotated[str, StringConstraints(max_length=500)] | None = None
 
 
+class ManualPaymentIn(Request):
+    customer_id: Id
+    purpose: Literal["order", "invoices"]
+    order: OrderIn | None = Field(default=None, description="purpose order: what was paid")
+    invoice_ids: InvoiceIds | None = Field(
+        default=None, description="purpose invoices: allocated in this order, each to its balance"
+    )
+    amount: DecimalStr | None = Field(
+        default=None,
+        description="invoices: what was received (default: the sum of their balances; at most "
+        "that sum); for an order, order.amount",
+    )
+    currency: Currency | None = None
+    method: Literal["cash", "transfer", "check", "other"]
+    reference: Annotated[str, StringConstraints(max_length=255)] = Field(
+        default="", description="the deposit, transfer or cheque number"
+    )
+    received_on: date
+    note: Annotated[str, StringConstraints(max_length=1000)] | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> ManualPaymentIn:
+        if self.purpose == "order":
+            if self.order is None or self.invoice_ids is not None or self.amount is not None:
+                raise ValueError("an order payment takes `order`, not `invoice_ids` or `amount`")
+        elif self.invoice_ids is None or self.order is not None:
+            raise ValueError("an invoices payment takes `invoice_ids`, not `order`")
+        if (self.amount is None) != (self.currency is None):
+            raise ValueError("amount and currency go together")
+        if (
+            self.amount is not None
+            and self.currency is not None
+            and not money(self.amount, self.currency, "amount").is_positive()
+        ):
+            raise ValueError("amount: must be greater than zero")
+        return self
+
+
+class VoidIn(Request):
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+
 class StatementQuery(Query):
     as_of: QueryDate | None = None
 

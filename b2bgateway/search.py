@@ -1,0 +1,310 @@
+"""Searching a merchant's payments for the payments module: filters, newest first, keyset pages,
+the filtered total, and every match in batches for an export (constant memory).
+
+A page is read after a cursor, an opaque position (base64url of ``[created_at, id]``) that only
+this module makes and reads; pages never use OFFSET, so the millionth payment costs what the
+first does (index ``ix_payments_merchant_created``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, and_, func, or_, select, tuple_
+from sqlalchemy.orm import Session
+
+from b2bgateway.errors import InvalidCursor
+from b2bgateway.money import Money
+from b2bgateway.representation import timestamp
+from b2bgateway.store.models import Customer, Invoice, Payment, PaymentAllocation
+
+__all__ = [
+    "PaymentFilter",
+    "PaymentRow",
+    "SearchPage",
+    "Total",
+    "export_rows",
+    "filtered_total",
+    "folios",
+    "invoice_folios",
+    "search_page",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentFilter:
+    """What to look for; every field optional (None or empty: no condition)."""
+
+    statuses: Sequence[str] = ()
+    payment_method: str | None = None
+    customer: str | None = None  # a customer id, or part of a customer's name
+    folio: str | None = None  # an invoice's folio (or id)
+    order_reference: str | None = None
+    processor: str | None = None
+    created_from: date | None = None  # the merchant's local dates, both included
+    created_to: date | None = None
+    amount_min: Money | None = None
+    amount_max: Money | None = None
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("America/Mexico_City"))
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRow:
+    """One payment as the list and the exports show it: plain columns (no ORM object, no
+    relationship loaded), with the folios it pays."""
+
+    created_at: datetime
+    id: str
+    customer_id: str
+    customer_name: str
+    order_reference: str | None
+    payment_method: str
+    processor: str
+    status: str
+    amount_minor: int
+    currency: str
+    refunded_minor: int
+    processor_reference: str | None
+    method_details: dict[str, object] | None
+    failure_message: str | None
+    failure_code: str | None
+    folios: list[str]
+
+
+_COLUMNS = (
+    Payment.created_at,
+    Payment.id,
+    Payment.customer_id,
+    Customer.name.label("customer_name"),
+    Payment.order_reference,
+    Payment.payment_method,
+    Payment.processor,
+    Payment.status,
+    Payment.amount_minor,
+    Payment.currency,
+    Payment.refunded_minor,
+    Payment.processor_reference,
+    Payment.method_details,
+    Payment.failure_message,
+    Payment.failure_code,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    rows: list[PaymentRow]
+    next_cursor: str | None  # None: the last page
+
+
+def _encode(row: PaymentRow) -> str:
+    raw = json.dumps([timestamp(row.created_at), row.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if isinstance(raw, list) and len(raw) == 2 and all(isinstance(p, str) for p in raw):
+            created = datetime.fromisoformat(raw[0].replace("Z", "+00:00"))
+            if created.tzinfo is not None:
+                return created, raw[1]
+    except (ValueError, TypeError, binascii.Error):
+        pass
+    raise InvalidCursor("the cursor is not one this page gave out")
+
+
+def _local_start(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(), tzinfo=zone)
+
+
+#: Customers a name search may match (a search for "SA" is not a way to list everyone).
+MAX_CUSTOMERS = 1000
+
+
+def _conditions(session: Session, merchant_id: str, f: PaymentFilter) -> list[object]:
+    """The filter's conditions. Customers and folios are looked up first, so the payments'
+    query gets a short list of ids the planner can use its indexes with."""
+    where: list[object] = [Payment.merchant_id == merchant_id]
+    if f.statuses:
+        where.append(Payment.status.in_(list(f.statuses)))
+    if f.payment_method:
+        where.append(Payment.payment_method == f.payment_method)
+    if f.processor:
+        where.append(Payment.processor == f.processor)
+    if f.order_reference:
+        where.append(Payment.order_reference == f.order_reference.strip())
+    if f.customer:
+        found = session.scalars(_customers(merchant_id, f.customer.strip()).limit(MAX_CUSTOMERS))
+        where.append(Payment.customer_id.in_(list(found)))
+    if f.folio:
+        where.append(
+            Payment.id.in_(list(session.scalars(_with_folio(merchant_id, f.folio.strip()))))
+        )
+    if f.created_from:
+        where.append(Payment.created_at >= _local_start(f.created_from, f.zone))
+    if f.created_to:
+        end = _local_start(f.created_to + timedelta(days=1), f.zone)
+        where.append(Payment.created_at < end)
+    if f.amount_min is not None:
+        where.append(Payment.currency == f.amount_min.currency)
+        where.append(Payment.amount_minor >= f.amount_min.to_minor_units())
+    if f.amount_max is not None:
+        where.append(Payment.currency == f.amount_max.currency)
+        where.append(Payment.amount_minor <= f.amount_max.to_minor_units())
+    return where
+
+
+def _customers(merchant_id: str, text: str) -> Select[str]:
+    """Customers whose id is ``text`` or whose name contains it (any case)."""
+    pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return select(Customer.customer_id).where(
+        Customer.merchant_id == merchant_id,
+        or_(Customer.customer_id == text, func.lower(Customer.name).like(pattern, escape="\\")),
+    )
+
+
+def _with_folio(merchant_id: str, folio: str) -> Select[str]:
+    invoices = select(Invoice.invoice_id).where(
+        Invoice.merchant_id == merchant_id, or_(Invoice.folio == folio, Invoice.invoice_id == folio)
+    )
+    return select(PaymentAllocation.payment_id).where(
+        PaymentAllocation.merchant_id == merchant_id, PaymentAllocation.invoice_id.in_(invoices)
+    )
+
+
+def _rows(
+    session: Session,
+    merchant_id: str,
+    where: list[object],
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[PaymentRow]:
+    """``limit`` matches after ``after``, newest first, with their folios (two queries)."""
+    stmt = (
+        select(*_COLUMNS)
+        .join(
+            Customer,
+            and_(
+                Customer.merchant_id == Payment.merchant_id,
+                Customer.customer_id == Payment.customer_id,
+            ),
+        )
+        .where(*where)  # type: ignore[arg-type]
+    )
+    if after is not None:
+        # A row comparison: PostgreSQL walks the (merchant, created_at, id) index from there.
+        stmt = stmt.where(tuple_(Payment.created_at, Payment.id) < tuple_(*after))
+    found = session.execute(
+        stmt.order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit)
+    ).all()
+    paid = folios(session, merchant_id, [row.id for row in found])
+    return [PaymentRow(**row._asdict(), folios=paid.get(row.id, [])) for row in found]
+
+
+def search_page(
+    session: Session,
+    merchant_id: str,
+    f: PaymentFilter,
+    *,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> SearchPage:
+    """One page of matches, newest first.
+
+    :raises InvalidCursor: ``cursor`` is not one this module made.
+    """
+    after = None if cursor is None else _decode(cursor)
+    rows = _rows(session, merchant_id, _conditions(session, merchant_id, f), after, limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return SearchPage(rows, _encode(rows[-1]) if more else None)
+
+
+@dataclass(frozen=True, slots=True)
+class Total:
+    """How many payments match and the sum of their amounts (minor units, the caller shows it
+    in the merchant's currency). Past ``cap`` matches only "more than cap" is known: counting a
+    million rows on every page would cost more than the page."""
+
+    count: int
+    amount_minor: int | None  # None when capped
+    capped: bool
+
+
+#: Matches counted exactly; beyond it the list says "more than".
+TOTAL_CAP = 10_000
+
+
+def filtered_total(
+    session: Session, merchant_id: str, f: PaymentFilter, cap: int = TOTAL_CAP
+) -> Total:
+    """Counted from the index alone up to ``cap``; summed only when not capped."""
+    where = _conditions(session, merchant_id, f)
+    matching = select(Payment.id).where(*where).limit(cap + 1).subquery()  # type: ignore[arg-type]
+    count = int(session.scalar(select(func.count()).select_from(matching)) or 0)
+    if count > cap:
+        return Total(cap, None, True)
+    total = session.scalar(
+        select(func.coalesce(func.sum(Payment.amount_minor), 0)).where(*where)  # type: ignore[arg-type]
+    )
+    return Total(count, int(total or 0), False)
+
+
+def folios(session: Session, merchant_id: str, payment_ids: Sequence[str]) -> dict[str, list[str]]:
+    """The folios each payment pays (one query for a page)."""
+    if not payment_ids:
+        return {}
+    rows = session.execute(
+        select(PaymentAllocation.payment_id, Invoice.folio)
+        .join(
+            Invoice,
+            and_(
+                Invoice.merchant_id == PaymentAllocation.merchant_id,
+                Invoice.invoice_id == PaymentAllocation.invoice_id,
+            ),
+        )
+        .where(
+            PaymentAllocation.merchant_id == merchant_id,
+            PaymentAllocation.payment_id.in_(list(payment_ids)),
+        )
+        .order_by(Invoice.folio)
+    )
+    found: dict[str, list[str]] = {}
+    for payment_id, folio in rows:
+        found.setdefault(payment_id, []).append(folio)
+    return found
+
+
+def invoice_folios(
+    session: Session, merchant_id: str, invoice_ids: Sequence[str]
+) -> dict[str, str]:
+    """invoice id -> its folio (a payment's allocations, for its detail page)."""
+    if not invoice_ids:
+        return {}
+    rows = session.execute(
+        select(Invoice.invoice_id, Invoice.folio).where(
+            Invoice.merchant_id == merchant_id, Invoice.invoice_id.in_(list(invoice_ids))
+        )
+    )
+    return {invoice_id: folio for invoice_id, folio in rows}
+
+
+def export_rows(
+    session: Session, merchant_id: str, f: PaymentFilter, batch: int = 2000
+) -> Iterator[PaymentRow]:
+    """Every match, newest first, read a keyset batch at a time: an export of 100,000
+    payments holds one batch at a time and builds no ORM object."""
+    where = _conditions(session, merchant_id, f)
+    after: tuple[datetime, str] | None = None
+    while True:
+        rows = _rows(session, merchant_id, where, after, batch)
+        yield from rows
+        if len(rows) < batch:
+            return
+        after = (rows[-1].created_at, rows[-1].id)

@@ -1,0 +1,65 @@
+"""The merchant's payments module: its staff users and the audit log (same metadata as
+:mod:`b2bgateway.store.models`, one Alembic history)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, CheckConstraint, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from b2bgateway.store.models import Base, Timestamps, UTCDateTime, utcnow
+
+__all__ = ["ROLES", "AuditEntry", "StaffUser"]
+
+ROLES = ("admin", "cobranza", "consulta")
+
+
+class StaffUser(Timestamps, Base):
+    """A person of one merchant who signs in to the payments module. The e-mail is unique across
+    the gateway (it is what a person types to sign in); the password is an Argon2id hash."""
+
+    __tablename__ = "staff_users"
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'cobranza', 'consulta')", name="role"),
+        Index("uq_staff_users_email", "email", unique=True),
+        Index("ix_staff_users_merchant", "merchant_id", "email"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[str] = mapped_column(String(64))
+    email: Mapped[str] = mapped_column(String(320))  # lower case
+    name: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    totp_secret: Mapped[str | None] = mapped_column(String(64))  # base32; None: no second factor
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: part of the session's identity: a sign-out, a new password or a disable ends every session
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEntry(Base):
+    """One thing a person did (or tried) in the payments module: append-only (the code never
+    updates or deletes a row, and the database refuses an ``UPDATE``)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_merchant_id", "merchant_id", "id"),
+        # sign-in throttling: failures per address and per e-mail in a recent window
+        Index("ix_audit_log_action_address", "action", "address", "at"),
+        Index("ix_audit_log_action_email", "action", "user_email", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[str | None] = mapped_column(String(64))  # None: an unknown e-mail
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    user_email: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(48))
+    subject: Mapped[str | None] = mapped_column(String(255))  # a payment id, a user's e-mail
+    address: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)

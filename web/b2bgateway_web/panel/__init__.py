@@ -1,0 +1,1 @@
+"""The merchant's payments module (es-MX): staff sign-in, payments, actions, audit log."""

@@ -1,0 +1,149 @@
+"""Actions on one payment, each behind a confirmation page (GET shows it, POST does it), each
+idempotent (the confirmation carries a one-time key, so a double submit does it once) and in the
+audit log: refund (full or partial, with a reason), cancel a payment still waiting for the
+customer, void a manual payment, replay an outbound
+event from the dead letters, and a fresh payment link for the customer (to copy)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from flask import flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, Regexp
+
+from b2bgateway import audit, refunds, service
+from b2bgateway.cancel import cancel_waiting
+from b2bgateway.errors import GatewayError, InvalidAmount
+from b2bgateway.manual import void_payment
+from b2bgateway.money import Money
+from b2bgateway.notifications import replay
+from b2bgateway_web.i18n import gettext as _
+from b2bgateway_web.panel import texts
+from b2bgateway_web.panel.base import actor, bp, merchant, require
+from b2bgateway_web.panel.filters import AMOUNT
+from b2bgateway_web.state import gateway
+from b2bgateway_web.tokens import TokenInvalid, create_link
+
+
+class ConfirmForm(FlaskForm):  # type: ignore[misc]
+    key = HiddenField(validators=[DataRequired(), Length(max=64)])
+    reason = TextAreaField(validators=[Optional(), Length(max=500)])
+
+
+class RefundForm(ConfirmForm):
+    amount = StringField(validators=[Optional(), Regexp(AMOUNT)])
+    reason = TextAreaField(validators=[DataRequired(), Length(max=500)])
+
+
+class VoidForm(ConfirmForm):
+    reason = TextAreaField(validators=[DataRequired(), Length(max=500)])
+
+
+def _form(kind: type[ConfirmForm]) -> ConfirmForm:
+    form = kind()
+    if not form.key.data:
+        form.key.data = secrets.token_urlsafe(16)
+    return form
+
+
+def _payment(payment_id: str) -> Any:
+    with gateway().store.read() as db:
+        return service.get_payment(db, merchant().id, payment_id)
+
+
+def _confirm(form: ConfirmForm, payment: Any, action: str, **extra: Any) -> str:
+    return render_template(
+        "panel/confirm.html", form=form, payment=payment, action=action, texts=texts, **extra
+    )
+
+
+@bp.route("/pagos/<payment_id>/reembolsar", methods=["GET", "POST"])
+@require("refund")
+def refund(payment_id: str) -> ResponseReturnValue:
+    payment = _payment(payment_id)
+    form = _form(RefundForm)
+    if not form.validate_on_submit():
+        return _confirm(form, payment, "refund")
+    shop = merchant()
+    try:
+        amount = Money(form.amount.data, shop.settings.currency) if form.amount.data else None
+        done = refunds.refund(
+            gateway(), shop, payment_id, amount, form.reason.data, f"panel:{form.key.data}"
+        )
+    except (GatewayError, InvalidAmount) as exc:
+        return _confirm(form, payment, "refund", error=exc.detail), 409
+    with gateway().store.write() as db:
+        detail = {"refund_id": done.id, "amount": str(done.amount.amount), "reason": done.reason}
+        audit.record(db, actor(), "refund", payment_id, detail)
+    flash(_("Reembolso registrado: %(amount)s.") % {"amount": str(done.amount.amount)})
+    return redirect(url_for("panel.payment", payment_id=payment_id))
+
+
+@bp.route("/pagos/<payment_id>/anular", methods=["GET", "POST"])
+@require("void")
+def void(payment_id: str) -> ResponseReturnValue:
+    payment = _payment(payment_id)
+    form = _form(VoidForm)
+    if not form.validate_on_submit():
+        return _confirm(form, payment, "void")
+    me = actor()
+    try:
+        void_payment(gateway(), merchant(), payment_id, form.reason.data, me.email, me)
+    except GatewayError as exc:
+        return _confirm(form, payment, "void", error=exc.detail), 409
+    flash(_("Pago anulado: sus facturas se pueden pagar otra vez."))
+    return redirect(url_for("panel.payment", payment_id=payment_id))
+
+
+@bp.route("/pagos/<payment_id>/cancelar", methods=["GET", "POST"])
+@require("cancel")
+def cancel(payment_id: str) -> ResponseReturnValue:
+    payment = _payment(payment_id)
+    form = _form(ConfirmForm)
+    if not form.validate_on_submit():
+        return _confirm(form, payment, "cancel")
+    try:
+        done = cancel_waiting(gateway(), merchant(), payment_id, actor())
+    except GatewayError as exc:
+        return _confirm(form, payment, "cancel", error=exc.detail), 409
+    flash(_("Estado del pago: %(status)s.") % {"status": texts.status(done.status)})
+    return redirect(url_for("panel.payment", payment_id=payment_id))
+
+
+@bp.route("/pagos/<payment_id>/eventos/<int:message_id>/reenviar", methods=["GET", "POST"])
+@require("replay")
+def replay_event(payment_id: str, message_id: int) -> ResponseReturnValue:
+    payment = _payment(payment_id)
+    form = _form(ConfirmForm)
+    if not form.validate_on_submit():
+        return _confirm(form, payment, "replay", message_id=message_id)
+    shop = merchant()
+    count = replay(gateway().store, message_ids=[message_id], merchant_id=shop.id)
+    if count:
+        with gateway().store.write() as db:
+            audit.record(db, actor(), "replay", payment_id, {"message_id": message_id})
+    flash(_("El evento se enviará otra vez.") if count else _("Ese evento ya no está detenido."))
+    return redirect(url_for("panel.payment", payment_id=payment_id))
+
+
+@bp.route("/pagos/<payment_id>/enlace", methods=["GET", "POST"])
+@require("pay_link")
+def pay_link(payment_id: str) -> ResponseReturnValue:
+    """A fresh link to the customer's payment page, to copy (e-mail comes with SMTP)."""
+    payment = _payment(payment_id)
+    form = _form(ConfirmForm)
+    if not form.validate_on_submit():
+        return _confirm(form, payment, "pay_link")
+    shop = merchant()
+    try:
+        link, expires = create_link(gateway(), shop, payment.customer_id)
+    except TokenInvalid:
+        error = _("El comercio no tiene llave de API para firmar enlaces.")
+        return _confirm(form, payment, "pay_link", error=error), 409
+    with gateway().store.write() as db:
+        audit.record(db, actor(), "pay_link", payment_id)
+    return render_template("panel/link.html", payment=payment, link=link, expires=expires)

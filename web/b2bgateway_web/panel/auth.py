@@ -1,0 +1,120 @@
+"""Sign-in and sign-out. Refusals say plainly what happened and until when (a locked account,
+an address that tried too often) without telling whether an e-mail has an account."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_time
+from flask import flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from b2bgateway import staff
+from b2bgateway_web.i18n import gettext as _
+from b2bgateway_web.panel.base import LOCALE, address, bp, panel_user, user
+from b2bgateway_web.state import gateway
+
+#: Where "until" is told when the account is unknown (an address throttled).
+ZONE = ZoneInfo("America/Mexico_City")
+
+
+class SignInForm(FlaskForm):  # type: ignore[misc]
+    email = EmailField("email", validators=[DataRequired(), Length(max=320)])
+    password = PasswordField("password", validators=[DataRequired(), Length(max=1024)])
+    code = StringField("code", validators=[Length(max=10)])
+
+
+class SignOutForm(FlaskForm):  # type: ignore[misc]
+    pass
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a page of this module (never another site) after signing in."""
+    if target and target.startswith("/panel/") and not urlsplit(target).netloc:
+        return target
+    return url_for("panel.home")
+
+
+def _message(result: staff.SignIn) -> str:
+    until = ""
+    if result.until is not None:
+        merchants = gateway().merchants
+        shop = merchants.get(result.merchant_id or "")
+        zone = ZONE if shop is None else shop.zone
+        local = result.until.astimezone(zone)
+        until = str(format_time(local, "HH:mm", locale=LOCALE))
+    r = staff.Refusal
+    messages = {
+        r.INVALID: _("Correo o contraseña incorrectos."),
+        r.LOCKED: _(
+            "Por seguridad bloqueamos esta cuenta después de 5 intentos fallidos. "
+            "Vuelve a intentarlo después de las %(time)s o pide a un administrador "
+            "que cambie tu contraseña."
+        )
+        % {"time": until},
+        r.THROTTLED: _(
+            "Hubo demasiados intentos fallidos desde tu conexión. "
+            "Vuelve a intentarlo después de las %(time)s."
+        )
+        % {"time": until},
+        r.CODE_REQUIRED: _("Escribe el código de 6 dígitos de tu app de autenticación."),
+        r.CODE_INVALID: _("El código no es correcto o ya venció. Escribe el código actual."),
+        r.SECOND_FACTOR_MISSING: _(
+            "Las cuentas de administrador de este comercio necesitan un segundo factor. "
+            "Pide que lo activen con «b2bgateway users reset-password --totp»."
+        ),
+    }
+    assert result.refusal is not None
+    return messages[result.refusal]
+
+
+@bp.route("/entrar", methods=["GET", "POST"])
+def sign_in() -> ResponseReturnValue:
+    form = SignInForm()
+    status, message, ask_code = 200, None, False
+    if form.validate_on_submit():
+        gw = gateway()
+        required = frozenset(m.id for m in gw.merchants.values() if m.settings.admin_totp_required)
+        with gw.store.write() as db:
+            result = staff.sign_in(
+                db,
+                form.email.data,
+                form.password.data,
+                address(),
+                code=(form.code.data or "").strip() or None,
+                totp_required=required,
+            )
+            found = None if result.user is None else panel_user(result.user)
+        if found is not None:
+            session.clear()  # a fresh session: nothing from before signing in carries over
+            login_user(found)
+            session.permanent = True
+            session["seen"] = time.time()
+            return redirect(_safe_next(request.args.get("next")))
+        message = _message(result)
+        ask_code = result.refusal in (staff.Refusal.CODE_REQUIRED, staff.Refusal.CODE_INVALID)
+        locked = result.refusal in (staff.Refusal.LOCKED, staff.Refusal.THROTTLED)
+        status = 429 if locked else 200 if ask_code else 401
+    elif request.method == "POST":
+        status, message = 400, _("Escribe tu correo y tu contraseña.")
+    return (
+        render_template("panel/sign_in.html", form=form, message=message, ask_code=ask_code),
+        status,
+    )
+
+
+@bp.post("/salir")
+def sign_out() -> ResponseReturnValue:
+    me = user()
+    with gateway().store.write() as db:
+        staff.sign_out(db, me.user_id, address())
+    logout_user()
+    session.clear()
+    flash(_("Cerraste tu sesión."))
+    return redirect(url_for("panel.sign_in"))

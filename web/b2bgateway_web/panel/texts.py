@@ -1,0 +1,79 @@
+"""The payments module's words for the gateway's codes (statuses, methods, failure codes, audit
+actions), marked for extraction and translated where they are shown."""
+
+from __future__ import annotations
+
+from b2bgateway_web.i18n import N_
+from b2bgateway_web.i18n import gettext as _
+
+__all__ = ["action", "failure", "manual_method", "method", "status"]
+
+STATUSES = {
+    "requires_action": N_("Espera al cliente"),
+    "processing": N_("En proceso"),
+    "succeeded": N_("Pagado"),
+    "failed": N_("Fallido"),
+    "canceled": N_("Cancelado"),
+    "partially_refunded": N_("Reembolsado en parte"),
+    "refunded": N_("Reembolsado"),
+    "disputed": N_("En disputa"),
+}
+METHODS = {
+    "card": N_("Tarjeta"),
+    "bank_transfer": N_("Transferencia SPEI"),
+    "cash": N_("Efectivo en tienda"),
+    "manual": N_("Pago manual"),
+}
+MANUAL_METHODS = {
+    "cash": N_("Efectivo"),
+    "transfer": N_("Transferencia"),
+    "check": N_("Cheque"),
+    "other": N_("Otro"),
+}
+FAILURES = {
+    "card_declined": N_("El banco del cliente rechazó la tarjeta."),
+    "insufficient_funds": N_("La tarjeta no tiene fondos suficientes."),
+    "expired": N_("El cliente no terminó el pago a tiempo."),
+    "canceled": N_("El pago se canceló."),
+    "voided": N_("Pago manual anulado."),
+    "processor_unavailable": N_("No se pudo contactar al procesador de pagos."),
+    "processor_not_reached": N_("El cobro nunca llegó al procesador de pagos."),
+    "processor_misconfigured": N_("El procesador rechazó las credenciales del comercio."),
+    "payment_failed": N_("El procesador no aprobó el pago."),
+}
+ACTIONS = {
+    "sign_in": N_("Entró"),
+    "sign_in_failed": N_("Intento de entrada fallido"),
+    "sign_out": N_("Salió"),
+    "refund": N_("Reembolso"),
+    "cancel": N_("Cancelación"),
+    "void": N_("Anulación"),
+    "manual_payment": N_("Pago manual"),
+    "replay": N_("Reenvío de evento"),
+    "pay_link": N_("Enlace de pago"),
+    "user_added": N_("Usuario creado"),
+    "user_disabled": N_("Usuario desactivado"),
+    "password_reset": N_("Contraseña nueva"),
+}
+
+
+def status(code: str) -> str:
+    return _(STATUSES[code]) if code in STATUSES else code
+
+
+def method(code: str) -> str:
+    return _(METHODS[code]) if code in METHODS else code
+
+
+def manual_method(code: str) -> str:
+    return _(MANUAL_METHODS[code]) if code in MANUAL_METHODS else code
+
+
+def failure(code: str | None) -> str:
+    if code is None:
+        return ""
+    return _(FAILURES[code]) if code in FAILURES else _("El pago no se completó.")
+
+
+def action(code: str) -> str:
+    return _(ACTIONS[code]) if code in ACTIONS else code

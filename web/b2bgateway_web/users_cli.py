@@ -1,0 +1,111 @@
+"""``b2bgateway users add|list|disable|reset-password``: the payments module's staff users.
+
+Built by :func:`users_commands` with the command line's way to open the gateway, so this module
+needs nothing of :mod:`b2bgateway_web.cli`. Every change is in the audit log, by ``cli:<user>``.
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
+import click
+
+from b2bgateway import staff
+from b2bgateway.audit import Actor
+from b2bgateway.errors import GatewayError
+from b2bgateway.gateway import Gateway
+
+__all__ = ["users_commands"]
+
+_PASSWORD = click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help=f"At least {staff.MIN_PASSWORD_LENGTH} characters (asked for when not given).",
+)
+
+
+def _actor(merchant_id: str) -> Actor:
+    return Actor(merchant_id, f"cli:{getpass.getuser()}", "local")
+
+
+def _merchant(gw: Gateway, merchant_id: str) -> str:
+    if merchant_id not in gw.merchants:
+        raise click.ClickException(f"no merchant {merchant_id!r} in the configuration")
+    return merchant_id
+
+
+def _totp_line(user: staff.StaffUser) -> None:
+    if user.totp_secret is not None:
+        click.echo(f"second factor: add this to an authenticator app: {staff.totp_uri(user)}")
+
+
+def users_commands(open_gateway: Callable[[], AbstractContextManager[Gateway]]) -> click.Group:
+    """The ``users`` group, opening the gateway with ``open_gateway`` for each command."""
+
+    @click.group("users")
+    def users() -> None:
+        """Staff users of the payments module (/panel)."""
+
+    @users.command("add")
+    @click.option("--merchant", "merchant_id", required=True)
+    @click.option("--email", required=True)
+    @click.option("--name", required=True)
+    @click.option("--role", type=click.Choice(staff.ROLES), required=True)
+    @click.option("--totp", is_flag=True, help="With a TOTP second factor (prints its URI).")
+    @_PASSWORD
+    def add(merchant_id: str, email: str, name: str, role: str, totp: bool, password: str) -> None:
+        """Create a user."""
+        with open_gateway() as gw, _refusals(), gw.store.write() as session:
+            merchant = _merchant(gw, merchant_id)
+            user = staff.add_user(
+                session, _actor(merchant), merchant, email, name, role, password, totp=totp
+            )
+            click.echo(f"{user.email} ({user.role}) can sign in at /panel/")
+            _totp_line(user)
+
+    @users.command("list")
+    @click.option("--merchant", "merchant_id", default=None)
+    def list_(merchant_id: str | None) -> None:
+        """Users, one a line: merchant, e-mail, role, state, second factor."""
+        with open_gateway() as gw, gw.store.read() as session:
+            for user in staff.list_users(session, merchant_id):
+                state = "active" if user.active else "disabled"
+                totp = "totp" if user.totp_secret else "-"
+                click.echo(f"{user.merchant_id}\t{user.email}\t{user.role}\t{state}\t{totp}")
+
+    @users.command("disable")
+    @click.option("--merchant", "merchant_id", required=True)
+    @click.argument("email")
+    def disable(merchant_id: str, email: str) -> None:
+        """Disable a user (its sessions end at once)."""
+        with open_gateway() as gw, _refusals(), gw.store.write() as session:
+            staff.disable_user(session, _actor(merchant_id), merchant_id, email)
+        click.echo(f"{email} is disabled")
+
+    @users.command("reset-password")
+    @click.option("--merchant", "merchant_id", required=True)
+    @click.option("--totp", is_flag=True, help="Also give it a new TOTP second factor.")
+    @click.argument("email")
+    @_PASSWORD
+    def reset(merchant_id: str, email: str, totp: bool, password: str) -> None:
+        """Set a new password (unlocks the account, ends its sessions)."""
+        with open_gateway() as gw, _refusals(), gw.store.write() as session:
+            user = staff.reset_password(
+                session, _actor(merchant_id), merchant_id, email, password, new_totp=totp
+            )
+            click.echo(f"{user.email}: new password set")
+            _totp_line(user)
+
+    return users
+
+
+class _refusals(AbstractContextManager[None]):
+    """A refusal of the core (a short password, an unknown user) is a clean command error."""
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, GatewayError):
+            raise click.ClickException(exc.detail) from None
