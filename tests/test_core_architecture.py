@@ -18,12 +18,12 @@ MAX_FUNCTION_LINES = 60
 #: Longer on purpose, each with its ceiling (so it does not grow unseen).
 LONGER_MODULES = {
     # The plugin contract: one module of frozen dataclasses, as saleor's interface.py.
-    "b2bgateway.interface": 490,
+    "b2bgateway.interface": 501,
     # One declarative model per table, sharing one metadata.
     "b2bgateway.store.models": 480,
     # Settings and the merchants' resolution; being changed on another branch (DEMO_MERCHANT):
     # split it after that lands.
-    "b2bgateway.settings": 410,
+    "b2bgateway.settings": 416,
 }
 LONGER_FUNCTIONS = {"b2bgateway.settings": {"resolve_merchants"}}
 
