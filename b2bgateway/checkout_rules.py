@@ -31,6 +31,7 @@ __all__ = [
     "check_method_currency",
     "check_required",
     "processor_for",
+    "required_for",
     "what_to_charge",
 ]
 
@@ -119,6 +120,18 @@ def charge_kind(method: str, token: str | None) -> str:
     return method
 
 
+def required_for(processor: Processor, settings: BaseModel | None) -> dict[str, frozenset[str]]:
+    """Per kind of charge, what the processor requires of a merchant with these settings:
+    ``Capabilities.required``, plus ``required_with_setting`` for each setting they set."""
+    caps = processor.info.capabilities
+    required = dict(caps.required)
+    for setting, kinds in caps.required_with_setting.items():
+        if settings is not None and getattr(settings, setting, None):
+            for kind, fields in kinds.items():
+                required[kind] = required.get(kind, frozenset()) | fields
+    return required
+
+
 def check_required(
     processor: Processor,
     req: CheckoutRequest,
@@ -131,11 +144,7 @@ def check_required(
     :raises RequiredByProcessor: 422 ``required_by_processor`` with ``missing`` (field names).
     """
     kind = charge_kind(req.payment_method, req.token)
-    caps = processor.info.capabilities
-    required = set(caps.required.get(kind, frozenset()))
-    for setting, kinds in caps.required_with_setting.items():
-        if settings is not None and getattr(settings, setting, None):
-            required |= kinds.get(kind, frozenset())
+    required = required_for(processor, settings).get(kind, frozenset())
     present = {
         "customer.email": bool(customer_email),
         "device_session_id": bool(req.device_session_id),

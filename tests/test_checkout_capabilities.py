@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
 from b2bgateway import service
+from b2bgateway.checkout_rules import required_for
 from b2bgateway.errors import (
     ConfigurationError,
     InstallmentsNotAvailable,
@@ -193,3 +194,16 @@ def test_a_method_without_the_settings_it_needs_stops_start_up():
 def test_capabilities_refuse_what_they_cannot_mean(declared):
     with pytest.raises(ValueError, match=r"payment methods|among currencies"):
         Capabilities(currencies=frozenset({"MXN"}), **declared)
+
+
+def test_what_a_merchant_must_send_includes_what_its_settings_require():
+    """``required_for`` is what a checkout must carry for a merchant with these settings (the
+    check above and ``GET /v1/processors``'s ``capabilities.required``)."""
+    pm = get_plugin_manager(load_entrypoints=False)
+    pm.register(Declaring(), name="declaring")
+    processor = Plugins(pm).processor("declaring")
+    assert required_for(processor, DeclaringSettings(strict_3ds=True)) == {
+        "card_token": frozenset({"return_url"})
+    }
+    assert required_for(processor, DeclaringSettings()) == {}
+    assert required_for(processor, None) == {}
