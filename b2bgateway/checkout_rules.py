@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from b2bgateway.errors import (
@@ -27,8 +28,10 @@ __all__ = [
     "CheckoutRequest",
     "check_capabilities",
     "check_method",
+    "check_method_currency",
     "check_required",
     "processor_for",
+    "required_for",
     "what_to_charge",
 ]
 
@@ -85,6 +88,11 @@ def check_method(processor: Processor, merchant: MerchantConfig, req: CheckoutRe
                 + (f" (offered: {', '.join(map(str, counts))})" if counts else ""),
                 extra={"installments": counts},
             )
+        if req.token is None and caps.installments_need_token:
+            raise InstallmentsNotAvailable(
+                f"{processor.name} charges installments on a card token only, not on its page",
+                extra={"installments": counts},
+            )
     if PaymentMethodType(req.payment_method).waits_for_funds and req.token is not None:
         raise UnsupportedRequest(f"a {req.payment_method} payment takes no token")
 
@@ -112,13 +120,31 @@ def charge_kind(method: str, token: str | None) -> str:
     return method
 
 
-def check_required(processor: Processor, req: CheckoutRequest, customer_email: str | None) -> None:
-    """The fields the processor requires for this kind of charge must be there.
+def required_for(processor: Processor, settings: BaseModel | None) -> dict[str, frozenset[str]]:
+    """Per kind of charge, what the processor requires of a merchant with these settings:
+    ``Capabilities.required``, plus ``required_with_setting`` for each setting they set."""
+    caps = processor.info.capabilities
+    required = dict(caps.required)
+    for setting, kinds in caps.required_with_setting.items():
+        if settings is not None and getattr(settings, setting, None):
+            for kind, fields in kinds.items():
+                required[kind] = required.get(kind, frozenset()) | fields
+    return required
+
+
+def check_required(
+    processor: Processor,
+    req: CheckoutRequest,
+    customer_email: str | None,
+    settings: BaseModel | None = None,
+) -> None:
+    """The fields the processor requires for this kind of charge must be there, including those
+    a setting of the merchant's (``settings``) makes required (``required_with_setting``).
 
     :raises RequiredByProcessor: 422 ``required_by_processor`` with ``missing`` (field names).
     """
     kind = charge_kind(req.payment_method, req.token)
-    required = processor.info.capabilities.required.get(kind, frozenset())
+    required = required_for(processor, settings).get(kind, frozenset())
     present = {
         "customer.email": bool(customer_email),
         "device_session_id": bool(req.device_session_id),
@@ -130,6 +156,29 @@ def check_required(processor: Processor, req: CheckoutRequest, customer_email: s
             f"{processor.name} requires {', '.join(missing)} for a {kind.replace('_', ' ')} charge",
             extra={"missing": missing},
         )
+
+
+def check_method_currency(
+    processor: Processor, merchant: MerchantConfig, method: str, amount: Money
+) -> None:
+    """The method must take the amount's currency (``Capabilities.method_currencies``).
+
+    :raises PaymentMethodNotAvailable: 422 ``payment_method_not_available``, with the currencies
+      the method takes and the merchant's methods that take this one (``payment_methods``).
+    """
+    caps = processor.info.capabilities
+    takes = caps.method_currencies.get(method, caps.currencies)
+    if amount.currency in takes:
+        return
+    offered = [
+        m
+        for m in merchant.settings.payment_methods
+        if amount.currency in caps.method_currencies.get(m, caps.currencies)
+    ]
+    raise PaymentMethodNotAvailable(
+        f"{processor.name} takes {method} in {', '.join(sorted(takes))}, not {amount.currency}",
+        extra={"payment_methods": offered, "currencies": sorted(takes)},
+    )
 
 
 def what_to_charge(

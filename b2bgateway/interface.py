@@ -154,13 +154,24 @@ class Capabilities:
     #: card_token/card_hosted/bank_transfer/cash -> what the processor refuses a charge without
     #: (customer.email, device_session_id, return_url): a 422 before the payment exists
     required: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    #: a settings field -> (kind of charge -> fields), required too when the merchant sets it
+    required_with_setting: Mapping[str, Mapping[str, frozenset[str]]] = field(default_factory=dict)
+    #: MSI only on a token charge (the processor's hosted page takes no installments)
+    installments_need_token: bool = False
+    #: payment method -> the currencies it takes (a method not named takes all ``currencies``)
+    method_currencies: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    #: payment method -> settings fields a merchant must set to offer it (checked at start-up)
+    method_settings: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         unknown = set(self.payment_methods) - {m.value for m in PaymentMethodType} | (
             set(self.payment_methods) & {PaymentMethodType.MANUAL.value}
         )
+        unknown |= (set(self.method_currencies) | set(self.method_settings)) - self.payment_methods
         if unknown:
             raise ValueError(f"unknown payment methods: {sorted(unknown)}")
+        if not all(c <= self.currencies for c in self.method_currencies.values()):
+            raise ValueError("method_currencies must be among currencies")
         if not self.installments <= INSTALLMENT_COUNTS:
             raise ValueError(f"installments must be among {sorted(INSTALLMENT_COUNTS)}")
 

@@ -25,6 +25,7 @@ from b2bgateway.checkout_rules import (
     CheckoutRequest,
     check_capabilities,
     check_method,
+    check_method_currency,
     check_required,
     processor_for,
     what_to_charge,
@@ -101,8 +102,9 @@ def _reserve(
             processor = processor_for(merchant)
             check_method(processor, merchant, req)
             check_capabilities(processor, req.token, req.payment_method)
-            check_required(processor, req, customer.email)
+            check_required(processor, req, customer.email, merchant.processor_settings)
             amount, allocations = what_to_charge(gw.plugins, session, merchant, req)
+            check_method_currency(processor, merchant, req.payment_method, amount)
             payment = _create_payment(session, merchant, req, processor.name, amount, allocations)
             lifecycle.created(session, gw.plugins, payment)
             known = references.processor_customer(

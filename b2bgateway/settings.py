@@ -320,11 +320,17 @@ def _webhook_secret_problems(
 
 
 def _method_problems(
-    base: str, processor: Processor, merchant: MerchantSettings
+    base: str, processor: Processor, merchant: MerchantSettings, settings: BaseModel | None
 ) -> list[tuple[str, str]]:
-    """Every method and MSI count the merchant offers must be one its processor can charge."""
+    """Every method and MSI count the merchant offers must be one its processor can charge, with
+    the processor settings it needs for that method (``Capabilities.method_settings``) set."""
     caps = processor.info.capabilities
     problems = []
+    for method in merchant.payment_methods if settings is not None else ():
+        needed = sorted(caps.method_settings.get(method, ()))
+        if unset := [name for name in needed if not _is_set(getattr(settings, name, None))]:
+            key = f"{base}.processors.{processor.name}"
+            problems.append((key, f"set {' and '.join(unset)} to offer {method}"))
     missing = [m for m in merchant.payment_methods if m not in caps.payment_methods]
     if missing:
         can = ", ".join(sorted(caps.payment_methods))
@@ -404,7 +410,7 @@ def resolve_merchants(settings: Settings, plugins: Plugins) -> Mapping[str, Merc
         if processor is not None and chosen is not None:
             problems.extend(_webhook_secret_problems(base, processor, chosen))
         if processor is not None:
-            problems.extend(_method_problems(base, processor, merchant))
+            problems.extend(_method_problems(base, processor, merchant, chosen))
         resolved[merchant_id] = MerchantConfig(
             id=merchant_id,
             settings=merchant,

@@ -385,10 +385,13 @@ def test_processors_of_a_merchant_with_the_sandbox(client):
         "payment_methods",
         "installments",
         "required",
+        "installments_need_token",
+        "method_currencies",
     }
     assert caps["currencies"] == ["MXN", "USD"]
+    assert caps["method_currencies"] == {}  # every method in every currency it charges
     assert caps["required"] == {}  # the sandbox charges without a device session or an email
-    lists = ("currencies", "payment_methods", "installments", "required")
+    lists = ("currencies", "payment_methods", "installments", "required", "method_currencies")
     assert all(isinstance(caps[k], bool) for k in caps if k not in lists)
     assert sum(p["configured"] for p in body["data"]) == 1
 

@@ -18,7 +18,7 @@ MAX_FUNCTION_LINES = 60
 #: Longer on purpose, each with its ceiling (so it does not grow unseen).
 LONGER_MODULES = {
     # The plugin contract: one module of frozen dataclasses, as saleor's interface.py.
-    "b2bgateway.interface": 505,
+    "b2bgateway.interface": 515,
     # One declarative model per table, sharing one metadata.
     "b2bgateway.store.models": 525,
     # Settings and the merchants' resolution: split once the branches adding settings land.

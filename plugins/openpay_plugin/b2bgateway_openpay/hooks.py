@@ -48,6 +48,11 @@ CAPABILITIES = Capabilities(
         "card_hosted": frozenset({"customer.email", "return_url"}),
         "cash": frozenset({"customer.email"}),
     },
+    # With use_3d_secure every token charge is sent to the bank's page: redirect_url required.
+    required_with_setting={"use_3d_secure": {"card_token": frozenset({"return_url"})}},
+    installments_need_token=True,  # the card page's request takes no payment_plan
+    method_currencies={"cash": frozenset({"MXN"}), "bank_transfer": frozenset({"MXN"})},
+    method_settings={"bank_transfer": frozenset({"spei_beneficiary"})},  # who receives the SPEI
 )
 
 

@@ -12,6 +12,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +26,7 @@ from b2bgateway import (
     EventKind,
     Failure,
     Outcome,
+    ProcessorUnavailable,
     WebhookEvent,
     WebhookMalformed,
     WebhookSignatureInvalid,
@@ -33,6 +35,8 @@ from b2bgateway_openpay import mapping, methods
 from b2bgateway_openpay.client import Charge
 
 __all__ = ["EVENT_KINDS", "Notification", "check_credentials", "event", "ignored", "parse"]
+
+log = logging.getLogger("b2bgateway_openpay")
 
 #: Notification types the gateway acts on; any other is acknowledged as ignored.
 EVENT_KINDS: dict[str, EventKind] = {
@@ -59,6 +63,8 @@ CHARGEBACK_EVENTS: dict[str, DisputeStatus] = {
     "chargeback.accepted": DisputeStatus.LOST,
     "chargeback.rejected": DisputeStatus.WON,
 }
+#: Notifications that end a chargeback: a charge still ``chargeback_pending`` after one lags.
+CHARGEBACK_ENDS = frozenset({"chargeback.accepted", "chargeback.rejected"})
 #: Statuses of a charge that was paid (its money taken, whatever happened since).
 PAID = frozenset(
     {"completed", "refunded", "chargeback_pending", "chargeback_accepted", "chargeback_adjustment"}
@@ -147,8 +153,22 @@ def _refund(notification: Notification, charge: Charge) -> dict[str, Any] | None
 def _dispute_state(notification: Notification, charge: Charge) -> DisputeStatus | None:
     """The chargeback's state: the re-fetched charge's chargeback status when it shows one; for
     a charge that was paid but shows none (``completed`` again after a rejection, an adjustment)
-    what the notification says; for a charge never paid, none (recorded, not applied)."""
+    what the notification says; for a charge never paid, none (recorded, not applied).
+
+    :raises ProcessorUnavailable: the notification ends the chargeback but the charge still
+      shows it pending (Openpay's charge lags): answered 503, so Openpay delivers it again,
+      instead of recording an open dispute that no later notification would close.
+    """
     status = str(charge.get("status") or "")
+    if notification.type in CHARGEBACK_ENDS and status == "chargeback_pending":
+        log.warning(
+            "payment %s: %s but Openpay's charge %s still shows chargeback_pending: "
+            "asking Openpay to deliver it again",
+            charge.get("order_id") or "?",
+            notification.type,
+            charge.get("id"),
+        )
+        raise ProcessorUnavailable(f"Openpay's charge still lags behind {notification.type}")
     if status in CHARGEBACK_STATES:
         return CHARGEBACK_STATES[status]
     if status in PAID:
@@ -156,25 +176,53 @@ def _dispute_state(notification: Notification, charge: Charge) -> DisputeStatus 
     return None
 
 
+def _reference(kind: str, notification: Notification, charge: Charge) -> str:
+    """The dispute's reference: the charge, and the notification's own transaction when it names
+    one (a chargeback's), so that a second chargeback of the same charge is a new dispute."""
+    if notification.charge_id and notification.charge_id != charge["id"]:
+        return f"{kind}:{charge['id']}:{notification.charge_id}"
+    return f"{kind}:{charge['id']}"
+
+
+def _rescored(notification: Notification, charge: Charge, now: ChargeResult) -> Dispute:
+    """A paid charge that Openpay's anti-fraud declined after the fact. Whether Openpay takes
+    the money back is not documented: the payment is held as an open dispute (its invoices stay
+    paid for the ERP) and the merchant is alerted, never released on an assumption."""
+    log.error(
+        "ALERT payment %s: Openpay's anti-fraud declined its paid charge %s after the fact "
+        "(charge.rescored.to.decline): ask Openpay whether the money is taken back",
+        charge.get("order_id") or "?",
+        charge.get("id"),
+    )
+    return Dispute(
+        status=DisputeStatus.OPEN,
+        amount=now.amount,
+        reason="fraud_rescored",
+        reference=_reference("rescore", notification, charge),
+    )
+
+
 def _dispute(notification: Notification, charge: Charge, now: ChargeResult) -> WebhookEvent:
     """A chargeback, or Openpay's anti-fraud declining a charge after the fact.
 
-    A rescored decline of a charge that was paid takes the money back like a lost chargeback
-    (the payment must not stay ``succeeded``: its invoices open again); of one never paid, it
-    is the charge's failure.
+    A rescored decline of a charge that was paid is an open dispute (reason
+    ``fraud_rescored``): held and raised, not released; of one never paid, it is the charge's
+    failure.
     """
-    rescored = notification.type == "charge.rescored.to.decline"
-    if rescored and not (charge.get("status") in PAID or charge.get("authorization")):
-        failure = Failure("fraud_suspected", "El sistema antifraude rechazó el pago.", "rescored")
-        return _payment(notification, charge, _failed(now, failure))
-    state = DisputeStatus.LOST if rescored else _dispute_state(notification, charge)
     dispute = None
-    if state is not None:
+    if notification.type == "charge.rescored.to.decline":
+        if not (charge.get("status") in PAID or charge.get("authorization")):
+            failure = Failure(
+                "fraud_suspected", "El sistema antifraude rechazó el pago.", "rescored"
+            )
+            return _payment(notification, charge, _failed(now, failure))
+        dispute = _rescored(notification, charge, now)
+    elif (state := _dispute_state(notification, charge)) is not None:
         dispute = Dispute(
             status=state,
             amount=now.amount,
-            reason="rescored_to_decline" if rescored else "chargeback",
-            reference=f"{'rescore' if rescored else 'chargeback'}:{charge['id']}",
+            reason="chargeback",
+            reference=_reference("chargeback", notification, charge),
         )
     return WebhookEvent(
         notification.event_id,

@@ -137,6 +137,22 @@ def test_a_transaction_of_its_own_is_found_by_our_order_id(processor, settings, 
     event = processor.parse_webhook(notification(body), settings)
     assert event.dispute.status is DisputeStatus.OPEN
     assert event.processor_reference == CHARGE_ID
+    # The chargeback's own transaction is in the reference: a later chargeback of the same
+    # charge names another one, and is a new dispute rather than the closed one repeated.
+    assert event.dispute.reference == f"chargeback:{CHARGE_ID}:trcbk4a9m2x7p0q1"
+
+
+@pytest.mark.parametrize("event_type", ["chargeback.accepted", "chargeback.rejected"])
+def test_chargeback_end_while_the_charge_lags_is_delivered_again(
+    processor, settings, cassette, event_type, caplog
+):
+    """The notification ends the chargeback, the re-fetched charge still shows it pending: not
+    an open dispute (acknowledged, never sent again), but a 503, so Openpay delivers it again."""
+    with pytest.raises(ProcessorUnavailable), caplog.at_level(logging.WARNING):
+        processor.parse_webhook(
+            notification(charge_notification(event_type, "chargeback_pending")), settings
+        )
+    assert any("chargeback_pending" in r.getMessage() for r in caplog.records)
 
 
 def test_rescored_decline_of_an_unpaid_charge_is_its_failure(processor, settings, cassette):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response
 
+from b2bgateway.checkout_rules import required_for
 from b2bgateway_web.api.base import current_merchant, json_response, operation
 from b2bgateway_web.api.responses import ProcessorsOut
 from b2bgateway_web.state import gateway
@@ -21,6 +22,7 @@ def list_processors() -> Response:
     merchant = current_merchant()
     plugins = gateway().plugins
     configured = merchant.processor.name if merchant.processor else None
+    settings_for = merchant.settings_for  # what this merchant's settings make required too
     data = []
     for name in plugins.processor_names:
         processor = plugins.processor(name)
@@ -38,7 +40,12 @@ def list_processors() -> Response:
                     "three_d_secure": caps.three_d_secure,
                     "payment_methods": sorted(caps.payment_methods),
                     "installments": sorted(caps.installments),
-                    "required": {kind: sorted(fields) for kind, fields in caps.required.items()},
+                    "required": {
+                        kind: sorted(fields)
+                        for kind, fields in required_for(processor, settings_for(name)).items()
+                    },
+                    "installments_need_token": caps.installments_need_token,
+                    "method_currencies": {m: sorted(c) for m, c in caps.method_currencies.items()},
                 },
                 "configured": name == configured,
             }

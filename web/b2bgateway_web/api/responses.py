@@ -261,6 +261,15 @@ class CapabilitiesOut(BaseModel):
         "required_by_processor",
         examples=[{"card_token": ["customer.email", "device_session_id"]}],
     )
+    installments_need_token: bool = Field(
+        description="installments only with a token (the processor's hosted page takes none), "
+        "else 422 installments_not_available"
+    )
+    method_currencies: dict[str, list[str]] = Field(
+        description="payment method -> the currencies it takes (a method not named takes all "
+        "currencies), else 422 payment_method_not_available",
+        examples=[{"cash": ["MXN"], "bank_transfer": ["MXN"]}],
+    )
 
 
 class ProcessorOut(BaseModel):
