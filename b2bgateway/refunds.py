@@ -125,6 +125,7 @@ def _reserve_refund(
             idempotency_key=f"{record.id}:refund",
             full=full,
             reason=reason,
+            requested_at=record.created_at,
         )
         return processor, settings, request
 

@@ -235,3 +235,42 @@ def test_a_lost_chargeback_reopens_the_invoices(
     assert lost.dispute_status == "lost"
     assert lost.dispute_reference == "5012345690"
     assert reasons(gateway, acme) == ()  # open again: the ERP can collect them
+
+
+def test_a_mediation_lost_closes_the_dispute_and_reopens_the_invoices(
+    gateway: Gateway, acme: MerchantConfig, cassette: Cassette
+) -> None:
+    """The buyer's claim (``in_mediation``) holds the invoices; buyer protection gives the money
+    back (``refunded``): the mediation ends lost and the invoices are open again."""
+    payment = pay(gateway, acme, token=TOKEN, payment_details={"payment_method_id": "visa"})
+    assert payment.status == "succeeded"
+
+    assert deliver(gateway, "1319876841") == "applied"
+    disputed = payment_row(gateway)
+    assert (disputed.status, disputed.dispute_status) == ("disputed", "open")
+    assert disputed.dispute_reference == "mediation:1319876841"
+    assert reasons(gateway, acme) == ("payment_registered",)
+
+    assert deliver(gateway, "1319876841") == "applied"
+    lost = payment_row(gateway)
+    assert (lost.status, lost.dispute_status) == ("disputed", "lost")
+    assert lost.dispute_reference == "mediation:1319876841"
+    assert lost.refunded_minor == 100000  # the refund buyer protection made, recorded too
+    assert reasons(gateway, acme) == ()  # the buyer has the money back: the ERP collects again
+
+
+def test_a_mediation_won_returns_the_payment_to_succeeded(
+    gateway: Gateway, acme: MerchantConfig, cassette: Cassette
+) -> None:
+    """The claim is decided for the seller: the payment is ``approved`` again (the same status
+    it had, a new event), and the dispute closes won."""
+    payment = pay(gateway, acme, token=TOKEN, payment_details={"payment_method_id": "visa"})
+    assert payment.status == "succeeded"
+
+    assert deliver(gateway, "1319876851") == "applied"
+    assert payment_row(gateway).status == "disputed"
+
+    assert deliver(gateway, "1319876851") == "applied"
+    won = payment_row(gateway)
+    assert (won.status, won.dispute_status) == ("succeeded", "won")
+    assert reasons(gateway, acme) == ("payment_registered",)
