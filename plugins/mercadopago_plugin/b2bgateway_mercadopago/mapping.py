@@ -198,15 +198,20 @@ def charge_result(payment: Mapping[str, Any], *, attempt_open: bool = False) -> 
 
 
 def refund_result(refund: Mapping[str, Any], request: RefundRequest) -> RefundResult:
-    """Mercado Pago's refund as our refund's result; a refund of another amount is raised."""
+    """Mercado Pago's refund as our refund's result. A refund of another amount than ours is
+    UNKNOWN, without its reference (an ALERT): our refund stays pending, never recorded as
+    succeeded for an amount that did not go back; Mercado Pago's own refund reaches the books
+    through its notification, for what it is."""
     refunded = money(refund.get("amount"), request.amount.currency)
     if refunded is not None and refunded != request.amount:
         log.error(
-            "ALERT refund %s: Mercado Pago refunded %s, we asked for %s",
+            "ALERT refund %s: Mercado Pago's refund %s is of %s, we asked for %s: left pending",
             request.refund_id,
+            refund.get("id"),
             refunded,
             request.amount,
         )
+        return RefundResult(Outcome.UNKNOWN)
     status = str(refund.get("status") or "")
     outcome = REFUND_STATUS_MAP.get(status, Outcome.PENDING)
     declined = None

@@ -208,6 +208,7 @@ def test_a_refund_whose_answer_was_lost_is_settled_by_reconcile(
     refund = refunds.refund(gateway, acme, PAY, Money("400.00", "MXN"), None, "rk1")
     assert refund.status == "pending"  # Mercado Pago answered 500: it may have refunded
 
+    # Reconciliation finds it among the payment's refunds: it is not sent a second time.
     counts = reconcile.reconcile(gateway, now=utcnow() + timedelta(minutes=10))
     assert counts.refunds_settled == 1
     with gateway.store.read() as session:
@@ -274,3 +275,23 @@ def test_a_mediation_won_returns_the_payment_to_succeeded(
     won = payment_row(gateway)
     assert (won.status, won.dispute_status) == ("succeeded", "won")
     assert reasons(gateway, acme) == ("payment_registered",)
+
+
+def test_a_refund_mercado_pago_does_not_list_stays_pending_after_the_window(
+    gateway: Gateway, acme: MerchantConfig, cassette: Cassette, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its answer was lost, Mercado Pago lists no such refund, and it was asked two hours ago:
+    sending it again could refund twice (the key may be forgotten). It stays pending, holding
+    that amount, for a person to check."""
+    pay(gateway, acme, token=TOKEN, payment_details={"payment_method_id": "visa"})
+    refund = refunds.refund(gateway, acme, PAY, Money("400.00", "MXN"), None, "rk1")
+    assert refund.status == "pending"
+    monkeypatch.setattr(hooks, "_now", lambda: refund.created_at + timedelta(hours=2))
+
+    counts = reconcile.reconcile(gateway, now=utcnow() + timedelta(minutes=10))
+    assert counts.refunds_settled == 0
+    with gateway.store.read() as session:
+        still = session.get(Refund, refund.id)
+        assert still is not None
+        assert (still.status, still.processor_reference) == ("pending", None)
+    assert payment_row(gateway).status == "succeeded"
