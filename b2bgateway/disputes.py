@@ -13,6 +13,11 @@
 
 Observers hear ``details["event"]`` ``dispute_opened`` / ``dispute_closed`` (outbound events
 ``payment.dispute_opened`` / ``payment.dispute_closed``).
+
+Some processors tell a dispute's end only by the payment's new state (Mercado Pago: a mediation
+ends when the payment is ``approved`` again, or ``refunded``). Their PAYMENT and REFUND events
+carry the closing they would mean; :func:`ends_open_dispute` says when it applies: only to the
+payment whose open dispute has that reference.
 """
 
 from __future__ import annotations
@@ -25,12 +30,12 @@ from sqlalchemy.orm import Session
 from b2bgateway import lifecycle
 from b2bgateway.answers import EventOutcome
 from b2bgateway.errors import EventOutOfOrder
-from b2bgateway.interface import Dispute, DisputeStatus, PaymentStatus, WebhookEvent
+from b2bgateway.interface import Dispute, DisputeStatus, EventKind, PaymentStatus, WebhookEvent
 from b2bgateway.plugins import Plugins
 from b2bgateway.store.models import Payment, utcnow
 from b2bgateway.store.repository import register_allocations, release_allocations
 
-__all__ = ["apply"]
+__all__ = ["apply", "ends_open_dispute"]
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +79,21 @@ def apply(
     if dispute.status is not DisputeStatus.OPEN:
         _close(plugins, session, payment, dispute, event)
     return EventOutcome.APPLIED
+
+
+def ends_open_dispute(payment: Payment, event: WebhookEvent) -> bool:
+    """Does this PAYMENT or REFUND event also close the payment's open dispute? Only when it
+    carries a won or lost dispute whose reference is the open dispute's: the same event on a
+    payment not in that dispute is only what its kind says."""
+    dispute = event.dispute
+    return (
+        event.kind in (EventKind.PAYMENT, EventKind.REFUND)
+        and dispute is not None
+        and dispute.status is not DisputeStatus.OPEN
+        and dispute.reference is not None
+        and payment.dispute_status == DisputeStatus.OPEN.value
+        and payment.dispute_reference == dispute.reference
+    )
 
 
 def _paid_without_hold(payment: Payment) -> bool:

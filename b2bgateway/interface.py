@@ -394,6 +394,7 @@ class RefundRequest:
     idempotency_key: str
     full: bool = False  # True when this refund returns everything that is left
     reason: str | None = None
+    requested_at: datetime | None = None  # when the gateway first asked for it (first key use)
 
 
 @dataclass(frozen=True, slots=True)
@@ -424,10 +425,8 @@ class WebhookRequest:
 @dataclass(frozen=True, slots=True)
 class WebhookEvent:
     """A verified notification, normalized. ``event_id`` is unique per processor (dedup key).
-
     For processors whose notifications cannot be trusted on their own, the plugin has already
-    re-fetched the object from the processor, and ``outcome``/``amount`` are what it returned.
-    """
+    re-fetched the object from the processor, and ``outcome``/``amount`` are what it returned."""
 
     event_id: str
     kind: EventKind
@@ -445,7 +444,8 @@ class WebhookEvent:
     attempt_reference: str | None = None
     method_details: MethodDetails | None = None
     received: Money | None = None  # funds received so far (SPEI)
-    #: for EventKind.DISPUTE: what the dispute is now (without it, the event is only recorded)
+    #: for EventKind.DISPUTE: what the dispute is now (without it, the event is only recorded);
+    #: on a PAYMENT/REFUND event, a won/lost one closes the open dispute of its reference first
     dispute: Dispute | None = None
     references: tuple[str, ...] = ()  # as ChargeResult.references: matched and kept
 

@@ -147,6 +147,7 @@ def _settle_refunds(
             processor_reference=payment.processor_reference or "",
             amount=refund.amount,
             idempotency_key=f"{refund.id}:refund",
+            requested_at=refund.created_at,
         )
         try:
             result = gw.plugins.processor(payment.processor).retrieve_refund(request, settings)

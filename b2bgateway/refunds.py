@@ -7,6 +7,8 @@ the payment blocked) until reconciliation asks again.
 
 from __future__ import annotations
 
+import logging
+
 from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -34,6 +36,8 @@ from b2bgateway.store.models import Payment, Refund
 from b2bgateway.store.repository import new_id, refund_by_key
 
 __all__ = ["REFUNDABLE", "apply_refund_result", "refund"]
+
+log = logging.getLogger(__name__)
 
 REFUNDABLE = (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED)
 
@@ -127,6 +131,7 @@ def _reserve_refund(
             idempotency_key=f"{record.id}:refund",
             full=full,
             reason=reason,
+            requested_at=record.created_at,
         )
         return processor, settings, request
 
@@ -169,6 +174,15 @@ def apply_refund_result(gw: Gateway, refund_id: str, result: RefundResult) -> Re
         assert payment is not None
         record = session.get(Refund, refund_id, with_for_update=True, populate_existing=True)
         assert record is not None
+        if result.processor_reference and _anothers(session, record, result.processor_reference):
+            log.error(
+                "ALERT refund %s: the processor answered with refund %s, which is already "
+                "another refund's of payment %s: left pending",
+                record.id,
+                result.processor_reference,
+                payment.id,
+            )
+            return record
         if result.processor_reference and not record.processor_reference:
             record.processor_reference = result.processor_reference
         if result.outcome is Outcome.SUCCEEDED:
@@ -180,3 +194,16 @@ def apply_refund_result(gw: Gateway, refund_id: str, result: RefundResult) -> Re
                 record.failure_message = result.failure.message
             lifecycle.set_refund_status(session, gw.plugins, record, RefundStatus.FAILED)
         return record
+
+
+def _anothers(session: Session, record: Refund, reference: str) -> bool:
+    """Is the processor's refund ``reference`` already another of this payment's refunds? (One
+    refund at the processor is never two of ours.)"""
+    other = session.scalar(
+        select(Refund.id).where(
+            Refund.payment_id == record.payment_id,
+            Refund.id != record.id,
+            Refund.processor_reference == reference,
+        )
+    )
+    return other is not None

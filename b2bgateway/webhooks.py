@@ -314,13 +314,23 @@ def _apply(
     payment = _find_payment(session, merchant_id, processor_name, event)
     if payment is None:
         return EventOutcome.UNKNOWN_PAYMENT, None
+    if event.kind is not EventKind.PAYMENT:
+        # A refund's or a dispute's notification may name the payment by another reference.
+        references.remember_references(
+            session, payment, (event.processor_reference, *event.references)
+        )
+    if event.kind is EventKind.DISPUTE:
+        return disputes.apply(gw.plugins, session, payment, event), payment
+    closed = None
+    if disputes.ends_open_dispute(payment, event):  # the dispute's end, told by the payment
+        closed = disputes.apply(gw.plugins, session, payment, event)
     if event.kind is EventKind.PAYMENT:
-        return _apply_payment(gw, session, payment, event), payment
-    # A refund's or a dispute's notification may name the payment by another reference.
-    references.remember_references(session, payment, (event.processor_reference, *event.references))
-    if event.kind is EventKind.REFUND:
-        return _apply_refund(gw, session, payment, event), payment
-    return disputes.apply(gw.plugins, session, payment, event), payment
+        outcome = _apply_payment(gw, session, payment, event)
+    else:
+        outcome = _apply_refund(gw, session, payment, event)
+    if closed is EventOutcome.APPLIED and outcome in (EventOutcome.UNCHANGED, EventOutcome.IGNORED):
+        return closed, payment
+    return outcome, payment
 
 
 # The statements of every delivery, built once.

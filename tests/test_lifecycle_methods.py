@@ -695,6 +695,67 @@ def test_a_dispute_of_a_refunded_payment_is_recorded_without_taking_the_invoices
     assert "payment.dispute_closed" in outbound(gateway)
 
 
+# -- a dispute that ends by the payment's new state (Mercado Pago's mediations) ---------------
+
+MEDIATION = "mediation:1319876541"
+
+
+def _mediation(event_id: str, payment: Payment) -> WebhookEvent:
+    dispute = Dispute(DisputeStatus.OPEN, reason="mediation", reference=MEDIATION)
+    return WebhookEvent(event_id, EventKind.DISPUTE, payment_id=payment.id, dispute=dispute)
+
+
+def test_a_payment_paid_again_ends_its_open_mediation_won(gateway, acme, scripted, paid):
+    assert deliver(gateway, scripted, _mediation("m1", paid)) == "applied"
+    assert payment_of(gateway, paid.id)["status"] == "disputed"
+    won = Dispute(DisputeStatus.WON, reason="mediation", reference=MEDIATION)
+    assert deliver(gateway, scripted, event("m2", paid, Outcome.SUCCEEDED, dispute=won)) == (
+        "applied"
+    )
+    body = payment_of(gateway, paid.id)
+    assert (body["status"], body["dispute"]["status"]) == ("succeeded", "won")
+    assert reasons_of(gateway, acme) == ("payment_registered",)
+    assert outbound(gateway).count("payment.dispute_closed") == 1
+
+
+def test_a_refund_that_ends_the_open_mediation_closes_it_lost(gateway, acme, scripted, paid):
+    deliver(gateway, scripted, _mediation("m1", paid))
+    lost = Dispute(DisputeStatus.LOST, Money("1000.00", MXN), "mediation", MEDIATION)
+    refund = WebhookEvent(
+        "m2",
+        EventKind.REFUND,
+        payment_id=paid.id,
+        outcome=Outcome.SUCCEEDED,
+        amount=Money("1000.00", MXN),
+        refund_reference="re_bpp",
+        dispute=lost,
+    )
+    assert deliver(gateway, scripted, refund) == "applied"
+    body = payment_of(gateway, paid.id)
+    assert (body["status"], body["dispute"]["status"]) == ("disputed", "lost")
+    assert body["refunded_amount"] == "1000.00"  # the refund is recorded too
+    assert reasons_of(gateway, acme) == ()  # the buyer got the money back: open again
+
+
+def test_a_dispute_ending_carried_by_an_event_touches_no_other_dispute(
+    gateway, acme, scripted, paid
+):
+    """On a payment not in that dispute, the event is only a payment or refund event."""
+    won = Dispute(DisputeStatus.WON, reason="mediation", reference=MEDIATION)
+    assert deliver(gateway, scripted, event("e1", paid, Outcome.SUCCEEDED, dispute=won)) == (
+        "unchanged"
+    )
+    assert payment_of(gateway, paid.id)["dispute"] is None
+    deliver(gateway, scripted, _dispute("d1", paid, DisputeStatus.OPEN))  # a chargeback, dp_1
+    lost = Dispute(DisputeStatus.LOST, reason="mediation", reference=MEDIATION)
+    assert deliver(gateway, scripted, event("e2", paid, Outcome.SUCCEEDED, dispute=lost)) == (
+        "unchanged"
+    )
+    body = payment_of(gateway, paid.id)
+    assert (body["status"], body["dispute"]["status"]) == ("disputed", "open")
+    assert reasons_of(gateway, acme) == ("payment_registered",)
+
+
 @pytest.mark.parametrize(
     "received", [Money("100.00", MXN), Money("1000.00", "USD")], ids=["short", "currency"]
 )

@@ -294,7 +294,8 @@ def test_an_expired_payment_is_canceled_at_the_processor_first(gateway, acme, da
         )
 
 
-def test_a_processor_that_cannot_cancel_keeps_the_payment_open(store, data, database_url, tmp_path):
+def _faulty_gateway(store, database_url, tmp_path):
+    """A gateway whose one merchant pays with the faulty processor (answers lost on demand)."""
     from tests.support.faulty_processor import gateway_with_faults
 
     faulty = Settings(
@@ -313,7 +314,12 @@ def test_a_processor_that_cannot_cancel_keeps_the_payment_open(store, data, data
             }
         },
     )
-    gw = gateway_with_faults(faulty, store)
+    return gateway_with_faults(faulty, store)
+
+
+def test_a_processor_that_cannot_cancel_keeps_the_payment_open(store, data, database_url, tmp_path):
+
+    gw = _faulty_gateway(store, database_url, tmp_path)
     payment = pay_invoice(gw, gw.merchants["acme"], "k", "tok_3ds")
     counts = reconcile(gw, now=utcnow() + timedelta(hours=3))
     assert counts.expired == 0
@@ -322,25 +328,9 @@ def test_a_processor_that_cannot_cancel_keeps_the_payment_open(store, data, data
 
 def test_a_refund_whose_answer_was_lost_is_settled(store, data, database_url, tmp_path):
     from b2bgateway.store.models import Refund
-    from tests.support.faulty_processor import FaultyProcessor, gateway_with_faults
+    from tests.support.faulty_processor import FaultyProcessor
 
-    faulty = Settings(
-        database_url=database_url,
-        merchants={
-            "acme": {
-                "api_keys": [API_KEY],
-                "processor": "faulty",
-                "invoice_payments": True,
-                "processors": {
-                    "faulty": {
-                        "webhook_secret": WEBHOOK_SECRET,
-                        "ledger_path": str(tmp_path / "f.db"),
-                    }
-                },
-            }
-        },
-    )
-    gw = gateway_with_faults(faulty, store)
+    gw = _faulty_gateway(store, database_url, tmp_path)
     acme = gw.merchants["acme"]
     payment = pay_invoice(gw, acme, "k", "tok_approved")
     FaultyProcessor.lose_refund_answers = True
@@ -355,3 +345,33 @@ def test_a_refund_whose_answer_was_lost_is_settled(store, data, database_url, tm
         assert session.get(Refund, lost.id).status == "succeeded"
         assert session.get(Payment, payment.id).status == "partially_refunded"
         assert session.get(Payment, payment.id).refunded == Money("40.00", "MXN")
+
+
+def test_the_processor_is_told_when_a_refund_was_first_asked(
+    store, data, database_url, tmp_path, monkeypatch
+):
+    """``RefundRequest.requested_at``: the refund's creation, on the first call and on the
+    reconciliation's (a plugin can tell how old its idempotency key is)."""
+    from b2bgateway.plugins import Processor
+    from b2bgateway.store.models import Refund
+    from tests.support.faulty_processor import FaultyProcessor
+
+    seen = []
+    for name in ("refund", "retrieve_refund"):
+        original = getattr(Processor, name)
+
+        def spy(self, request, settings, _original=original):
+            seen.append(request)
+            return _original(self, request, settings)
+
+        monkeypatch.setattr(Processor, name, spy)
+    gw = _faulty_gateway(store, database_url, tmp_path)
+    acme = gw.merchants["acme"]
+    payment = pay_invoice(gw, acme, "k", "tok_approved")
+    monkeypatch.setattr(FaultyProcessor, "lose_refund_answers", True)
+    lost = refunds.refund(gw, acme, payment.id, Money("40.00", "MXN"), None, "r1")
+    monkeypatch.setattr(FaultyProcessor, "lose_refund_answers", False)
+    reconcile(gw, now=utcnow() + LATER)
+    with store.read() as session:
+        created = session.get(Refund, lost.id).created_at
+    assert [request.requested_at for request in seen] == [created, created]

@@ -1,5 +1,6 @@
 """Checkout and refund orchestration in the core, against the sandbox processor."""
 
+import logging
 from datetime import date, timedelta
 
 import pytest
@@ -14,7 +15,7 @@ from b2bgateway.errors import (
     UnsupportedRequest,
 )
 from b2bgateway.hookspecs import hookimpl
-from b2bgateway.interface import PaymentStatus
+from b2bgateway.interface import Outcome, PaymentStatus, RefundResult
 from b2bgateway.money import Money
 from b2bgateway.plugins import Plugins
 from b2bgateway.store.models import Payment, Refund
@@ -259,6 +260,30 @@ def test_partial_then_full_refund(gateway, acme, data, store, recorder):
     # a full refund frees the invoices
     assert service.checkout(gateway, acme, invoices(["F-1"], key="again")).status == "succeeded"
     assert ("refund", "succeeded") in recorder.events
+
+
+def test_one_processor_refund_is_never_two_of_ours(gateway, acme, data, store, caplog):
+    """A plugin that looks a lost answer up and names a refund already another's (two of the
+    same amount) leaves the second pending: the money went back once."""
+    payment = paid(gateway, acme)
+    first = refunds.refund(gateway, acme, payment.id, mxn("500.00"), None, "r-1")
+    with store.write() as session:
+        lost = Refund(
+            id="re_lost",
+            merchant_id=acme.id,
+            payment_id=payment.id,
+            amount_minor=50000,
+            currency="MXN",
+            status="pending",
+        )
+        session.add(lost)
+    answer = RefundResult(Outcome.SUCCEEDED, processor_reference=first.processor_reference)
+    with caplog.at_level(logging.ERROR):
+        record = refunds.apply_refund_result(gateway, "re_lost", answer)
+    assert (record.status, record.processor_reference) == ("pending", None)
+    assert "ALERT refund re_lost" in caplog.text
+    with store.read() as session:
+        assert session.get(Payment, payment.id).refunded == mxn("500.00")
 
 
 def test_refund_never_exceeds_what_is_left(gateway, acme, data):

@@ -212,10 +212,17 @@ class MercadoPago:
     ) -> dict[str, Any]:
         """``POST /v1/payments/{id}/refunds`` with the amount, always: a body without one refunds
         whatever Mercado Pago thinks is left, which may not be what we think is left. Sent again
-        with the same key, it answers the refund that key made (or makes it, if none was)."""
+        with the same key, it answers the refund that key made (or makes it, if none was), for
+        as long as Mercado Pago remembers the key (it documents no lifetime)."""
         body = sdk_json({"amount": amount})
         options = self._options(idempotency_key)
         return _checked(self.sdk.refund().create(payment_id, body, request_options=options))  # type: ignore[no-any-return]
+
+    def list_refunds(self, payment_id: str) -> list[dict[str, Any]]:
+        """``GET /v1/payments/{id}/refunds``: every refund of the payment, as refund objects."""
+        answer = self.sdk.refund().list_all(payment_id, request_options=self._options())
+        found = _checked(answer)
+        return [item for item in found or [] if isinstance(item, dict)]
 
     def get_chargeback(self, chargeback_id: str) -> dict[str, Any]:
         """``GET /v1/chargebacks/{id}``."""

@@ -5,9 +5,15 @@
   keeps it open; its id is the dispute's reference, ``reason_id`` (else ``reason``) its reason.
 - A **payment** re-fetched from any notification says the same in its own status:
   ``charged_back`` with ``status_detail`` ``reimbursed`` (Mercado Pago covered it: won),
-  ``settled`` (the money went back to the buyer: lost), else open; ``in_mediation`` (the buyer
-  opened a claim, the money is held) is an open dispute. Without the chargeback's id, such a
-  dispute has no reference.
+  ``settled`` (the money went back to the buyer: lost), else open. Without the chargeback's id,
+  such a dispute has no reference.
+- A **mediation**: ``in_mediation`` (the buyer opened a claim, the money is held) is an open
+  dispute whose reference is ``mediation:<payment id>`` (the payment names no claim id). Mercado
+  Pago ends it by the payment's status alone: ``approved`` again (the seller won) or
+  ``refunded`` (buyer protection gave the buyer the money back: lost). The payment's next event
+  (a payment event, or the refund's) therefore carries that closing (:func:`after_mediation`),
+  under the same reference; the core applies it only to a payment whose open dispute is that
+  mediation, so on any other payment it is only the payment or refund event it always was.
 """
 
 from __future__ import annotations
@@ -17,12 +23,21 @@ from typing import Any
 
 from b2bgateway import Dispute, DisputeStatus, Money
 
-__all__ = ["CHARGEBACK_STATUS", "from_chargeback", "from_payment"]
+__all__ = [
+    "AFTER_MEDIATION",
+    "CHARGEBACK_STATUS",
+    "after_mediation",
+    "from_chargeback",
+    "from_payment",
+    "mediation_reference",
+]
 
 #: A chargeback's ``status`` -> the dispute's; any other status is an open dispute.
 CHARGEBACK_STATUS = {"won": DisputeStatus.WON, "lost": DisputeStatus.LOST}
 #: ``status_detail`` of a ``charged_back`` payment -> the dispute's; any other is open.
 CHARGED_BACK_DETAIL = {"reimbursed": DisputeStatus.WON, "settled": DisputeStatus.LOST}
+#: A payment's ``status`` once a mediation ended -> how it ended.
+AFTER_MEDIATION = {"approved": DisputeStatus.WON, "refunded": DisputeStatus.LOST}
 
 
 def _money(value: Any, currency: Any) -> Money | None:
@@ -52,5 +67,26 @@ def from_payment(payment: Mapping[str, Any]) -> Dispute | None:
             status=CHARGED_BACK_DETAIL.get(detail, DisputeStatus.OPEN), reason="chargeback"
         )
     if status == "in_mediation":
-        return Dispute(status=DisputeStatus.OPEN, reason="mediation")
+        return Dispute(
+            status=DisputeStatus.OPEN, reason="mediation", reference=mediation_reference(payment)
+        )
     return None
+
+
+def mediation_reference(payment: Mapping[str, Any]) -> str:
+    """The reference of a mediation on this payment, the same when it opens and when it ends."""
+    return f"mediation:{payment['id']}"
+
+
+def after_mediation(payment: Mapping[str, Any]) -> Dispute | None:
+    """How a mediation on this payment ended, were it in one: won when ``approved``, lost (the
+    amount refunded) when ``refunded``; None in any other status."""
+    status = AFTER_MEDIATION.get(str(payment.get("status") or ""))
+    if status is None:
+        return None
+    amount = None
+    if status is DisputeStatus.LOST:
+        amount = _money(payment.get("transaction_amount_refunded"), payment.get("currency_id"))
+    return Dispute(
+        status=status, amount=amount, reason="mediation", reference=mediation_reference(payment)
+    )

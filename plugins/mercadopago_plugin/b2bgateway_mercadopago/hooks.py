@@ -24,7 +24,7 @@ without a next action, and reconciliation cancels it at its expiry.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from b2bgateway import (
     Capabilities,
@@ -42,7 +42,14 @@ from b2bgateway import (
     hookimpl,
 )
 from b2bgateway.interface import INSTALLMENT_COUNTS
-from b2bgateway_mercadopago import bodies, client, lookups, mapping, notifications
+from b2bgateway_mercadopago import (
+    bodies,
+    client,
+    lookups,
+    mapping,
+    notifications,
+    refund_lookup,
+)
 from b2bgateway_mercadopago.settings import MERCADOPAGO_CURRENCIES, MercadoPagoSettings
 
 log = logging.getLogger(__name__)
@@ -200,22 +207,67 @@ def b2bgateway_refund(request: RefundRequest, settings: MercadoPagoSettings) -> 
 def b2bgateway_retrieve_refund(
     request: RefundRequest, settings: MercadoPagoSettings
 ) -> RefundResult:
-    """A refund whose answer was lost: the same request again, with the same idempotency key.
-    Mercado Pago answers the refund that key made; if none was made, it makes it now (the core
-    still holds that amount for this refund, so it is the refund that was asked for)."""
-    return _refund(request, settings)
+    """A refund whose answer was lost: looked for among the payment's refunds first
+    (``GET /v1/payments/{id}/refunds``, see :mod:`~b2bgateway_mercadopago.refund_lookup`). One
+    of our amount made since we asked is ours. None: sent again with the same idempotency key,
+    but only within ``refund_resend_minutes`` of the first ask (Mercado Pago documents no
+    lifetime for a key: a key it forgot would refund twice); later, UNKNOWN with an ALERT, and
+    the gateway keeps it pending. Several that could be ours: UNKNOWN with an ALERT."""
+    mp = lookups.for_settings(settings)
+    reference = _payment_reference(mp, request)
+    if reference is None:
+        failure = Failure("payment_not_found", "Mercado Pago no encuentra el pago.")
+        return RefundResult(Outcome.FAILED, failure=failure)
+    with lookups.reading():
+        found = refund_lookup.candidates(mp.list_refunds(reference), request)
+    if len(found) == 1:
+        return mapping.refund_result(found[0], request)
+    if found:
+        log.error(
+            "ALERT refund %s: Mercado Pago lists %d refunds of %s on payment %s since it was "
+            "asked (%s): which is ours cannot be told; check them at Mercado Pago",
+            request.refund_id,
+            len(found),
+            request.amount,
+            reference,
+            ", ".join(str(item.get("id")) for item in found),
+        )
+        return RefundResult(Outcome.UNKNOWN)
+    window = timedelta(minutes=settings.refund_resend_minutes)
+    if not refund_lookup.may_resend(request, _now(), window):
+        log.error(
+            "ALERT refund %s: Mercado Pago lists no refund of %s on payment %s, asked at %s: "
+            "not sent again (its idempotency key may be forgotten, a second one could refund "
+            "twice); check it at Mercado Pago",
+            request.refund_id,
+            request.amount,
+            reference,
+            request.requested_at,
+        )
+        return RefundResult(Outcome.UNKNOWN)
+    return _send_refund(mp, reference, request)
+
+
+def _payment_reference(mp: client.MercadoPago, request: RefundRequest) -> str | None:
+    """The Mercado Pago id of the payment to refund; found by our id when the gateway never
+    learnt it (None: there is no such payment)."""
+    if mapping.is_payment_id(request.processor_reference):
+        return request.processor_reference
+    with lookups.reading():
+        found = lookups.find_payment(mp, reference=None, payment_id=request.payment_id)
+    return None if found is None else str(found["id"])
 
 
 def _refund(request: RefundRequest, settings: MercadoPagoSettings) -> RefundResult:
     mp = lookups.for_settings(settings)
-    reference = request.processor_reference
-    if not mapping.is_payment_id(reference):  # never learnt the payment's id: find it by ours
-        with lookups.reading():
-            found = lookups.find_payment(mp, reference=None, payment_id=request.payment_id)
-        if found is None:
-            failure = Failure("payment_not_found", "Mercado Pago no encuentra el pago.")
-            return RefundResult(Outcome.FAILED, failure=failure)
-        reference = str(found["id"])
+    reference = _payment_reference(mp, request)
+    if reference is None:
+        failure = Failure("payment_not_found", "Mercado Pago no encuentra el pago.")
+        return RefundResult(Outcome.FAILED, failure=failure)
+    return _send_refund(mp, reference, request)
+
+
+def _send_refund(mp: client.MercadoPago, reference: str, request: RefundRequest) -> RefundResult:
     try:
         with mapping.translated_errors(writes=True):
             refund = mp.create_refund(reference, request.amount.amount, request.idempotency_key)

@@ -198,15 +198,20 @@ def charge_result(payment: Mapping[str, Any], *, attempt_open: bool = False) -> 
 
 
 def refund_result(refund: Mapping[str, Any], request: RefundRequest) -> RefundResult:
-    """Mercado Pago's refund as our refund's result; a refund of another amount is raised."""
+    """Mercado Pago's refund as our refund's result. A refund of another amount than ours is
+    UNKNOWN, without its reference (an ALERT): our refund stays pending, never recorded as
+    succeeded for an amount that did not go back; Mercado Pago's own refund reaches the books
+    through its notification, for what it is."""
     refunded = money(refund.get("amount"), request.amount.currency)
     if refunded is not None and refunded != request.amount:
         log.error(
-            "ALERT refund %s: Mercado Pago refunded %s, we asked for %s",
+            "ALERT refund %s: Mercado Pago's refund %s is of %s, we asked for %s: left pending",
             request.refund_id,
+            refund.get("id"),
             refunded,
             request.amount,
         )
+        return RefundResult(Outcome.UNKNOWN)
     status = str(refund.get("status") or "")
     outcome = REFUND_STATUS_MAP.get(status, Outcome.PENDING)
     declined = None
@@ -251,9 +256,10 @@ def webhook_event(
 ) -> WebhookEvent:
     """The event for a notification, from the payment as re-fetched from Mercado Pago.
 
-    Its id is the payment's id and state, so a later change of the same payment is a new event
-    and a notification delivered twice (or two notifications about one state) is one event.
-    ``attempt_open`` as in :func:`charge_result`.
+    Its id is the payment's id, state and last update (``date_last_updated``), so a later change
+    of the same payment is a new event, a return to a state it had before (``approved`` again
+    after a mediation) too, and a notification delivered twice (or two notifications about one
+    state) is one event. ``attempt_open`` as in :func:`charge_result`.
     """
     status = str(payment.get("status") or "")
     detail = str(payment.get("status_detail") or "")
@@ -265,22 +271,27 @@ def webhook_event(
         "refunded": money(payment.get("transaction_amount_refunded"), currency),
         "occurred_at": parse_time(payment.get("date_last_updated")),
     }
+    state = f"payment:{reference}:{status}:{detail}"
+    updated = f"@{payment.get('date_last_updated') or ''}"
+    # The end of a mediation, if the payment was in one (the core applies it only then).
+    ending = disputes.after_mediation(payment)
     refund = None
     if status == "refunded" or detail == "partially_refunded":
         refund = latest_refund(payment)
     if refund is not None and refund.get("id") is not None:
         return WebhookEvent(
-            event_id=f"payment:{reference}:{status}:{detail}:refund:{refund['id']}",
+            event_id=f"{state}:refund:{refund['id']}{updated}",
             kind=EventKind.REFUND,
             processor_reference=reference,
             outcome=REFUND_STATUS_MAP.get(str(refund.get("status")), Outcome.PENDING),
             amount=money(refund.get("amount"), currency),
             refund_reference=str(refund["id"]),
+            dispute=ending,
             **common,
         )
     if status in DISPUTED:
         return WebhookEvent(
-            event_id=f"payment:{reference}:{status}:{detail}",
+            event_id=state + updated,
             kind=EventKind.DISPUTE,
             processor_reference=reference,
             dispute=disputes.from_payment(payment),
@@ -288,7 +299,7 @@ def webhook_event(
         )
     result = charge_result(payment, attempt_open=attempt_open)
     return WebhookEvent(
-        event_id=f"payment:{reference}:{status}:{detail}",
+        event_id=state + updated,
         kind=EventKind.PAYMENT,
         processor_reference=result.processor_reference,
         outcome=None if result.outcome is Outcome.UNKNOWN else result.outcome,
@@ -297,6 +308,7 @@ def webhook_event(
         final=result.final,
         attempt_reference=result.attempt_reference,
         method_details=result.method_details,
+        dispute=ending,
         **common,
     )
 

@@ -52,6 +52,11 @@ class MercadoPagoSettings(BaseModel):
     # is re-fetched from Mercado Pago before it counts, so a replay can only make us ask again:
     # the default (3 days) accepts genuine redeliveries after an outage of our endpoint.
     signature_max_age_seconds: int = Field(default=3 * 24 * 3600, ge=300, le=30 * 24 * 3600)
+    # A refund whose answer was lost and that Mercado Pago does not list is sent again (with the
+    # same X-Idempotency-Key) only this many minutes after it was first asked. Mercado Pago
+    # makes the key mandatory but documents no lifetime for it: once forgotten, a second POST
+    # would refund again. Later, the refund stays pending with an ALERT, for a person to check.
+    refund_resend_minutes: int = Field(default=60, ge=5, le=24 * 60)
     # Only for tests and local fakes: the SDK's base URL is hard-coded.
     api_base_url: str = Field(default=API_BASE_URL, pattern=r"^https?://[^\s/?#]+(:\d+)?$")
 

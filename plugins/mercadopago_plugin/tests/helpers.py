@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from requests.structures import CaseInsensitiveDict
@@ -50,7 +51,11 @@ def retrieve_request(reference: str | None = None) -> RetrieveRequest:
 
 
 def refund_request(
-    amount: str = "1234.56", *, full: bool = True, reference: str = ""
+    amount: str = "1234.56",
+    *,
+    full: bool = True,
+    reference: str = "",
+    requested_at: datetime | None = None,
 ) -> RefundRequest:
     return RefundRequest(
         refund_id="re_01J8Z9",
@@ -60,6 +65,7 @@ def refund_request(
         amount=Money(amount, "MXN"),
         idempotency_key="re_01J8Z9:refund",
         full=full,
+        requested_at=requested_at,
     )
 
 

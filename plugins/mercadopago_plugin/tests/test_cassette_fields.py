@@ -32,6 +32,7 @@ PAYMENT = "src/clients/payment/commonTypes.ts#PaymentResponse"
 PREFERENCE = "src/clients/preference/commonTypes.ts#PreferenceResponse"
 PREFERENCE_REQUEST = "src/clients/preference/commonTypes.ts#PreferenceRequest"
 ERROR = "src/utils/errors/index.ts#ApiErrorBody"
+REFUND = "src/clients/paymentRefund/commonTypes.ts#RefundResponse"
 #: (method, path) -> (the SDK's request type, its response type), for every call the plugin makes.
 ROUTES: list[tuple[str, re.Pattern[str], str | None, str]] = [
     (
@@ -57,8 +58,10 @@ ROUTES: list[tuple[str, re.Pattern[str], str | None, str]] = [
         "POST",
         re.compile(r"/v1/payments/\d+/refunds"),
         "src/clients/paymentRefund/create/types.ts#CreateRefundBody",
-        "src/clients/paymentRefund/commonTypes.ts#RefundResponse",
+        REFUND,
     ),
+    # The SDK's list declares Array<RefundResponse> (src/clients/paymentRefund/list/index.ts).
+    ("GET", re.compile(r"/v1/payments/\d+/refunds"), None, REFUND),
     ("POST", re.compile(r"/checkout/preferences"), PREFERENCE_REQUEST, PREFERENCE),
     (
         "GET",

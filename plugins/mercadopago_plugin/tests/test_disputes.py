@@ -100,3 +100,4 @@ def test_a_payment_in_mediation_is_an_open_dispute(
     assert event.dispute is not None
     assert event.dispute.status is DisputeStatus.OPEN
     assert event.dispute.reason == "mediation"
+    assert event.dispute.reference == "mediation:1319876541"  # the same when it ends

@@ -208,6 +208,7 @@ def test_a_refund_whose_answer_was_lost_is_settled_by_reconcile(
     refund = refunds.refund(gateway, acme, PAY, Money("400.00", "MXN"), None, "rk1")
     assert refund.status == "pending"  # Mercado Pago answered 500: it may have refunded
 
+    # Reconciliation finds it among the payment's refunds: it is not sent a second time.
     counts = reconcile.reconcile(gateway, now=utcnow() + timedelta(minutes=10))
     assert counts.refunds_settled == 1
     with gateway.store.read() as session:
@@ -235,3 +236,62 @@ def test_a_lost_chargeback_reopens_the_invoices(
     assert lost.dispute_status == "lost"
     assert lost.dispute_reference == "5012345690"
     assert reasons(gateway, acme) == ()  # open again: the ERP can collect them
+
+
+def test_a_mediation_lost_closes_the_dispute_and_reopens_the_invoices(
+    gateway: Gateway, acme: MerchantConfig, cassette: Cassette
+) -> None:
+    """The buyer's claim (``in_mediation``) holds the invoices; buyer protection gives the money
+    back (``refunded``): the mediation ends lost and the invoices are open again."""
+    payment = pay(gateway, acme, token=TOKEN, payment_details={"payment_method_id": "visa"})
+    assert payment.status == "succeeded"
+
+    assert deliver(gateway, "1319876841") == "applied"
+    disputed = payment_row(gateway)
+    assert (disputed.status, disputed.dispute_status) == ("disputed", "open")
+    assert disputed.dispute_reference == "mediation:1319876841"
+    assert reasons(gateway, acme) == ("payment_registered",)
+
+    assert deliver(gateway, "1319876841") == "applied"
+    lost = payment_row(gateway)
+    assert (lost.status, lost.dispute_status) == ("disputed", "lost")
+    assert lost.dispute_reference == "mediation:1319876841"
+    assert lost.refunded_minor == 100000  # the refund buyer protection made, recorded too
+    assert reasons(gateway, acme) == ()  # the buyer has the money back: the ERP collects again
+
+
+def test_a_mediation_won_returns_the_payment_to_succeeded(
+    gateway: Gateway, acme: MerchantConfig, cassette: Cassette
+) -> None:
+    """The claim is decided for the seller: the payment is ``approved`` again (the same status
+    it had, a new event), and the dispute closes won."""
+    payment = pay(gateway, acme, token=TOKEN, payment_details={"payment_method_id": "visa"})
+    assert payment.status == "succeeded"
+
+    assert deliver(gateway, "1319876851") == "applied"
+    assert payment_row(gateway).status == "disputed"
+
+    assert deliver(gateway, "1319876851") == "applied"
+    won = payment_row(gateway)
+    assert (won.status, won.dispute_status) == ("succeeded", "won")
+    assert reasons(gateway, acme) == ("payment_registered",)
+
+
+def test_a_refund_mercado_pago_does_not_list_stays_pending_after_the_window(
+    gateway: Gateway, acme: MerchantConfig, cassette: Cassette, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its answer was lost, Mercado Pago lists no such refund, and it was asked two hours ago:
+    sending it again could refund twice (the key may be forgotten). It stays pending, holding
+    that amount, for a person to check."""
+    pay(gateway, acme, token=TOKEN, payment_details={"payment_method_id": "visa"})
+    refund = refunds.refund(gateway, acme, PAY, Money("400.00", "MXN"), None, "rk1")
+    assert refund.status == "pending"
+    monkeypatch.setattr(hooks, "_now", lambda: refund.created_at + timedelta(hours=2))
+
+    counts = reconcile.reconcile(gateway, now=utcnow() + timedelta(minutes=10))
+    assert counts.refunds_settled == 0
+    with gateway.store.read() as session:
+        still = session.get(Refund, refund.id)
+        assert still is not None
+        assert (still.status, still.processor_reference) == ("pending", None)
+    assert payment_row(gateway).status == "succeeded"

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from helpers import Sent, refund_request
 from vcr.cassette import Cassette
 
-from b2bgateway import Outcome, ProcessorMisconfigured
+from b2bgateway import Outcome, ProcessorMisconfigured, RefundResult
 from b2bgateway.plugins import Processor
+from b2bgateway_mercadopago import hooks, refund_lookup
 
 PAYMENT = "1319876541"
 
@@ -82,19 +85,107 @@ def test_refund_of_a_checkout_pro_payment(
     assert result.processor_reference == "1009876554"
 
 
-def test_retrieve_refund_answers_the_refund_its_key_made(
-    processor: Processor, settings: Any, cassette: Cassette, sent: list[Sent]
-) -> None:
-    """A refund whose answer was lost: the same request, with the same idempotency key, is
-    answered with the refund that key made (Mercado Pago makes it now if it never was)."""
-    result = processor.retrieve_refund(
-        refund_request("234.50", full=False, reference=PAYMENT), settings
-    )
+#: When the refund of 234.50 whose answer was lost was first asked (Mercado Pago made it, if it
+#: did, at 2024-05-21T09:00:05-06:00).
+ASKED = datetime(2024, 5, 21, 15, 0, tzinfo=UTC)
 
+
+def retrieve(
+    processor: Processor, settings: Any, monkeypatch: pytest.MonkeyPatch, now: datetime
+) -> RefundResult:
+    monkeypatch.setattr(hooks, "_now", lambda: now)
+    request = refund_request("234.50", full=False, reference=PAYMENT, requested_at=ASKED)
+    result = processor.retrieve_refund(request, settings)
     assert result is not None
+    return result
+
+
+def test_retrieve_refund_finds_ours_among_the_payments_refunds(
+    processor: Processor,
+    settings: Any,
+    cassette: Cassette,
+    sent: list[Sent],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``GET /v1/payments/{id}/refunds``: of the refunds of our amount, the one made since we
+    asked is ours (the one of the day before is an earlier refund); nothing is sent again."""
+    result = retrieve(processor, settings, monkeypatch, ASKED + timedelta(days=3))
+
     assert result.outcome is Outcome.SUCCEEDED
     assert result.processor_reference == "1009876552"
-    assert sent[0].headers["x-idempotency-key"] == "re_01J8Z9:refund"
+    assert [request.method for request in sent] == ["GET"]
+
+
+def test_retrieve_refund_not_listed_is_sent_again_within_the_window(
+    processor: Processor,
+    settings: Any,
+    cassette: Cassette,
+    sent: list[Sent],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Not listed, asked 10 minutes ago: the same request with the same idempotency key (which
+    Mercado Pago still knows: it answers the refund that key made, or makes it)."""
+    result = retrieve(processor, settings, monkeypatch, ASKED + timedelta(minutes=10))
+
+    assert result.outcome is Outcome.SUCCEEDED
+    assert result.processor_reference == "1009876552"
+    assert [request.method for request in sent] == ["GET", "POST"]
+    assert sent[1].headers["x-idempotency-key"] == "re_01J8Z9:refund"
+
+
+def test_retrieve_refund_not_listed_after_the_window_is_unknown(
+    processor: Processor,
+    settings: Any,
+    cassette: Cassette,
+    sent: list[Sent],
+    caplog: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Asked two hours ago (past ``refund_resend_minutes``): the key may be forgotten and a POST
+    could refund a second time. Nothing is sent; the gateway keeps the refund pending."""
+    with caplog.at_level(logging.ERROR):
+        result = retrieve(processor, settings, monkeypatch, ASKED + timedelta(hours=2))
+
+    assert result.outcome is Outcome.UNKNOWN
+    assert [request.method for request in sent] == ["GET"]
+    assert "ALERT refund re_01J8Z9" in caplog.text
+    assert "not sent again" in caplog.text
+
+
+def test_a_refund_without_its_first_ask_time_is_never_sent_again(
+    processor: Processor, settings: Any
+) -> None:
+    request = refund_request("234.50", full=False, reference=PAYMENT)
+    assert not refund_lookup.may_resend(request, ASKED, timedelta(hours=1))
+
+
+def test_retrieve_refund_that_cannot_be_told_apart_is_unknown(
+    processor: Processor,
+    settings: Any,
+    cassette: Cassette,
+    sent: list[Sent],
+    caplog: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two refunds of our amount made since we asked: which is ours cannot be told."""
+    with caplog.at_level(logging.ERROR):
+        result = retrieve(processor, settings, monkeypatch, ASKED + timedelta(minutes=10))
+
+    assert result.outcome is Outcome.UNKNOWN
+    assert [request.method for request in sent] == ["GET"]
+    assert "1009876552, 1009876553" in caplog.text
+
+
+def test_a_refund_of_another_amount_is_unknown(
+    processor: Processor, settings: Any, cassette: Cassette, caplog: Any
+) -> None:
+    """Mercado Pago answers a refund of 200.00 for our 234.50: never recorded as ours."""
+    with caplog.at_level(logging.ERROR):
+        result = processor.refund(refund_request("234.50", full=False, reference=PAYMENT), settings)
+
+    assert result.outcome is Outcome.UNKNOWN
+    assert result.processor_reference is None
+    assert "ALERT refund re_01J8Z9" in caplog.text
 
 
 def test_refunding_the_rest_sends_the_amount_left(

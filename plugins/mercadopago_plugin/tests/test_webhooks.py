@@ -86,7 +86,7 @@ def test_payment_approved_notification(
     assert event.payment_id == PAYMENT_ID
     assert event.processor_reference == "1319876541"
     assert event.amount == Money("1234.56", "MXN")
-    assert event.event_id == "payment:1319876541:approved:accredited"
+    assert event.event_id == "payment:1319876541:approved:accredited@2024-05-20T10:15:00.000-06:00"
     assert event.event_type == "payment.updated"
 
 
