@@ -229,4 +229,6 @@ def b2bgateway_parse_webhook(request: WebhookRequest, settings: StripeSettings) 
         ) from None
     except ValueError as exc:  # authentic, but not a (snapshot) event
         raise WebhookMalformed(f"the notification is not a Stripe event: {exc}") from None
-    return pending.with_charge(client.for_merchant(settings), events.webhook_event(event), request)
+    api = client.for_merchant(settings)
+    normalized = pending.with_payment_id(api, events.webhook_event(event), request)
+    return pending.with_charge(api, normalized, request)

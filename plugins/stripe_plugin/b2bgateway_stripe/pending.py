@@ -26,7 +26,7 @@ from b2bgateway import (
 from b2bgateway_stripe import client, mapping, methods, params
 from b2bgateway_stripe.settings import StripeSettings
 
-__all__ = ["bank_transfer", "cash_voucher", "with_charge"]
+__all__ = ["bank_transfer", "cash_voucher", "with_charge", "with_payment_id"]
 
 
 def cash_voucher(
@@ -95,5 +95,35 @@ def with_charge(
     return dataclasses.replace(
         event,
         method_details=None if charge is None else methods.method_details(charge),
+        references=tuple(dict.fromkeys((*event.references, *methods.references(intent)))),
+    )
+
+
+def with_payment_id(
+    api: client.StripeApi, event: WebhookEvent, request: WebhookRequest
+) -> WebhookEvent:
+    """A dispute, or a refund made in the Dashboard, with our payment id: neither carries our
+    metadata, only the charge and its PaymentIntent, which the core may not know (a Checkout
+    payment made before the core kept aliases knows only its session). The PaymentIntent is
+    read once for the ``metadata[payment_id]`` we set on it; one Stripe no longer has adds
+    nothing (the core then matches the event by its references alone).
+
+    :raises ProcessorUnavailable: Stripe could not answer; the notification is answered 503 and
+      Stripe delivers it again (a dispute must never be acknowledged unmatched).
+    """
+    if event.kind not in (EventKind.DISPUTE, EventKind.REFUND) or event.payment_id:
+        return event
+    named = (event.processor_reference, *event.references)
+    intent_id = next((r for r in named if r and r.startswith("pi_")), None)
+    if intent_id is None:  # a charge made without a PaymentIntent: never one of ours
+        return event
+    try:
+        with mapping.read_errors(request.merchant_id, f"PaymentIntent {intent_id}"):
+            intent = api.retrieve_payment_intent(intent_id)
+    except ProcessorPaymentNotFound:
+        return event
+    return dataclasses.replace(
+        event,
+        payment_id=mapping.meta(intent, "payment_id"),
         references=tuple(dict.fromkeys((*event.references, *methods.references(intent)))),
     )

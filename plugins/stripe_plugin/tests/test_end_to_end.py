@@ -4,6 +4,7 @@ replayed from cassettes and its notifications signed as Stripe signs them.
 
 - a decline on the Checkout page, then a success on it: one succeeded payment;
 - a dispute of a Checkout payment, found by its charge id alone, lost: its invoice is open again;
+  one of a payment the core knows by its session only, found by its PaymentIntent's metadata;
 - an OXXO voucher pending for days, then paid at the store;
 - a SPEI transfer that falls short, then is completed; the Stripe Customer made for it is
   remembered by the core and used for the customer's next transfer.
@@ -19,7 +20,7 @@ from typing import Any
 
 import pytest
 from conftest import raw_settings
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from stripe_factories import event, signed
 
 from b2bgateway import service, webhooks
@@ -31,7 +32,13 @@ from b2bgateway.settings import Settings
 from b2bgateway.store import Store
 from b2bgateway.store import repository as repo
 from b2bgateway.store.db import upgrade
-from b2bgateway.store.models import Payment, PaymentAllocation, PaymentAttempt, ProcessorCustomer
+from b2bgateway.store.models import (
+    Payment,
+    PaymentAllocation,
+    PaymentAttempt,
+    PaymentReference,
+    ProcessorCustomer,
+)
 from b2bgateway_stripe import hooks
 
 RETURN_URL = "https://portal.example.com/regreso"
@@ -220,6 +227,36 @@ def test_a_lost_dispute_of_a_checkout_payment_found_by_its_charge_reopens_its_in
     assert registered(gateway) == {"F-1": True}  # held while the issuer decides
     lost = {**dispute, "status": "lost"}
     assert deliver(gateway, "charge.dispute.closed", lost, "evt_e2e_5") == "applied"
+
+    after = payment(gateway, payment_id)
+    assert (after["status"], after["dispute"]["status"]) == ("disputed", "lost")
+    assert registered(gateway) == {"F-1": False}  # open again: the ERP reopens it
+
+
+def test_a_lost_dispute_of_a_checkout_payment_made_before_aliases_reopens_its_invoice(
+    gateway, cassette
+):
+    """A Checkout payment the core knows by its session only (made before it kept aliases): a
+    dispute names the charge and the PaymentIntent, never our id; the plugin reads the
+    PaymentIntent for its metadata[payment_id], so the loss is applied, not acknowledged
+    unmatched."""
+    payment_id = pay_on_checkout_after_a_decline(gateway)
+    with gateway.store.write() as session:  # as the core kept it before aliases
+        session.execute(delete(PaymentReference))
+        session.execute(delete(PaymentAttempt).where(PaymentAttempt.reference.like("pi_%")))
+    dispute = {
+        "id": "dp_1QAcmeE2e02",
+        "object": "dispute",
+        "amount": 150000,
+        "charge": "ch_3QAcmeE2e01",
+        "currency": "mxn",
+        "metadata": {},
+        "payment_intent": "pi_3QAcmeE2e01",
+        "reason": "fraudulent",
+        "status": "lost",
+    }
+
+    assert deliver(gateway, "charge.dispute.closed", dispute, "evt_e2e_6") == "applied"
 
     after = payment(gateway, payment_id)
     assert (after["status"], after["dispute"]["status"]) == ("disputed", "lost")

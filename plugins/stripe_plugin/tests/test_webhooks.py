@@ -1,6 +1,7 @@
 """Webhooks: signed here with the SDK's own helper, verified over the raw body, normalized.
 
-A success notification reads its PaymentIntent again with the charge expanded (how it was paid):
+A success notification reads its PaymentIntent again with the charge expanded (how it was paid),
+and a dispute or a Dashboard refund reads it for our payment id:
 those tests replay that request from a cassette; the others make no request at all.
 """
 
@@ -26,6 +27,7 @@ from b2bgateway import (
     WebhookRequest,
     WebhookSignatureInvalid,
 )
+from b2bgateway_stripe import events
 
 META = {"customer_id": "C-1", "merchant_id": "acme", "payment_id": PAYMENT}
 
@@ -317,16 +319,49 @@ def dispute(status: str, **extra):
         ("charge.dispute.closed", "lost", DisputeStatus.LOST),
     ],
 )
-def test_charge_disputes_become_the_core_s_dispute_states(
-    processor, settings, event_type, status, state
-):
-    got = parse(processor, settings, event(event_type, dispute(status)))
+def test_charge_disputes_become_the_core_s_dispute_states(event_type, status, state):
+    got = events.webhook_event(event(event_type, dispute(status)))
 
     assert got.kind is EventKind.DISPUTE
     assert got.payment_id is None  # a dispute carries none of our metadata
     assert got.processor_reference == "ch_3QAcme0001"
     assert got.references == ("pi_3QAcme0001",)
     assert got.dispute == Dispute(state, Money("1500.00", "MXN"), "fraudulent", "dp_1QAcme0001")
+
+
+def test_a_dispute_gets_our_payment_id_from_its_payment_intent(processor, settings, cassette):
+    """The core may know the payment by neither the charge nor the PaymentIntent (a Checkout
+    payment made before it kept aliases): the PaymentIntent's metadata names it."""
+    got = parse(processor, settings, event("charge.dispute.closed", dispute("lost")))
+
+    assert got.payment_id == PAYMENT
+    assert got.processor_reference == "ch_3QAcme0001"
+    assert got.references == ("pi_3QAcme0001", "ch_3QAcme0001")
+    assert got.dispute.status is DisputeStatus.LOST
+
+
+def test_a_dispute_stripe_unavailable_error_response(processor, settings, cassette):
+    """Acknowledged unmatched, a lost dispute would leave its invoices paid: Stripe retries."""
+    with pytest.raises(ProcessorUnavailable):
+        parse(processor, settings, event("charge.dispute.closed", dispute("lost")))
+
+
+def test_a_dispute_of_a_payment_intent_stripe_no_longer_has_error_response(
+    processor, settings, cassette
+):
+    got = parse(processor, settings, event("charge.dispute.created", dispute("needs_response")))
+
+    assert (got.payment_id, got.references) == (None, ("pi_3QAcme0001",))
+
+
+def test_a_dashboard_refund_gets_our_payment_id_from_its_payment_intent(
+    processor, settings, cassette
+):
+    body = event("refund.created", refund("succeeded", metadata={}))
+    got = parse(processor, settings, body)
+
+    assert (got.payment_id, got.refund_id) == (PAYMENT, None)
+    assert got.refund_reference == "re_3QAcme0001"
 
 
 def test_a_dispute_of_a_charge_without_payment_intent_names_the_charge(processor, settings):
