@@ -230,5 +230,8 @@ def b2bgateway_parse_webhook(request: WebhookRequest, settings: StripeSettings) 
     except ValueError as exc:  # authentic, but not a (snapshot) event
         raise WebhookMalformed(f"the notification is not a Stripe event: {exc}") from None
     api = client.for_merchant(settings)
-    normalized = pending.with_payment_id(api, events.webhook_event(event), request)
+    normalized = events.webhook_event(event)
+    if normalized.event_type == events.FUNDS_AVAILABLE:
+        events.funds_alert(event, request.merchant_id)
+    normalized = pending.with_payment_id(api, normalized, request)
     return pending.with_charge(api, normalized, request)

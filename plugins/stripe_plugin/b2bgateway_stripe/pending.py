@@ -1,10 +1,12 @@
 """Payments the customer finishes later, away from the page: an OXXO voucher paid at a store, a
-SPEI transfer to the CLABE of the customer's Stripe Customer (``customer_balance``); and the
-charge's method details added to a success notification.
+SPEI transfer to the CLABE of the customer's Stripe Customer (``customer_balance``); the charge's
+method details added to a success notification, and our payment id to a dispute or a Dashboard
+refund (read from their PaymentIntent).
 
-The Stripe Customer a transfer needs is made once per gateway customer (idempotency key
-``<merchant>:<customer>:customer``) and returned in ``ChargeResult.processor_customer``: the core
-remembers it and sends it back in ``ChargeRequest.processor_customer``. The plugin keeps nothing.
+The Stripe Customer a transfer needs is made once per gateway customer (found first by its
+metadata, else made with the idempotency key ``<merchant>:<customer>:customer``) and returned in
+``ChargeResult.processor_customer``: the core remembers it and sends it back in
+``ChargeRequest.processor_customer``. The plugin keeps nothing.
 """
 
 from __future__ import annotations
@@ -58,8 +60,7 @@ def bank_transfer(
     customer, made = request.processor_customer, None
     try:
         if customer is None:
-            key = f"{request.merchant_id}:{request.customer.id}:customer"
-            made = str(api.create_customer(params.customer(request), key)["id"])
+            made = _stripe_customer(api, request)
             customer = made
         intent = api.create_payment_intent(
             params.bank_transfer(request, customer), request.idempotency_key
@@ -69,6 +70,18 @@ def bank_transfer(
         return dataclasses.replace(result, processor_customer=made)
     result = mapping.intent_result(intent, settings.publishable_key)
     return dataclasses.replace(result, processor_customer=made)
+
+
+def _stripe_customer(api: client.StripeApi, request: ChargeRequest) -> str:
+    """The customer's Stripe Customer: the oldest one already made for it (searched by our
+    ``metadata[customer_id]`` and ``metadata[merchant_id]``: the core may have lost or never
+    kept it, and a new Customer would get a new CLABE), else one made now. The idempotency key
+    covers the minute search takes to see a new Customer."""
+    found = api.find_customers(params.customer_metadata(request))
+    if found:
+        return str(min(found, key=lambda c: (c.get("created") or 0, str(c.get("id"))))["id"])
+    key = f"{request.merchant_id}:{request.customer.id}:customer"
+    return str(api.create_customer(params.customer(request), key)["id"])
 
 
 def with_charge(

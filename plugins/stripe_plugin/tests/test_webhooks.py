@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 
 import pytest
 from conftest import WEBHOOK_SECRET
+from stripe._cash_balance import CashBalance
 from stripe_factories import PAYMENT, event, signed
+from stripe_types import check_answer
 
 from b2bgateway import (
     Dispute,
@@ -462,3 +464,31 @@ def test_authentic_event_about_no_payment_is_malformed(processor, settings):
     body = event("payment_intent.succeeded", intent("succeeded", id=None, metadata={}))
     with pytest.raises(WebhookMalformed):
         parse(processor, settings, body)
+
+
+# -- money no payment took -----------------------------------------------------------------------
+def cash_balance(**available: int):
+    """A Customer's cash balance (the ``cash_balance.funds_available`` event's object)."""
+    return {
+        "object": "cash_balance",
+        "available": available,
+        "customer": "cus_QAcme0001",
+        "customer_account": None,
+        "livemode": False,
+        "settings": {"reconciliation_mode": "automatic", "using_merchant_default": True},
+    }
+
+
+def test_funds_in_a_customer_s_cash_balance_are_an_alert(processor, settings, caplog):
+    """A SPEI transfer after its payment was canceled (or an excess) lands in the Stripe
+    Customer's cash balance: no payment holds it, so it must be loud."""
+    assert check_answer(cash_balance(mxn=150000), CashBalance) == []  # the SDK's own object
+    body = event("cash_balance.funds_available", cash_balance(mxn=150000), id="evt_3")
+    with caplog.at_level("ERROR", logger="b2bgateway_stripe.events"):
+        got = parse(processor, settings, body)
+
+    assert got.kind is EventKind.IGNORED  # about a customer: nothing the core can apply
+    assert got.event_type == "cash_balance.funds_available"
+    (alert,) = [r.getMessage() for r in caplog.records]
+    assert alert.startswith("ALERT merchant acme: Stripe customer cus_QAcme0001 has 1500.00 MXN")
+    assert "evt_3" in alert
