@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from b2bgateway import references
-from b2bgateway.interface import ChargeResult, MethodDetails, Outcome
+from b2bgateway.interface import ChargeResult, MethodDetails, Outcome, PaymentMethodType
 from b2bgateway.representation import method_details_json
 from b2bgateway.store.models import Payment, PaymentAttempt, utcnow
 from b2bgateway.store.repository import dialect_insert
@@ -87,11 +87,13 @@ def another_success(session: Session, payment: Payment, result: ChargeResult) ->
 
 
 def note_funding(payment: Payment, result: ChargeResult) -> bool:
-    """Keep the processor's expiry (ours is the sooner of the two) and the funds received so
-    far. True when they now exceed the amount for the first time (flagged ``overpaid``)."""
+    """Keep the processor's expiry (ours is the sooner of the two, except for a cash voucher,
+    whose printed expiry is ours: the customer holds it) and the funds received so far. True
+    when they now exceed the amount for the first time (flagged ``overpaid``)."""
     if result.expires_at is not None:
         payment.processor_expires_at = result.expires_at
-        if payment.expires_at is None or result.expires_at < payment.expires_at:
+        voucher = payment.payment_method == PaymentMethodType.CASH.value
+        if payment.expires_at is None or voucher or result.expires_at < payment.expires_at:
             payment.expires_at = result.expires_at
     if result.received is None:
         return False

@@ -638,7 +638,8 @@ def test_a_late_success_that_loses_the_race_for_its_invoices_is_kept_and_flagged
 
     scripted.answer = voucher
     payment = pay_invoices(gateway, acme, "k1", payment_method="cash")
-    reconcile.reconcile(gateway, now=payment.created_at + timedelta(days=3, minutes=10))
+    # A voucher is held until its expiry (3 days) plus the grace (24 h) for the store's word.
+    reconcile.reconcile(gateway, now=payment.created_at + timedelta(days=4, minutes=10))
     scripted.answer = ChargeResult(Outcome.SUCCEEDED, processor_reference="ch_card")
     assert pay_invoices(gateway, acme, "k2", token="tok").status == "succeeded"
     monkeypatch.setattr(lifecycle, "free_again", lambda session, payment: True)
@@ -752,7 +753,8 @@ def test_a_closed_late_success_can_be_refunded_and_disputed(gateway, acme, scrip
     refused for ever; so is a chargeback of it."""
     scripted.answer = voucher
     payment = pay_invoices(gateway, acme, "k1", payment_method="cash")
-    reconcile.reconcile(gateway, now=payment.created_at + timedelta(days=3, minutes=10))
+    # A voucher is held until its expiry (3 days) plus the grace (24 h) for the store's word.
+    reconcile.reconcile(gateway, now=payment.created_at + timedelta(days=4, minutes=10))
     scripted.answer = ChargeResult(Outcome.SUCCEEDED, processor_reference="ch_card")
     pay_invoices(gateway, acme, "k2", token="tok")
     deliver(gateway, scripted, event("ev1", payment, Outcome.SUCCEEDED))

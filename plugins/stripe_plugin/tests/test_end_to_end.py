@@ -273,6 +273,7 @@ def test_an_oxxo_voucher_pending_three_days_then_paid(gateway, cassette):
     assert voucher["reference"] == "12345678901234657890123456789012"
     # Sent as expires_after_days=3 (the merchant's 72 h for cash); Stripe's due date is kept.
     assert pending.processor_expires_at == datetime(2026, 1, 4, 5, 59, 59, tzinfo=UTC)
+    assert pending.expires_at == pending.processor_expires_at  # the voucher's date binds
     paid_at_the_store = {
         "id": "pi_3QAcmeOxxoE2e",
         "object": "payment_intent",
