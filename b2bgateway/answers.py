@@ -117,6 +117,25 @@ def note_paid(payment: Payment, result: ChargeResult) -> None:
     details = result.method_details or MethodDetails(type=payment.payment_method)
     payment.paid_at = details.paid_at or utcnow()
     payment.method_details = method_details_json(details, payment.paid_at)
+    if result.method_details is not None and details.type == PaymentMethodType.CARD.value:
+        _note_installments(payment, details.installments)
+
+
+def _note_installments(payment: Payment, charged: int | None) -> None:
+    """The card's MSI plan as charged is the truth (a hosted page lets the customer pick another
+    plan, or none): the payment's ``installments`` becomes it, flagged ``installments_changed``
+    when it differs from what was asked (the CFDI and the ERP follow what was charged)."""
+    charged = charged if charged is not None and charged > 1 else None  # 1: paid at once
+    if charged == payment.installments:
+        return
+    log.warning(
+        "payment %s: %s installments asked, %s charged: recorded as charged",
+        payment.id,
+        payment.installments or "no",
+        charged or "none",
+    )
+    payment.installments = charged
+    payment.add_flag("installments_changed")
 
 
 def record_attempt(session: Session, payment: Payment, result: ChargeResult) -> None:

@@ -814,3 +814,33 @@ def test_a_processor_that_cannot_cancel_holds_until_its_own_later_expiry(gateway
     assert payment_of(gateway, payment.id)["status"] == "requires_action"
     reconcile.reconcile(gateway, now=created + timedelta(days=6, hours=1))
     assert payment_of(gateway, payment.id)["status"] == "canceled"
+
+
+@pytest.mark.parametrize(("charged", "recorded"), [(None, None), (1, None), (3, 3)])
+def test_msi_as_charged_on_a_hosted_page_is_the_truth_and_a_change_is_flagged(
+    gateway, acme, scripted, charged, recorded
+):
+    """A hosted page lets the customer pick another plan than the one asked, or none: the ERP
+    and the CFDI must follow what the card was charged (1 payment is no plan)."""
+    scripted.answer = hosted
+    payment = pay_invoices(gateway, acme, "k1", installments=6)
+    card = MethodDetails("card", "visa", "4242", "credit", "123456", installments=charged)
+    paid = event("ev1", payment, Outcome.SUCCEEDED, attempt_reference="pi_1", method_details=card)
+
+    assert deliver(gateway, scripted, paid) == "applied"
+
+    body = payment_of(gateway, payment.id)
+    assert body["status"] == "succeeded"
+    assert body["flags"] == ["installments_changed"]
+    assert body["payment_method"].get("installments") == recorded
+    assert body["method_details"]["installments"] == charged
+
+
+def test_msi_charged_as_asked_is_not_flagged(gateway, acme, scripted):
+    scripted.answer = hosted
+    payment = pay_invoices(gateway, acme, "k1", installments=6)
+    card = MethodDetails("card", "visa", "4242", "credit", "123456", installments=6)
+    paid = event("ev1", payment, Outcome.SUCCEEDED, attempt_reference="pi_1", method_details=card)
+
+    assert deliver(gateway, scripted, paid) == "applied"
+    assert payment_of(gateway, payment.id)["flags"] == []
