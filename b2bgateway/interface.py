@@ -437,6 +437,7 @@ class WebhookEvent:
     #: for EventKind.DISPUTE: what the dispute is now (without it, the event is only recorded)
     dispute: Dispute | None = None
     references: tuple[str, ...] = ()  # as ChargeResult.references: matched and kept
+    next_action: NextAction | None = None  # a pending payment's new instructions (amount due)
 
     def __post_init__(self) -> None:
         if self.kind is not EventKind.IGNORED and not (

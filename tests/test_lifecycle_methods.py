@@ -432,6 +432,24 @@ def test_spei_under_exact_and_over_payment(gateway, acme, scripted, received, st
         assert reasons_of(gateway, acme) == ("payment_pending",)
 
 
+def test_a_short_transfer_s_new_instructions_ask_for_what_is_still_due(gateway, acme, scripted):
+    """A notification of a transfer that fell short may carry new instructions (the amount
+    still due): they replace the payment's, so the buyer does not send the whole amount again."""
+    scripted.answer = spei
+    payment = pay_invoices(gateway, acme, "k1", payment_method="bank_transfer")
+    due = BankTransferInstructions(CLABE, "STP", "Distribuidora SA de CV", Money("600.00", MXN))
+    action = NextAction(type="display_bank_transfer_instructions", bank_transfer=due)
+    short = event(
+        "ev1", payment, Outcome.PENDING, received=Money("400.00", MXN), next_action=action
+    )
+
+    assert deliver(gateway, scripted, short) == "unchanged"
+
+    body = payment_of(gateway, payment.id)
+    assert (body["status"], body["received_amount"]) == ("requires_action", "400.00")
+    assert (body["next_action"]["clabe"], body["next_action"]["amount"]) == (CLABE, "600.00")
+
+
 # -- expiry ----------------------------------------------------------------------------------
 
 

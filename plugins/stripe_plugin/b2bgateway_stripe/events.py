@@ -64,6 +64,8 @@ def _intent(event_id: str, event_type: str, obj: Obj) -> WebhookEvent:
         attempt_reference=own if checkout else None,
         received=methods.received(obj, amount),
         references=methods.references(obj),
+        # What is still due (amount_remaining): the buyer must not send the whole amount again.
+        next_action=methods.pending_action(obj, amount) if outcome is Outcome.PENDING else None,
     )
 
 

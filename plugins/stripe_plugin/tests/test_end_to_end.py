@@ -313,6 +313,18 @@ def spei_intent(status: str, payment_id: str, remaining: int | None = None) -> d
             "display_bank_transfer_instructions": {
                 "amount_remaining": remaining,
                 "currency": "mxn",
+                "financial_addresses": [
+                    {
+                        "spei": {
+                            "account_holder_name": "Ferretera Mayorista SA de CV",
+                            "bank_code": "646",
+                            "bank_name": "STP",
+                            "clabe": "646180111800001016",
+                        },
+                        "supported_networks": ["spei"],
+                        "type": "spei",
+                    }
+                ],
                 "reference": "4321987",
                 "type": "mx_bank_transfer",
             },
@@ -328,8 +340,13 @@ def test_a_spei_transfer_partly_then_fully_funded(gateway, cassette):
     assert pending.next_action["beneficiary"] == "Ferretera Mayorista SA de CV"
     partly = spei_intent("requires_action", pending.id, remaining=50000)
     assert deliver(gateway, "payment_intent.partially_funded", partly, "evt_e2e_7") == ("unchanged")
-    assert payment(gateway, pending.id)["received_amount"] == "1000.00"
-    assert payment(gateway, pending.id)["status"] == "requires_action"
+    waiting = payment(gateway, pending.id)
+    assert (waiting["status"], waiting["received_amount"]) == ("requires_action", "1000.00")
+    # The instructions now ask for what is still due, not the whole amount again.
+    assert (waiting["next_action"]["clabe"], waiting["next_action"]["amount"]) == (
+        "646180111800001016",
+        "500.00",
+    )
     fully = spei_intent("succeeded", pending.id)
     assert deliver(gateway, "payment_intent.succeeded", fully, "evt_e2e_8") == "applied"
 

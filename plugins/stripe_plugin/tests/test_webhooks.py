@@ -155,6 +155,18 @@ def test_a_partially_funded_transfer_reports_what_arrived(processor, settings):
     instructions = {
         "amount_remaining": 50000,
         "currency": "mxn",
+        "financial_addresses": [
+            {
+                "spei": {
+                    "account_holder_name": "Ferretera Mayorista SA de CV",
+                    "bank_code": "646",
+                    "bank_name": "STP",
+                    "clabe": "646180111800001016",
+                },
+                "supported_networks": ["spei"],
+                "type": "spei",
+            }
+        ],
         "reference": "REF123456",
         "type": "mx_bank_transfer",
     }
@@ -169,6 +181,9 @@ def test_a_partially_funded_transfer_reports_what_arrived(processor, settings):
 
     assert got.outcome is Outcome.PENDING
     assert got.received == Money("1000.00", "MXN")
+    # The buyer is shown what is still due, so the whole amount is not sent again.
+    transfer = got.next_action.bank_transfer
+    assert (transfer.clabe, transfer.amount) == ("646180111800001016", Money("500.00", "MXN"))
 
 
 def test_payment_intent_processing(processor, settings):
