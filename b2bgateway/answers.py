@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from b2bgateway import references
-from b2bgateway.interface import ChargeResult, MethodDetails, Outcome
+from b2bgateway.interface import ChargeResult, MethodDetails, Outcome, PaymentMethodType
 from b2bgateway.representation import method_details_json
 from b2bgateway.store.models import Payment, PaymentAttempt, utcnow
 from b2bgateway.store.repository import dialect_insert
@@ -87,11 +87,13 @@ def another_success(session: Session, payment: Payment, result: ChargeResult) ->
 
 
 def note_funding(payment: Payment, result: ChargeResult) -> bool:
-    """Keep the processor's expiry (ours is the sooner of the two) and the funds received so
-    far. True when they now exceed the amount for the first time (flagged ``overpaid``)."""
+    """Keep the processor's expiry (ours is the sooner of the two, except for a cash voucher,
+    whose printed expiry is ours: the customer holds it) and the funds received so far. True
+    when they now exceed the amount for the first time (flagged ``overpaid``)."""
     if result.expires_at is not None:
         payment.processor_expires_at = result.expires_at
-        if payment.expires_at is None or result.expires_at < payment.expires_at:
+        voucher = payment.payment_method == PaymentMethodType.CASH.value
+        if payment.expires_at is None or voucher or result.expires_at < payment.expires_at:
             payment.expires_at = result.expires_at
     if result.received is None:
         return False
@@ -115,6 +117,25 @@ def note_paid(payment: Payment, result: ChargeResult) -> None:
     details = result.method_details or MethodDetails(type=payment.payment_method)
     payment.paid_at = details.paid_at or utcnow()
     payment.method_details = method_details_json(details, payment.paid_at)
+    if result.method_details is not None and details.type == PaymentMethodType.CARD.value:
+        _note_installments(payment, details.installments)
+
+
+def _note_installments(payment: Payment, charged: int | None) -> None:
+    """The card's MSI plan as charged is the truth (a hosted page lets the customer pick another
+    plan, or none): the payment's ``installments`` becomes it, flagged ``installments_changed``
+    when it differs from what was asked (the CFDI and the ERP follow what was charged)."""
+    charged = charged if charged is not None and charged > 1 else None  # 1: paid at once
+    if charged == payment.installments:
+        return
+    log.warning(
+        "payment %s: %s installments asked, %s charged: recorded as charged",
+        payment.id,
+        payment.installments or "no",
+        charged or "none",
+    )
+    payment.installments = charged
+    payment.add_flag("installments_changed")
 
 
 def record_attempt(session: Session, payment: Payment, result: ChargeResult) -> None:

@@ -448,6 +448,7 @@ class WebhookEvent:
     #: on a PAYMENT/REFUND event, a won/lost one closes the open dispute of its reference first
     dispute: Dispute | None = None
     references: tuple[str, ...] = ()  # as ChargeResult.references: matched and kept
+    next_action: NextAction | None = None  # a pending payment's new instructions (amount due)
 
     def __post_init__(self) -> None:
         if self.kind is not EventKind.IGNORED and not (

@@ -13,8 +13,11 @@ stored, by our payment id (sent as its order id / external reference):
   here (``expired``, outbound ``payment.expired``), so its invoices become payable again;
 - a processor that cannot cancel is asked instead; once the payment is past ``expires_at`` plus
   the merchant's ``expiry.grace`` and the processor still says pending, the gateway releases it
-  the same way. Money that arrives later anyway is a late success: recorded, flagged and raised,
-  never lost (see :mod:`b2bgateway.lifecycle`);
+  the same way. A cash voucher waits as long with every processor: until the later of our expiry
+  and the one printed on it (``processor_expires_at``) plus the grace, then it is canceled, so a
+  customer who pays at the store before the printed date is never refused. Money that arrives
+  later anyway is a late success: recorded, flagged and raised, never lost (see
+  :mod:`b2bgateway.lifecycle`);
 - otherwise it is asked again later, with back-off.
 
 Payments are claimed with a lease (``reconcile_after``) under ``FOR UPDATE SKIP LOCKED`` on
@@ -196,10 +199,16 @@ def _deadlines(
 ) -> tuple[datetime, datetime]:
     """When the gateway stops waiting (its own expiry, or the processor's when sooner), and,
     for a processor that cannot cancel, until when it still holds the invoices: the later of the
-    two expiries (the processor still takes the money until its own) plus the merchant's grace."""
+    two expiries (the processor still takes the money until its own) plus the merchant's grace.
+    A cash voucher is held that long by every processor (see below)."""
     deadline = payment.expires_at or payment.created_at + expire_after
     theirs = payment.processor_expires_at or deadline
-    return deadline, max(deadline, theirs) + grace
+    held_until = max(deadline, theirs) + grace
+    if payment.payment_method == PaymentMethodType.CASH.value:
+        # A cash voucher's printed expiry binds (the customer holds it): one who pays at the
+        # store before it is never refused, whether or not the processor can cancel.
+        return held_until, held_until
+    return deadline, held_until
 
 
 def _ask(

@@ -10,11 +10,14 @@
 - **Processor customers.** A plugin that needs a customer object at the processor (a Stripe
   Customer to receive SPEI transfers) returns its id in ``ChargeResult.processor_customer``; it is
   kept per (merchant, processor, customer) and sent back in ``ChargeRequest.processor_customer``
-  with every later charge of that customer. The plugin never touches the database.
+  with every later charge of that customer. The first one is kept: a different id returned later
+  is logged as an ALERT and never replaces it (a Stripe Customer's CLABE must not change). The
+  plugin never touches the database.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -33,6 +36,8 @@ from b2bgateway.store.repository import dialect_insert
 
 __all__ = ["payment_for", "processor_customer", "remember", "remember_references"]
 
+log = logging.getLogger(__name__)
+
 
 def remember(session: Session, payment: Payment, result: ChargeResult) -> None:
     """Keep every reference an answer about ``payment`` names, and the processor customer it
@@ -43,18 +48,37 @@ def remember(session: Session, payment: Payment, result: ChargeResult) -> None:
         (result.processor_reference, result.attempt_reference, *result.references),
     )
     if result.processor_customer:
-        now = utcnow()
-        connection = session.connection()
-        connection.execute(
-            _UPSERT_CUSTOMER[connection.dialect.name],
-            {
-                "merchant_id": payment.merchant_id,
-                "processor": payment.processor,
-                "customer_id": payment.customer_id,
-                "reference": result.processor_customer[:255],
-                "created_at": now,
-                "updated_at": now,
-            },
+        _keep_customer(session, payment, result.processor_customer[:255])
+
+
+def _keep_customer(session: Session, payment: Payment, reference: str) -> None:
+    """Keep the customer's first id at the processor; another one later is never kept (the
+    customer's CLABE, or whatever the processor hangs on its customer, must not change under
+    it) but logged as an ALERT: the processor now has two customer objects for one customer."""
+    now = utcnow()
+    connection = session.connection()
+    connection.execute(
+        _INSERT_CUSTOMER[connection.dialect.name],
+        {
+            "merchant_id": payment.merchant_id,
+            "processor": payment.processor,
+            "customer_id": payment.customer_id,
+            "reference": reference,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    kept = processor_customer(session, payment.merchant_id, payment.processor, payment.customer_id)
+    if kept != reference:
+        log.error(
+            "ALERT customer %s of merchant %s: %s returned customer %s but %s is kept; "
+            "merge or delete the other at the processor (payment %s)",
+            payment.customer_id,
+            payment.merchant_id,
+            payment.processor,
+            reference,
+            kept,
+            payment.id,
         )
 
 
@@ -105,11 +129,9 @@ def _insert_reference(dialect: str) -> Any:
     )
 
 
-def _upsert_customer(dialect: str) -> Any:
-    insert = dialect_insert(dialect)(ProcessorCustomer)
-    return insert.on_conflict_do_update(
-        index_elements=("merchant_id", "processor", "customer_id"),
-        set_={"reference": insert.excluded.reference, "updated_at": insert.excluded.updated_at},
+def _insert_customer(dialect: str) -> Any:
+    return dialect_insert(dialect)(ProcessorCustomer).on_conflict_do_nothing(
+        index_elements=("merchant_id", "processor", "customer_id")
     )
 
 
@@ -139,5 +161,5 @@ def _by_reference() -> Any:
 
 #: Built once per dialect (both have ON CONFLICT), as the other per-event statements.
 _INSERT_REFERENCE: dict[str, Any] = {d: _insert_reference(d) for d in ("postgresql", "sqlite")}
-_UPSERT_CUSTOMER: dict[str, Any] = {d: _upsert_customer(d) for d in ("postgresql", "sqlite")}
+_INSERT_CUSTOMER: dict[str, Any] = {d: _insert_customer(d) for d in ("postgresql", "sqlite")}
 _BY_REFERENCE = _by_reference()

@@ -61,6 +61,7 @@ from b2bgateway.plugins import (
 )
 
 __all__ = [
+    "MAX_EXPIRY_EXCESS",
     "RECORD",
     "REQUIRED_HOOKS",
     "SECRET_WORDS",
@@ -79,6 +80,12 @@ __all__ = [
     "recording",
     "registered",
 ]
+
+#: How much later than the gateway's a processor's expiry may be: a voucher counted in whole
+#: days (rounded up, so that it covers the whole wait) expiring at the end of a day in the
+#: processor's time zone (OXXO: 23:59 Mexico City) ends less than two days after ours. A cash
+#: voucher is held until its printed expiry (plus the merchant's grace), so this bounds how long.
+MAX_EXPIRY_EXCESS = timedelta(days=2)
 
 #: Hooks a processor must implement (cancelling and looking refunds up are optional).
 OPTIONAL_HOOKS = ("b2bgateway_cancel_payment", "b2bgateway_retrieve_refund")
@@ -313,6 +320,9 @@ def check_method_result(request: ChargeRequest, result: ChargeResult) -> None:
         assert voucher.reference, "the store needs the reference"
         assert voucher.amount == request.amount
         assert voucher.expires_at is not None, "a voucher says until when it can be paid"
+        assert result.expires_at in (None, voucher.expires_at), (
+            "report the voucher's printed expiry as the processor's: it is held until then"
+        )
         assert result.processor_reference
     elif result.outcome is Outcome.SUCCEEDED:
         details = result.method_details
@@ -327,8 +337,9 @@ def check_method_result(request: ChargeRequest, result: ChargeResult) -> None:
             "return processor_customer only when you made a new one"
         )
     if result.expires_at is not None and request.expires_at is not None:
-        assert result.expires_at <= request.expires_at + timedelta(days=1), (
-            "the processor's expiry must not outlive the gateway's by more than a day"
+        # Whole days to the end of a day in the processor's time zone (OXXO): at most two more.
+        assert result.expires_at < request.expires_at + MAX_EXPIRY_EXCESS, (
+            "the processor's expiry must not outlive the gateway's by two days or more"
         )
 
 

@@ -99,6 +99,8 @@ def _apply_payment(
         method_details=event.method_details,
         received=event.received,
         references=event.references,
+        # New instructions of a payment still waiting (what is still due of a SPEI transfer).
+        next_action=event.next_action if event.outcome is Outcome.PENDING else None,
     )
     applied = lifecycle.apply_charge_result(session, gw.plugins, payment, result)
     if applied.reason in (

@@ -432,6 +432,24 @@ def test_spei_under_exact_and_over_payment(gateway, acme, scripted, received, st
         assert reasons_of(gateway, acme) == ("payment_pending",)
 
 
+def test_a_short_transfer_s_new_instructions_ask_for_what_is_still_due(gateway, acme, scripted):
+    """A notification of a transfer that fell short may carry new instructions (the amount
+    still due): they replace the payment's, so the buyer does not send the whole amount again."""
+    scripted.answer = spei
+    payment = pay_invoices(gateway, acme, "k1", payment_method="bank_transfer")
+    due = BankTransferInstructions(CLABE, "STP", "Distribuidora SA de CV", Money("600.00", MXN))
+    action = NextAction(type="display_bank_transfer_instructions", bank_transfer=due)
+    short = event(
+        "ev1", payment, Outcome.PENDING, received=Money("400.00", MXN), next_action=action
+    )
+
+    assert deliver(gateway, scripted, short) == "unchanged"
+
+    body = payment_of(gateway, payment.id)
+    assert (body["status"], body["received_amount"]) == ("requires_action", "400.00")
+    assert (body["next_action"]["clabe"], body["next_action"]["amount"]) == (CLABE, "600.00")
+
+
 # -- expiry ----------------------------------------------------------------------------------
 
 
@@ -638,7 +656,8 @@ def test_a_late_success_that_loses_the_race_for_its_invoices_is_kept_and_flagged
 
     scripted.answer = voucher
     payment = pay_invoices(gateway, acme, "k1", payment_method="cash")
-    reconcile.reconcile(gateway, now=payment.created_at + timedelta(days=3, minutes=10))
+    # A voucher is held until its expiry (3 days) plus the grace (24 h) for the store's word.
+    reconcile.reconcile(gateway, now=payment.created_at + timedelta(days=4, minutes=10))
     scripted.answer = ChargeResult(Outcome.SUCCEEDED, processor_reference="ch_card")
     assert pay_invoices(gateway, acme, "k2", token="tok").status == "succeeded"
     monkeypatch.setattr(lifecycle, "free_again", lambda session, payment: True)
@@ -813,7 +832,8 @@ def test_a_closed_late_success_can_be_refunded_and_disputed(gateway, acme, scrip
     refused for ever; so is a chargeback of it."""
     scripted.answer = voucher
     payment = pay_invoices(gateway, acme, "k1", payment_method="cash")
-    reconcile.reconcile(gateway, now=payment.created_at + timedelta(days=3, minutes=10))
+    # A voucher is held until its expiry (3 days) plus the grace (24 h) for the store's word.
+    reconcile.reconcile(gateway, now=payment.created_at + timedelta(days=4, minutes=10))
     scripted.answer = ChargeResult(Outcome.SUCCEEDED, processor_reference="ch_card")
     pay_invoices(gateway, acme, "k2", token="tok")
     deliver(gateway, scripted, event("ev1", payment, Outcome.SUCCEEDED))
@@ -873,3 +893,33 @@ def test_a_processor_that_cannot_cancel_holds_until_its_own_later_expiry(gateway
     assert payment_of(gateway, payment.id)["status"] == "requires_action"
     reconcile.reconcile(gateway, now=created + timedelta(days=6, hours=1))
     assert payment_of(gateway, payment.id)["status"] == "canceled"
+
+
+@pytest.mark.parametrize(("charged", "recorded"), [(None, None), (1, None), (3, 3)])
+def test_msi_as_charged_on_a_hosted_page_is_the_truth_and_a_change_is_flagged(
+    gateway, acme, scripted, charged, recorded
+):
+    """A hosted page lets the customer pick another plan than the one asked, or none: the ERP
+    and the CFDI must follow what the card was charged (1 payment is no plan)."""
+    scripted.answer = hosted
+    payment = pay_invoices(gateway, acme, "k1", installments=6)
+    card = MethodDetails("card", "visa", "4242", "credit", "123456", installments=charged)
+    paid = event("ev1", payment, Outcome.SUCCEEDED, attempt_reference="pi_1", method_details=card)
+
+    assert deliver(gateway, scripted, paid) == "applied"
+
+    body = payment_of(gateway, payment.id)
+    assert body["status"] == "succeeded"
+    assert body["flags"] == ["installments_changed"]
+    assert body["payment_method"].get("installments") == recorded
+    assert body["method_details"]["installments"] == charged
+
+
+def test_msi_charged_as_asked_is_not_flagged(gateway, acme, scripted):
+    scripted.answer = hosted
+    payment = pay_invoices(gateway, acme, "k1", installments=6)
+    card = MethodDetails("card", "visa", "4242", "credit", "123456", installments=6)
+    paid = event("ev1", payment, Outcome.SUCCEEDED, attempt_reference="pi_1", method_details=card)
+
+    assert deliver(gateway, scripted, paid) == "applied"
+    assert payment_of(gateway, payment.id)["flags"] == []

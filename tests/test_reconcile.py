@@ -1,5 +1,6 @@
 """Reconciliation and outbound events."""
 
+import dataclasses
 import json
 from datetime import timedelta
 
@@ -9,9 +10,13 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from b2bgateway import notifications, refunds, service
+from b2bgateway.gateway import Gateway
+from b2bgateway.hookspecs import hookimpl
 from b2bgateway.interface import PaymentStatus
 from b2bgateway.money import Money
+from b2bgateway.plugins import Plugins, get_plugin_manager
 from b2bgateway.reconcile import reconcile
+from b2bgateway.sandbox import hooks as sandbox
 from b2bgateway.settings import Settings
 from b2bgateway.signing import verify
 from b2bgateway.store.models import OutboxMessage, Payment, utcnow
@@ -27,8 +32,7 @@ from tests.conftest import API_KEY, WEBHOOK_SECRET
 NOTIFY_SECRET = "nsec_0123456789abcdef"
 
 
-@pytest.fixture
-def settings(database_url, tmp_path):
+def acme_settings(database_url, tmp_path, **extra):
     return Settings(
         database_url=database_url,
         merchants={
@@ -45,9 +49,15 @@ def settings(database_url, tmp_path):
                         "ledger_path": str(tmp_path / "ledger.db"),
                     }
                 },
+                **extra,
             }
         },
     )
+
+
+@pytest.fixture
+def settings(database_url, tmp_path):
+    return acme_settings(database_url, tmp_path)
 
 
 @pytest.fixture
@@ -375,3 +385,83 @@ def test_the_processor_is_told_when_a_refund_was_first_asked(
     with store.read() as session:
         created = session.get(Refund, lost.id).created_at
     assert [request.requested_at for request in seen] == [created, created]
+
+
+class LaterVoucherSandbox:
+    """The sandbox, printing its vouchers' expiry 20 hours after the one the core asked for
+    (as OXXO does, counting whole days to the end of the day in Mexico City)."""
+
+    LATER = timedelta(hours=20)
+
+    def _later(self, result):
+        if result is None or result.expires_at is None:
+            return result
+        return dataclasses.replace(result, expires_at=result.expires_at + self.LATER)
+
+    @hookimpl
+    def b2bgateway_processor_info(self):
+        return sandbox.b2bgateway_processor_info()
+
+    @hookimpl
+    def b2bgateway_create_charge(self, request, settings):
+        return self._later(sandbox.b2bgateway_create_charge(request, settings))
+
+    @hookimpl
+    def b2bgateway_retrieve_payment(self, request, settings):
+        return self._later(sandbox.b2bgateway_retrieve_payment(request, settings))
+
+    @hookimpl
+    def b2bgateway_cancel_payment(self, request, settings):
+        return self._later(sandbox.b2bgateway_cancel_payment(request, settings))
+
+
+def test_a_cash_voucher_is_held_until_the_processor_s_printed_expiry(
+    database_url, tmp_path, data, store
+):
+    """A voucher's printed expiry may be later than ours (OXXO counts whole days, to the end of
+    the day in Mexico City): a customer who pays at the store before that date is never refused,
+    so the gateway cancels only after it (plus the grace for the store's confirmation)."""
+    cash = acme_settings(database_url, tmp_path, payment_methods=["card", "cash"])
+    pm = get_plugin_manager(load_entrypoints=False)
+    pm.unregister(name="sandbox")
+    pm.register(LaterVoucherSandbox(), name="sandbox")
+    gateway = Gateway.build(cash, Plugins(pm), store)
+    acme = gateway.merchants["acme"]
+    with store.write() as session:
+        upsert_customer(
+            session,
+            "acme",
+            "C-1",
+            CustomerData(
+                name="Cliente",
+                active=True,
+                currency="MXN",
+                credit_limit=Money("0.00", "MXN"),
+                email="cxp@example.mx",
+            ),
+        )
+    voucher = service.checkout(
+        gateway,
+        acme,
+        service.CheckoutRequest(
+            customer_id="C-1",
+            purpose="invoices",
+            idempotency_key="cash",
+            invoice_ids=["F-1"],
+            payment_method="cash",
+        ),
+    )
+    assert voucher.status == "requires_action"
+    with store.read() as session:
+        row = session.get(Payment, voucher.id)
+        printed = row.processor_expires_at
+        assert row.expires_at == printed  # what the API shows: the voucher's own date
+    ours = printed - LaterVoucherSandbox.LATER
+    grace = acme.settings.expiry.grace
+
+    assert reconcile(gateway, now=ours + timedelta(hours=1)).expired == 0
+    assert status(store, voucher.id) == ("requires_action", None)
+    assert reconcile(gateway, now=printed + grace - timedelta(minutes=1)).expired == 0
+    assert status(store, voucher.id) == ("requires_action", None)
+    assert reconcile(gateway, now=printed + grace + timedelta(minutes=1)).expired == 1
+    assert status(store, voucher.id) == ("canceled", "expired")

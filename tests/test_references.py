@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -40,6 +41,7 @@ class AliasingProcessor:
 
     def __init__(self) -> None:
         self.requests: list[ChargeRequest] = []
+        self.customer: str | None = None  # returned instead of the remembered one, if set
 
     @hookimpl
     def b2bgateway_processor_info(self) -> ProcessorInfo:
@@ -53,7 +55,9 @@ class AliasingProcessor:
         return dataclasses.replace(
             result,
             references=(f"ch_{request.payment_id}", f"pi_{request.payment_id}"),
-            processor_customer=request.processor_customer or f"cus_{request.customer.id}",
+            processor_customer=self.customer
+            or request.processor_customer
+            or f"cus_{request.customer.id}",
         )
 
     @hookimpl
@@ -217,3 +221,20 @@ def test_the_processor_customer_is_kept_and_sent_with_the_next_charge(
         "C-1",
         "cus_C-1",
     )
+
+
+def test_a_different_processor_customer_never_replaces_the_first(
+    gateway: Gateway, processor: AliasingProcessor, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The customer's CLABE hangs on the first one: a second is an ALERT, never kept."""
+    pay(gateway, "F-1", "k1")
+    processor.customer = "cus_second"
+    with caplog.at_level(logging.ERROR, logger="b2bgateway.references"):
+        pay(gateway, "F-2", "k2")
+
+    with gateway.store.read() as session:
+        kept = session.scalars(select(ProcessorCustomer.reference)).all()
+    assert kept == ["cus_C-1"]
+    alerts = [r.getMessage() for r in caplog.records if r.getMessage().startswith("ALERT")]
+    assert len(alerts) == 1
+    assert "cus_second" in alerts[0] and "cus_C-1" in alerts[0]

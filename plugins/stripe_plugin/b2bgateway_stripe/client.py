@@ -64,6 +64,12 @@ def _rate_limited(call: Callable[[], stripe.StripeObject]) -> Data:
     return call().to_dict()
 
 
+def _metadata_is(key: str, value: str) -> str:
+    """A search clause: ``metadata[key]`` is exactly ``value`` (quotes and backslashes escaped)."""
+    quoted = value.replace("\\", "\\\\").replace("'", "\\'")
+    return f"metadata['{key}']:'{quoted}'"
+
+
 class StripeApi:
     """One merchant's Stripe account: the handful of calls the plugin makes."""
 
@@ -100,8 +106,7 @@ class StripeApi:
         Search is eventually consistent: a PaymentIntent created less than about a minute ago
         may not be found yet.
         """
-        quoted = value.replace("\\", "\\\\").replace("'", "\\'")
-        query = f"metadata['{metadata_key}']:'{quoted}'"
+        query = _metadata_is(metadata_key, value)
         found = _rate_limited(
             lambda: self.sdk.v1.payment_intents.search(
                 {"query": query, "expand": ["data.latest_charge"]}
@@ -140,6 +145,13 @@ class StripeApi:
         )
 
     # -- Customers --------------------------------------------------------------------------
+    def find_customers(self, metadata: dict[str, str]) -> list[Data]:
+        """Customers whose ``metadata`` has every one of these keys and values (search API,
+        eventually consistent as :meth:`find_payment_intents`)."""
+        query = " AND ".join(_metadata_is(key, value) for key, value in metadata.items())
+        found = _rate_limited(lambda: self.sdk.v1.customers.search({"query": query}))
+        return [customer for customer in found.get("data") or [] if isinstance(customer, dict)]
+
     def create_customer(self, params: CustomerCreateParams, idempotency_key: str) -> Data:
         """``POST /v1/customers``: who receives SPEI transfers (``customer_balance``)."""
         options: stripe.RequestOptions = {"idempotency_key": idempotency_key}

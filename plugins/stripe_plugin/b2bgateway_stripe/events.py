@@ -8,6 +8,7 @@ PaymentIntent, Checkout Session and Refund) or a session's ``client_reference_id
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
@@ -24,7 +25,9 @@ from b2bgateway import (
 from b2bgateway_stripe import mapping, methods, params
 from b2bgateway_stripe.mapping import Obj, meta, object_id
 
-__all__ = ["EVENTS", "webhook_event"]
+__all__ = ["EVENTS", "FUNDS_AVAILABLE", "funds_alert", "webhook_event"]
+
+log = logging.getLogger(__name__)
 
 _FAILED = ("payment_failed", "El pago no fue aprobado.")
 
@@ -61,6 +64,8 @@ def _intent(event_id: str, event_type: str, obj: Obj) -> WebhookEvent:
         attempt_reference=own if checkout else None,
         received=methods.received(obj, amount),
         references=methods.references(obj),
+        # What is still due (amount_remaining): the buyer must not send the whole amount again.
+        next_action=methods.pending_action(obj, amount) if outcome is Outcome.PENDING else None,
     )
 
 
@@ -158,6 +163,47 @@ def _dispute(event_id: str, event_type: str, obj: Obj) -> WebhookEvent:
     )
 
 
+#: Money in a Stripe customer's cash balance that no payment took (see :func:`funds_alert`).
+FUNDS_AVAILABLE = "cash_balance.funds_available"
+
+
+def _funds_available(event_id: str, event_type: str, obj: Obj) -> WebhookEvent:
+    # About a customer, not a payment: nothing the core can apply (the hook logs the ALERT).
+    return WebhookEvent(event_id, EventKind.IGNORED, event_type)
+
+
+def _funds(amount: object, currency: object) -> str:
+    try:
+        return str(mapping.money(amount, currency))
+    except ProcessorContractError:  # still worth the alert: Stripe's own words
+        return f"{amount!r} {currency!r}"
+
+
+def funds_alert(event: Obj, merchant_id: str) -> None:
+    """Log an ALERT for a ``cash_balance.funds_available`` event: a SPEI transfer that arrived
+    after its payment was canceled at our deadline, or an excess over what the customer owed,
+    sits in the Stripe Customer's cash balance; no payment of the gateway holds it."""
+    data = event.get("data")
+    obj = data.get("object") if isinstance(data, Mapping) else None
+    if not isinstance(obj, Mapping):
+        return
+    available = obj.get("available")
+    funds = [
+        _funds(amount, currency)
+        for currency, amount in (available.items() if isinstance(available, Mapping) else ())
+        if amount
+    ]
+    log.error(
+        "ALERT merchant %s: Stripe customer %s has %s in its cash balance that no payment took "
+        "(a SPEI transfer after its payment expired, or an excess): apply it to a payment or "
+        "refund it from the Stripe Dashboard (event %s)",
+        merchant_id,
+        obj.get("customer"),
+        ", ".join(funds) or "funds",
+        event.get("id"),
+    )
+
+
 #: Event type -> how to read its ``data.object``. Subscribe the endpoint to exactly these.
 EVENTS: dict[str, Callable[[str, str, Obj], WebhookEvent]] = {
     "payment_intent.succeeded": _intent,
@@ -180,6 +226,7 @@ EVENTS: dict[str, Callable[[str, str, Obj], WebhookEvent]] = {
     "charge.dispute.closed": _dispute,
     "charge.dispute.funds_withdrawn": _dispute,
     "charge.dispute.funds_reinstated": _dispute,
+    FUNDS_AVAILABLE: _funds_available,
 }
 
 

@@ -229,4 +229,9 @@ def b2bgateway_parse_webhook(request: WebhookRequest, settings: StripeSettings) 
         ) from None
     except ValueError as exc:  # authentic, but not a (snapshot) event
         raise WebhookMalformed(f"the notification is not a Stripe event: {exc}") from None
-    return pending.with_charge(client.for_merchant(settings), events.webhook_event(event), request)
+    api = client.for_merchant(settings)
+    normalized = events.webhook_event(event)
+    if normalized.event_type == events.FUNDS_AVAILABLE:
+        events.funds_alert(event, request.merchant_id)
+    normalized = pending.with_payment_id(api, normalized, request)
+    return pending.with_charge(api, normalized, request)

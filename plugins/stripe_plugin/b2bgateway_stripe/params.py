@@ -29,6 +29,7 @@ __all__ = [
     "cash_voucher",
     "checkout_session",
     "customer",
+    "customer_metadata",
     "metadata",
     "payment_intent",
     "refund",
@@ -180,11 +181,16 @@ def bank_transfer(request: ChargeRequest, customer_id: str) -> PaymentIntentCrea
     return params
 
 
+def customer_metadata(request: ChargeRequest) -> dict[str, str]:
+    """Our ids on the customer's Stripe Customer: how it is found again."""
+    return {"customer_id": request.customer.id, "merchant_id": request.merchant_id}
+
+
 def customer(request: ChargeRequest) -> CustomerCreateParams:
     """The gateway customer as a Stripe Customer (made once, then remembered by the core)."""
     params: CustomerCreateParams = {
         "name": request.customer.name or request.customer.id,
-        "metadata": {"customer_id": request.customer.id, "merchant_id": request.merchant_id},
+        "metadata": customer_metadata(request),
     }
     if request.customer.email:
         params["email"] = request.customer.email

@@ -1,10 +1,12 @@
 """Payments the customer finishes later, away from the page: an OXXO voucher paid at a store, a
-SPEI transfer to the CLABE of the customer's Stripe Customer (``customer_balance``); and the
-charge's method details added to a success notification.
+SPEI transfer to the CLABE of the customer's Stripe Customer (``customer_balance``); the charge's
+method details added to a success notification, and our payment id to a dispute or a Dashboard
+refund (read from their PaymentIntent).
 
-The Stripe Customer a transfer needs is made once per gateway customer (idempotency key
-``<merchant>:<customer>:customer``) and returned in ``ChargeResult.processor_customer``: the core
-remembers it and sends it back in ``ChargeRequest.processor_customer``. The plugin keeps nothing.
+The Stripe Customer a transfer needs is made once per gateway customer (found first by its
+metadata, else made with the idempotency key ``<merchant>:<customer>:customer``) and returned in
+``ChargeResult.processor_customer``: the core remembers it and sends it back in
+``ChargeRequest.processor_customer``. The plugin keeps nothing.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from b2bgateway import (
 from b2bgateway_stripe import client, mapping, methods, params
 from b2bgateway_stripe.settings import StripeSettings
 
-__all__ = ["bank_transfer", "cash_voucher", "with_charge"]
+__all__ = ["bank_transfer", "cash_voucher", "with_charge", "with_payment_id"]
 
 
 def cash_voucher(
@@ -58,8 +60,7 @@ def bank_transfer(
     customer, made = request.processor_customer, None
     try:
         if customer is None:
-            key = f"{request.merchant_id}:{request.customer.id}:customer"
-            made = str(api.create_customer(params.customer(request), key)["id"])
+            made = _stripe_customer(api, request)
             customer = made
         intent = api.create_payment_intent(
             params.bank_transfer(request, customer), request.idempotency_key
@@ -69,6 +70,18 @@ def bank_transfer(
         return dataclasses.replace(result, processor_customer=made)
     result = mapping.intent_result(intent, settings.publishable_key)
     return dataclasses.replace(result, processor_customer=made)
+
+
+def _stripe_customer(api: client.StripeApi, request: ChargeRequest) -> str:
+    """The customer's Stripe Customer: the oldest one already made for it (searched by our
+    ``metadata[customer_id]`` and ``metadata[merchant_id]``: the core may have lost or never
+    kept it, and a new Customer would get a new CLABE), else one made now. The idempotency key
+    covers the minute search takes to see a new Customer."""
+    found = api.find_customers(params.customer_metadata(request))
+    if found:
+        return str(min(found, key=lambda c: (c.get("created") or 0, str(c.get("id"))))["id"])
+    key = f"{request.merchant_id}:{request.customer.id}:customer"
+    return str(api.create_customer(params.customer(request), key)["id"])
 
 
 def with_charge(
@@ -95,5 +108,35 @@ def with_charge(
     return dataclasses.replace(
         event,
         method_details=None if charge is None else methods.method_details(charge),
+        references=tuple(dict.fromkeys((*event.references, *methods.references(intent)))),
+    )
+
+
+def with_payment_id(
+    api: client.StripeApi, event: WebhookEvent, request: WebhookRequest
+) -> WebhookEvent:
+    """A dispute, or a refund made in the Dashboard, with our payment id: neither carries our
+    metadata, only the charge and its PaymentIntent, which the core may not know (a Checkout
+    payment made before the core kept aliases knows only its session). The PaymentIntent is
+    read once for the ``metadata[payment_id]`` we set on it; one Stripe no longer has adds
+    nothing (the core then matches the event by its references alone).
+
+    :raises ProcessorUnavailable: Stripe could not answer; the notification is answered 503 and
+      Stripe delivers it again (a dispute must never be acknowledged unmatched).
+    """
+    if event.kind not in (EventKind.DISPUTE, EventKind.REFUND) or event.payment_id:
+        return event
+    named = (event.processor_reference, *event.references)
+    intent_id = next((r for r in named if r and r.startswith("pi_")), None)
+    if intent_id is None:  # a charge made without a PaymentIntent: never one of ours
+        return event
+    try:
+        with mapping.read_errors(request.merchant_id, f"PaymentIntent {intent_id}"):
+            intent = api.retrieve_payment_intent(intent_id)
+    except ProcessorPaymentNotFound:
+        return event
+    return dataclasses.replace(
+        event,
+        payment_id=mapping.meta(intent, "payment_id"),
         references=tuple(dict.fromkeys((*event.references, *methods.references(intent)))),
     )

@@ -4,6 +4,7 @@ replayed from cassettes and its notifications signed as Stripe signs them.
 
 - a decline on the Checkout page, then a success on it: one succeeded payment;
 - a dispute of a Checkout payment, found by its charge id alone, lost: its invoice is open again;
+  one of a payment the core knows by its session only, found by its PaymentIntent's metadata;
 - an OXXO voucher pending for days, then paid at the store;
 - a SPEI transfer that falls short, then is completed; the Stripe Customer made for it is
   remembered by the core and used for the customer's next transfer.
@@ -19,7 +20,7 @@ from typing import Any
 
 import pytest
 from conftest import raw_settings
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from stripe_factories import event, signed
 
 from b2bgateway import service, webhooks
@@ -31,7 +32,13 @@ from b2bgateway.settings import Settings
 from b2bgateway.store import Store
 from b2bgateway.store import repository as repo
 from b2bgateway.store.db import upgrade
-from b2bgateway.store.models import Payment, PaymentAllocation, PaymentAttempt, ProcessorCustomer
+from b2bgateway.store.models import (
+    Payment,
+    PaymentAllocation,
+    PaymentAttempt,
+    PaymentReference,
+    ProcessorCustomer,
+)
 from b2bgateway_stripe import hooks
 
 RETURN_URL = "https://portal.example.com/regreso"
@@ -226,6 +233,36 @@ def test_a_lost_dispute_of_a_checkout_payment_found_by_its_charge_reopens_its_in
     assert registered(gateway) == {"F-1": False}  # open again: the ERP reopens it
 
 
+def test_a_lost_dispute_of_a_checkout_payment_made_before_aliases_reopens_its_invoice(
+    gateway, cassette
+):
+    """A Checkout payment the core knows by its session only (made before it kept aliases): a
+    dispute names the charge and the PaymentIntent, never our id; the plugin reads the
+    PaymentIntent for its metadata[payment_id], so the loss is applied, not acknowledged
+    unmatched."""
+    payment_id = pay_on_checkout_after_a_decline(gateway)
+    with gateway.store.write() as session:  # as the core kept it before aliases
+        session.execute(delete(PaymentReference))
+        session.execute(delete(PaymentAttempt).where(PaymentAttempt.reference.like("pi_%")))
+    dispute = {
+        "id": "dp_1QAcmeE2e02",
+        "object": "dispute",
+        "amount": 150000,
+        "charge": "ch_3QAcmeE2e01",
+        "currency": "mxn",
+        "metadata": {},
+        "payment_intent": "pi_3QAcmeE2e01",
+        "reason": "fraudulent",
+        "status": "lost",
+    }
+
+    assert deliver(gateway, "charge.dispute.closed", dispute, "evt_e2e_6") == "applied"
+
+    after = payment(gateway, payment_id)
+    assert (after["status"], after["dispute"]["status"]) == ("disputed", "lost")
+    assert registered(gateway) == {"F-1": False}  # open again: the ERP reopens it
+
+
 # -- OXXO -------------------------------------------------------------------------------------
 def test_an_oxxo_voucher_pending_three_days_then_paid(gateway, cassette):
     pending = pay(gateway, "F-1", "cash")
@@ -236,6 +273,7 @@ def test_an_oxxo_voucher_pending_three_days_then_paid(gateway, cassette):
     assert voucher["reference"] == "12345678901234657890123456789012"
     # Sent as expires_after_days=3 (the merchant's 72 h for cash); Stripe's due date is kept.
     assert pending.processor_expires_at == datetime(2026, 1, 4, 5, 59, 59, tzinfo=UTC)
+    assert pending.expires_at == pending.processor_expires_at  # the voucher's date binds
     paid_at_the_store = {
         "id": "pi_3QAcmeOxxoE2e",
         "object": "payment_intent",
@@ -275,6 +313,18 @@ def spei_intent(status: str, payment_id: str, remaining: int | None = None) -> d
             "display_bank_transfer_instructions": {
                 "amount_remaining": remaining,
                 "currency": "mxn",
+                "financial_addresses": [
+                    {
+                        "spei": {
+                            "account_holder_name": "Ferretera Mayorista SA de CV",
+                            "bank_code": "646",
+                            "bank_name": "STP",
+                            "clabe": "646180111800001016",
+                        },
+                        "supported_networks": ["spei"],
+                        "type": "spei",
+                    }
+                ],
                 "reference": "4321987",
                 "type": "mx_bank_transfer",
             },
@@ -290,8 +340,13 @@ def test_a_spei_transfer_partly_then_fully_funded(gateway, cassette):
     assert pending.next_action["beneficiary"] == "Ferretera Mayorista SA de CV"
     partly = spei_intent("requires_action", pending.id, remaining=50000)
     assert deliver(gateway, "payment_intent.partially_funded", partly, "evt_e2e_7") == ("unchanged")
-    assert payment(gateway, pending.id)["received_amount"] == "1000.00"
-    assert payment(gateway, pending.id)["status"] == "requires_action"
+    waiting = payment(gateway, pending.id)
+    assert (waiting["status"], waiting["received_amount"]) == ("requires_action", "1000.00")
+    # The instructions now ask for what is still due, not the whole amount again.
+    assert (waiting["next_action"]["clabe"], waiting["next_action"]["amount"]) == (
+        "646180111800001016",
+        "500.00",
+    )
     fully = spei_intent("succeeded", pending.id)
     assert deliver(gateway, "payment_intent.succeeded", fully, "evt_e2e_8") == "applied"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta, timezone
 
 import pytest
 import requests
@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from stripe_factories import charge_request
 
 from b2bgateway import Outcome, ProcessorContractError
+from b2bgateway.testing import MAX_EXPIRY_EXCESS
 from b2bgateway_stripe import mapping, params
 
 
@@ -114,11 +115,35 @@ def test_a_voucher_lasts_the_payment_s_expiry_in_whole_days(hours, days):
     assert params.voucher_days(expires, now) == days
 
 
-@given(minutes=st.integers(min_value=-60, max_value=60 * 24 * 30))
-def test_a_voucher_never_outlives_the_payment_by_a_day_nor_lasts_outside_oxxo_s_range(minutes):
-    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
-    days = params.voucher_days(now + timedelta(minutes=minutes), now)
+#: Mexico City's time (UTC-6 all year since Mexico dropped daylight saving time in 2022).
+MEXICO_CITY = timezone(timedelta(hours=-6))
+
+
+def printed_expiry(created: datetime, days: int) -> datetime:
+    """Where Stripe's OXXO voucher expires: 23:59:59 Mexico City time, ``days`` calendar days
+    after the day it was created there (``expires_after_days``)."""
+    day = created.astimezone(MEXICO_CITY).date() + timedelta(days=days)
+    return datetime.combine(day, time(23, 59, 59), MEXICO_CITY).astimezone(UTC)
+
+
+def test_the_printed_expiry_is_stripe_s_end_of_day_in_mexico_city():
+    created = datetime.fromtimestamp(1767225600, UTC)  # the e2e voucher: 18:00 on Dec 31 there
+
+    assert printed_expiry(created, 3) == datetime(2026, 1, 4, 5, 59, 59, tzinfo=UTC)
+
+
+@given(
+    created=st.datetimes(datetime(2026, 1, 1), datetime(2027, 1, 1), timezones=st.just(UTC)),
+    minutes=st.integers(min_value=-60, max_value=60 * 24 * 30),
+)
+def test_a_voucher_covers_the_payment_s_wait_and_ends_within_the_kit_s_excess(created, minutes):
+    """The gateway holds a voucher until its printed expiry (plus grace), so the printed date
+    must cover our whole wait (nobody who pays before it is refused), and end within what the
+    conformance kit allows (MAX_EXPIRY_EXCESS) after ours, in OXXO's range of 1 to 7 days."""
+    ours = created + timedelta(minutes=minutes)
+    days = params.voucher_days(ours, created)
+    printed = printed_expiry(created, days)
 
     assert 1 <= days <= 7
-    if 0 < minutes <= 7 * 24 * 60:  # within OXXO's range the voucher covers the whole wait
-        assert (days - 1) * 24 * 60 < minutes <= days * 24 * 60
+    if 0 < minutes <= 7 * 24 * 60:
+        assert ours <= printed < ours + MAX_EXPIRY_EXCESS

@@ -52,6 +52,16 @@ def test_spei_makes_the_stripe_customer_once(settings, cassette):
     assert result.received == Money("0.00", "MXN")
 
 
+def test_spei_finds_the_customer_s_stripe_customer_first(settings, cassette):
+    """One the core does not remember (lost, or made before it kept them) is found by our
+    metadata, the oldest first: a new Customer would give the customer a new CLABE."""
+    result = assert_method_conforms("stripe", hooks, settings, "bank_transfer")
+
+    assert result.processor_customer == "cus_QAcme0001"  # the core remembers it from now on
+    assert not cassette.sent.keys_for("POST", "/v1/customers")
+    assert result.next_action.bank_transfer.clabe == "646180111800001016"
+
+
 def test_spei_uses_the_remembered_customer(settings, cassette):
     result = assert_method_conforms(
         "stripe", hooks, settings, "bank_transfer", processor_customer="cus_QAcme0001"

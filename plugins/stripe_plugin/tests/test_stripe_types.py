@@ -57,6 +57,12 @@ ROUTES: list[tuple[str, re.Pattern[str], type, Any]] = [
     ("POST", re.compile(r"/v1/refunds"), p.RefundCreateParams, stripe.Refund),
     ("GET", re.compile(r"/v1/refunds"), p.RefundListParams, ListObject[stripe.Refund]),
     ("POST", re.compile(r"/v1/customers"), p.CustomerCreateParams, stripe.Customer),
+    (
+        "GET",
+        re.compile(r"/v1/customers/search"),
+        p.CustomerSearchParams,
+        SearchResultObject[stripe.Customer],
+    ),
 ]
 INTERACTIONS = [
     pytest.param(interaction, id=f"{path.parent.name}/{path.stem}#{number}")

@@ -1,6 +1,7 @@
 """Webhooks: signed here with the SDK's own helper, verified over the raw body, normalized.
 
-A success notification reads its PaymentIntent again with the charge expanded (how it was paid):
+A success notification reads its PaymentIntent again with the charge expanded (how it was paid),
+and a dispute or a Dashboard refund reads it for our payment id:
 those tests replay that request from a cassette; the others make no request at all.
 """
 
@@ -12,7 +13,9 @@ from datetime import UTC, datetime
 
 import pytest
 from conftest import WEBHOOK_SECRET
+from stripe._cash_balance import CashBalance
 from stripe_factories import PAYMENT, event, signed
+from stripe_types import check_answer
 
 from b2bgateway import (
     Dispute,
@@ -26,6 +29,7 @@ from b2bgateway import (
     WebhookRequest,
     WebhookSignatureInvalid,
 )
+from b2bgateway_stripe import events
 
 META = {"customer_id": "C-1", "merchant_id": "acme", "payment_id": PAYMENT}
 
@@ -151,6 +155,18 @@ def test_a_partially_funded_transfer_reports_what_arrived(processor, settings):
     instructions = {
         "amount_remaining": 50000,
         "currency": "mxn",
+        "financial_addresses": [
+            {
+                "spei": {
+                    "account_holder_name": "Ferretera Mayorista SA de CV",
+                    "bank_code": "646",
+                    "bank_name": "STP",
+                    "clabe": "646180111800001016",
+                },
+                "supported_networks": ["spei"],
+                "type": "spei",
+            }
+        ],
         "reference": "REF123456",
         "type": "mx_bank_transfer",
     }
@@ -165,6 +181,9 @@ def test_a_partially_funded_transfer_reports_what_arrived(processor, settings):
 
     assert got.outcome is Outcome.PENDING
     assert got.received == Money("1000.00", "MXN")
+    # The buyer is shown what is still due, so the whole amount is not sent again.
+    transfer = got.next_action.bank_transfer
+    assert (transfer.clabe, transfer.amount) == ("646180111800001016", Money("500.00", "MXN"))
 
 
 def test_payment_intent_processing(processor, settings):
@@ -317,16 +336,49 @@ def dispute(status: str, **extra):
         ("charge.dispute.closed", "lost", DisputeStatus.LOST),
     ],
 )
-def test_charge_disputes_become_the_core_s_dispute_states(
-    processor, settings, event_type, status, state
-):
-    got = parse(processor, settings, event(event_type, dispute(status)))
+def test_charge_disputes_become_the_core_s_dispute_states(event_type, status, state):
+    got = events.webhook_event(event(event_type, dispute(status)))
 
     assert got.kind is EventKind.DISPUTE
     assert got.payment_id is None  # a dispute carries none of our metadata
     assert got.processor_reference == "ch_3QAcme0001"
     assert got.references == ("pi_3QAcme0001",)
     assert got.dispute == Dispute(state, Money("1500.00", "MXN"), "fraudulent", "dp_1QAcme0001")
+
+
+def test_a_dispute_gets_our_payment_id_from_its_payment_intent(processor, settings, cassette):
+    """The core may know the payment by neither the charge nor the PaymentIntent (a Checkout
+    payment made before it kept aliases): the PaymentIntent's metadata names it."""
+    got = parse(processor, settings, event("charge.dispute.closed", dispute("lost")))
+
+    assert got.payment_id == PAYMENT
+    assert got.processor_reference == "ch_3QAcme0001"
+    assert got.references == ("pi_3QAcme0001", "ch_3QAcme0001")
+    assert got.dispute.status is DisputeStatus.LOST
+
+
+def test_a_dispute_stripe_unavailable_error_response(processor, settings, cassette):
+    """Acknowledged unmatched, a lost dispute would leave its invoices paid: Stripe retries."""
+    with pytest.raises(ProcessorUnavailable):
+        parse(processor, settings, event("charge.dispute.closed", dispute("lost")))
+
+
+def test_a_dispute_of_a_payment_intent_stripe_no_longer_has_error_response(
+    processor, settings, cassette
+):
+    got = parse(processor, settings, event("charge.dispute.created", dispute("needs_response")))
+
+    assert (got.payment_id, got.references) == (None, ("pi_3QAcme0001",))
+
+
+def test_a_dashboard_refund_gets_our_payment_id_from_its_payment_intent(
+    processor, settings, cassette
+):
+    body = event("refund.created", refund("succeeded", metadata={}))
+    got = parse(processor, settings, body)
+
+    assert (got.payment_id, got.refund_id) == (PAYMENT, None)
+    assert got.refund_reference == "re_3QAcme0001"
 
 
 def test_a_dispute_of_a_charge_without_payment_intent_names_the_charge(processor, settings):
@@ -427,3 +479,31 @@ def test_authentic_event_about_no_payment_is_malformed(processor, settings):
     body = event("payment_intent.succeeded", intent("succeeded", id=None, metadata={}))
     with pytest.raises(WebhookMalformed):
         parse(processor, settings, body)
+
+
+# -- money no payment took -----------------------------------------------------------------------
+def cash_balance(**available: int):
+    """A Customer's cash balance (the ``cash_balance.funds_available`` event's object)."""
+    return {
+        "object": "cash_balance",
+        "available": available,
+        "customer": "cus_QAcme0001",
+        "customer_account": None,
+        "livemode": False,
+        "settings": {"reconciliation_mode": "automatic", "using_merchant_default": True},
+    }
+
+
+def test_funds_in_a_customer_s_cash_balance_are_an_alert(processor, settings, caplog):
+    """A SPEI transfer after its payment was canceled (or an excess) lands in the Stripe
+    Customer's cash balance: no payment holds it, so it must be loud."""
+    assert check_answer(cash_balance(mxn=150000), CashBalance) == []  # the SDK's own object
+    body = event("cash_balance.funds_available", cash_balance(mxn=150000), id="evt_3")
+    with caplog.at_level("ERROR", logger="b2bgateway_stripe.events"):
+        got = parse(processor, settings, body)
+
+    assert got.kind is EventKind.IGNORED  # about a customer: nothing the core can apply
+    assert got.event_type == "cash_balance.funds_available"
+    (alert,) = [r.getMessage() for r in caplog.records]
+    assert alert.startswith("ALERT merchant acme: Stripe customer cus_QAcme0001 has 1500.00 MXN")
+    assert "evt_3" in alert

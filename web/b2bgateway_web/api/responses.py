@@ -220,7 +220,15 @@ class PaymentOut(BaseModel):
     payment_method: PaymentMethodOut
     expires_at: datetime | None = Field(description="when the gateway stops waiting for it")
     received_amount: AmountOut | None = Field(description="funds received so far (SPEI)")
-    flags: list[Literal["overpaid", "amount_mismatch", "late_success", "partially_funded"]]
+    flags: list[
+        Literal[
+            "overpaid",
+            "amount_mismatch",
+            "late_success",
+            "partially_funded",
+            "installments_changed",
+        ]
+    ]
     dispute: DisputeOut | None
     method_details: MethodDetailsOut | None = Field(description="once paid")
 
