@@ -14,7 +14,6 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -32,6 +31,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from b2bgateway.errors import ConfigurationError
+from b2bgateway.expiry_settings import ExpirySettings
 from b2bgateway.interface import INSTALLMENT_COUNTS
 from b2bgateway.money import currencies
 from b2bgateway.plugins import webhook_secret_fields
@@ -68,34 +68,6 @@ DEMO_MERCHANT: dict[str, Any] = {
         "portal": {"display_name": "Distribuidora Demo", "rfc": "DDE010203AB1"},
     }
 }
-
-
-class ExpirySettings(BaseModel):
-    """How long a payment waits for the customer, per method (``[merchants.X.expiry]``).
-
-    Durations as seconds or ISO 8601 (``"PT1H"``, ``"P3D"``). A processor's own, shorter expiry
-    wins. ``grace`` is how long after a processor that cannot cancel has let its charge expire
-    the gateway still waits before it releases the invoices (a payment made in that window is
-    still recorded, and flagged if the invoices were paid again meanwhile).
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    card: timedelta = timedelta(hours=1)  # a 3-D Secure challenge or a hosted page
-    bank_transfer: timedelta = timedelta(hours=72)  # SPEI: can arrive the next business day
-    cash: timedelta = timedelta(hours=72)  # an OXXO voucher
-    grace: timedelta = timedelta(hours=24)
-
-    @field_validator("card", "bank_transfer", "cash", "grace")
-    @classmethod
-    def _positive(cls, value: timedelta) -> timedelta:
-        if value <= timedelta(0) or value > timedelta(days=30):
-            raise ValueError("must be more than 0 and at most 30 days")
-        return value
-
-    def for_method(self, method: str) -> timedelta:
-        value: timedelta = getattr(self, method, self.card)
-        return value
 
 
 PaymentMethodName = Literal["card", "bank_transfer", "cash"]

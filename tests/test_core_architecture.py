@@ -21,8 +21,6 @@ LONGER_MODULES = {
     "b2bgateway.interface": 515,
     # One declarative model per table, sharing one metadata.
     "b2bgateway.store.models": 525,
-    # Settings and the merchants' resolution: split once the branches adding settings land.
-    "b2bgateway.settings": 430,
 }
 LONGER_FUNCTIONS = {"b2bgateway.settings": {"resolve_merchants"}}
 
