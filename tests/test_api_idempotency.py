@@ -192,6 +192,25 @@ def test_the_same_refund_is_answered_with_the_first_response(client, store, paym
     assert refunded.json["refunded_amount"] == first.json["amount"]
 
 
+def test_a_checkout_is_two_write_transactions(client, store, data):
+    """The key is claimed in the payment's transaction and answered in the one that records
+    the processor's answer: no transaction of its own."""
+    from sqlalchemy import event
+
+    began = []
+
+    def begin(connection: Any) -> None:
+        began.append(connection)
+
+    event.listen(store.engine, "begin", begin)
+    try:
+        first = post(client, CHECKOUTS, order_body(), new_key())
+    finally:
+        event.remove(store.engine, "begin", begin)
+    assert first.status_code == 201
+    assert len(began) == 2
+
+
 # -- errors are answers too ----------------------------------------------------------------------
 
 
@@ -281,9 +300,10 @@ def test_a_refund_refusal_is_replayed_for_the_same_key(client, store, payment):
 
 
 def test_an_unexpected_error_frees_the_key_for_a_retry(client, store, data, monkeypatch):
+    """The claim is in the payment's transaction: a failure there rolls both back."""
     from b2bgateway import service
 
-    real = service.checkout
+    real = service.what_to_charge
     calls = []
 
     def crash_once(*args: Any, **kwargs: Any):
@@ -292,9 +312,10 @@ def test_an_unexpected_error_frees_the_key_for_a_retry(client, store, data, monk
             raise RuntimeError("the database went away")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(service, "checkout", crash_once)
+    monkeypatch.setattr(service, "what_to_charge", crash_once)
     key = new_key()
     assert post(client, CHECKOUTS, order_body(), key).status_code == 500
+    assert count(store, IdempotencyRecord) == 0
     retry = post(client, CHECKOUTS, order_body(), key)
     assert retry.status_code == 201
     assert_not_replayed(retry)
