@@ -11,22 +11,19 @@ SQLAlchemy event listener, the statements and transactions one checkout runs.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+from common import POSTGRES, fresh_schema, with_schema
 from sqlalchemy import event
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import POSTGRES, fresh_schema, with_schema  # noqa: E402
-
-from b2bgateway.gateway import Gateway  # noqa: E402
-from b2bgateway.plugins import load_plugins  # noqa: E402
-from b2bgateway.settings import Settings  # noqa: E402
-from b2bgateway.store import Store, upgrade  # noqa: E402
+from b2bgateway.gateway import Gateway
+from b2bgateway.plugins import load_plugins
+from b2bgateway.settings import Settings
+from b2bgateway.store import Store, upgrade
 
 KEY = "sk_bench_merchant_1"
 
