@@ -306,8 +306,8 @@ def checkout_with_key(
     if isinstance(reserved, Replay):
         return CheckoutAnswer(reserved, replayed=True)
     payment, payer = reserved
-    if payer is None or payment.status != PaymentStatus.PROCESSING:
-        return CheckoutAnswer(payment_response(payment), replayed=False)  # stored in _reserve
+    if payer is None:  # a retry's payment, as it stands: its response was stored in _reserve
+        return CheckoutAnswer(payment_response(payment), replayed=False)
     try:
         result = _charge(gw, merchant, payment, payer, req)
         _, response = _record(gw, payment, result, claim)

@@ -279,6 +279,27 @@ def test_a_wrong_content_type_or_an_unsynced_customer_does_not_burn_the_key(clie
     assert post(client, CHECKOUTS, order_body(customer_id="C-NEW"), key).status_code == 201
 
 
+def test_a_request_refused_as_written_after_its_key_was_answered_gets_that_answer(
+    client, store, data
+):
+    """Refused before the core saw it (here a wrong Content-Type), the key is still looked up:
+    the same request's stored answer is replayed, as it was when the key was claimed first."""
+    key = new_key()
+    first = post(client, CHECKOUTS, order_body(), key)
+    assert first.status_code == 201
+    again = client.post(
+        CHECKOUTS,
+        data=json.dumps(order_body()),
+        headers={
+            "Authorization": f"Bearer {API_KEY}",
+            "Idempotency-Key": key,
+            "Content-Type": "text/plain",
+        },
+    )
+    assert_replayed(first, again)
+    assert count(store, Payment) == 1
+
+
 def test_a_not_payable_answer_stays_the_answer_for_its_key(client, store, data):
     _limit(store, "2000.00")  # 1500.00 is within the credit limit
     key = new_key()
