@@ -18,6 +18,7 @@ from b2bgateway.errors import (
     RequiredByProcessor,
     UnsupportedRequest,
 )
+from b2bgateway.idempotency import Claim
 from b2bgateway.interface import PaymentMethodType
 from b2bgateway.money import Money
 from b2bgateway.payability import check_invoices, check_order
@@ -53,6 +54,10 @@ class CheckoutRequest:
     payment_details: Mapping[str, str] = field(default_factory=dict)  # from the browser SDK
     payment_method: str = "card"  # card | bank_transfer | cash
     installments: int | None = None  # MSI on a card
+    #: The client's Idempotency-Key, claimed in the payment's own write transaction and answered
+    #: in the one that records the processor's answer (service.checkout_with_key); None for
+    #: callers that hold no key of their own (the idempotency key above still names the payment).
+    claim: Claim | None = None
 
 
 def processor_for(merchant: MerchantConfig) -> Processor:

@@ -1,7 +1,9 @@
 """Client idempotency keys (``Idempotency-Key``), kept in the database so every worker agrees.
 
-The claim is one arbitrated write (a primary key on merchant + key) committed before the work
-starts; the response is stored when the work ends. Same key and same request: the first response
+The claim is one arbitrated write (a primary key on merchant + key); the response is stored when
+the work ends. A checkout makes both inside its own two write transactions (:class:`Claim`,
+:func:`claim`, :func:`store_response`); a refund claims in a transaction of its own first
+(:func:`begin`, :func:`complete`). Same key and same request: the first response
 again, byte for byte. Same key, other request: 422. Same key while the first is still running:
 409. A claim whose worker died is taken over once its lock expires; the work itself is safe to
 resume because payments and refunds are also unique per key.
@@ -18,6 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, update
+from sqlalchemy.orm import Session
 
 from b2bgateway.errors import IdempotencyConflict, IdempotencyInProgress
 from b2bgateway.store import Store
@@ -28,14 +31,19 @@ from b2bgateway.store.repository import dialect_insert
 __all__ = [
     "LOCK",
     "RETENTION",
+    "Claim",
     "IdempotencyInProgress",
     "Replay",
     "begin",
+    "claim",
     "complete",
     "fingerprint",
     "forget",
+    "keep_answer",
+    "peek",
     "purge",
     "release",
+    "store_response",
 ]
 
 #: How long a claim blocks others before it is considered abandoned (longer than any request).
@@ -47,6 +55,8 @@ MAX_KEY_LENGTH = 255
 
 @dataclass(frozen=True, slots=True)
 class Replay:
+    """A response as stored under a key: what the first request was answered."""
+
     status: int
     body: str
     content_type: str
@@ -58,55 +68,140 @@ def fingerprint(scope: str, payload: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def begin(store: Store, merchant_id: str, key: str, scope: str, digest: str) -> Replay | None:
-    """Claim ``key`` for this request, or answer with what it already got.
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A request's ``Idempotency-Key``, handed by the HTTP layer to the core so that the key is
+    claimed in the work's own write transaction (:func:`claim`) and its response stored in the
+    transaction that finishes the work (:func:`store_response`): no transaction of its own."""
 
-    :return: None when the caller should do the work (and then :func:`complete` or
+    merchant_id: str
+    key: str
+    scope: str  # "POST /v1/checkouts"
+    fingerprint: str  # :func:`fingerprint` of the scope and the parsed body
+
+
+def begin(store: Store, merchant_id: str, key: str, scope: str, digest: str) -> Replay | None:
+    """Claim ``key`` for this request in a transaction of its own, or answer with what it
+    already got (see :func:`claim`)."""
+    with store.write() as session:
+        return claim(session, Claim(merchant_id, key, scope, digest))
+
+
+def claim(session: Session, request: Claim) -> Replay | None:
+    """Claim the request's key in the caller's write transaction, or answer with what it
+    already got. Rolled back with that transaction, the claim was never made.
+
+    :return: None when the caller should do the work (and then store its response, or
       :func:`release`), or the stored :class:`Replay`.
     :raises IdempotencyConflict: the key was used for a different request.
     :raises IdempotencyInProgress: the first request with this key is still running.
     """
     now = utcnow()
+    # The common case, a new key, is one statement; a key already there (or being inserted
+    # by another worker, which ON CONFLICT waits for) is then read under its row lock.
+    claimed = session.connection().execute(
+        _claim_statement(session.get_bind().dialect.name),
+        {
+            "merchant_id": request.merchant_id,
+            "key": request.key,
+            "scope": request.scope,
+            "fingerprint": request.fingerprint,
+            "state": "in_progress",
+            "created_at": now,
+            "locked_until": now + LOCK,
+        },
+    )
+    if claimed.first() is not None:
+        return None
+    record = session.get(
+        IdempotencyRecord, (request.merchant_id, request.key), with_for_update=True
+    )
+    if record is None:  # deleted (purged) between the two statements: the caller retries
+        raise IdempotencyInProgress(
+            "a request with this Idempotency-Key is still being processed; retry later"
+        )
+    stored = _answered(record, request)
+    if stored is not None:
+        return stored
+    if record.locked_until is not None and record.locked_until > now:
+        raise IdempotencyInProgress(
+            "a request with this Idempotency-Key is still being processed; retry later"
+        )
+    record.locked_until = now + LOCK  # the first worker died: take the claim over
+    return None
+
+
+def _answered(record: IdempotencyRecord, request: Claim) -> Replay | None:
+    """The key's stored answer for this request, None while it has none.
+
+    :raises IdempotencyConflict: the key was used for a different request.
+    """
+    if record.scope != request.scope or record.fingerprint != request.fingerprint:
+        raise IdempotencyConflict(
+            "this Idempotency-Key was used with a different request; use a new key"
+        )
+    if record.state != "completed":
+        return None
+    assert record.response_status is not None
+    assert record.response_body is not None
+    return Replay(
+        record.response_status,
+        record.response_body,
+        record.response_content_type or "application/json",
+    )
+
+
+def peek(store: Store, request: Claim) -> Replay | None:
+    """For a request refused as written, before its work claimed anything: the key's stored
+    answer if it has one for this very request, else None (the refusal stands). Reads only.
+
+    :raises IdempotencyConflict: the key was used for a different request.
+    """
+    with store.read() as session:
+        record = session.get(IdempotencyRecord, (request.merchant_id, request.key))
+        return None if record is None else _answered(record, request)
+
+
+def store_response(session: Session, request: Claim, response: Replay) -> None:
+    """Store the response in the caller's transaction, the one that finishes the work: the
+    claim and the work's result are committed together, or neither is."""
+    session.connection().execute(_COMPLETE, _completion(request, response))
+
+
+def keep_answer(store: Store, request: Claim, response: Replay) -> None:
+    """Keep a decision (not payable, amount changed) as the key's answer. The work's transaction
+    was rolled back with its claim, so this is one ``INSERT`` of the completed record; if
+    another request with the key claimed it meanwhile, that request's claim stands."""
+    now = utcnow()
     with store.write() as session:
-        # The common case, a new key, is one statement; a key already there (or being inserted
-        # by another worker, which ON CONFLICT waits for) is then read under its row lock.
-        claimed = session.connection().execute(
-            _claim_statement(session.get_bind().dialect.name),
+        session.connection().execute(
+            _keep_statement(session.get_bind().dialect.name),
             {
-                "merchant_id": merchant_id,
-                "key": key,
-                "scope": scope,
-                "fingerprint": digest,
-                "state": "in_progress",
+                "merchant_id": request.merchant_id,
+                "key": request.key,
+                "scope": request.scope,
+                "fingerprint": request.fingerprint,
+                "state": "completed",
+                "response_status": response.status,
+                "response_body": response.body,
+                "response_content_type": response.content_type,
                 "created_at": now,
-                "locked_until": now + LOCK,
+                "completed_at": now,
             },
         )
-        if claimed.first() is not None:
-            return None
-        record = session.get(IdempotencyRecord, (merchant_id, key), with_for_update=True)
-        if record is None:  # deleted (purged) between the two statements: the caller retries
-            raise IdempotencyInProgress(
-                "a request with this Idempotency-Key is still being processed; retry later"
-            )
-        if record.scope != scope or record.fingerprint != digest:
-            raise IdempotencyConflict(
-                "this Idempotency-Key was used with a different request; use a new key"
-            )
-        if record.state == "completed":
-            assert record.response_status is not None
-            assert record.response_body is not None
-            return Replay(
-                record.response_status,
-                record.response_body,
-                record.response_content_type or "application/json",
-            )
-        if record.locked_until is not None and record.locked_until > now:
-            raise IdempotencyInProgress(
-                "a request with this Idempotency-Key is still being processed; retry later"
-            )
-        record.locked_until = now + LOCK  # the first worker died: take the claim over
-        return None
+
+
+def _completion(request: Claim, response: Replay) -> dict[str, Any]:
+    return {
+        "merchant": request.merchant_id,
+        "claimed": request.key,
+        "state": "completed",
+        "response_status": response.status,
+        "response_body": response.body,
+        "response_content_type": response.content_type,
+        "completed_at": utcnow(),
+        "locked_until": None,
+    }
 
 
 def complete(
@@ -120,18 +215,8 @@ def complete(
     for pause in (*COMPLETE_RETRY_PAUSES, None):
         try:
             with store.write() as session:
-                session.connection().execute(
-                    _COMPLETE,
-                    {
-                        "merchant": merchant_id,
-                        "claimed": key,
-                        "state": "completed",
-                        "response_status": status,
-                        "response_body": body,
-                        "response_content_type": content_type,
-                        "completed_at": utcnow(),
-                        "locked_until": None,
-                    },
+                store_response(
+                    session, Claim(merchant_id, key, "", ""), Replay(status, body, content_type)
                 )
             return
         except MAYBE_UNAVAILABLE as exc:
@@ -157,6 +242,13 @@ def _claim_statement(dialect: str) -> Any:
         dialect_insert(dialect)(_RECORDS)
         .on_conflict_do_nothing(index_elements=["merchant_id", "key"])
         .returning(_RECORDS.c.key)
+    )
+
+
+@functools.cache
+def _keep_statement(dialect: str) -> Any:
+    return dialect_insert(dialect)(_RECORDS).on_conflict_do_nothing(
+        index_elements=["merchant_id", "key"]
     )
 
 

@@ -114,13 +114,20 @@ def processor_customer(
     session: Session, merchant_id: str, processor: str, customer_id: str
 ) -> str | None:
     """The customer's id at the processor, as its plugin returned it once."""
-    return session.scalar(
-        select(ProcessorCustomer.reference).where(
-            ProcessorCustomer.merchant_id == merchant_id,
-            ProcessorCustomer.processor == processor,
-            ProcessorCustomer.customer_id == customer_id,
-        )
+    found = session.connection().execute(
+        _PROCESSOR_CUSTOMER,
+        {"merchant_id": merchant_id, "processor": processor, "customer_id": customer_id},
     )
+    reference = found.scalar()
+    return None if reference is None else str(reference)
+
+
+# Built once (every checkout asks): Core, one column.
+_PROCESSOR_CUSTOMER = select(ProcessorCustomer.reference).where(
+    ProcessorCustomer.merchant_id == bindparam("merchant_id"),
+    ProcessorCustomer.processor == bindparam("processor"),
+    ProcessorCustomer.customer_id == bindparam("customer_id"),
+)
 
 
 def _insert_reference(dialect: str) -> Any:

@@ -12,6 +12,7 @@ The order of operations is what keeps money safe:
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Mapping
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from b2bgateway import lifecycle, references
+from b2bgateway import idempotency, lifecycle, references
 from b2bgateway.checkout_rules import (
     CheckoutRequest,
     check_capabilities,
@@ -41,6 +42,7 @@ from b2bgateway.errors import (
     UnsupportedRequest,
 )
 from b2bgateway.gateway import Gateway
+from b2bgateway.idempotency import Claim, Replay
 from b2bgateway.interface import (
     ChargeRequest,
     ChargeResult,
@@ -51,12 +53,21 @@ from b2bgateway.interface import (
 )
 from b2bgateway.money import Money
 from b2bgateway.plugins import Processor
+from b2bgateway.representation import payment_json
 from b2bgateway.settings import MerchantConfig
 from b2bgateway.store.db import MAYBE_UNAVAILABLE, is_unavailable
 from b2bgateway.store.models import Customer, Payment, utcnow
 from b2bgateway.store.repository import create_payment, payment_by_key
 
-__all__ = ["CheckoutRequest", "checkout", "get_payment", "processor_failure"]
+__all__ = [
+    "CheckoutAnswer",
+    "CheckoutRequest",
+    "checkout",
+    "checkout_with_key",
+    "get_payment",
+    "payment_response",
+    "processor_failure",
+]
 
 log = logging.getLogger(__name__)
 
@@ -84,44 +95,58 @@ class _Payer:
 
 def _reserve(
     gw: Gateway, merchant: MerchantConfig, req: CheckoutRequest
-) -> tuple[Payment, _Payer | None]:
+) -> tuple[Payment, _Payer | None] | Replay:
     """Step 1: decide and write the payment, committed before the processor is called.
 
-    One transaction: a retry's payment (same idempotency key) is answered as it stands; then
-    the customer (404 before anything else), the processor's capabilities, payability, and the
-    insert. Returns the payment and, when this call created it, who pays it (for the charge).
+    One transaction: the request's key is claimed (or its stored answer returned); a retry's
+    payment (same idempotency key) is answered as it stands, its response stored with the claim;
+    then the customer (404 before anything else), the processor's capabilities, payability, and
+    the insert. Returns the payment and, when this call created it, who pays it (for the charge).
+    A refusal rolls the claim back with everything else: the key stays free.
     """
     try:
         with gw.store.write() as session:
+            if req.claim is not None:
+                stored = idempotency.claim(session, req.claim)
+                if stored is not None:
+                    return stored
             existing = payment_by_key(session, merchant.id, req.idempotency_key)
-            if existing is not None:
-                return existing, None  # a retry after a crash: never a second payment
-            customer = session.get(Customer, (merchant.id, req.customer_id))
-            if customer is None:
-                raise NotFound(f"customer {req.customer_id!r} not found")
-            processor = processor_for(merchant)
-            check_method(processor, merchant, req)
-            check_capabilities(processor, req.token, req.payment_method)
-            check_required(processor, req, customer.email, merchant.processor_settings)
-            amount, allocations = what_to_charge(gw.plugins, session, merchant, req)
-            check_method_currency(processor, merchant, req.payment_method, amount)
-            payment = _create_payment(session, merchant, req, processor.name, amount, allocations)
-            lifecycle.created(session, gw.plugins, payment)
-            known = references.processor_customer(
-                session, merchant.id, processor.name, customer.customer_id
-            )
-            return payment, _Payer(
-                CustomerRef(customer.customer_id, customer.name, customer.email), known
-            )
+            if existing is not None:  # a retry after a crash: never a second payment
+                if req.claim is not None:
+                    session.flush()
+                    idempotency.store_response(session, req.claim, payment_response(existing))
+                return existing, None
+            return _new_payment(gw, session, merchant, req)
     except IntegrityError:
         # A concurrent checkout registered the same invoice/order first (the unique index
-        # decided), or the same idempotency key created its payment a moment ago.
-        existing = _existing(gw, merchant.id, req.idempotency_key)
+        # decided), or (without a claim, which would have answered 409) the same idempotency
+        # key created its payment a moment ago.
+        existing = None if req.claim else _existing(gw, merchant.id, req.idempotency_key)
         if existing is not None:
             return existing, None
         raise NotPayable(
             "a payment of this is already registered", ["payment_registered"]
         ) from None
+
+
+def _new_payment(
+    gw: Gateway, session: Session, merchant: MerchantConfig, req: CheckoutRequest
+) -> tuple[Payment, _Payer]:
+    customer = session.get(Customer, (merchant.id, req.customer_id))
+    if customer is None:
+        raise NotFound(f"customer {req.customer_id!r} not found")
+    processor = processor_for(merchant)
+    check_method(processor, merchant, req)
+    check_capabilities(processor, req.token, req.payment_method)
+    check_required(processor, req, customer.email, merchant.processor_settings)
+    amount, allocations = what_to_charge(gw.plugins, session, merchant, req)
+    check_method_currency(processor, merchant, req.payment_method, amount)
+    payment = _create_payment(session, merchant, req, processor.name, amount, allocations)
+    lifecycle.created(session, gw.plugins, payment)
+    known = references.processor_customer(
+        session, merchant.id, processor.name, customer.customer_id
+    )
+    return payment, _Payer(CustomerRef(customer.customer_id, customer.name, customer.email), known)
 
 
 def _create_payment(
@@ -179,18 +204,19 @@ def processor_failure(
 
 
 def _charge(
-    gw: Gateway,
-    merchant: MerchantConfig,
-    payment: Payment,
-    payer: _Payer,
-    token: str | None,
-    device_session_id: str | None = None,
-    details: Mapping[str, str] | None = None,
+    gw: Gateway, merchant: MerchantConfig, payment: Payment, payer: _Payer, req: CheckoutRequest
 ) -> ChargeResult:
     """Step 2: ask the processor. Never raises: whatever happens becomes a result."""
     processor = processor_for(merchant)
     request = _charge_request(
-        gw, merchant, processor, payment, payer, token, device_session_id, details
+        gw,
+        merchant,
+        processor,
+        payment,
+        payer,
+        req.token,
+        req.device_session_id,
+        req.payment_details,
     )
     try:
         return processor.charge(request, merchant.processor_settings)  # type: ignore[arg-type]
@@ -240,19 +266,73 @@ def _charge_request(
 
 def checkout(gw: Gateway, merchant: MerchantConfig, req: CheckoutRequest) -> Payment:
     """Pay an order or invoices: reserve, charge, record. Returns the payment as it now stands.
+    For a request without a claim (the HTTP API's, with one, is :func:`checkout_with_key`).
 
     :raises NotPayable: with reason codes (and each invoice's), before any payment exists.
     :raises NotFound: the customer or an invoice is not this merchant's / customer's.
     :raises AmountChanged: ``expected_amount`` differs from the invoices' current balances.
     :raises UnsupportedRequest: the processor cannot do the flow asked for.
     """
-    payment, payer = _reserve(gw, merchant, req)
+    if req.claim is not None:
+        raise ValueError("a request with a claim is answered by checkout_with_key")
+    reserved = _reserve(gw, merchant, req)
+    assert not isinstance(reserved, Replay)  # only a claim has a stored answer
+    payment, payer = reserved
     if payer is None or payment.status != PaymentStatus.PROCESSING:
         return payment  # a retry's payment, as it stands
-    result = _charge(
-        gw, merchant, payment, payer, req.token, req.device_session_id, req.payment_details
-    )
-    return _record(gw, payment, result)
+    return _record(gw, payment, _charge(gw, merchant, payment, payer, req), None)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutAnswer:
+    """A checkout's answer under its client's key: the response stored there (this request's,
+    or, when ``replayed``, the first request's, byte for byte)."""
+
+    response: Replay
+    replayed: bool
+
+
+def checkout_with_key(
+    gw: Gateway, merchant: MerchantConfig, req: CheckoutRequest
+) -> CheckoutAnswer:
+    """:func:`checkout` with the client's key claimed in the payment's own transaction and the
+    response (:func:`payment_response`) stored in the one that records the processor's answer:
+    two write transactions in all. Raises what :func:`checkout` raises, plus
+    :class:`~b2bgateway.errors.IdempotencyConflict` and
+    :class:`~b2bgateway.errors.IdempotencyInProgress`; a refusal leaves nothing under the key.
+    """
+    claim = req.claim
+    if claim is None:
+        raise ValueError("checkout_with_key needs the request's claim")
+    reserved = _reserve(gw, merchant, req)
+    if isinstance(reserved, Replay):
+        return CheckoutAnswer(reserved, replayed=True)
+    payment, payer = reserved
+    if payer is None:  # a retry's payment, as it stands: its response was stored in _reserve
+        return CheckoutAnswer(payment_response(payment), replayed=False)
+    try:
+        result = _charge(gw, merchant, payment, payer, req)
+        _, response = _record(gw, payment, result, claim)
+        assert response is not None
+        return CheckoutAnswer(response, replayed=False)
+    except BaseException:
+        # The payment is committed and stays processing for reconciliation; a retry with the key
+        # may run now (and answers that payment as it stands).
+        _release(gw, claim)
+        raise
+
+
+def payment_response(payment: Payment) -> Replay:
+    """The HTTP answer a checkout stores under its key: 201 and the payment's JSON."""
+    body = json.dumps(payment_json(payment), ensure_ascii=False, separators=(",", ":"))
+    return Replay(201, body, "application/json")
+
+
+def _release(gw: Gateway, claim: Claim) -> None:
+    try:
+        idempotency.release(gw.store, claim.merchant_id, claim.key)
+    except MAYBE_UNAVAILABLE:
+        log.warning("could not release an idempotency claim; it expires on its own", exc_info=True)
 
 
 _PAYMENT_COLUMNS = [column.key for column in Payment.__mapper__.column_attrs]
@@ -260,10 +340,13 @@ _PAYMENT_COLUMNS = [column.key for column in Payment.__mapper__.column_attrs]
 RECORD_RETRY_PAUSES: tuple[float, ...] = (0.2, 1.0, 3.0)
 
 
-def _record(gw: Gateway, payment: Payment, result: ChargeResult) -> Payment:
-    """Step 3: record the answer on the locked row. The money has moved by now, so a database
-    that is briefly unavailable is waited for; if it stays away the payment stays ``processing``
-    and reconciliation records the answer by asking the processor again.
+def _record(
+    gw: Gateway, payment: Payment, result: ChargeResult, claim: Claim | None
+) -> tuple[Payment, Replay | None]:
+    """Step 3: record the answer on the locked row, and the response under the client's key
+    (``claim``) in the same transaction. The money has moved by now, so a database that is
+    briefly unavailable is waited for; if it stays away the payment stays ``processing`` and
+    reconciliation records the answer by asking the processor again.
 
     :raises DatabaseUnavailable: after the last attempt (the client may retry with its key).
     """
@@ -283,7 +366,12 @@ def _record(gw: Gateway, payment: Payment, result: ChargeResult) -> Payment:
                     assert found is not None
                     locked = found
                 lifecycle.apply_charge_result(session, gw.plugins, locked, result)
-                return locked
+                if claim is None:
+                    return locked, None
+                session.flush()
+                response = payment_response(locked)
+                idempotency.store_response(session, claim, response)
+                return locked, response
         except MAYBE_UNAVAILABLE as exc:
             if not is_unavailable(exc):
                 raise  # a lasting fault: the payment stays processing for reconciliation

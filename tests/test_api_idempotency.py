@@ -192,6 +192,34 @@ def test_the_same_refund_is_answered_with_the_first_response(client, store, paym
     assert refunded.json["refunded_amount"] == first.json["amount"]
 
 
+def test_a_checkout_is_two_write_transactions(client, store, data):
+    """The key is claimed in the payment's transaction and answered in the one that records
+    the processor's answer: no transaction of its own. (The API key's check reads whether the
+    client's address is refused, in a read-only transaction before the view.)"""
+    from sqlalchemy import event
+
+    transactions: list[set[str]] = []
+
+    def begin(connection: Any) -> None:
+        transactions.append(set())
+
+    def execute(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if transactions:
+            transactions[-1].add(statement.lstrip().split(None, 1)[0].upper())
+
+    event.listen(store.engine, "begin", begin)
+    event.listen(store.engine, "before_cursor_execute", execute)
+    try:
+        first = post(client, CHECKOUTS, order_body(), new_key())
+    finally:
+        event.remove(store.engine, "begin", begin)
+        event.remove(store.engine, "before_cursor_execute", execute)
+    assert first.status_code == 201
+    writing = [t for t in transactions if t & {"INSERT", "UPDATE", "DELETE"}]
+    assert len(writing) == 2
+    assert len(transactions) <= 3, transactions
+
+
 # -- errors are answers too ----------------------------------------------------------------------
 
 
@@ -260,6 +288,27 @@ def test_a_wrong_content_type_or_an_unsynced_customer_does_not_burn_the_key(clie
     assert post(client, CHECKOUTS, order_body(customer_id="C-NEW"), key).status_code == 201
 
 
+def test_a_request_refused_as_written_after_its_key_was_answered_gets_that_answer(
+    client, store, data
+):
+    """Refused before the core saw it (here a wrong Content-Type), the key is still looked up:
+    the same request's stored answer is replayed, as it was when the key was claimed first."""
+    key = new_key()
+    first = post(client, CHECKOUTS, order_body(), key)
+    assert first.status_code == 201
+    again = client.post(
+        CHECKOUTS,
+        data=json.dumps(order_body()),
+        headers={
+            "Authorization": f"Bearer {API_KEY}",
+            "Idempotency-Key": key,
+            "Content-Type": "text/plain",
+        },
+    )
+    assert_replayed(first, again)
+    assert count(store, Payment) == 1
+
+
 def test_a_not_payable_answer_stays_the_answer_for_its_key(client, store, data):
     _limit(store, "2000.00")  # 1500.00 is within the credit limit
     key = new_key()
@@ -281,9 +330,10 @@ def test_a_refund_refusal_is_replayed_for_the_same_key(client, store, payment):
 
 
 def test_an_unexpected_error_frees_the_key_for_a_retry(client, store, data, monkeypatch):
+    """The claim is in the payment's transaction: a failure there rolls both back."""
     from b2bgateway import service
 
-    real = service.checkout
+    real = service.what_to_charge
     calls = []
 
     def crash_once(*args: Any, **kwargs: Any):
@@ -292,9 +342,10 @@ def test_an_unexpected_error_frees_the_key_for_a_retry(client, store, data, monk
             raise RuntimeError("the database went away")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(service, "checkout", crash_once)
+    monkeypatch.setattr(service, "what_to_charge", crash_once)
     key = new_key()
     assert post(client, CHECKOUTS, order_body(), key).status_code == 500
+    assert count(store, IdempotencyRecord) == 0
     retry = post(client, CHECKOUTS, order_body(), key)
     assert retry.status_code == 201
     assert_not_replayed(retry)

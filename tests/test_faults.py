@@ -19,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from b2bgateway import service
 from b2bgateway.errors import NotPayable
@@ -27,7 +27,7 @@ from b2bgateway.money import Money
 from b2bgateway.reconcile import reconcile
 from b2bgateway.sandbox.ledger import open_ledger
 from b2bgateway.settings import Settings
-from b2bgateway.store.models import Payment, PaymentAllocation, utcnow
+from b2bgateway.store.models import IdempotencyRecord, Payment, PaymentAllocation, utcnow
 from b2bgateway.store.repository import CustomerData, InvoiceData, upsert_customer, upsert_invoices
 from tests.support.faulty_processor import KILL_AFTER_PENDING, gateway_with_faults
 
@@ -334,3 +334,64 @@ def test_transfers_and_vouchers_in_the_mix_lose_nothing(store, database_url, tmp
         }
         assert forms == {"bank_transfer": "03", "cash": "01"}
     print(json.dumps({"statuses": statuses, "methods": {f"{k}": v for k, v in methods.items()}}))
+
+
+KILL_KEYED = """
+import sys
+from dataclasses import replace
+from b2bgateway import idempotency, service
+from b2bgateway.store import Store
+from tests.support.faulty_processor import gateway_with_faults
+from tests.test_faults import faulty_settings, request
+url, ledger = sys.argv[1], sys.argv[2]
+gw = gateway_with_faults(faulty_settings(url, ledger), Store(url))
+claim = idempotency.Claim("acme", "key-7", "POST /v1/checkouts", "digest-7")
+service.checkout_with_key(gw, gw.merchants["acme"], replace(request(7, "fault_kill"), claim=claim))
+print("not killed")
+"""
+
+
+def test_a_crash_between_the_two_transactions_leaves_a_key_that_replays(
+    store, database_url, tmp_path
+):
+    """The claim is committed with the payment and the response with the processor's answer:
+    a worker killed between the two leaves a processing payment, which reconciliation settles,
+    and a claim that answers 409 until its lock ends, then that payment, then its replay."""
+    from b2bgateway import idempotency
+    from b2bgateway.errors import IdempotencyInProgress
+
+    ledger_path = tmp_path / "ledger.db"
+    gw = gateway_with_faults(faulty_settings(database_url, ledger_path), store)
+    merchant = gw.merchants["acme"]
+    seed(store)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", KILL_KEYED, database_url, str(ledger_path)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    claim = idempotency.Claim("acme", "key-7", "POST /v1/checkouts", "digest-7")
+    keyed = replace(request(7, "fault_kill"), claim=claim)
+    with pytest.raises(IdempotencyInProgress):
+        service.checkout_with_key(gw, merchant, keyed)
+    with store.read() as session:
+        (payment,) = session.scalars(select(Payment)).all()
+        assert payment.status == "processing"
+    assert reconcile(gw, now=utcnow() + timedelta(minutes=10), limit=100).errors == 0
+
+    with store.write() as session:  # the claim's lock ends (five minutes later)
+        session.execute(
+            update(IdempotencyRecord).values(locked_until=utcnow() - timedelta(seconds=1))
+        )
+    taken_over = service.checkout_with_key(gw, merchant, keyed)
+    assert not taken_over.replayed
+    body = json.loads(taken_over.response.body)
+    assert (body["id"], body["status"]) == (payment.id, "succeeded")
+    again = service.checkout_with_key(gw, merchant, keyed)
+    assert again.replayed and again.response == taken_over.response
+    with store.read() as session:
+        assert session.scalar(select(func.count()).select_from(Payment)) == 1

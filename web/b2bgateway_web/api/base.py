@@ -20,6 +20,8 @@ from b2bgateway.database import MAYBE_UNAVAILABLE, Store
 from b2bgateway.errors import (
     BadRequest,
     GatewayError,
+    IdempotencyConflict,
+    IdempotencyInProgress,
     InvalidRequest,
     NotFound,
     TooManyFailedAuthentications,
@@ -200,13 +202,11 @@ def idempotent(view: F) -> F:
         scope = f"{request.method} {request.path}"
         replay = idempotency.begin(store, merchant.id, key, scope, _fingerprint(scope))
         if replay is not None:
-            response = Response(replay.body, status=replay.status, content_type=replay.content_type)
-            response.headers["Idempotent-Replayed"] = "true"
-            return response
+            return stored_response(replay, replayed=True)
         g.idempotency_key = key
         refused = False
         try:
-            response = view(*args, **kwargs)
+            response: Response = view(*args, **kwargs)
         except (GatewayError, ValidationError) as exc:
             response = problem_for(exc)
             refused = isinstance(exc, ValidationError) or exc.code in NOT_THE_KEYS_ANSWER
@@ -223,13 +223,9 @@ def idempotent(view: F) -> F:
             idempotency.forget(store, merchant.id, key)
             return response
         try:
+            stored = _as_stored(response)
             idempotency.complete(
-                store,
-                merchant.id,
-                key,
-                response.status_code,
-                response.get_data(as_text=True),
-                response.content_type or "",
+                store, merchant.id, key, stored.status, stored.body, stored.content_type
             )
         except MAYBE_UNAVAILABLE:
             # The work is done and committed: answer it. The claim keeps its lock, so a retry
@@ -238,6 +234,61 @@ def idempotent(view: F) -> F:
         return response
 
     return wrapper  # type: ignore[return-value]
+
+
+def idempotent_in_core(view: F) -> F:
+    """``Idempotency-Key`` for a view that hands the key to the core (checkouts): the view puts
+    ``g.idempotency_claim`` in its core request, and the core claims the key in the payment's
+    own write transaction and stores the response in the one that records the processor's
+    answer (docs/architecture.md). Here, only what the core never saw or rolled back:
+
+    - a request refused as written keeps nothing, but a key already used for another request
+      is still a 422, and one already answered for this very request is replayed;
+    - a decision (not payable, amount changed) rolled back with its claim is kept as the key's
+      answer in a transaction of its own.
+    """
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        key = _idempotency_key()
+        scope = f"{request.method} {request.path}"
+        claim = idempotency.Claim(current_merchant().id, key, scope, _fingerprint(scope))
+        g.idempotency_key = key
+        g.idempotency_claim = claim
+        try:
+            response: Response = view(*args, **kwargs)
+            return response
+        except (GatewayError, ValidationError) as exc:
+            answer: Response = problem_for(exc)
+            if answer.status_code >= 500 or isinstance(
+                exc, IdempotencyConflict | IdempotencyInProgress
+            ):
+                raise
+            store = gateway().store
+            if isinstance(exc, ValidationError) or exc.code in NOT_THE_KEYS_ANSWER:
+                stored = idempotency.peek(store, claim)
+                return answer if stored is None else stored_response(stored, replayed=True)
+            try:
+                idempotency.keep_answer(store, claim, _as_stored(answer))
+            except MAYBE_UNAVAILABLE:
+                log.warning("could not keep an idempotent request's answer", exc_info=True)
+            return answer
+
+    return wrapper  # type: ignore[return-value]
+
+
+def stored_response(stored: idempotency.Replay, *, replayed: bool) -> Response:
+    """A response stored under an ``Idempotency-Key``, as it was stored (byte for byte)."""
+    response = Response(stored.body, status=stored.status, content_type=stored.content_type)
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _as_stored(response: Response) -> idempotency.Replay:
+    return idempotency.Replay(
+        response.status_code, response.get_data(as_text=True), response.content_type or ""
+    )
 
 
 def _idempotency_key() -> str:
@@ -299,11 +350,13 @@ __all__ = [
     "Operation",
     "current_merchant",
     "idempotent",
+    "idempotent_in_core",
     "json_response",
     "not_found",
     "operation",
     "parse_body",
     "parse_query",
     "problem",
+    "stored_response",
     "v1",
 ]

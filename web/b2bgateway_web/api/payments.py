@@ -12,10 +12,12 @@ from b2bgateway.representation import attempt_json, payment_json, refund_json
 from b2bgateway_web.api.base import (
     current_merchant,
     idempotent,
+    idempotent_in_core,
     json_response,
     operation,
     parse_body,
     parse_query,
+    stored_response,
 )
 from b2bgateway_web.api.responses import AttemptListOut, PaymentListOut, PaymentOut, RefundOut
 from b2bgateway_web.api.schemas import CheckoutIn, PaymentsQuery, RefundIn, VoidIn, money
@@ -34,7 +36,7 @@ payments = Blueprint("payments", __name__, url_prefix="/payments")
     idempotent=True,
     tags=("payments",),
 )
-@idempotent
+@idempotent_in_core
 def create_checkout() -> Response:
     """201 with the payment: ``succeeded``, ``failed`` (a declined card), ``requires_action``
     (follow ``next_action``) or ``processing`` (settled later by webhook or reconciliation)."""
@@ -47,6 +49,7 @@ def create_checkout() -> Response:
         customer_id=data.customer_id,
         purpose=data.purpose,
         idempotency_key=g.idempotency_key,
+        claim=g.idempotency_claim,
         order_reference=None if data.order is None else data.order.reference,
         order_amount=order_amount,
         invoice_ids=list(dict.fromkeys(data.invoice_ids or [])),
@@ -62,8 +65,8 @@ def create_checkout() -> Response:
         payment_method="card" if data.payment_method is None else data.payment_method.type,
         installments=None if data.payment_method is None else data.payment_method.installments,
     )
-    payment = service.checkout(gateway(), merchant, request)
-    return json_response(payment_json(payment), 201)
+    answer = service.checkout_with_key(gateway(), merchant, request)
+    return stored_response(answer.response, replayed=answer.replayed)
 
 
 @payments.get("/<payment_id>")
