@@ -51,7 +51,8 @@ from tests.support.web import with_merchant
 CHROMIUM = os.environ.get("B2BGATEWAY_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("B2BGATEWAY_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-WAIT = 15  # seconds: the sandbox's webhook and the status page's polling take about 3
+WAIT = 30  # seconds: the sandbox's webhook and the status page's polling take about 3 (much more
+# on a loaded 2-core machine: a SPEI page once missed 15 s under CI with other work running)
 
 
 # -- the browser -----------------------------------------------------------------------------------
