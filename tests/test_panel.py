@@ -3,6 +3,7 @@ security (CSRF, roles, other merchants, session expiry, cookies), the list, expo
 
 from __future__ import annotations
 
+import csv
 import io
 import time
 from datetime import date
@@ -406,3 +407,37 @@ def test_an_admin_adds_and_disables_users_in_the_page(client, users, store):
     assert sign_in(client, "nuevo@acme.mx").status_code == 401
     sign_in(client, USERS["cobranza"])
     assert client.get("/panel/usuarios").status_code == 403
+
+
+def test_exports_never_hand_a_spreadsheet_a_formula(client, users, gateway, acme, store):
+    name = '=HYPERLINK("http://evil.example","Pagar")'
+    seed_customer(store, "acme", (("G-1", "10.00"),), customer_id="C-2", name=name)
+    manual.record_manual_payment(
+        gateway,
+        acme,
+        manual.ManualPaymentRequest(
+            customer_id="C-2",
+            purpose="invoices",
+            idempotency_key="m-2",
+            method="check",
+            received_on=date.today(),
+            invoice_ids=("G-1",),
+        ),
+    )
+    with store.write() as session:
+        actor = audit.Actor("acme", "ana@acme.mx", "10.0.0.1")
+        for subject in ("+1+1", "-1+1", "@SUM(A1)", "\tx", "\rx"):
+            audit.record(session, actor, "replay", subject)
+    sign_in(client)
+    csv_text = client.get("/panel/pagos/exportar.csv?cliente=C-2").get_data().decode("utf-8-sig")
+    row = next(csv.reader(io.StringIO(csv_text.splitlines()[1])))
+    assert row[3] == "'" + name
+    assert row[9] == "10.00"
+    xlsx = client.get("/panel/pagos/exportar.xlsx?cliente=C-2")
+    sheet = load_workbook(io.BytesIO(xlsx.get_data())).active
+    assert sheet.cell(2, 4).value == "'" + name and sheet.cell(2, 4).data_type == "s"
+    assert sheet.cell(2, 10).value == 10 and sheet.cell(2, 10).data_type == "n"
+    logged = client.get("/panel/bitacora/exportar.csv").get_data().decode("utf-8-sig")
+    subjects = {r[3] for r in csv.reader(io.StringIO(logged))}
+    assert {"'+1+1", "'-1+1", "'@SUM(A1)", "'\tx", "'\rx"} <= subjects
+    assert not {"+1+1", "-1+1", "@SUM(A1)", "\tx", "\rx"} & subjects
