@@ -10,10 +10,12 @@ from datetime import date
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import update
 
 from b2bgateway import audit, manual, service, staff
 from b2bgateway.money import Money
 from b2bgateway.settings import Settings
+from b2bgateway.store.staff_models import StaffUser
 from tests.support.panel import (
     PASSWORD,
     USERS,
@@ -441,3 +443,13 @@ def test_exports_never_hand_a_spreadsheet_a_formula(client, users, gateway, acme
     subjects = {r[3] for r in csv.reader(io.StringIO(logged))}
     assert {"'+1+1", "'-1+1", "'@SUM(A1)", "'\tx", "'\rx"} <= subjects
     assert not {"+1+1", "-1+1", "@SUM(A1)", "\tx", "\rx"} & subjects
+
+
+def test_a_user_whose_merchant_is_gone_is_sent_to_sign_in_not_a_500(client, users, store):
+    assert sign_in(client).status_code == 302
+    with store.write() as session:  # as if acme were taken out of the configuration
+        session.execute(
+            update(StaffUser).where(StaffUser.email == USERS["admin"]).values(merchant_id="gone")
+        )
+    assert client.get("/panel/").status_code == 302
+    assert sign_in(client).status_code == 401

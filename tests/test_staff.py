@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pyotp
@@ -28,9 +31,8 @@ def _add(store, email="ana@acme.mx", role="admin", merchant="acme", totp=False):
 
 
 def _sign_in(store, password=PASSWORD, address="10.0.0.1", email="ana@acme.mx", **kwargs):
-    with store.write() as session:
-        result = staff.sign_in(session, email, password, address, **kwargs)
-        return result.user.id if result.user else None, result.refusal, result.until
+    result = staff.sign_in(store, email, password, address, **kwargs)
+    return result.user.id if result.user else None, result.refusal, result.until
 
 
 def test_a_password_is_hashed_with_argon2_and_checked(store):
@@ -221,3 +223,46 @@ def test_the_users_command_adds_lists_disables_and_resets(cli, store, monkeypatc
     reset = cli("users", "reset-password", "--merchant", "acme", "ana@acme.mx", input=pw)
     assert reset.exit_code == 0, reset.output
     assert cli("users", "disable", "--merchant", "acme", "nadie@acme.mx").exit_code == 1
+
+
+def test_parallel_wrong_passwords_all_count_toward_the_lockout(store, monkeypatch):
+    """Twelve tries at once (on PostgreSQL, really at once): each one counts."""
+    fast_hashing(monkeypatch)
+    _add(store)
+    tries = 12
+    together = threading.Barrier(tries, timeout=3)
+    real = staff._password_ok
+
+    def checked_together(user, password):
+        ok = real(user, password)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            together.wait()  # every try has read the account and checked its password
+        return ok
+
+    monkeypatch.setattr(staff, "_password_ok", checked_together)
+    with ThreadPoolExecutor(max_workers=tries) as pool:
+        refusals = list(pool.map(lambda _: _sign_in(store, password="mal")[1], range(tries)))
+    assert staff.Refusal.LOCKED in refusals
+    monkeypatch.setattr(staff, "_password_ok", real)
+    assert _sign_in(store)[1] is staff.Refusal.LOCKED  # the right password waits too
+    with store.read() as session:
+        assert audit.failures_since(session, utcnow() - staff.LOCKOUT, email="ana@acme.mx") >= 12
+
+
+def test_an_unknown_email_is_answered_and_locked_like_an_account(store, monkeypatch):
+    fast_hashing(monkeypatch)
+    _add(store)
+    checked = []
+    real = staff._password_ok
+    monkeypatch.setattr(staff, "_password_ok", lambda u, p: checked.append(p) or real(u, p))
+    for email in ("ana@acme.mx", "nadie@acme.mx"):
+        answers = [_sign_in(store, email=email, password="mal")[1] for _ in range(6)]
+        assert answers == [staff.Refusal.INVALID] * 4 + [staff.Refusal.LOCKED] * 2
+    assert len(checked) == 12  # the password is checked (Argon2) every time, locked or not
+
+
+def test_a_user_of_a_merchant_no_longer_configured_cannot_sign_in(store):
+    _add(store, merchant="gone")
+    known = frozenset({"acme"})
+    assert _sign_in(store, merchants=known)[1] is staff.Refusal.INVALID
+    assert _sign_in(store, merchants=frozenset({"gone"}))[0] is not None

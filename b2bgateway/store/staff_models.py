@@ -35,8 +35,6 @@ class StaffUser(Timestamps, Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     totp_secret: Mapped[str | None] = mapped_column(String(64))  # base32; None: no second factor
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    failed_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: part of the session's identity: a sign-out, a new password or a disable ends every session
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

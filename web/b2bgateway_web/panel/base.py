@@ -114,9 +114,12 @@ def _load(identity: str) -> PanelUser | None:
     user_id, _sep, version = identity.partition(":")
     if not (user_id.isdigit() and version.isdigit()):
         return None
-    with gateway().store.read() as db:
+    gw = gateway()
+    with gw.store.read() as db:
         row = staff.user_for_session(db, int(user_id), int(version))
-        return None if row is None else panel_user(row)
+    if row is None or row.merchant_id not in gw.merchants:  # its merchant is no longer configured
+        return None
+    return panel_user(row)
 
 
 @bp.before_request

@@ -40,8 +40,6 @@ def upgrade() -> None:
         sa.Column("password_hash", sa.String(length=255), nullable=False),
         sa.Column("totp_secret", sa.String(length=64), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("failed_attempts", sa.Integer(), server_default="0", nullable=False),
-        sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("session_version", sa.Integer(), server_default="0", nullable=False),
         sa.Column("last_sign_in_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
