@@ -4,6 +4,8 @@ security (CSRF, roles, other merchants, session expiry, cookies), the list, expo
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
 import io
 import time
 from datetime import date
@@ -453,3 +455,34 @@ def test_a_user_whose_merchant_is_gone_is_sent_to_sign_in_not_a_500(client, user
         )
     assert client.get("/panel/").status_code == 302
     assert sign_in(client).status_code == 401
+
+
+def test_a_session_cookie_signed_with_a_key_from_the_api_keys_is_refused(client, users, app, store):
+    """Whoever holds an API key could compute the old key (HMAC of every key): not any more."""
+    keys = sorted(
+        k.get_secret_value()
+        for m in app.extensions["b2bgateway"].merchants.values()
+        for k in m.settings.api_keys
+    )
+    forged_key = hmac.new(
+        "\n".join(keys).encode(), b"b2bgateway payments module session v1", hashlib.sha256
+    ).digest()
+    client.get("/panel/entrar")  # the first request reads the key
+    assert app.secret_key and app.secret_key != forged_key
+    real_key, app.secret_key = app.secret_key, forged_key
+    try:
+        serializer = app.session_interface.get_signing_serializer(app)
+    finally:
+        app.secret_key = real_key
+    with store.read() as session:
+        identity = {"_user_id": f"{staff.find_user(session, USERS['admin']).id}:0", "_fresh": True}
+    cookie = serializer.dumps({**identity, "seen": time.time()})
+    client.set_cookie("b2bgateway_panel", cookie, path="/panel")
+    assert client.get("/panel/").status_code == 302
+    # the same cookie signed with the real key is a session (the test can fail)
+    client.set_cookie(
+        "b2bgateway_panel",
+        app.session_interface.get_signing_serializer(app).dumps({**identity, "seen": time.time()}),
+        path="/panel",
+    )
+    assert client.get("/panel/").status_code == 200

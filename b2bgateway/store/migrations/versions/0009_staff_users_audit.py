@@ -1,4 +1,5 @@
-"""the payments module: staff users, the append-only audit log, payments newest first
+"""the payments module: staff users, the append-only audit log, its session key, payments newest
+first
 
 Revision ID: 0009
 Revises: 0008
@@ -67,6 +68,13 @@ def upgrade() -> None:
     op.create_index("ix_audit_log_merchant_id", "audit_log", ["merchant_id", "id"])
     op.create_index("ix_audit_log_action_address", "audit_log", ["action", "address", "at"])
     op.create_index("ix_audit_log_action_email", "audit_log", ["action", "user_email", "at"])
+    op.create_table(
+        "app_secrets",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("value", sa.String(length=128), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_app_secrets")),
+    )
     op.create_index(
         "ix_payments_merchant_created", "payments", ["merchant_id", "created_at", "id"]
     )
@@ -95,3 +103,4 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION audit_log_append_only()")
     op.drop_table("staff_users")
+    op.drop_table("app_secrets")
