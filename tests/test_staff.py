@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pyotp
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import delete, text, update
 from sqlalchemy.exc import DatabaseError
 
 from b2bgateway import audit, staff
@@ -147,6 +147,11 @@ def test_the_audit_log_keeps_every_sign_in_and_change_and_refuses_updates(store)
         assert audit.entries(session, "globex") == []
     with pytest.raises(DatabaseError), store.write() as session:
         session.execute(update(AuditEntry).values(action="sign_in"))
+    with pytest.raises(DatabaseError), store.write() as session:
+        session.execute(delete(AuditEntry))
+    if store.engine.dialect.name == "postgresql":
+        with pytest.raises(DatabaseError), store.write() as session:
+            session.execute(text("TRUNCATE audit_log"))
     with pytest.raises(ValueError, match="unknown audit action"), store.write() as session:
         audit.record(session, CLI, "borrar")
     with store.read() as session:

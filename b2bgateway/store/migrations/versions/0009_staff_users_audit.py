@@ -20,13 +20,21 @@ _NO_UPDATE_SQLITE = """
 CREATE TRIGGER audit_log_append_only BEFORE UPDATE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END
 """
+_NO_DELETE_SQLITE = """
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END
+"""
 _NO_UPDATE_PG_FUNCTION = """
 CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$
 """
 _NO_UPDATE_PG = """
-CREATE TRIGGER audit_log_append_only BEFORE UPDATE ON audit_log
+CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
 FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()
+"""
+_NO_TRUNCATE_PG = """
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()
 """
 
 
@@ -90,8 +98,10 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(_NO_UPDATE_PG_FUNCTION)
         op.execute(_NO_UPDATE_PG)
+        op.execute(_NO_TRUNCATE_PG)
     else:
         op.execute(_NO_UPDATE_SQLITE)
+        op.execute(_NO_DELETE_SQLITE)
 
 
 def downgrade() -> None:
@@ -99,7 +109,7 @@ def downgrade() -> None:
     op.drop_index("ix_invoices_merchant_folio", table_name="invoices")
     op.drop_index("ix_payment_allocations_invoice", table_name="payment_allocations")
     op.drop_index("ix_payments_merchant_status_created", table_name="payments")
-    op.drop_table("audit_log")  # its trigger goes with it
+    op.drop_table("audit_log")  # its triggers go with it
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION audit_log_append_only()")
     op.drop_table("staff_users")
