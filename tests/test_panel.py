@@ -14,8 +14,10 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import update
 
-from b2bgateway import audit, manual, service, staff
+from b2bgateway import audit, manual, refunds, service, staff
+from b2bgateway.errors import IdempotencyConflict
 from b2bgateway.money import Money
+from b2bgateway.sandbox.ledger import open_ledger
 from b2bgateway.settings import Settings
 from b2bgateway.store.staff_models import StaffUser
 from tests.support.panel import (
@@ -486,3 +488,46 @@ def test_a_session_cookie_signed_with_a_key_from_the_api_keys_is_refused(client,
         path="/panel",
     )
     assert client.get("/panel/").status_code == 200
+
+
+def test_a_refund_the_processor_refuses_says_it_failed_and_is_audited(
+    client, users, gateway, acme, store
+):
+    paid = _card(gateway, acme)
+    # refunded in the processor's own dashboard, unknown to the gateway: the processor refuses
+    open_ledger(acme.settings_for("sandbox")).refund(
+        "acme", paid.processor_reference, refund_id="re_x", idempotency_key="k", amount=paid.amount
+    )
+    sign_in(client)
+    refused = _post_confirmed(client, f"/panel/pagos/{paid.id}/reembolsar", reason="x")
+    assert refused.status_code == 409
+    page = refused.get_data(as_text=True)
+    assert "El reembolso falló" in page and "Reembolso registrado" not in page
+    with store.read() as session:
+        entry = audit.entries(session, "acme", limit=1)[0]
+    assert (entry.action, entry.subject, entry.user_email) == ("refund", paid.id, USERS["admin"])
+
+
+def test_an_idempotency_key_never_answers_another_operation(gateway, acme, data, store):
+    first, second = (
+        _card(gateway, acme, key="c-1", invoices=("F-1",)),
+        _card(gateway, acme, key="c-2", invoices=("F-2",)),
+    )
+    refunds.refund(gateway, acme, first.id, None, "x", "r-1")
+    with pytest.raises(IdempotencyConflict):
+        refunds.refund(gateway, acme, second.id, None, "x", "r-1")
+    seed_customer(store, "acme", (("G-1", "10.00"),), customer_id="C-2", name="Otro")
+    manual.record_manual_payment(
+        gateway,
+        acme,
+        manual.ManualPaymentRequest(
+            customer_id="C-2",
+            purpose="invoices",
+            idempotency_key="m-1",
+            method="cash",
+            received_on=date.today(),
+            invoice_ids=("G-1",),
+        ),
+    )
+    with pytest.raises(IdempotencyConflict):
+        _manual(gateway, acme, key="m-1")
