@@ -19,6 +19,7 @@ from b2bgateway.errors import IdempotencyConflict
 from b2bgateway.money import Money
 from b2bgateway.sandbox.ledger import open_ledger
 from b2bgateway.settings import Settings
+from b2bgateway.store.models import OutboxMessage
 from b2bgateway.store.staff_models import StaffUser
 from tests.support.panel import (
     PASSWORD,
@@ -375,6 +376,41 @@ def test_home_and_audit_log(client, users, gateway, acme):
     assert "Entró" in log
     export = client.get("/panel/bitacora/exportar.csv").get_data().decode("utf-8-sig")
     assert "ana@acme.mx" in export
+    client.get("/panel/pagos/exportar.xlsx?cliente=C-1")
+    with gateway.store.read() as session:
+        logged = [(e.action, e.subject, e.detail) for e in audit.entries(session, "acme", limit=2)]
+    assert logged == [
+        ("export", "pagos.xlsx", {"cliente": "C-1"}),
+        ("export", "bitacora.csv", None),
+    ]
+
+
+def test_an_event_is_replayed_only_from_its_own_payments_page(client, users, gateway, acme):
+    first, second = (
+        _card(gateway, acme, key="c-1", invoices=("F-1",)),
+        _card(gateway, acme, key="c-2", invoices=("F-2",)),
+    )
+    with gateway.store.write() as session:  # an event of the first payment, given up on
+        dead = OutboxMessage(
+            merchant_id="acme",
+            event_type="payment.succeeded",
+            ordering_key=first.id,
+            payload={"id": "evt_1"},
+            state="dead",
+            attempts=8,
+        )
+        session.add(dead)
+        session.flush()
+        message_id = dead.id
+    sign_in(client)
+    wrong = _post_confirmed(client, f"/panel/pagos/{second.id}/eventos/{message_id}/reenviar")
+    assert wrong.status_code == 302
+    with gateway.store.read() as session:
+        assert session.get(OutboxMessage, message_id).state == "dead"
+    right = _post_confirmed(client, f"/panel/pagos/{first.id}/eventos/{message_id}/reenviar")
+    assert right.status_code == 302
+    with gateway.store.read() as session:
+        assert session.get(OutboxMessage, message_id).state == "pending"
 
 
 def test_cancel_a_waiting_payment_from_its_page(client, users, gateway, acme):

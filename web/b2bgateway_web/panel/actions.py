@@ -126,7 +126,9 @@ def replay_event(payment_id: str, message_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _confirm(form, payment, "replay", message_id=message_id)
     shop = merchant()
-    count = replay(gateway().store, message_ids=[message_id], merchant_id=shop.id)
+    count = replay(  # only an event of this payment (the one the page shows)
+        gateway().store, message_ids=[message_id], merchant_id=shop.id, payment_id=payment_id
+    )
     if count:
         with gateway().store.write() as db:
             audit.record(db, actor(), "replay", payment_id, {"message_id": message_id})

@@ -19,7 +19,7 @@ from b2bgateway.search import PaymentFilter, export_rows
 from b2bgateway_web.i18n import gettext as _
 from b2bgateway_web.panel import texts
 from b2bgateway_web.panel.base import BOM, bp, merchant, require
-from b2bgateway_web.panel.cells import safe_text, xlsx_cells
+from b2bgateway_web.panel.cells import log_export, safe_text, xlsx_cells
 from b2bgateway_web.panel.filters import filter_from, make_form
 from b2bgateway_web.state import gateway
 
@@ -80,6 +80,7 @@ def _filtered() -> tuple[str, PaymentFilter, ZoneInfo]:
 def export_csv() -> ResponseReturnValue:
     merchant_id, wanted, zone = _filtered()
     headers = _headers()
+    log_export("pagos.csv")
 
     def lines() -> Iterator[str]:
         buffer = io.StringIO()
@@ -102,6 +103,7 @@ def export_csv() -> ResponseReturnValue:
 @require("view")
 def export_xlsx() -> ResponseReturnValue:
     merchant_id, wanted, zone = _filtered()
+    log_export("pagos.xlsx")
     book = Workbook(write_only=True)
     sheet = book.create_sheet(_("Pagos"))
     sheet.append(_headers())
