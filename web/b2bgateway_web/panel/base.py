@@ -21,8 +21,19 @@ from typing import Any, TypeVar
 
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency
-from flask import Blueprint, Flask, Response, abort, flash, redirect, request, session, url_for
-from flask.sessions import SecureCookieSessionInterface
+from flask import (
+    Blueprint,
+    Flask,
+    Request,
+    Response,
+    abort,
+    flash,
+    redirect,
+    request,
+    session,
+    url_for,
+)
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask.typing import ResponseReturnValue
 from flask_login import LoginManager, UserMixin, current_user, logout_user
 from flask_wtf.csrf import CSRFProtect
@@ -82,8 +93,15 @@ def panel_user(row: staff.StaffUser) -> PanelUser:
 
 
 class _Sessions(SecureCookieSessionInterface):
-    """Flask's signed cookie sessions, whose key is read from the database on first use (not at
-    start: the app is also built where no database is migrated, e.g. for its OpenAPI document)."""
+    """Flask's signed cookie sessions, for the payments module only (nothing else of the app
+    has a session, and /metrics or /readyz must answer with the database down), whose key is
+    read from the database on first use (not at start: the app is also built where no database
+    is migrated, e.g. for its OpenAPI document)."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if not request.path.startswith(bp.url_prefix or "/panel"):
+            return None  # Flask's null session
+        return super().open_session(app, request)
 
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
         if not app.secret_key:
