@@ -4,6 +4,7 @@ security (CSRF, roles, other merchants, session expiry, cookies), the list, expo
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import hmac
 import io
@@ -567,3 +568,18 @@ def test_an_idempotency_key_never_answers_another_operation(gateway, acme, data,
     )
     with pytest.raises(IdempotencyConflict):
         _manual(gateway, acme, key="m-1")
+
+
+def test_a_refund_is_in_the_payments_currency_not_the_merchants(
+    client, users, gateway, acme, monkeypatch
+):
+    paid = _card(gateway, acme)  # in MXN; then the merchant's currency becomes USD
+    usd = dataclasses.replace(acme, settings=acme.settings.model_copy(update={"currency": "USD"}))
+    monkeypatch.setitem(gateway.merchants, "acme", usd)
+    sign_in(client)
+    refunded = _post_confirmed(
+        client, f"/panel/pagos/{paid.id}/reembolsar", amount="10.00", reason="Nota de crédito"
+    )
+    assert refunded.status_code == 302, refunded.get_data(as_text=True)
+    with gateway.store.read() as session:
+        assert service.get_payment(session, "acme", paid.id).refunded == Money("10.00", "MXN")
