@@ -271,3 +271,24 @@ def test_a_user_of_a_merchant_no_longer_configured_cannot_sign_in(store):
     known = frozenset({"acme"})
     assert _sign_in(store, merchants=known)[1] is staff.Refusal.INVALID
     assert _sign_in(store, merchants=frozenset({"gone"}))[0] is not None
+
+
+def test_the_password_is_checked_outside_any_write_transaction(store, monkeypatch):
+    """Argon2 takes a while: another writer (on SQLite there is one at a time) never waits on it."""
+    _add(store)
+    real, wrote = staff._password_ok, []
+
+    def check_while_another_writes(user, password):
+        def write():
+            with store.write() as session:
+                session.execute(text("SELECT 1"))
+            wrote.append(True)
+
+        other = threading.Thread(target=write)
+        other.start()
+        other.join(timeout=2)
+        return real(user, password)
+
+    monkeypatch.setattr(staff, "_password_ok", check_while_another_writes)
+    assert _sign_in(store)[0] is not None
+    assert wrote == [True]
