@@ -583,3 +583,14 @@ def test_a_refund_is_in_the_payments_currency_not_the_merchants(
     assert refunded.status_code == 302, refunded.get_data(as_text=True)
     with gateway.store.read() as session:
         assert service.get_payment(session, "acme", paid.id).refunded == Money("10.00", "MXN")
+
+
+def test_the_page_answers_an_unknown_email_as_a_locked_account(client, users):
+    answers = {}
+    for email in (USERS["admin"], "nadie@acme.mx"):
+        tries = [sign_in(client, email=email, password="equivocada-123") for _ in range(6)]
+        answers[email] = [
+            (r.status_code, "bloqueamos esta cuenta" in r.get_data(as_text=True)) for r in tries
+        ]
+    assert answers[USERS["admin"]] == answers["nadie@acme.mx"]
+    assert answers["nadie@acme.mx"][-2:] == [(429, True), (429, True)]
