@@ -1,6 +1,7 @@
 """The payments module's audit log: every sign-in (and failed one), refund, cancel, void, manual
 payment, replay and user change, with who, when and from which address. Append-only: this module
-only inserts and reads (and the database refuses an ``UPDATE``, see migration 0008)."""
+only inserts and reads (and the database refuses an ``UPDATE``, a ``DELETE`` and, on PostgreSQL, a
+``TRUNCATE``: see migration 0009)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ ACTIONS = (
     "user_added",
     "user_disabled",
     "password_reset",
+    "export",
 )
 
 

@@ -28,7 +28,13 @@ from sqlalchemy.orm import Session
 
 from b2bgateway import audit, lifecycle
 from b2bgateway.audit import Actor
-from b2bgateway.errors import InvalidRequest, NotFound, NotPayable, RefundNotAllowed
+from b2bgateway.errors import (
+    IdempotencyConflict,
+    InvalidRequest,
+    NotFound,
+    NotPayable,
+    RefundNotAllowed,
+)
 from b2bgateway.gateway import Gateway
 from b2bgateway.interface import PaymentMethodType, PaymentStatus
 from b2bgateway.money import Money
@@ -107,7 +113,7 @@ def record_manual_payment(
         with gw.store.write() as session:
             existing = payment_by_key(session, merchant.id, req.idempotency_key)
             if existing is not None:
-                return existing
+                return _same_request(existing, req)
             if session.get(Customer, (merchant.id, req.customer_id)) is None:
                 raise NotFound(f"customer {req.customer_id!r} not found")
             amount, allocations = _what_was_paid(gw, session, merchant, req)
@@ -136,10 +142,19 @@ def record_manual_payment(
         with gw.store.read() as session:
             existing = payment_by_key(session, merchant.id, req.idempotency_key)
         if existing is not None:
-            return existing
+            return _same_request(existing, req)
         raise NotPayable(
             "a payment of this is already registered", [Reason.PAYMENT_REGISTERED]
         ) from None
+
+
+def _same_request(existing: Payment, req: ManualPaymentRequest) -> Payment:
+    """The payment an idempotency key made, if it was this request's (same customer, manual)."""
+    if existing.processor != MANUAL or existing.customer_id != req.customer_id:
+        raise IdempotencyConflict(
+            "this idempotency key was used for another payment; use a new key for a new one"
+        )
+    return existing
 
 
 def _details(req: ManualPaymentRequest, paid_at: datetime) -> dict[str, Any]:

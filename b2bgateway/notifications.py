@@ -231,15 +231,22 @@ def _deliver_one(
 
 
 def replay(
-    store: Store, *, message_ids: list[int] | None = None, merchant_id: str | None = None
+    store: Store,
+    *,
+    message_ids: list[int] | None = None,
+    merchant_id: str | None = None,
+    payment_id: str | None = None,
 ) -> int:
-    """Send dead letters again (all, one merchant's, or the given ids); returns how many."""
+    """Send dead letters again (all, one merchant's, one payment's, or the given ids); returns
+    how many."""
     with store.write() as session:
         stmt = update(OutboxMessage).where(OutboxMessage.state == "dead")
         if message_ids:
             stmt = stmt.where(OutboxMessage.id.in_(message_ids))
         if merchant_id:
             stmt = stmt.where(OutboxMessage.merchant_id == merchant_id)
+        if payment_id:  # its events are ordered by it
+            stmt = stmt.where(OutboxMessage.ordering_key == payment_id)
         done = session.execute(
             stmt.values(state="pending", attempts=0, next_attempt_at=utcnow(), last_error=None)
         )

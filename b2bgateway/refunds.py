@@ -13,9 +13,11 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from b2bgateway import lifecycle
+from b2bgateway import audit, lifecycle
+from b2bgateway.audit import Actor
 from b2bgateway.errors import (
     GatewayError,
+    IdempotencyConflict,
     ProcessorNotConfigured,
     RefundNotAllowed,
     UnsupportedRequest,
@@ -58,19 +60,26 @@ def refund(
     amount: Money | None,
     reason: str | None,
     idempotency_key: str,
+    actor: Actor | None = None,
 ) -> Refund:
-    """Refund all that is left (``amount`` None) or part of a succeeded payment.
+    """Refund all that is left (``amount`` None) or part of a succeeded payment; ``actor``: who
+    (audited with the refund, in the transaction that writes it).
 
     :raises NotFound: not this merchant's payment.
     :raises RefundNotAllowed: not refundable, or more than what is left.
     :raises UnsupportedRequest: a partial refund the processor cannot do.
+    :raises IdempotencyConflict: the key already refunded another payment.
     """
     with gw.store.read() as session:
         done = refund_by_key(session, merchant.id, idempotency_key)
-        if done is not None:
-            return done
+    if done is not None and done.payment_id != payment_id:
+        raise IdempotencyConflict(
+            "this idempotency key was used to refund another payment; use a new key"
+        )
+    if done is not None:
+        return done
     processor, settings, request = _reserve_refund(
-        gw, merchant, payment_id, amount, reason, idempotency_key
+        gw, merchant, payment_id, amount, reason, idempotency_key, actor
     )
     try:
         result = processor.refund(request, settings)
@@ -90,6 +99,7 @@ def _reserve_refund(
     amount: Money | None,
     reason: str | None,
     idempotency_key: str,
+    actor: Actor | None,
 ) -> tuple[Processor, BaseModel, RefundRequest]:
     """Check the refund on the locked payment and write it ``pending``, committed before the
     processor is called. Returns who refunds it, with which settings, and what to send."""
@@ -122,6 +132,9 @@ def _reserve_refund(
         )
         session.add(record)
         session.flush()
+        if actor is not None:
+            detail = {"refund_id": record.id, "amount": str(wanted.amount), "reason": reason}
+            audit.record(session, actor, "refund", payment.id, detail)
         request = RefundRequest(
             refund_id=record.id,
             payment_id=payment.id,

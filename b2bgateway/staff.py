@@ -1,5 +1,5 @@
 """Staff users of the payments module: roles, Argon2id passwords, an optional TOTP second factor,
-sign-in with lockout per account and throttling per address, and every change audited.
+sign-in with lockout per e-mail and throttling per address, and every change audited.
 
 Roles: ``admin`` (everything: refunds, voids, cancels, replays, users, the audit log),
 ``cobranza`` (view, record manual payments, make payment links) and ``consulta`` (view only).
@@ -8,6 +8,7 @@ Roles: ``admin`` (everything: refunds, voids, cancels, replays, users, the audit
 from __future__ import annotations
 
 import enum
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,13 +16,14 @@ from datetime import datetime, timedelta
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from b2bgateway import audit
+from b2bgateway import audit, throttle
 from b2bgateway.audit import Actor
 from b2bgateway.errors import InvalidRequest, NotFound
-from b2bgateway.store.models import utcnow
+from b2bgateway.store import Store
+from b2bgateway.store.models import AuthFailure, utcnow
 from b2bgateway.store.staff_models import ROLES, StaffUser
 
 __all__ = [
@@ -62,6 +64,13 @@ MAX_ACCOUNT_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
 #: Failed sign-ins from one address within LOCKOUT before it must wait.
 MAX_ADDRESS_FAILURES = 20
+#: Both counted in locked rows of ``auth_failures`` (keys ``panel-email:…`` and ``panel:…``).
+ACCOUNT_POLICY = throttle.FailedAuthSettings(
+    limit=MAX_ACCOUNT_FAILURES, window=LOCKOUT, block=LOCKOUT
+)
+ADDRESS_POLICY = throttle.FailedAuthSettings(
+    limit=MAX_ADDRESS_FAILURES, window=LOCKOUT, block=LOCKOUT
+)
 
 _hasher = PasswordHasher()  # Argon2id with the library's current parameters
 #: Verified when the e-mail is unknown, so an unknown e-mail takes as long as a wrong password.
@@ -129,7 +138,6 @@ def add_user(
         password_hash=_hasher.hash(password),
         totp_secret=new_totp_secret() if totp else None,
         active=True,
-        failed_attempts=0,
         session_version=0,
     )
     session.add(user)
@@ -168,8 +176,7 @@ def reset_password(
     user = _merchant_user(session, merchant_id, email)
     _check_password(password)
     user.password_hash = _hasher.hash(password)
-    user.failed_attempts = 0
-    user.locked_until = None
+    session.execute(delete(AuthFailure).where(AuthFailure.address == _email_key(user.email)))
     user.session_version += 1
     if new_totp:
         user.totp_secret = new_totp_secret()
@@ -180,7 +187,7 @@ def reset_password(
 
 class Refusal(enum.StrEnum):
     INVALID = "invalid"  # wrong e-mail or password (never says which)
-    LOCKED = "locked"  # too many failures for this account: wait until ``until``
+    LOCKED = "locked"  # too many failures for this e-mail (an account or not): wait until ``until``
     THROTTLED = "throttled"  # too many failures from this address: wait until ``until``
     CODE_REQUIRED = "code_required"  # the password is right: ask for the TOTP code
     CODE_INVALID = "code_invalid"
@@ -192,52 +199,86 @@ class SignIn:
     user: StaffUser | None
     refusal: Refusal | None = None
     until: datetime | None = None
-    merchant_id: str | None = None  # whose account was locked (its time zone tells "until")
+
+
+def _email_key(email: str) -> str:
+    """The e-mail's counter row in ``auth_failures`` (hashed: it fits, and no e-mail is kept)."""
+    return "panel-email:" + hashlib.sha256(email.encode()).hexdigest()[:48]
+
+
+def _address_key(address: str) -> str:
+    return "panel:" + address[:58]
+
+
+def _waiting(store: Store, key: str, now: datetime) -> datetime | None:
+    seconds = throttle.blocked_for(store, key, now)
+    return None if seconds is None else now + timedelta(seconds=seconds)
 
 
 def sign_in(
-    session: Session,
+    store: Store,
     email: str,
     password: str,
     address: str,
     *,
     code: str | None = None,
     totp_required: frozenset[str] = frozenset(),
+    merchants: frozenset[str] | None = None,
     now: datetime | None = None,
 ) -> SignIn:
-    """Check a sign-in and audit it. ``totp_required``: merchants whose admins need TOTP.
+    """Check a sign-in and audit it. ``totp_required``: merchants whose admins need TOTP;
+    ``merchants``: the configured ones (a user of another cannot sign in).
 
-    An address with too many recent failures waits (whoever it tries), an account with
-    :data:`MAX_ACCOUNT_FAILURES` in a row is locked for :data:`LOCKOUT`; both are refused before
-    the password is checked.
+    The password is checked (Argon2, or a dummy hash for an unknown e-mail) outside any write
+    transaction, always, locked or not. Failures are counted in locked rows of ``auth_failures``
+    (:mod:`b2bgateway.throttle`), so parallel tries all count: :data:`MAX_ADDRESS_FAILURES` from
+    one address within :data:`LOCKOUT` make it wait (whoever it tries), and
+    :data:`MAX_ACCOUNT_FAILURES` for one e-mail lock that e-mail for :data:`LOCKOUT`, whether it
+    has an account or not, so the answer never tells which e-mails have one.
     """
     now = now or utcnow()
     email = email.strip().lower()[:320]
-    if audit.failures_since(session, now - LOCKOUT, address=address) >= MAX_ADDRESS_FAILURES:
-        return SignIn(None, Refusal.THROTTLED, now + LOCKOUT)
-    user = find_user(session, email)
-    if user is not None and user.locked_until is not None and user.locked_until > now:
-        _failed(session, user, email, address, "locked")
-        return SignIn(None, Refusal.LOCKED, user.locked_until, user.merchant_id)
-    if not _password_ok(user, password) or user is None or not user.active:
-        _failed(session, user, email, address, "password", now)
-        if user is not None and user.locked_until is not None and user.locked_until > now:
-            return SignIn(None, Refusal.LOCKED, user.locked_until, user.merchant_id)
-        return SignIn(None, Refusal.INVALID)
+    with store.read() as db:
+        user = find_user(db, email)
+    password_ok = _password_ok(user, password)
+    until = _waiting(store, _address_key(address), now)
+    if until is not None:
+        return SignIn(None, Refusal.THROTTLED, until)
+    until = _waiting(store, _email_key(email), now)
+    if until is not None:
+        _failed(store, user, email, address, "locked", now, count_email=False)
+        return SignIn(None, Refusal.LOCKED, until)
+    usable = (
+        user is not None and user.active and (merchants is None or user.merchant_id in merchants)
+    )
+    if not password_ok or user is None or not usable:
+        return _failed(store, user, email, address, "password", now)
     needs_code = user.totp_secret is not None
     if user.role == "admin" and user.merchant_id in totp_required and not needs_code:
-        _failed(session, user, email, address, "second_factor_missing")
+        _failed(store, user, email, address, "second_factor_missing", now, count_email=False)
         return SignIn(None, Refusal.SECOND_FACTOR_MISSING)
     if needs_code and not code:
         return SignIn(None, Refusal.CODE_REQUIRED)
     if needs_code and not pyotp.TOTP(user.totp_secret or "").verify(code or "", valid_window=1):
-        _failed(session, user, email, address, "code", now)
-        return SignIn(None, Refusal.CODE_INVALID)
-    user.failed_attempts = 0
-    user.locked_until = None
-    user.last_sign_in_at = now
-    audit.record(session, _actor(user, address), "sign_in")
-    return SignIn(user)
+        refused = _failed(store, user, email, address, "code", now)
+        return refused if refused.refusal is Refusal.LOCKED else SignIn(None, Refusal.CODE_INVALID)
+    return _succeeded(store, user, email, address, now)
+
+
+def _succeeded(store: Store, user: StaffUser, email: str, address: str, now: datetime) -> SignIn:
+    """Sign in, unless a parallel try locked the e-mail meanwhile (its row, locked, says)."""
+    with store.write() as db:
+        row = db.get(AuthFailure, _email_key(email), with_for_update=True, populate_existing=True)
+        if row is not None and row.blocked_until is not None and row.blocked_until > now:
+            audit.record(db, _actor(user, address), "sign_in_failed", detail={"why": "locked"})
+            return SignIn(None, Refusal.LOCKED, row.blocked_until)
+        if row is not None:
+            db.delete(row)  # failures in a row: a success starts the count again
+        signed = db.get(StaffUser, user.id, populate_existing=True)
+        assert signed is not None
+        signed.last_sign_in_at = now
+        audit.record(db, _actor(signed, address), "sign_in")
+        return SignIn(signed)
 
 
 def _password_ok(user: StaffUser | None, password: str) -> bool:
@@ -248,21 +289,27 @@ def _password_ok(user: StaffUser | None, password: str) -> bool:
 
 
 def _failed(
-    session: Session,
+    store: Store,
     user: StaffUser | None,
     email: str,
     address: str,
     why: str,
-    now: datetime | None = None,
-) -> None:
-    """Audit a failure; a wrong password or code counts toward the account's lockout."""
-    if user is not None and now is not None:
-        user.failed_attempts += 1
-        if user.failed_attempts >= MAX_ACCOUNT_FAILURES:
-            user.locked_until = now + LOCKOUT
-            user.failed_attempts = 0
-    actor = Actor(None if user is None else user.merchant_id, email, address)
-    audit.record(session, actor, "sign_in_failed", detail={"why": why})
+    now: datetime,
+    *,
+    count_email: bool = True,
+) -> SignIn:
+    """Audit a failure and count it for the address (and, ``count_email``, for the e-mail):
+    a refusal, LOCKED when this failure locked the e-mail."""
+    locked = None
+    if count_email:
+        locked = throttle.record_failure(store, _email_key(email), ACCOUNT_POLICY, now)
+    throttle.record_failure(store, _address_key(address), ADDRESS_POLICY, now)
+    with store.write() as db:
+        actor = Actor(None if user is None else user.merchant_id, email, address)
+        audit.record(db, actor, "sign_in_failed", detail={"why": why})
+    if locked is not None:
+        return SignIn(None, Refusal.LOCKED, now + timedelta(seconds=locked))
+    return SignIn(None, Refusal.INVALID)
 
 
 def _actor(user: StaffUser, address: str) -> Actor:

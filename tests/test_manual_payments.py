@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from b2bgateway import manual, service
+from b2bgateway import audit, manual, service
 from b2bgateway.errors import InvalidRequest, NotFound, NotPayable, RefundNotAllowed
 from b2bgateway.money import Money
 from b2bgateway.settings import Settings
@@ -239,7 +239,7 @@ BODY = {
 }
 
 
-def test_the_api_records_voids_and_lists_a_manual_payment(client, data):
+def test_the_api_records_voids_and_lists_a_manual_payment(client, data, store):
     response = _post(client, BODY)
     assert response.status_code == 201, response.get_data(as_text=True)
     payment = response.json
@@ -266,6 +266,12 @@ def test_the_api_records_voids_and_lists_a_manual_payment(client, data):
     assert void.json["status"] == "canceled"
     assert void.json["failure"] == {"code": "voided", "message": "Cheque devuelto"}
     assert _payable(client, "F-1")["payable"] is True
+    with store.read() as session:  # the API client is the audit's actor, with its address
+        logged = [(e.action, e.user_email, e.address) for e in audit.entries(session, "acme")]
+    assert logged == [
+        ("void", "api:acme", "127.0.0.1"),
+        ("manual_payment", "api:acme", "127.0.0.1"),
+    ]
 
 
 @pytest.mark.parametrize(

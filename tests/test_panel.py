@@ -3,16 +3,25 @@ security (CSRF, roles, other merchants, session expiry, cookies), the list, expo
 
 from __future__ import annotations
 
+import csv
+import dataclasses
+import hashlib
+import hmac
 import io
 import time
 from datetime import date
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import update
 
-from b2bgateway import audit, manual, service, staff
+from b2bgateway import audit, manual, refunds, service, staff
+from b2bgateway.errors import IdempotencyConflict
 from b2bgateway.money import Money
+from b2bgateway.sandbox.ledger import open_ledger
 from b2bgateway.settings import Settings
+from b2bgateway.store.models import OutboxMessage
+from b2bgateway.store.staff_models import StaffUser
 from tests.support.panel import (
     PASSWORD,
     USERS,
@@ -368,6 +377,41 @@ def test_home_and_audit_log(client, users, gateway, acme):
     assert "Entró" in log
     export = client.get("/panel/bitacora/exportar.csv").get_data().decode("utf-8-sig")
     assert "ana@acme.mx" in export
+    client.get("/panel/pagos/exportar.xlsx?cliente=C-1")
+    with gateway.store.read() as session:
+        logged = [(e.action, e.subject, e.detail) for e in audit.entries(session, "acme", limit=2)]
+    assert logged == [
+        ("export", "pagos.xlsx", {"cliente": "C-1"}),
+        ("export", "bitacora.csv", None),
+    ]
+
+
+def test_an_event_is_replayed_only_from_its_own_payments_page(client, users, gateway, acme):
+    first, second = (
+        _card(gateway, acme, key="c-1", invoices=("F-1",)),
+        _card(gateway, acme, key="c-2", invoices=("F-2",)),
+    )
+    with gateway.store.write() as session:  # an event of the first payment, given up on
+        dead = OutboxMessage(
+            merchant_id="acme",
+            event_type="payment.succeeded",
+            ordering_key=first.id,
+            payload={"id": "evt_1"},
+            state="dead",
+            attempts=8,
+        )
+        session.add(dead)
+        session.flush()
+        message_id = dead.id
+    sign_in(client)
+    wrong = _post_confirmed(client, f"/panel/pagos/{second.id}/eventos/{message_id}/reenviar")
+    assert wrong.status_code == 302
+    with gateway.store.read() as session:
+        assert session.get(OutboxMessage, message_id).state == "dead"
+    right = _post_confirmed(client, f"/panel/pagos/{first.id}/eventos/{message_id}/reenviar")
+    assert right.status_code == 302
+    with gateway.store.read() as session:
+        assert session.get(OutboxMessage, message_id).state == "pending"
 
 
 def test_cancel_a_waiting_payment_from_its_page(client, users, gateway, acme):
@@ -406,3 +450,147 @@ def test_an_admin_adds_and_disables_users_in_the_page(client, users, store):
     assert sign_in(client, "nuevo@acme.mx").status_code == 401
     sign_in(client, USERS["cobranza"])
     assert client.get("/panel/usuarios").status_code == 403
+
+
+def test_exports_never_hand_a_spreadsheet_a_formula(client, users, gateway, acme, store):
+    name = '=HYPERLINK("http://evil.example","Pagar")'
+    seed_customer(store, "acme", (("G-1", "10.00"),), customer_id="C-2", name=name)
+    manual.record_manual_payment(
+        gateway,
+        acme,
+        manual.ManualPaymentRequest(
+            customer_id="C-2",
+            purpose="invoices",
+            idempotency_key="m-2",
+            method="check",
+            received_on=date.today(),
+            invoice_ids=("G-1",),
+        ),
+    )
+    with store.write() as session:
+        actor = audit.Actor("acme", "ana@acme.mx", "10.0.0.1")
+        for subject in ("+1+1", "-1+1", "@SUM(A1)", "\tx", "\rx"):
+            audit.record(session, actor, "replay", subject)
+    sign_in(client)
+    csv_text = client.get("/panel/pagos/exportar.csv?cliente=C-2").get_data().decode("utf-8-sig")
+    row = next(csv.reader(io.StringIO(csv_text.splitlines()[1])))
+    assert row[3] == "'" + name
+    assert row[9] == "10.00"
+    xlsx = client.get("/panel/pagos/exportar.xlsx?cliente=C-2")
+    sheet = load_workbook(io.BytesIO(xlsx.get_data())).active
+    assert sheet.cell(2, 4).value == "'" + name and sheet.cell(2, 4).data_type == "s"
+    assert sheet.cell(2, 10).value == 10 and sheet.cell(2, 10).data_type == "n"
+    logged = client.get("/panel/bitacora/exportar.csv").get_data().decode("utf-8-sig")
+    subjects = {r[3] for r in csv.reader(io.StringIO(logged))}
+    assert {"'+1+1", "'-1+1", "'@SUM(A1)", "'\tx", "'\rx"} <= subjects
+    assert not {"+1+1", "-1+1", "@SUM(A1)", "\tx", "\rx"} & subjects
+
+
+def test_a_user_whose_merchant_is_gone_is_sent_to_sign_in_not_a_500(client, users, store):
+    assert sign_in(client).status_code == 302
+    with store.write() as session:  # as if acme were taken out of the configuration
+        session.execute(
+            update(StaffUser).where(StaffUser.email == USERS["admin"]).values(merchant_id="gone")
+        )
+    assert client.get("/panel/").status_code == 302
+    assert sign_in(client).status_code == 401
+
+
+def test_a_session_cookie_signed_with_a_key_from_the_api_keys_is_refused(client, users, app, store):
+    """Whoever holds an API key could compute the old key (HMAC of every key): not any more."""
+    keys = sorted(
+        k.get_secret_value()
+        for m in app.extensions["b2bgateway"].merchants.values()
+        for k in m.settings.api_keys
+    )
+    forged_key = hmac.new(
+        "\n".join(keys).encode(), b"b2bgateway payments module session v1", hashlib.sha256
+    ).digest()
+    client.get("/panel/entrar")  # the first request reads the key
+    assert app.secret_key and app.secret_key != forged_key
+    real_key, app.secret_key = app.secret_key, forged_key
+    try:
+        serializer = app.session_interface.get_signing_serializer(app)
+    finally:
+        app.secret_key = real_key
+    with store.read() as session:
+        identity = {"_user_id": f"{staff.find_user(session, USERS['admin']).id}:0", "_fresh": True}
+    cookie = serializer.dumps({**identity, "seen": time.time()})
+    client.set_cookie("b2bgateway_panel", cookie, path="/panel")
+    assert client.get("/panel/").status_code == 302
+    # the same cookie signed with the real key is a session (the test can fail)
+    client.set_cookie(
+        "b2bgateway_panel",
+        app.session_interface.get_signing_serializer(app).dumps({**identity, "seen": time.time()}),
+        path="/panel",
+    )
+    assert client.get("/panel/").status_code == 200
+
+
+def test_a_refund_the_processor_refuses_says_it_failed_and_is_audited(
+    client, users, gateway, acme, store
+):
+    paid = _card(gateway, acme)
+    # refunded in the processor's own dashboard, unknown to the gateway: the processor refuses
+    open_ledger(acme.settings_for("sandbox")).refund(
+        "acme", paid.processor_reference, refund_id="re_x", idempotency_key="k", amount=paid.amount
+    )
+    sign_in(client)
+    refused = _post_confirmed(client, f"/panel/pagos/{paid.id}/reembolsar", reason="x")
+    assert refused.status_code == 409
+    page = refused.get_data(as_text=True)
+    assert "El reembolso falló" in page and "Reembolso registrado" not in page
+    with store.read() as session:
+        entry = audit.entries(session, "acme", limit=1)[0]
+    assert (entry.action, entry.subject, entry.user_email) == ("refund", paid.id, USERS["admin"])
+
+
+def test_an_idempotency_key_never_answers_another_operation(gateway, acme, data, store):
+    first, second = (
+        _card(gateway, acme, key="c-1", invoices=("F-1",)),
+        _card(gateway, acme, key="c-2", invoices=("F-2",)),
+    )
+    refunds.refund(gateway, acme, first.id, None, "x", "r-1")
+    with pytest.raises(IdempotencyConflict):
+        refunds.refund(gateway, acme, second.id, None, "x", "r-1")
+    seed_customer(store, "acme", (("G-1", "10.00"),), customer_id="C-2", name="Otro")
+    manual.record_manual_payment(
+        gateway,
+        acme,
+        manual.ManualPaymentRequest(
+            customer_id="C-2",
+            purpose="invoices",
+            idempotency_key="m-1",
+            method="cash",
+            received_on=date.today(),
+            invoice_ids=("G-1",),
+        ),
+    )
+    with pytest.raises(IdempotencyConflict):
+        _manual(gateway, acme, key="m-1")
+
+
+def test_a_refund_is_in_the_payments_currency_not_the_merchants(
+    client, users, gateway, acme, monkeypatch
+):
+    paid = _card(gateway, acme)  # in MXN; then the merchant's currency becomes USD
+    usd = dataclasses.replace(acme, settings=acme.settings.model_copy(update={"currency": "USD"}))
+    monkeypatch.setitem(gateway.merchants, "acme", usd)
+    sign_in(client)
+    refunded = _post_confirmed(
+        client, f"/panel/pagos/{paid.id}/reembolsar", amount="10.00", reason="Nota de crédito"
+    )
+    assert refunded.status_code == 302, refunded.get_data(as_text=True)
+    with gateway.store.read() as session:
+        assert service.get_payment(session, "acme", paid.id).refunded == Money("10.00", "MXN")
+
+
+def test_the_page_answers_an_unknown_email_as_a_locked_account(client, users):
+    answers = {}
+    for email in (USERS["admin"], "nadie@acme.mx"):
+        tries = [sign_in(client, email=email, password="equivocada-123") for _ in range(6)]
+        answers[email] = [
+            (r.status_code, "bloqueamos esta cuenta" in r.get_data(as_text=True)) for r in tries
+        ]
+    assert answers[USERS["admin"]] == answers["nadie@acme.mx"]
+    assert answers["nadie@acme.mx"][-2:] == [(429, True), (429, True)]

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pyotp
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import delete, text, update
 from sqlalchemy.exc import DatabaseError
 
 from b2bgateway import audit, staff
@@ -28,9 +31,8 @@ def _add(store, email="ana@acme.mx", role="admin", merchant="acme", totp=False):
 
 
 def _sign_in(store, password=PASSWORD, address="10.0.0.1", email="ana@acme.mx", **kwargs):
-    with store.write() as session:
-        result = staff.sign_in(session, email, password, address, **kwargs)
-        return result.user.id if result.user else None, result.refusal, result.until
+    result = staff.sign_in(store, email, password, address, **kwargs)
+    return result.user.id if result.user else None, result.refusal, result.until
 
 
 def test_a_password_is_hashed_with_argon2_and_checked(store):
@@ -145,6 +147,11 @@ def test_the_audit_log_keeps_every_sign_in_and_change_and_refuses_updates(store)
         assert audit.entries(session, "globex") == []
     with pytest.raises(DatabaseError), store.write() as session:
         session.execute(update(AuditEntry).values(action="sign_in"))
+    with pytest.raises(DatabaseError), store.write() as session:
+        session.execute(delete(AuditEntry))
+    if store.engine.dialect.name == "postgresql":
+        with pytest.raises(DatabaseError), store.write() as session:
+            session.execute(text("TRUNCATE audit_log"))
     with pytest.raises(ValueError, match="unknown audit action"), store.write() as session:
         audit.record(session, CLI, "borrar")
     with store.read() as session:
@@ -221,3 +228,67 @@ def test_the_users_command_adds_lists_disables_and_resets(cli, store, monkeypatc
     reset = cli("users", "reset-password", "--merchant", "acme", "ana@acme.mx", input=pw)
     assert reset.exit_code == 0, reset.output
     assert cli("users", "disable", "--merchant", "acme", "nadie@acme.mx").exit_code == 1
+
+
+def test_parallel_wrong_passwords_all_count_toward_the_lockout(store, monkeypatch):
+    """Twelve tries at once (on PostgreSQL, really at once): each one counts."""
+    fast_hashing(monkeypatch)
+    _add(store)
+    tries = 12
+    together = threading.Barrier(tries, timeout=3)
+    real = staff._password_ok
+
+    def checked_together(user, password):
+        ok = real(user, password)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            together.wait()  # every try has read the account and checked its password
+        return ok
+
+    monkeypatch.setattr(staff, "_password_ok", checked_together)
+    with ThreadPoolExecutor(max_workers=tries) as pool:
+        refusals = list(pool.map(lambda _: _sign_in(store, password="mal")[1], range(tries)))
+    assert staff.Refusal.LOCKED in refusals
+    monkeypatch.setattr(staff, "_password_ok", real)
+    assert _sign_in(store)[1] is staff.Refusal.LOCKED  # the right password waits too
+    with store.read() as session:
+        assert audit.failures_since(session, utcnow() - staff.LOCKOUT, email="ana@acme.mx") >= 12
+
+
+def test_an_unknown_email_is_answered_and_locked_like_an_account(store, monkeypatch):
+    fast_hashing(monkeypatch)
+    _add(store)
+    checked = []
+    real = staff._password_ok
+    monkeypatch.setattr(staff, "_password_ok", lambda u, p: checked.append(p) or real(u, p))
+    for email in ("ana@acme.mx", "nadie@acme.mx"):
+        answers = [_sign_in(store, email=email, password="mal")[1] for _ in range(6)]
+        assert answers == [staff.Refusal.INVALID] * 4 + [staff.Refusal.LOCKED] * 2
+    assert len(checked) == 12  # the password is checked (Argon2) every time, locked or not
+
+
+def test_a_user_of_a_merchant_no_longer_configured_cannot_sign_in(store):
+    _add(store, merchant="gone")
+    known = frozenset({"acme"})
+    assert _sign_in(store, merchants=known)[1] is staff.Refusal.INVALID
+    assert _sign_in(store, merchants=frozenset({"gone"}))[0] is not None
+
+
+def test_the_password_is_checked_outside_any_write_transaction(store, monkeypatch):
+    """Argon2 takes a while: another writer (on SQLite there is one at a time) never waits on it."""
+    _add(store)
+    real, wrote = staff._password_ok, []
+
+    def check_while_another_writes(user, password):
+        def write():
+            with store.write() as session:
+                session.execute(text("SELECT 1"))
+            wrote.append(True)
+
+        other = threading.Thread(target=write)
+        other.start()
+        other.join(timeout=2)
+        return real(user, password)
+
+    monkeypatch.setattr(staff, "_password_ok", check_while_another_writes)
+    assert _sign_in(store)[0] is not None
+    assert wrote == [True]

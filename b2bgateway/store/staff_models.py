@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from b2bgateway.store.models import Base, Timestamps, UTCDateTime, utcnow
 
-__all__ = ["ROLES", "AuditEntry", "StaffUser"]
+__all__ = ["ROLES", "AppSecret", "AuditEntry", "StaffUser"]
 
 ROLES = ("admin", "cobranza", "consulta")
 
@@ -35,8 +35,6 @@ class StaffUser(Timestamps, Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     totp_secret: Mapped[str | None] = mapped_column(String(64))  # base32; None: no second factor
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    failed_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: part of the session's identity: a sign-out, a new password or a disable ends every session
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -63,3 +61,14 @@ class AuditEntry(Base):
     subject: Mapped[str | None] = mapped_column(String(255))  # a payment id, a user's e-mail
     address: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class AppSecret(Base):
+    """A random secret of this gateway, made once, the same for every process and instance
+    (``b2bgateway.app_secrets``): the payments module's session signing key."""
+
+    __tablename__ = "app_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -16,6 +16,7 @@ from flask import Blueprint, Response, g, request
 from pydantic import BaseModel, ValidationError
 
 from b2bgateway import idempotency, throttle
+from b2bgateway.audit import Actor
 from b2bgateway.database import MAYBE_UNAVAILABLE, Store
 from b2bgateway.errors import (
     BadRequest,
@@ -89,6 +90,12 @@ def check_path_ids(values: dict[str, Any] | None) -> None:
 def current_merchant() -> MerchantConfig:
     merchant: MerchantConfig = g.merchant
     return merchant
+
+
+def api_actor() -> Actor:
+    """Who acts, for the audit log: the merchant's API client (``api:<merchant>``), from where."""
+    merchant_id = current_merchant().id
+    return Actor(merchant_id, f"api:{merchant_id}", request.remote_addr or "unknown")
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -348,6 +355,7 @@ def operation(**kwargs: Any) -> Callable[[F], F]:
 
 __all__ = [
     "Operation",
+    "api_actor",
     "current_merchant",
     "idempotent",
     "idempotent_in_core",

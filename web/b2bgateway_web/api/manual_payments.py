@@ -7,6 +7,7 @@ from flask import Blueprint, Response, g
 from b2bgateway.manual import ManualPaymentRequest, record_manual_payment
 from b2bgateway.representation import payment_json
 from b2bgateway_web.api.base import (
+    api_actor,
     current_merchant,
     idempotent,
     json_response,
@@ -52,5 +53,5 @@ def create_manual_payment() -> Response:
         order_reference=None if data.order is None else data.order.reference,
         note=data.note,
     )
-    payment = record_manual_payment(gateway(), current_merchant(), request)
+    payment = record_manual_payment(gateway(), current_merchant(), request, api_actor())
     return json_response(payment_json(payment), 201)

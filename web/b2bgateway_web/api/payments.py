@@ -10,6 +10,7 @@ from b2bgateway.manual import void_payment
 from b2bgateway.money import Money
 from b2bgateway.representation import attempt_json, payment_json, refund_json
 from b2bgateway_web.api.base import (
+    api_actor,
     current_merchant,
     idempotent,
     idempotent_in_core,
@@ -139,7 +140,9 @@ def create_refund(payment_id: str) -> Response:
         with gw.store.read() as session:
             currency = service.get_payment(session, merchant.id, payment_id).currency
         amount = Money(data.amount, currency)  # too many decimals for it: 422
-    record = refunds.refund(gw, merchant, payment_id, amount, data.reason, g.idempotency_key)
+    record = refunds.refund(
+        gw, merchant, payment_id, amount, data.reason, g.idempotency_key, api_actor()
+    )
     return json_response(refund_json(record), 201)
 
 
@@ -156,5 +159,7 @@ def void(payment_id: str) -> Response:
     Voiding it again answers the same; an online payment is a 409 ``void_not_allowed``
     (refund it instead)."""
     data = parse_body(VoidIn)
-    payment = void_payment(gateway(), current_merchant(), payment_id, data.reason, None)
+    payment = void_payment(
+        gateway(), current_merchant(), payment_id, data.reason, None, api_actor()
+    )
     return json_response(payment_json(payment))

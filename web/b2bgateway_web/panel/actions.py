@@ -18,6 +18,7 @@ from wtforms.validators import DataRequired, Length, Optional, Regexp
 from b2bgateway import audit, refunds, service
 from b2bgateway.cancel import cancel_waiting
 from b2bgateway.errors import GatewayError, InvalidAmount
+from b2bgateway.interface import RefundStatus
 from b2bgateway.manual import void_payment
 from b2bgateway.money import Money
 from b2bgateway.notifications import replay
@@ -68,18 +69,21 @@ def refund(payment_id: str) -> ResponseReturnValue:
     form = _form(RefundForm)
     if not form.validate_on_submit():
         return _confirm(form, payment, "refund")
-    shop = merchant()
-    try:
-        amount = Money(form.amount.data, shop.settings.currency) if form.amount.data else None
+    key = f"panel:{form.key.data}"
+    try:  # in the payment's currency; audited with the refund, in the same transaction
+        amount = Money(form.amount.data, payment.currency) if form.amount.data else None
         done = refunds.refund(
-            gateway(), shop, payment_id, amount, form.reason.data, f"panel:{form.key.data}"
+            gateway(), merchant(), payment_id, amount, form.reason.data, key, actor()
         )
     except (GatewayError, InvalidAmount) as exc:
         return _confirm(form, payment, "refund", error=exc.detail), 409
-    with gateway().store.write() as db:
-        detail = {"refund_id": done.id, "amount": str(done.amount.amount), "reason": done.reason}
-        audit.record(db, actor(), "refund", payment_id, detail)
-    flash(_("Reembolso registrado: %(amount)s.") % {"amount": str(done.amount.amount)})
+    if done.status == RefundStatus.FAILED:
+        error = _("El reembolso falló: %(reason)s") % {"reason": done.failure_message or ""}
+        return _confirm(form, payment, "refund", error=error), 409
+    if done.status == RefundStatus.PENDING:
+        flash(_("Reembolso en proceso: %(amount)s.") % {"amount": str(done.amount.amount)})
+    else:
+        flash(_("Reembolso registrado: %(amount)s.") % {"amount": str(done.amount.amount)})
     return redirect(url_for("panel.payment", payment_id=payment_id))
 
 
@@ -122,7 +126,9 @@ def replay_event(payment_id: str, message_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _confirm(form, payment, "replay", message_id=message_id)
     shop = merchant()
-    count = replay(gateway().store, message_ids=[message_id], merchant_id=shop.id)
+    count = replay(  # only an event of this payment (the one the page shows)
+        gateway().store, message_ids=[message_id], merchant_id=shop.id, payment_id=payment_id
+    )
     if count:
         with gateway().store.write() as db:
             audit.record(db, actor(), "replay", payment_id, {"message_id": message_id})

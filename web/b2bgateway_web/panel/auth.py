@@ -1,5 +1,7 @@
-"""Sign-in and sign-out. Refusals say plainly what happened and until when (a locked account,
-an address that tried too often) without telling whether an e-mail has an account."""
+"""Sign-in and sign-out. Refusals say plainly what happened and until when (a locked e-mail,
+an address that tried too often) without telling whether an e-mail has an account: an unknown
+e-mail is answered, timed and locked exactly as a known one. The password is checked outside any
+write transaction (Argon2 never holds SQLite's writer lock)."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from b2bgateway_web.i18n import gettext as _
 from b2bgateway_web.panel.base import LOCALE, address, bp, panel_user, user
 from b2bgateway_web.state import gateway
 
-#: Where "until" is told when the account is unknown (an address throttled).
+#: The zone "until" is told in (the same for every e-mail, an account or not).
 ZONE = ZoneInfo("America/Mexico_City")
 
 
@@ -43,12 +45,8 @@ def _safe_next(target: str | None) -> str:
 
 def _message(result: staff.SignIn) -> str:
     until = ""
-    if result.until is not None:
-        merchants = gateway().merchants
-        shop = merchants.get(result.merchant_id or "")
-        zone = ZONE if shop is None else shop.zone
-        local = result.until.astimezone(zone)
-        until = str(format_time(local, "HH:mm", locale=LOCALE))
+    if result.until is not None:  # one zone for every e-mail: it tells nothing of an account
+        until = str(format_time(result.until.astimezone(ZONE), "HH:mm", locale=LOCALE))
     r = staff.Refusal
     messages = {
         r.INVALID: _("Correo o contraseña incorrectos."),
@@ -81,16 +79,16 @@ def sign_in() -> ResponseReturnValue:
     if form.validate_on_submit():
         gw = gateway()
         required = frozenset(m.id for m in gw.merchants.values() if m.settings.admin_totp_required)
-        with gw.store.write() as db:
-            result = staff.sign_in(
-                db,
-                form.email.data,
-                form.password.data,
-                address(),
-                code=(form.code.data or "").strip() or None,
-                totp_required=required,
-            )
-            found = None if result.user is None else panel_user(result.user)
+        result = staff.sign_in(
+            gw.store,
+            form.email.data,
+            form.password.data,
+            address(),
+            code=(form.code.data or "").strip() or None,
+            totp_required=required,
+            merchants=frozenset(gw.merchants),
+        )
+        found = None if result.user is None else panel_user(result.user)
         if found is not None:
             session.clear()  # a fresh session: nothing from before signing in carries over
             login_user(found)

@@ -3,18 +3,16 @@
 timeout, roles, security headers, the merchant of the signed-in user, formatting.
 
 The session cookie (``b2bgateway_panel``, path ``/panel``) is HttpOnly, SameSite=Lax, and Secure
-when ``public_url`` is https. Its signing key is derived from the merchants' API keys (the
-gateway has no application secret, as for the portal's links): rotating every key signs everyone
-out. A session names the user and its ``session_version``: a sign-out, a new password or a
-disable ends every session of that user at once.
+when ``public_url`` is https. Its signing key is a random secret made once and kept in the
+database (:mod:`b2bgateway.app_secrets`, read on first use), never derived from an API key:
+deleting its row (and restarting) signs everyone out. A session names the user and its
+``session_version``: a sign-out, a new password or a disable ends every session of that user at
+once.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import hmac
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,18 +21,31 @@ from typing import Any, TypeVar
 
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency
-from flask import Blueprint, Flask, Response, abort, flash, redirect, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Request,
+    Response,
+    abort,
+    flash,
+    redirect,
+    request,
+    session,
+    url_for,
+)
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask.typing import ResponseReturnValue
 from flask_login import LoginManager, UserMixin, current_user, logout_user
 from flask_wtf.csrf import CSRFProtect
+from itsdangerous import URLSafeTimedSerializer
 
-from b2bgateway import staff
+from b2bgateway import app_secrets, staff
 from b2bgateway.audit import Actor
 from b2bgateway.gateway import Gateway
 from b2bgateway.money import Money
 from b2bgateway.settings import MerchantConfig
 from b2bgateway_web.i18n import gettext as _
-from b2bgateway_web.state import gateway
+from b2bgateway_web.state import EXTENSION, gateway
 
 __all__ = [
     "IDLE_TIMEOUT",
@@ -57,7 +68,6 @@ IDLE_TIMEOUT = timedelta(minutes=30)
 LOCALE = "es_MX"
 #: Starts every CSV export: Excel then reads it as UTF-8 (accents, ñ).
 BOM = "\ufeff"
-_DERIVATION = b"b2bgateway payments module session v1"
 #: Pages open without a session.
 PUBLIC = frozenset({"panel.sign_in"})
 
@@ -82,17 +92,27 @@ def panel_user(row: staff.StaffUser) -> PanelUser:
     return PanelUser(row.id, row.session_version, row.merchant_id, row.email, row.name, row.role)
 
 
-def secret_key(gw: Gateway) -> bytes:
-    keys = sorted(k.get_secret_value() for m in gw.merchants.values() for k in m.settings.api_keys)
-    if not keys:  # no merchant has a key: sessions last as long as this process
-        return secrets.token_bytes(32)
-    return hmac.new("\n".join(keys).encode(), _DERIVATION, hashlib.sha256).digest()
+class _Sessions(SecureCookieSessionInterface):
+    """Flask's signed cookie sessions, for the payments module only (nothing else of the app
+    has a session, and /metrics or /readyz must answer with the database down), whose key is
+    read from the database on first use (not at start: the app is also built where no database
+    is migrated, e.g. for its OpenAPI document)."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if not request.path.startswith(bp.url_prefix or "/panel"):
+            return None  # Flask's null session
+        return super().open_session(app, request)
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        if not app.secret_key:
+            store = app.extensions[EXTENSION].store
+            app.secret_key = app_secrets.secret(store, app_secrets.PANEL_SESSION)
+        return super().get_signing_serializer(app)
 
 
 def init_app(app: Flask, gw: Gateway) -> None:
     """Sessions, sign-in and CSRF for the module (the rest of the app keeps its own ways)."""
-    if not app.secret_key:
-        app.secret_key = secret_key(gw)
+    app.session_interface = _Sessions()
     app.config.update(
         SESSION_COOKIE_NAME="b2bgateway_panel",
         SESSION_COOKIE_PATH="/panel",
@@ -114,9 +134,12 @@ def _load(identity: str) -> PanelUser | None:
     user_id, _sep, version = identity.partition(":")
     if not (user_id.isdigit() and version.isdigit()):
         return None
-    with gateway().store.read() as db:
+    gw = gateway()
+    with gw.store.read() as db:
         row = staff.user_for_session(db, int(user_id), int(version))
-        return None if row is None else panel_user(row)
+    if row is None or row.merchant_id not in gw.merchants:  # its merchant is no longer configured
+        return None
+    return panel_user(row)
 
 
 @bp.before_request

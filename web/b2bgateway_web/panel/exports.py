@@ -1,5 +1,6 @@
 """The filtered payments as CSV (streamed row by row: constant memory, UTF-8 with a BOM so Excel
-reads the accents) and XLSX (openpyxl's write-only mode, to a temporary file, then sent)."""
+reads the accents) and XLSX (openpyxl's write-only mode, to a temporary file, then sent); text
+that a spreadsheet would run as a formula is neutralised (``panel.cells``), amounts are numbers."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from b2bgateway.search import PaymentFilter, export_rows
 from b2bgateway_web.i18n import gettext as _
 from b2bgateway_web.panel import texts
 from b2bgateway_web.panel.base import BOM, bp, merchant, require
+from b2bgateway_web.panel.cells import log_export, safe_text, xlsx_cells
 from b2bgateway_web.panel.filters import filter_from, make_form
 from b2bgateway_web.state import gateway
 
@@ -59,9 +61,9 @@ def _rows(merchant_id: str, wanted: PaymentFilter, zone: ZoneInfo) -> Iterator[l
                 methods.get(row.payment_method, row.payment_method),
                 row.processor,
                 statuses.get(row.status, row.status),
-                Money.minor_units_text(row.amount_minor, row.currency),
+                Money.from_minor_units(row.amount_minor, row.currency).amount,
                 row.currency,
-                Money.minor_units_text(row.refunded_minor, row.currency),
+                Money.from_minor_units(row.refunded_minor, row.currency).amount,
                 row.processor_reference or "",
                 details.get("forma_pago", ""),
                 row.failure_message or "",
@@ -78,6 +80,7 @@ def _filtered() -> tuple[str, PaymentFilter, ZoneInfo]:
 def export_csv() -> ResponseReturnValue:
     merchant_id, wanted, zone = _filtered()
     headers = _headers()
+    log_export("pagos.csv")
 
     def lines() -> Iterator[str]:
         buffer = io.StringIO()
@@ -87,7 +90,7 @@ def export_csv() -> ResponseReturnValue:
         for cells in _rows(merchant_id, wanted, zone):
             buffer.seek(0)
             buffer.truncate()
-            writer.writerow(cells)
+            writer.writerow([safe_text(cell) for cell in cells])
             yield buffer.getvalue()
 
     response = Response(stream_with_context(lines()), mimetype="text/csv")
@@ -100,11 +103,12 @@ def export_csv() -> ResponseReturnValue:
 @require("view")
 def export_xlsx() -> ResponseReturnValue:
     merchant_id, wanted, zone = _filtered()
+    log_export("pagos.xlsx")
     book = Workbook(write_only=True)
     sheet = book.create_sheet(_("Pagos"))
     sheet.append(_headers())
     for cells in _rows(merchant_id, wanted, zone):
-        sheet.append(cells)
+        sheet.append(xlsx_cells(sheet, cells))
     spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115
     book.save(spool)
     spool.seek(0)

@@ -16,6 +16,7 @@ from b2bgateway_web.i18n import gettext as _
 from b2bgateway_web.panel import texts
 from b2bgateway_web.panel.auth import SignOutForm
 from b2bgateway_web.panel.base import BOM, bp, merchant, require
+from b2bgateway_web.panel.cells import log_export, safe_text
 from b2bgateway_web.state import gateway
 
 
@@ -53,6 +54,7 @@ def audit_log() -> ResponseReturnValue:
 def audit_export() -> ResponseReturnValue:
     merchant_id, zone = merchant().id, merchant().zone
     headers = [_("Fecha"), _("Usuario"), _("Acción"), _("Sobre"), _("Dirección"), _("Detalle")]
+    log_export("bitacora.csv")
 
     def lines() -> Iterator[str]:
         buffer = io.StringIO()
@@ -64,16 +66,15 @@ def audit_export() -> ResponseReturnValue:
                 buffer.seek(0)
                 buffer.truncate()
                 when = entry.at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
-                writer.writerow(
-                    [
-                        when,
-                        entry.user_email,
-                        texts.action(entry.action),
-                        entry.subject or "",
-                        entry.address,
-                        entry.detail or "",
-                    ]
-                )
+                cells = [
+                    when,
+                    entry.user_email,
+                    texts.action(entry.action),
+                    entry.subject or "",
+                    entry.address,
+                    entry.detail or "",
+                ]
+                writer.writerow([safe_text(cell) for cell in cells])
                 yield buffer.getvalue()
 
     response = Response(stream_with_context(lines()), mimetype="text/csv")

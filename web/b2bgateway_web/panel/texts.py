@@ -54,6 +54,7 @@ ACTIONS = {
     "user_added": N_("Usuario creado"),
     "user_disabled": N_("Usuario desactivado"),
     "password_reset": N_("Contraseña nueva"),
+    "export": N_("Exportación"),
 }
 
 
