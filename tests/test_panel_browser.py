@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from b2bgateway.gateway import Gateway
 from tests.conftest import API_KEY
@@ -76,7 +77,10 @@ def _sign_in(driver: WebDriver, base: str, email: str, password: str = PASSWORD)
     _field(driver, "Correo").clear()
     _field(driver, "Correo").send_keys(email)
     _field(driver, "Contraseña").send_keys(password)
-    press(driver, by_role(driver, "button", "Entrar"))
+    button = by_role(driver, "button", "Entrar")
+    press(driver, button)
+    # The answer has loaded (the form was replaced) before anything reads it or moves on.
+    WebDriverWait(driver, 30).until(staleness_of(button), "the sign-in was never answered")
 
 
 def test_the_module_from_sign_in_to_void(
@@ -91,7 +95,7 @@ def test_the_module_from_sign_in_to_void(
     # A wrong password five times locks the account, said plainly.
     for _ in range(5):
         _sign_in(browser, live, USERS["consulta"], "no-es-esta-clave")
-    assert "bloqueamos esta cuenta" in text(browser)
+    wait_for_text(browser, "bloqueamos esta cuenta")  # the answer to the fifth, once it loads
     screenshot(browser, "panel-bloqueo")
 
     # The admin signs in and lands on Inicio.

@@ -198,21 +198,39 @@ def reason_of(driver: WebDriver, checkbox: WebElement) -> str:
     return driver.find_element(By.ID, described).text.strip()
 
 
+#: What Chromium says when the page is replaced between finding an element and reading it: a
+#: stale element, or (mid-navigation) "Node with given id does not belong to the document".
+_PAGE_REPLACED = "does not belong to the document"
+
+
+def _replaced(exc: WebDriverException) -> bool:
+    return isinstance(exc, StaleElementReferenceException) or _PAGE_REPLACED in str(exc)
+
+
+def _body_text(driver: WebDriver) -> str | None:
+    """The page's text, or None while the page is being replaced (look again)."""
+    try:
+        return str(driver.find_element(By.TAG_NAME, "body").text)
+    except WebDriverException as exc:
+        if _replaced(exc):
+            return None
+        raise
+
+
 def text(driver: WebDriver) -> str:
     for _ in range(50):
-        try:
-            return str(driver.find_element(By.TAG_NAME, "body").text)
-        except StaleElementReferenceException:  # the page reloaded between find and read
-            time.sleep(0.1)
+        found = _body_text(driver)
+        if found is not None:
+            return found
+        time.sleep(0.1)  # the page reloaded between find and read
     raise AssertionError("the page never settled")
 
 
 def wait_for_text(driver: WebDriver, expected: str) -> None:
-    # The status page follows the payment by reloading itself: the body found may be
-    # replaced before its text is read, so a stale element just means "look again".
-    WebDriverWait(driver, WAIT, ignored_exceptions=(StaleElementReferenceException,)).until(
-        lambda d: expected in d.find_element(By.TAG_NAME, "body").text,
-        f"{expected!r} never appeared",
+    # The status page follows the payment by reloading itself, and a form's answer replaces
+    # the page: the body found may be replaced before its text is read: look again.
+    WebDriverWait(driver, WAIT).until(
+        lambda d: expected in (_body_text(d) or ""), f"{expected!r} never appeared"
     )
 
 
