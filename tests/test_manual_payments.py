@@ -11,10 +11,9 @@ from sqlalchemy import select
 from b2bgateway import audit, manual, service
 from b2bgateway.errors import InvalidRequest, NotFound, NotPayable, RefundNotAllowed
 from b2bgateway.money import Money
-from b2bgateway.settings import Settings
 from b2bgateway.store.models import OutboxMessage
-from tests.conftest import API_KEY, WEBHOOK_SECRET
 from tests.support.seeding import seed_customer
+from tests.support.settings import acme_settings
 from tests.support.web import AUTH
 
 RECEIVED = date(2026, 11, 30)
@@ -23,25 +22,10 @@ RECEIVED = date(2026, 11, 30)
 @pytest.fixture
 def settings(database_url, tmp_path):
     """acme with outbound notifications on (so its events can be counted), and globex."""
-    return Settings(
-        database_url=database_url,
-        merchants={
-            "acme": {
-                "api_keys": [API_KEY],
-                "processor": "sandbox",
-                "order_payments": True,
-                "invoice_payments": True,
-                "notification_url": "https://erp.example/b2bgateway",
-                "notification_secret": "nsec_0123456789abcdef",
-                "processors": {
-                    "sandbox": {
-                        "webhook_secret": WEBHOOK_SECRET,
-                        "ledger_path": str(tmp_path / "ledger.db"),
-                    }
-                },
-            },
-            "globex": {"api_keys": ["sk_test_merchant_b"], "processor": ""},
-        },
+    return acme_settings(
+        database_url,
+        tmp_path,
+        others={"globex": {"api_keys": ["sk_test_merchant_b"], "processor": ""}},
     )
 
 

@@ -28,31 +28,7 @@ from b2bgateway.store.repository import (
     upsert_invoices,
 )
 from tests.conftest import API_KEY, WEBHOOK_SECRET
-
-NOTIFY_SECRET = "nsec_0123456789abcdef"
-
-
-def acme_settings(database_url, tmp_path, **extra):
-    return Settings(
-        database_url=database_url,
-        merchants={
-            "acme": {
-                "api_keys": [API_KEY],
-                "processor": "sandbox",
-                "order_payments": True,
-                "invoice_payments": True,
-                "notification_url": "https://erp.example/hook",
-                "notification_secret": NOTIFY_SECRET,
-                "processors": {
-                    "sandbox": {
-                        "webhook_secret": WEBHOOK_SECRET,
-                        "ledger_path": str(tmp_path / "ledger.db"),
-                    }
-                },
-                **extra,
-            }
-        },
-    )
+from tests.support.settings import NOTIFY_SECRET, acme_settings
 
 
 @pytest.fixture

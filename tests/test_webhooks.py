@@ -12,12 +12,12 @@ from sqlalchemy import func, select, text
 from b2bgateway import service, webhooks
 from b2bgateway.money import Money
 from b2bgateway.sandbox.ledger import open_ledger
-from b2bgateway.settings import Settings
 from b2bgateway.signing import sign
 from b2bgateway.store.models import OutboxMessage, Payment, Refund
 from b2bgateway.store.models import WebhookEvent as EventRow
 from b2bgateway.store.repository import CustomerData, upsert_customer
-from tests.conftest import API_KEY, WEBHOOK_SECRET
+from tests.conftest import WEBHOOK_SECRET
+from tests.support.settings import acme_settings
 
 SECRET = SecretStr(WEBHOOK_SECRET)
 HEADER = "B2BGateway-Sandbox-Signature"
@@ -27,25 +27,8 @@ URL = "/v1/webhooks/acme/sandbox"
 @pytest.fixture
 def settings(database_url, tmp_path):
     """acme, with outbound notifications on (so the outbox can be counted)."""
-    return Settings(
-        database_url=database_url,
-        merchants={
-            "acme": {
-                "api_keys": [API_KEY],
-                "processor": "sandbox",
-                "order_payments": True,
-                "invoice_payments": True,
-                "notification_url": "https://erp.example/b2bgateway",
-                "notification_secret": "nsec_0123456789abcdef",
-                "processors": {
-                    "sandbox": {
-                        "webhook_secret": WEBHOOK_SECRET,
-                        "ledger_path": str(tmp_path / "ledger.db"),
-                    }
-                },
-            },
-            "globex": {"api_keys": ["sk_test_merchant_b"]},
-        },
+    return acme_settings(
+        database_url, tmp_path, others={"globex": {"api_keys": ["sk_test_merchant_b"]}}
     )
 
 
