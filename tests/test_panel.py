@@ -26,6 +26,7 @@ from tests.support.panel import (
     PASSWORD,
     USERS,
     add_users,
+    card_payment,
     csrf_token,
     fast_hashing,
     form_value,
@@ -64,17 +65,7 @@ def _manual(gateway, merchant, invoices=("F-1", "F-2"), key="m-1"):
 
 
 def _card(gateway, acme, key="c-1", invoices=("F-2",), token="tok_approved"):
-    return service.checkout(
-        gateway,
-        acme,
-        service.CheckoutRequest(
-            customer_id="C-1",
-            purpose="invoices",
-            idempotency_key=key,
-            invoice_ids=list(invoices),
-            token=token,
-        ),
-    )
+    return card_payment(gateway, acme, key, invoices, token)
 
 
 def _post_confirmed(client, url, **fields):

@@ -15,23 +15,14 @@ from b2bgateway.errors import InvalidCursor, RefundNotAllowed
 from b2bgateway.money import Money
 from b2bgateway.search import PaymentFilter, Total, export_rows, filtered_total, search_page
 from b2bgateway.timeline import timeline
+from tests.support.panel import card_payment
 from tests.support.seeding import seed_customer
 
 STAFF = Actor("acme", "ana@acme.mx", "10.0.0.1", 1)
 
 
 def _checkout(gateway, acme, key, invoices, token="tok_approved"):
-    return service.checkout(
-        gateway,
-        acme,
-        service.CheckoutRequest(
-            customer_id="C-1",
-            purpose="invoices",
-            idempotency_key=key,
-            invoice_ids=list(invoices),
-            token=token,
-        ),
-    )
+    return card_payment(gateway, acme, key, invoices, token)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from b2bgateway import staff
+from b2bgateway import service, staff
 from b2bgateway.audit import Actor
 from b2bgateway.store import Store
 
@@ -57,3 +57,20 @@ def fast_hashing(monkeypatch: Any) -> None:
     from argon2 import PasswordHasher
 
     monkeypatch.setattr(staff, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+
+
+def card_payment(
+    gateway: Any, merchant: Any, key: str, invoices: Any = ("F-2",), token: str = "tok_approved"
+) -> Any:
+    """C-1 pays ``invoices`` by card (the sandbox's ``token`` decides the outcome)."""
+    return service.checkout(
+        gateway,
+        merchant,
+        service.CheckoutRequest(
+            customer_id="C-1",
+            purpose="invoices",
+            idempotency_key=key,
+            invoice_ids=list(invoices),
+            token=token,
+        ),
+    )
