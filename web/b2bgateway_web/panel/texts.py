@@ -6,7 +6,7 @@ from __future__ import annotations
 from b2bgateway_web.i18n import N_
 from b2bgateway_web.i18n import gettext as _
 
-__all__ = ["action", "failure", "manual_method", "method", "status"]
+__all__ = ["action", "cause", "failure", "manual_method", "method", "moment", "status"]
 
 STATUSES = {
     "requires_action": N_("Espera al cliente"),
@@ -56,6 +56,28 @@ ACTIONS = {
     "password_reset": N_("Contraseña nueva"),
     "export": N_("Exportación"),
 }
+#: Who or what caused a moment of a payment's history (a staff user's e-mail stays as it is).
+CAUSES = {
+    "api": N_("API del portal"),
+    "processor": N_("Procesador"),
+    "webhook": N_("Aviso del procesador"),
+}
+#: What a processor's notification did (the webhook's outcome).
+OUTCOMES = {
+    "applied": N_("aplicado"),
+    "duplicate": N_("repetido"),
+    "ignored": N_("sin efecto"),
+    "unchanged": N_("sin cambios"),
+    "refused": N_("rechazado"),
+    "late_success": N_("pago tardío"),
+    "attempt_failed": N_("intento fallido"),
+    "overpaid": N_("pago de más"),
+    "mismatch": N_("no coincide"),
+    "recorded": N_("registrado"),
+    "unknown": N_("sin respuesta aún"),
+    "unknown_payment": N_("pago desconocido"),
+}
+DISPUTES = {"open": N_("abierta"), "won": N_("ganada"), "lost": N_("perdida")}
 
 
 def status(code: str) -> str:
@@ -78,3 +100,18 @@ def failure(code: str | None) -> str:
 
 def action(code: str) -> str:
     return _(ACTIONS[code]) if code in ACTIONS else code
+
+
+def cause(code: str) -> str:
+    return _(CAUSES[code]) if code in CAUSES else code
+
+
+def moment(kind: str, code: str) -> str:
+    """A history moment's ``what`` in words, by its kind."""
+    if kind == "staff":
+        return action(code)
+    if kind == "webhook":
+        return _(OUTCOMES[code]) if code in OUTCOMES else code
+    if kind.startswith("dispute"):
+        return _(DISPUTES[code]) if code in DISPUTES else code
+    return status(code)
