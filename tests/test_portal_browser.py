@@ -35,6 +35,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -641,7 +642,10 @@ def test_spei_instructions_with_copy_buttons(browser: WebDriver, live: str) -> N
     press(browser, by_role(browser, "link", "Instrucciones del procesador"))
     browser.switch_to.window(browser.window_handles[-1])
     wait_for_text(browser, "Simular transferencia")
-    press(browser, by_role(browser, "button", "Simular transferencia"))
+    simulate = by_role(browser, "button", "Simular transferencia")
+    press(browser, simulate)
+    # Closed only once the sandbox has answered: closing sooner can abort the transfer's POST.
+    WebDriverWait(browser, WAIT).until(staleness_of(simulate), "the transfer was never answered")
     browser.close()
     browser.switch_to.window(browser.window_handles[0])
     assert browser.current_url == payment_url
