@@ -41,9 +41,10 @@ run: install
 browser:
 	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "installing chromium, chromium-driver and npm (Debian packages)"; \
+		echo "installing Chromium and its driver (and npm when missing: a Node.js that brings its own npm conflicts with Debian's) from Debian packages"; \
 		export DEBIAN_FRONTEND=noninteractive; \
-		apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium chromium-driver npm >/dev/null; \
+		pkgs="chromium chromium-driver"; command -v npm >/dev/null 2>&1 || pkgs="$$pkgs npm"; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$pkgs >/dev/null; \
 	else \
 		echo "make test needs Chromium, its driver and npm: apt-get install chromium chromium-driver npm (as root)" >&2; \
 		exit 1; \
