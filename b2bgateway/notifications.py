@@ -36,6 +36,7 @@ __all__ = [
     "deliver_due",
     "http_post",
     "replay",
+    "requeue_dead",
 ]
 
 log = logging.getLogger(__name__)
@@ -240,14 +241,28 @@ def replay(
     """Send dead letters again (all, one merchant's, one payment's, or the given ids); returns
     how many."""
     with store.write() as session:
-        stmt = update(OutboxMessage).where(OutboxMessage.state == "dead")
-        if message_ids:
-            stmt = stmt.where(OutboxMessage.id.in_(message_ids))
-        if merchant_id:
-            stmt = stmt.where(OutboxMessage.merchant_id == merchant_id)
-        if payment_id:  # its events are ordered by it
-            stmt = stmt.where(OutboxMessage.ordering_key == payment_id)
-        done = session.execute(
-            stmt.values(state="pending", attempts=0, next_attempt_at=utcnow(), last_error=None)
+        return requeue_dead(
+            session, message_ids=message_ids, merchant_id=merchant_id, payment_id=payment_id
         )
-        return int(done.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def requeue_dead(
+    session: Session,
+    *,
+    message_ids: list[int] | None = None,
+    merchant_id: str | None = None,
+    payment_id: str | None = None,
+) -> int:
+    """:func:`replay` in the caller's transaction (the payments module records who asked for it
+    in the same one, so a replay is never left without its audit entry)."""
+    stmt = update(OutboxMessage).where(OutboxMessage.state == "dead")
+    if message_ids:
+        stmt = stmt.where(OutboxMessage.id.in_(message_ids))
+    if merchant_id:
+        stmt = stmt.where(OutboxMessage.merchant_id == merchant_id)
+    if payment_id:  # its events are ordered by it
+        stmt = stmt.where(OutboxMessage.ordering_key == payment_id)
+    done = session.execute(
+        stmt.values(state="pending", attempts=0, next_attempt_at=utcnow(), last_error=None)
+    )
+    return int(done.rowcount or 0)  # type: ignore[attr-defined]

@@ -405,6 +405,32 @@ def test_an_event_is_replayed_only_from_its_own_payments_page(client, users, gat
         assert session.get(OutboxMessage, message_id).state == "pending"
 
 
+def test_a_replay_that_cannot_be_audited_is_not_made(client, users, gateway, acme, monkeypatch):
+    payment = _card(gateway, acme, key="c-1", invoices=("F-1",))
+    with gateway.store.write() as session:
+        dead = OutboxMessage(
+            merchant_id="acme",
+            event_type="payment.succeeded",
+            ordering_key=payment.id,
+            payload={"id": "evt_1"},
+            state="dead",
+            attempts=8,
+        )
+        session.add(dead)
+        session.flush()
+        message_id = dead.id
+    sign_in(client)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the audit log is unavailable")
+
+    monkeypatch.setattr(audit, "record", broken)
+    failed = _post_confirmed(client, f"/panel/pagos/{payment.id}/eventos/{message_id}/reenviar")
+    assert failed.status_code == 500
+    with gateway.store.read() as session:
+        assert session.get(OutboxMessage, message_id).state == "dead"
+
+
 def test_cancel_a_waiting_payment_from_its_page(client, users, gateway, acme):
     waiting = _card(gateway, acme, token="tok_3ds")
     sign_in(client)

@@ -21,7 +21,7 @@ from b2bgateway.errors import GatewayError, InvalidAmount
 from b2bgateway.interface import RefundStatus
 from b2bgateway.manual import void_payment
 from b2bgateway.money import Money
-from b2bgateway.notifications import replay
+from b2bgateway.notifications import requeue_dead
 from b2bgateway_web.i18n import gettext as _
 from b2bgateway_web.panel import texts
 from b2bgateway_web.panel.base import actor, bp, merchant, require
@@ -126,11 +126,11 @@ def replay_event(payment_id: str, message_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _confirm(form, payment, "replay", message_id=message_id)
     shop = merchant()
-    count = replay(  # only an event of this payment (the one the page shows)
-        gateway().store, message_ids=[message_id], merchant_id=shop.id, payment_id=payment_id
-    )
-    if count:
-        with gateway().store.write() as db:
+    with gateway().store.write() as db:  # the replay and its audit entry: both or neither
+        count = requeue_dead(  # only an event of this payment (the one the page shows)
+            db, message_ids=[message_id], merchant_id=shop.id, payment_id=payment_id
+        )
+        if count:
             audit.record(db, actor(), "replay", payment_id, {"message_id": message_id})
     flash(_("El evento se enviará otra vez.") if count else _("Ese evento ya no está detenido."))
     return redirect(url_for("panel.payment", payment_id=payment_id))
