@@ -4,7 +4,7 @@ One merchant's history grows in steps (10k, 100k, 1M and 10M payments on Postgre
 1M). Each step adds, per payment, what a real one leaves behind: the paid invoice, its allocation
 and the processor's webhook event, spread over two years among 10,000 customers (95% succeeded,
 the rest failed, canceled or refunded). The rows are written by the database itself
-(``generate_series`` / a recursive CTE), each step on top of the last.
+(``generate_series`` / a recursive CTE).
 
 After each step, against a real ``b2bgateway serve`` (sandbox at 0 ms, one keep-alive
 connection, so the figures are server time plus loopback):
@@ -22,7 +22,12 @@ Target (issue 22): each p50 within 1.5x from the smallest to the largest step. P
 writes ``bench/results/growth.json`` and plots ``docs/images/growth.png`` (matplotlib, the
 ``bench`` extra).
 
-    python bench/growth.py [--postgres URL] [--sqlite-max N] [--postgres-max N] [--repeat N]
+Each step has its own database (a PostgreSQL schema, a SQLite file), seeded once and kept: seed
+under any load (``--phase seed``, the 10M step takes a while), then measure on a quiet machine
+(``--phase measure``, a couple of minutes); the default does both, skipping steps already seeded.
+
+    python bench/growth.py [--phase all|seed|measure] [--postgres URL] [--sqlite-max N]
+                           [--postgres-max N] [--repeat N] [--sqlite-dir DIR]
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import random
 import statistics
 import sys
@@ -41,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from checkout import KEY, free_port, gateway_server
-from common import POSTGRES, fresh_schema, machine, reachable, with_schema
+from common import POSTGRES, fresh_schema, machine, reachable, schema_of, with_schema
 from sqlalchemy import text
 from webhooks import PATH as WEBHOOK_PATH
 from webhooks import SECRET, event_body
@@ -209,7 +215,7 @@ def prepare(client: Client) -> None:
         raise RuntimeError(f"invoice batch: {status} {body[:300]!r}")
 
 
-def measure(client: Client, size: int, repeat: int, step: int) -> dict[str, Any]:
+def measure(client: Client, size: int, repeat: int, step: str) -> dict[str, Any]:
     rnd = random.Random(size)
     order = {"customer_id": "C-43", "purpose": "order", "payment_method": {"token": "tok_approved"}}
 
@@ -270,31 +276,90 @@ def measure(client: Client, size: int, repeat: int, step: int) -> dict[str, Any]
     return figures
 
 
-def run(url: str, steps: list[int], repeat: int) -> dict[str, Any]:
+def label(size: int) -> str:
+    return f"{size // 1_000_000}m" if size >= 1_000_000 else f"{size // 1_000}k"
+
+
+def step_url(base: str, size: int, sqlite_dir: Path) -> str:
+    """Each step its own database (a PostgreSQL schema, a SQLite file), so that a step can be
+    seeded once, under any load, and measured later, again and again, on a quiet machine."""
+    if base == "sqlite":
+        return f"sqlite:///{sqlite_dir / f'growth_{label(size)}.db'}"
+    schema = schema_of(base)
+    option = f"search_path%3D{schema}"
+    if option not in base:
+        raise SystemExit(f"--postgres must name its schema (…?options=-c{option})")
+    return base.replace(option, f"{option}_{label(size)}")
+
+
+def seeded(url: str, size: int) -> bool:
+    store = Store(url)
+    try:
+        with store.engine.connect() as conn:
+            held = conn.execute(
+                text(
+                    "SELECT count(*) FROM payments WHERE merchant_id = 'bench' AND id LIKE 'pay_g%'"
+                )
+            ).scalar_one()
+        return bool(held == size)
+    except Exception:  # no schema, no table: not seeded
+        return False
+    finally:
+        store.dispose()
+
+
+def seed(url: str, size: int) -> float | None:
+    """Write ``size`` payments of history into the step's own database; None if already there."""
+    if seeded(url, size):
+        return None
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
     fresh_schema(url)
     store = Store(url)
-    upgrade(store)
-    write_customers(store)
-    database = store.engine.dialect.name
-    curve: list[dict[str, Any]] = []
+    try:
+        upgrade(store)
+        write_customers(store)
+        return grow(store, 0, size)
+    finally:
+        store.dispose()
+
+
+def measure_step(url: str, size: int, repeat: int, tag: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmpdir:
-        tmp = Path(tmpdir)
         port = free_port()
-        server = gateway_server(url, tmp, 0, port)
+        server = gateway_server(url, Path(tmpdir), 0, port)
         try:
             prepare(Client(port))
-            done = 0
-            for step, size in enumerate(steps):
-                seconds = grow(store, done, size)
-                done = size
-                # a new connection: the server closes an idle one while the history grows
-                figures = measure(Client(port), size, repeat, step)
-                curve.append({"payments": size, "seed_seconds": round(seconds, 1), **figures})
-                show_step(database, curve[-1])
+            return measure(Client(port), size, repeat, tag)
         finally:
             server.stop()
-            store.dispose()
-    return {"database": database, "curve": curve, "ratios": ratios(curve)}
+
+
+def run(
+    base: str, steps: list[int], repeat: int, phase: str, sqlite_dir: Path
+) -> dict[str, Any] | None:
+    database = "sqlite" if base == "sqlite" else "postgresql"
+    curve: list[dict[str, Any]] = []
+    tag = f"{int(time.time())}-"  # keys and order references new on every measuring run
+    for size in steps:
+        url = step_url(base, size, sqlite_dir)
+        if phase in ("seed", "all"):
+            seconds = seed(url, size)
+            said = "already seeded" if seconds is None else f"seeded in {seconds:.1f} s"
+            print(f"{database:10} {size:>10,}  {said}", flush=True)
+        if phase in ("measure", "all"):
+            if not seeded(url, size):
+                raise SystemExit(f"{database} {size:,}: not seeded (run with --phase seed first)")
+            curve.append({"payments": size, **measure_step(url, size, repeat, tag)})
+            show_step(database, curve[-1])
+    if not curve:
+        return None
+    return {"database": database, "curve": curve, "ratios": ratios(curve), "load": load()}
+
+
+def load() -> list[float]:
+    """The 1, 5 and 15 minute load averages when a curve was measured (a busy machine says so)."""
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def ratios(curve: list[dict[str, Any]]) -> dict[str, float]:
@@ -305,7 +370,7 @@ def ratios(curve: list[dict[str, Any]]) -> dict[str, float]:
 
 def show_step(database: str, row: dict[str, Any]) -> None:
     cells = "  ".join(f"{m} {row[m]['p50_ms']:>6.2f}/{row[m]['p95_ms']:<6.2f}" for m in MEASURES)
-    print(f"{database:10} {row['payments']:>10,}  {cells}  (seeded in {row['seed_seconds']} s)")
+    print(f"{database:10} {row['payments']:>10,}  {cells}", flush=True)
 
 
 def plot(runs: list[dict[str, Any]]) -> None:
@@ -341,28 +406,44 @@ def main() -> int:
     parser.add_argument("--sqlite-max", type=int, default=1_000_000)
     parser.add_argument("--postgres-max", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=200, help="requests per measure and step")
+    parser.add_argument(
+        "--phase",
+        choices=("all", "seed", "measure"),
+        default="all",
+        help="seed each step's database (slow, any load), measure them (quiet machine), or both",
+    )
+    parser.add_argument(
+        "--sqlite-dir",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "b2bgateway-growth",
+        help="where the SQLite steps are kept between phases",
+    )
     args = parser.parse_args()
+    args.sqlite_dir.mkdir(parents=True, exist_ok=True)
     runs = []
     steps = [s for s in STEPS if s <= args.sqlite_max]
     if steps:  # --sqlite-max 0: PostgreSQL only
-        with tempfile.TemporaryDirectory() as tmp:
-            runs.append(run(f"sqlite:///{tmp}/growth.db", steps, args.repeat))
+        runs.append(run("sqlite", steps, args.repeat, args.phase, args.sqlite_dir))
     why = reachable(args.postgres) if args.postgres else "no --postgres URL"
     if why is None:
-        runs.append(run(args.postgres, [s for s in STEPS if s <= args.postgres_max], args.repeat))
+        steps = [s for s in STEPS if s <= args.postgres_max]
+        runs.append(run(args.postgres, steps, args.repeat, args.phase, args.sqlite_dir))
     else:
         print(f"PostgreSQL skipped: {why}", file=sys.stderr)
+    measured = [r for r in runs if r is not None]
+    if not measured:
+        return 0
     results = {
         "machine": machine(),
         "target": f"each p50 within {TARGET_RATIO}x from the smallest to the largest step",
-        "runs": runs,
+        "runs": measured,
     }
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    for result in runs:
+    for result in measured:
         flat = all(r <= TARGET_RATIO for r in result["ratios"].values())
         print(f"{result['database']}: largest/smallest p50 {result['ratios']}  flat: {flat}")
-    plot(runs)
+    plot(measured)
     return 0
 
 
