@@ -316,7 +316,7 @@ def webhook_event(
 def chargeback_event(chargeback: Mapping[str, Any], event_type: str) -> WebhookEvent:
     """The event for a ``chargebacks`` notification, from the chargeback as re-fetched. Its id
     is the chargeback's id and status (a redelivery is one event, a decision a new one)."""
-    payment = chargeback.get("payment_id")
+    payment = disputes.chargeback_payment(chargeback)
     if payment is None:
         raise ValueError("the chargeback names no payment")
     dispute = disputes.from_chargeback(chargeback)
@@ -325,6 +325,10 @@ def chargeback_event(chargeback: Mapping[str, Any], event_type: str) -> WebhookE
         kind=EventKind.DISPUTE,
         event_type=event_type,
         processor_reference=str(payment),
-        occurred_at=parse_time(chargeback.get("last_modified") or chargeback.get("date_created")),
+        occurred_at=parse_time(
+            chargeback.get("last_modified")
+            or chargeback.get("date_last_updated")
+            or chargeback.get("date_created")
+        ),
         dispute=dispute,
     )

@@ -301,6 +301,45 @@ def test_a_lost_chargeback_reopens_the_invoices(
     assert reasons(gateway, acme) == ()  # open again: the ERP can collect them
 
 
+def test_a_won_chargeback_returns_the_payment_to_succeeded(
+    gateway: Gateway, acme: MerchantConfig, cassette: Cassette
+) -> None:
+    """The chargeback opened (``new``) disputes the payment; decided for the seller (``won``),
+    the payment is paid again and its invoices stay paid."""
+    payment = pay(gateway, acme, token=TOKEN, payment_details={"payment_method_id": "visa"})
+    assert payment.status == "succeeded"
+
+    assert deliver(gateway, "5012345690", "topic_chargebacks_wh") == "applied"
+    assert payment_row(gateway).status == "disputed"
+
+    assert deliver(gateway, "5012345690", "topic_chargebacks_wh") == "applied"
+    won = payment_row(gateway)
+    assert (won.status, won.dispute_status) == ("succeeded", "won")
+    assert won.dispute_reference == "5012345690"
+    assert reasons(gateway, acme) == ("payment_registered",)
+
+
+def test_a_claim_on_a_payment_opens_a_dispute_that_ends_lost(
+    gateway: Gateway, acme: MerchantConfig, cassette: Cassette
+) -> None:
+    """Claims notifications alone (``topic_claims_integration_wh``): the claim names the
+    payment, whose re-fetched status is the dispute's state (``in_mediation``: open; then
+    ``refunded``: lost, the invoices open again)."""
+    payment = pay(gateway, acme, token=TOKEN, payment_details={"payment_method_id": "visa"})
+    assert payment.status == "succeeded"
+
+    assert deliver(gateway, "5033102601", "topic_claims_integration_wh") == "applied"
+    disputed = payment_row(gateway)
+    assert (disputed.status, disputed.dispute_status) == ("disputed", "open")
+    assert reasons(gateway, acme) == ("payment_registered",)
+
+    assert deliver(gateway, "5033102601", "topic_claims_integration_wh") == "applied"
+    lost = payment_row(gateway)
+    assert (lost.status, lost.dispute_status) == ("disputed", "lost")
+    assert lost.dispute_reference == "mediation:1319876841"
+    assert reasons(gateway, acme) == ()
+
+
 def test_a_mediation_lost_closes_the_dispute_and_reopens_the_invoices(
     gateway: Gateway, acme: MerchantConfig, cassette: Cassette
 ) -> None:
