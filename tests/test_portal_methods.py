@@ -183,9 +183,7 @@ def _with_next_action(store: Any, payment_id: str, action: Any) -> None:
         row.next_action = next_action_json(action)
 
 
-def test_spei_instructions_only_on_the_processors_page(
-    client: Any, link: str, store: Any
-) -> None:
+def test_spei_instructions_only_on_the_processors_page(client: Any, link: str, store: Any) -> None:
     """A processor that documents no CLABE (Mercado Pago) gives its instructions page: the
     status page links to it, and shows no empty CLABE, bank or beneficiary."""
     from b2bgateway.interface import BankTransferInstructions, NextAction
