@@ -243,6 +243,21 @@ def test_a_3ds_challenge_is_posted_into_a_frame(client: Any, link: str, store: A
     policy = status_response.headers["Content-Security-Policy"]
     assert "frame-src 'self' https://acs-public.tp.mastercard.com" in policy
     assert "Cancelar el pago" in status.buttons()
+    # Done at the bank: the gateway asks the processor (here the sandbox, whose payment this
+    # really is, answers its own state) and the page confirms, never posting the form again.
+    (done,) = [a for a in status.root.all("a") if a.text == "Ya terminé la verificación"]
+    assert done.attrs["target"] == "_top"
+    back = client.get(local(done.attrs["href"]))
+    assert back.status_code == 303
+    assert "vuelta=" in back.headers["Location"]
+    confirming = page_of(client.get(local(back.headers["Location"])))
+    assert not confirming.root.all("form", action=ACS)
+    # Still waiting for the issuer's answer: "confirming" for a while, the form not posted again.
+    _with_next_action(store, payment.id, NextAction("post_form", url=ACS, data={"creq": CREQ}))
+    confirming = page_of(client.get(local(back.headers["Location"])))
+    assert confirming.root.one("p", class_="status-title").text == "Confirmando tu pago…"
+    assert not confirming.root.all("form", action=ACS)
+    assert not confirming.root.all("iframe")
 
 
 def test_no_frame_is_allowed_without_a_challenge(client: Any, link: str, store: Any) -> None:
