@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from b2bgateway.money import Money
+from b2bgateway.next_actions import BankTransferInstructions, CashVoucher, NextAction
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -197,62 +198,6 @@ class CustomerRef:
     id: str
     name: str = ""
     email: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class BankTransferInstructions:
-    """Where the customer sends a SPEI transfer: the CLABE (18 digits), its bank, the
-    beneficiary's name, the reference to quote, the exact amount and until when."""
-
-    clabe: str
-    bank: str
-    beneficiary: str
-    amount: Money
-    reference: str | None = None
-    expires_at: datetime | None = None
-    hosted_instructions_url: str | None = None
-
-    def __post_init__(self) -> None:
-        if len(self.clabe) != 18 or not self.clabe.isdigit():
-            raise ValueError("a CLABE has 18 digits")
-
-
-@dataclass(frozen=True, slots=True)
-class CashVoucher:
-    """What the customer takes to the store (OXXO and others): the reference to pay, the barcode
-    (as an image URL), the printable voucher and until when it can be paid."""
-
-    reference: str
-    amount: Money
-    barcode_url: str | None = None
-    voucher_url: str | None = None
-    expires_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class NextAction:
-    """What the customer must do to finish: follow a redirect, let the browser SDK confirm,
-    send a bank transfer (``display_bank_transfer_instructions`` with ``bank_transfer``) or pay
-    a cash voucher at a store (``display_cash_voucher`` with ``cash_voucher``)."""
-
-    type: Literal[
-        "redirect", "client_secret", "display_bank_transfer_instructions", "display_cash_voucher"
-    ]
-    url: str | None = None
-    client_secret: str | None = None
-    data: Mapping[str, str] = field(default_factory=dict)
-    bank_transfer: BankTransferInstructions | None = None
-    cash_voucher: CashVoucher | None = None
-
-    def __post_init__(self) -> None:
-        if self.type == "redirect" and not self.url:
-            raise ValueError("a redirect next action needs a url")
-        if self.type == "client_secret" and not self.client_secret:
-            raise ValueError("a client_secret next action needs the client secret")
-        if self.type == "display_bank_transfer_instructions" and self.bank_transfer is None:
-            raise ValueError("bank transfer instructions need bank_transfer")
-        if self.type == "display_cash_voucher" and self.cash_voucher is None:
-            raise ValueError("a cash voucher next action needs cash_voucher")
 
 
 @dataclass(frozen=True, slots=True)

@@ -305,10 +305,13 @@ def check_method_result(request: ChargeRequest, result: ChargeResult) -> None:
         assert action.type == "display_bank_transfer_instructions"
         instructions = action.bank_transfer
         assert instructions is not None
-        assert clabe_is_valid(instructions.clabe), f"not a valid CLABE: {instructions.clabe}"
         assert instructions.amount == request.amount, "the customer must send the exact amount"
-        assert instructions.bank
-        assert instructions.beneficiary
+        if instructions.clabe is None:  # the processor's hosted page has the instructions
+            assert (instructions.hosted_instructions_url or "").startswith("https://")
+        else:
+            assert clabe_is_valid(instructions.clabe), f"not a valid CLABE: {instructions.clabe}"
+            assert instructions.bank
+            assert instructions.beneficiary
         assert result.processor_reference, "the pending charge's reference finds it later"
     elif method is PaymentMethodType.CASH:
         assert result.outcome is Outcome.PENDING, "a voucher waits for the customer's cash"

@@ -168,3 +168,100 @@ def test_an_order_offers_the_methods_too(client: Any, demo: None, store: Any) ->
     assert pay.status_code == 303
     (payment,) = payments(store)
     assert (payment.purpose, payment.payment_method) == ("order", "cash")
+
+
+def _with_next_action(store: Any, payment_id: str, action: Any) -> None:
+    """The payment as a processor that answered ``action`` left it (the stored JSON is what
+    the core writes, ``next_action_json``)."""
+    from b2bgateway.representation import next_action_json
+    from b2bgateway.store.models import Payment as Row
+
+    with store.write() as session:
+        row = session.get(Row, payment_id)
+        assert row is not None
+        row.status = "requires_action"
+        row.next_action = next_action_json(action)
+
+
+def test_spei_instructions_only_on_the_processors_page(client: Any, link: str, store: Any) -> None:
+    """A processor that documents no CLABE (Mercado Pago) gives its instructions page: the
+    status page links to it, and shows no empty CLABE, bank or beneficiary."""
+    from b2bgateway.interface import BankTransferInstructions, NextAction
+
+    page = _choose(client, link)
+    response = submit(client, page, "Pagar $4,230.50", metodo="bank_transfer")
+    (payment,) = payments(store)
+    hosted = "https://www.mercadopago.com.mx/payments/1319876821/ticket?hash=7c1d"
+    instructions = BankTransferInstructions(
+        None, None, None, Money("4230.50", "MXN"), "6410293433784980810", None, hosted
+    )
+    _with_next_action(
+        store,
+        payment.id,
+        NextAction("display_bank_transfer_instructions", url=hosted, bank_transfer=instructions),
+    )
+    status = page_of(client.get(local(response.headers["Location"])))
+    assert status.root.one("p", class_="status-title").text == "Esperando tu transferencia"
+    assert "Abre las instrucciones del procesador para ver la CLABE" in status.text
+    facts = [dt.text for dt in status.root.one("dl", class_="copyable").all("dt")]
+    assert facts == ["Referencia", "Importe exacto"]
+    (link_to,) = [a for a in status.root.all("a") if a.text == "Ver la CLABE e instrucciones"]
+    assert link_to.attrs["href"] == hosted
+    assert "primary" in link_to.attrs["class"]
+
+
+CREQ = "eyJ0aHJlZURTU2VydmVyVHJhbnNJRCI6ImJmYTVhZjI0In0"
+ACS = "https://acs-public.tp.mastercard.com/api/v1/browser_challenges"
+
+
+def test_a_3ds_challenge_is_posted_into_a_frame(client: Any, link: str, store: Any) -> None:
+    """``post_form``: a form to the issuer's challenge URL with ``creq``, aimed at a frame on
+    the status page; the script posts it at once, its button does without JavaScript, and the
+    page's policy lets that frame (only that origin) in."""
+    from b2bgateway.interface import NextAction
+
+    page = _choose(client, link)
+    response = submit(client, page, "Pagar $4,230.50", metodo="bank_transfer")
+    (payment,) = payments(store)
+    _with_next_action(store, payment.id, NextAction("post_form", url=ACS, data={"creq": CREQ}))
+    status_response = client.get(local(response.headers["Location"]))
+    status = page_of(status_response)
+    assert status.root.one("p", class_="status-title").text == "Confirma el pago con tu banco"
+    form = status.root.one("form", action=ACS)
+    assert form.attrs["method"] == "post"
+    assert "data-autosubmit" in form.attrs
+    (field,) = form.all("input")
+    assert (field.attrs["type"], field.attrs["name"], field.attrs["value"]) == (
+        "hidden",
+        "creq",
+        CREQ,
+    )
+    assert "Abrir la verificación de tu banco" in status.buttons()  # visible: works without JS
+    frame = status.root.one("iframe", class_="challenge-frame")
+    assert form.attrs["target"] == frame.attrs["name"]
+    assert frame.attrs["title"] == "Verificación de tu banco"
+    policy = status_response.headers["Content-Security-Policy"]
+    assert "frame-src 'self' https://acs-public.tp.mastercard.com" in policy
+    assert "Cancelar el pago" in status.buttons()
+    # Done at the bank: the gateway asks the processor (here the sandbox, whose payment this
+    # really is, answers its own state) and the page confirms, never posting the form again.
+    (done,) = [a for a in status.root.all("a") if a.text == "Ya terminé la verificación"]
+    assert done.attrs["target"] == "_top"
+    back = client.get(local(done.attrs["href"]))
+    assert back.status_code == 303
+    assert "vuelta=" in back.headers["Location"]
+    confirming = page_of(client.get(local(back.headers["Location"])))
+    assert not confirming.root.all("form", action=ACS)
+    # Still waiting for the issuer's answer: "confirming" for a while, the form not posted again.
+    _with_next_action(store, payment.id, NextAction("post_form", url=ACS, data={"creq": CREQ}))
+    confirming = page_of(client.get(local(back.headers["Location"])))
+    assert confirming.root.one("p", class_="status-title").text == "Confirmando tu pago…"
+    assert not confirming.root.all("form", action=ACS)
+    assert not confirming.root.all("iframe")
+
+
+def test_no_frame_is_allowed_without_a_challenge(client: Any, link: str, store: Any) -> None:
+    page = _choose(client, link)
+    response = submit(client, page, "Pagar $4,230.50", metodo="bank_transfer")
+    policy = client.get(local(response.headers["Location"])).headers["Content-Security-Policy"]
+    assert "frame-src" not in policy

@@ -9,6 +9,9 @@ gives alongside the token; the core passes it in ``ChargeRequest.browser_details
 
 A cash voucher (``payment_method="cash"``) is a payment with a ``ticket`` method: ``oxxo`` unless
 the portal chose another of :data:`CASH_METHODS`, due at ``ChargeRequest.expires_at``.
+
+A SPEI transfer (``payment_method="bank_transfer"``) is a payment with ``payment_method_id``
+``clabe`` (Mercado Pago México's guide "Transferencias SPEI"), due at ``ChargeRequest.expires_at``.
 """
 
 from __future__ import annotations
@@ -22,16 +25,22 @@ from b2bgateway_mercadopago.settings import MercadoPagoSettings
 
 __all__ = [
     "CASH_METHODS",
+    "TRANSFER_METHOD",
     "Refused",
     "cash_body",
     "notification_url",
     "payment_body",
     "preference_body",
+    "transfer_body",
 ]
 
 #: Mercado Pago México's cash (``ticket``) methods for Checkout API: OXXO, Paycash and the bank
 #: counters of BBVA Bancomer and Citibanamex.
 CASH_METHODS = frozenset({"oxxo", "paycash", "bancomer", "banamex"})
+
+
+#: Mercado Pago México's SPEI method for Checkout API (``payment_type_id`` ``bank_transfer``).
+TRANSFER_METHOD = "clabe"
 
 
 class Refused(Exception):
@@ -99,6 +108,8 @@ def payment_body(request: ChargeRequest, settings: MercadoPagoSettings) -> dict[
         "payer": {"email": _payer_email(request)},
         **_common(request, settings),
     }
+    if settings.three_d_secure_mode != "not_supported":
+        body["three_d_secure_mode"] = settings.three_d_secure_mode
     issuer = request.browser_details.get("issuer_id")
     if issuer:
         body["issuer_id"] = int(issuer) if issuer.isascii() and issuer.isdigit() else issuer
@@ -123,6 +134,25 @@ def cash_body(request: ChargeRequest, settings: MercadoPagoSettings) -> dict[str
         "description": request.description,
         "payment_method_id": method,
         "payer": {"email": _payer_email(request)},
+        **_common(request, settings),
+    }
+    if request.expires_at is not None:
+        body["date_of_expiration"] = mp_datetime(request.expires_at)
+    return body
+
+
+def transfer_body(request: ChargeRequest, settings: MercadoPagoSettings) -> dict[str, Any]:
+    """``POST /v1/payments`` for a SPEI transfer (``clabe``), due when the gateway stops waiting
+    (``date_of_expiration``). The guide's request names the payer (``first_name``): the gateway
+    has one name for its customer (the company's), sent as such when it has one."""
+    payer: dict[str, Any] = {"email": _payer_email(request)}
+    if request.customer.name:
+        payer["first_name"] = request.customer.name
+    body: dict[str, Any] = {
+        "transaction_amount": request.amount.amount,
+        "description": request.description,
+        "payment_method_id": TRANSFER_METHOD,
+        "payer": payer,
         **_common(request, settings),
     }
     if request.expires_at is not None:

@@ -29,6 +29,7 @@ import mercadopago
 import requests
 import urllib3.exceptions
 from mercadopago.config import RequestOptions
+from mercadopago.core import MPBase
 from mercadopago.http import HttpClient
 
 __all__ = ["API_BASE_URL", "ApiError", "MercadoPago", "NoAnswer", "NotSent", "for_credentials"]
@@ -152,6 +153,17 @@ def _checked(response: Mapping[str, Any]) -> Any:
     return response.get("response")
 
 
+class _Claims(MPBase):  # type: ignore[misc]  # the SDK is untyped
+    """``/post-purchase/v1/claims`` (Mercado Pago's Claims API, "Get claim details"), which the
+    Python SDK has no resource for: its base class and HTTP client, as its own resources do."""
+
+    def get(self, claim_id: str, request_options: RequestOptions) -> Any:
+        return self._get(
+            uri="/post-purchase/v1/claims/" + self._path_param(claim_id),
+            request_options=request_options,
+        )
+
+
 class MercadoPago:
     """One merchant's account: one SDK instance, shared by every call (each call is stateless)."""
 
@@ -228,6 +240,11 @@ class MercadoPago:
         """``GET /v1/chargebacks/{id}``."""
         answer = self.sdk.chargeback().get(chargeback_id, request_options=self._options())
         return _checked(answer)  # type: ignore[no-any-return]
+
+    def get_claim(self, claim_id: str) -> dict[str, Any]:
+        """``GET /post-purchase/v1/claims/{claim_id}``."""
+        claims = _Claims(self.sdk.request_options, self.sdk.http_client)
+        return _checked(claims.get(claim_id, self._options()))  # type: ignore[no-any-return]
 
     def create_preference(self, body: Mapping[str, Any], idempotency_key: str) -> dict[str, Any]:
         """``POST /checkout/preferences`` (Checkout Pro): the buyer pays at its ``init_point``."""

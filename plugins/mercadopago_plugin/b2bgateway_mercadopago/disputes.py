@@ -27,6 +27,7 @@ __all__ = [
     "AFTER_MEDIATION",
     "CHARGEBACK_STATUS",
     "after_mediation",
+    "chargeback_payment",
     "from_chargeback",
     "from_payment",
     "mediation_reference",
@@ -47,12 +48,16 @@ def _money(value: Any, currency: Any) -> Money | None:
 
 
 def from_chargeback(chargeback: Mapping[str, Any]) -> Dispute:
-    """The dispute a chargeback is now."""
+    """The dispute a chargeback is now. The SDK's ``ChargebackResponse`` has ``status``,
+    ``payment_id`` and ``currency_id``; the API reference's chargeback resource has ``payments``
+    (the payments' ids) and ``currency`` and no ``status``: either is read (without a status,
+    the dispute is open, and its end comes with the payment's own status)."""
     status = CHARGEBACK_STATUS.get(str(chargeback.get("status") or ""), DisputeStatus.OPEN)
     reason = chargeback.get("reason_id") or chargeback.get("reason") or ""
+    currency = chargeback.get("currency_id") or chargeback.get("currency")
     return Dispute(
         status=status,
-        amount=_money(chargeback.get("amount"), chargeback.get("currency_id")),
+        amount=_money(chargeback.get("amount"), currency),
         reason=str(reason),
         reference=str(chargeback["id"]),
     )
@@ -90,3 +95,14 @@ def after_mediation(payment: Mapping[str, Any]) -> Dispute | None:
     return Dispute(
         status=status, amount=amount, reason="mediation", reference=mediation_reference(payment)
     )
+
+
+def chargeback_payment(chargeback: Mapping[str, Any]) -> Any:
+    """The payment a chargeback is about: ``payment_id`` (the SDK's type), else the first of
+    ``payments`` (the API reference's resource); None if it names none."""
+    payment = chargeback.get("payment_id")
+    payments = chargeback.get("payments")
+    if payment is None and isinstance(payments, list) and payments:
+        first = payments[0]
+        payment = first.get("id") if isinstance(first, Mapping) else first
+    return payment

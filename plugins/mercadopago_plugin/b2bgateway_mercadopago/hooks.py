@@ -12,13 +12,17 @@ rejected payment made on a preference that is still open is one attempt (``final
 buyer may pay on the same page with another card, and the gateway payment ends on approval, the
 preference's expiry or a cancel.
 
-3-D Secure: Mercado Pago's challenge is a form POST of ``creq`` to the issuer's
-``three_ds_info.external_resource_url`` inside an iframe, which none of the contract's next
-actions can carry (a redirect is a GET). The plugin therefore never asks for it: it sends no
-``three_d_secure_mode``, so Mercado Pago uses its default, ``not_supported``, and decides
-without a challenge (approved or rejected); the capability ``three_d_secure`` is False. A payment
-that comes back ``pending``/``pending_challenge`` anyway (an account set up otherwise) is PENDING
-without a next action, and reconciliation cancels it at its expiry.
+3-D Secure (``three_d_secure_mode = "optional"`` in the settings; Mercado Pago's default,
+``not_supported``, decides without a challenge): a card payment the issuer challenges comes back
+``pending`` / ``pending_challenge`` with ``three_ds_info`` (``external_resource_url``, ``creq``);
+it is PENDING with a ``post_form`` next action (post ``creq`` to that URL), which the portal
+posts into a frame on the payment's page. Its outcome arrives as the payment's notification
+(``approved`` or ``rejected``), or reconciliation finds it; unanswered, it is cancelled at its
+expiry.
+
+SPEI (``bank_transfer``): a payment with ``payment_method_id`` ``clabe``. Mercado Pago's
+documented answer carries no CLABE, only its page with the instructions: the next action is
+``display_bank_transfer_instructions`` with that page as ``hosted_instructions_url``.
 """
 
 from __future__ import annotations
@@ -59,9 +63,9 @@ CAPABILITIES = Capabilities(
     token_charge=True,
     hosted_checkout=True,
     partial_refund=True,
-    three_d_secure=False,
+    three_d_secure=True,
     requires_webhook_secret=True,
-    payment_methods=frozenset({"card", "cash"}),
+    payment_methods=frozenset({"card", "cash", "bank_transfer"}),
     # MSI: Mercado Pago México's meses sin intereses; which the buyer sees depends on the
     # merchant's promotions at Mercado Pago and on what the merchant offers in the gateway.
     installments=INSTALLMENT_COUNTS,
@@ -70,6 +74,7 @@ CAPABILITIES = Capabilities(
     required={
         "card_token": frozenset({"customer.email"}),
         "cash": frozenset({"customer.email"}),
+        "bank_transfer": frozenset({"customer.email"}),
     },
 )
 #: Payments Mercado Pago lets us cancel (``PUT status=cancelled``).
@@ -82,7 +87,8 @@ def _now() -> datetime:
 
 @hookimpl
 def b2bgateway_processor_info() -> ProcessorInfo:
-    """Mercado Pago México: card tokens (Checkout API, MSI), Checkout Pro and cash vouchers;
+    """Mercado Pago México: card tokens (Checkout API, MSI, 3-D Secure), Checkout Pro, cash
+    vouchers and SPEI transfers;
     :class:`MercadoPagoSettings`."""
     return ProcessorInfo(
         display_name="Mercado Pago",
@@ -107,6 +113,8 @@ def b2bgateway_create_charge(request: ChargeRequest, settings: MercadoPagoSettin
     try:
         if request.payment_method == "cash":
             body = bodies.cash_body(request, settings)
+        elif request.payment_method == "bank_transfer":
+            body = bodies.transfer_body(request, settings)
         elif request.token is None:
             body = bodies.preference_body(request, settings, _now())
             with mapping.translated_errors(writes=True):

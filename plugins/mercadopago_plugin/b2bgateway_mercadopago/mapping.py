@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 #: or a charge-back as a DISPUTE event.
 STATUS_MAP: dict[str, Outcome] = {
     "approved": Outcome.SUCCEEDED,
-    "pending": Outcome.PENDING,  # cash voucher, bank transfer, 3-D Secure challenge
+    "pending": Outcome.PENDING,  # cash voucher, SPEI transfer, 3-D Secure challenge
     "in_process": Outcome.PENDING,  # under review
     "authorized": Outcome.PENDING,  # awaiting capture (we always capture)
     "rejected": Outcome.FAILED,  # the card was declined: see DECLINES
@@ -186,7 +186,7 @@ def charge_result(payment: Mapping[str, Any], *, attempt_open: bool = False) -> 
         outcome,
         processor_reference=None if attempt else reference,
         amount=amount,
-        next_action=methods.cash_next_action(payment, amount) if pending else None,
+        next_action=methods.pending_next_action(payment, amount) if pending else None,
         failure=decline(payment) if outcome is Outcome.FAILED else None,
         refunded=money(payment.get("transaction_amount_refunded"), currency),
         processor_status=status_of(payment),
@@ -316,7 +316,7 @@ def webhook_event(
 def chargeback_event(chargeback: Mapping[str, Any], event_type: str) -> WebhookEvent:
     """The event for a ``chargebacks`` notification, from the chargeback as re-fetched. Its id
     is the chargeback's id and status (a redelivery is one event, a decision a new one)."""
-    payment = chargeback.get("payment_id")
+    payment = disputes.chargeback_payment(chargeback)
     if payment is None:
         raise ValueError("the chargeback names no payment")
     dispute = disputes.from_chargeback(chargeback)
@@ -325,6 +325,10 @@ def chargeback_event(chargeback: Mapping[str, Any], event_type: str) -> WebhookE
         kind=EventKind.DISPUTE,
         event_type=event_type,
         processor_reference=str(payment),
-        occurred_at=parse_time(chargeback.get("last_modified") or chargeback.get("date_created")),
+        occurred_at=parse_time(
+            chargeback.get("last_modified")
+            or chargeback.get("date_last_updated")
+            or chargeback.get("date_created")
+        ),
         dispute=dispute,
     )

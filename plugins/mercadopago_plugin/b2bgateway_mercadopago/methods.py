@@ -1,7 +1,8 @@
 """How a Mercado Pago payment was (or is to be) paid, in the contract's terms: the method details
 the merchant's ERP needs for the CFDI (``payment_type_id``, card brand and last four digits,
 authorization code, installments, ``date_approved``), and what a customer paying with cash must
-do (the voucher).
+do: the voucher, the SPEI transfer's instructions page, or the card issuer's 3-D Secure
+challenge.
 
 Mercado Pago's ``payment_type_id``: ``credit_card``, ``debit_card`` and ``prepaid_card`` are
 cards; ``ticket`` is cash (OXXO, Paycash, bank counters); ``bank_transfer`` is SPEI (``clabe``).
@@ -13,9 +14,17 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
-from b2bgateway import CashVoucher, MethodDetails, Money, NextAction
+from b2bgateway import BankTransferInstructions, CashVoucher, MethodDetails, Money, NextAction
 
-__all__ = ["FUNDING", "cash_next_action", "method_details", "method_type"]
+__all__ = [
+    "FUNDING",
+    "cash_next_action",
+    "challenge_next_action",
+    "method_details",
+    "method_type",
+    "pending_next_action",
+    "transfer_next_action",
+]
 
 #: ``payment_type_id`` of a card -> the contract's funding.
 FUNDING: dict[str, Literal["credit", "debit", "prepaid"]] = {
@@ -92,3 +101,67 @@ def cash_next_action(payment: Mapping[str, Any], amount: Money | None) -> NextAc
         expires_at=_parse_time(payment.get("date_of_expiration")),
     )
     return NextAction(type="display_cash_voucher", url=url, cash_voucher=voucher)
+
+
+def _method_data(payment: Mapping[str, Any]) -> Mapping[str, Any]:
+    method = payment.get("payment_method")
+    data = method.get("data") if isinstance(method, Mapping) else None
+    return data if isinstance(data, Mapping) else {}
+
+
+def transfer_next_action(payment: Mapping[str, Any], amount: Money | None) -> NextAction | None:
+    """The instructions of a pending SPEI transfer. Mercado Pago documents no CLABE in its
+    answer, only its page with the instructions (``payment_method.data.external_resource_url``,
+    in the older guide ``transaction_details.external_resource_url``) and a reference
+    (``payment_method.data.reference_id``): the page is the instructions' hosted URL."""
+    if method_type(payment) != "bank_transfer" or amount is None:
+        return None
+    data = _method_data(payment)
+    details = payment.get("transaction_details")
+    url = _text(data.get("external_resource_url"))
+    if url is None and isinstance(details, Mapping):
+        url = _text(details.get("external_resource_url"))
+    if url is None or not url.startswith("https://"):
+        return None
+    instructions = BankTransferInstructions(
+        clabe=None,
+        bank=None,
+        beneficiary=None,
+        amount=amount,
+        reference=_text(data.get("reference_id")),
+        expires_at=_parse_time(payment.get("date_of_expiration")),
+        hosted_instructions_url=url,
+    )
+    return NextAction(
+        type="display_bank_transfer_instructions", url=url, bank_transfer=instructions
+    )
+
+
+#: ``status_detail`` of a card payment waiting for the buyer's 3-D Secure challenge.
+PENDING_CHALLENGE = "pending_challenge"
+
+
+def challenge_next_action(payment: Mapping[str, Any]) -> NextAction | None:
+    """The 3-D Secure challenge of a ``pending`` / ``pending_challenge`` card payment: a form
+    posting ``creq`` to the issuer's ``external_resource_url``. The SDK's type names the object
+    ``three_ds_info``; the guide's sample answer spells it ``three_dsinfo``: either is read."""
+    if payment.get("status_detail") != PENDING_CHALLENGE:
+        return None
+    info = payment.get("three_ds_info") or payment.get("three_dsinfo")
+    if not isinstance(info, Mapping):
+        return None
+    url = _text(info.get("external_resource_url"))
+    creq = _text(info.get("creq"))
+    if url is None or creq is None or not url.startswith("https://"):
+        return None
+    return NextAction(type="post_form", url=url, data={"creq": creq})
+
+
+def pending_next_action(payment: Mapping[str, Any], amount: Money | None) -> NextAction | None:
+    """What the customer must do for a pending payment, if anything: pay the voucher, send the
+    transfer or answer the issuer's challenge."""
+    return (
+        cash_next_action(payment, amount)
+        or transfer_next_action(payment, amount)
+        or challenge_next_action(payment)
+    )

@@ -6,11 +6,16 @@ Topics the gateway acts on:
   status tells of (``charged_back``, ``in_mediation``); a rejected payment whose Checkout Pro
   preference is still open is one attempt (``final=False``);
 - ``topic_chargebacks_wh`` ("Chargebacks" / "Contracargos" in "Your integrations"): the
-  chargeback (``GET /v1/chargebacks/{id}``) as a dispute of its payment.
+  chargeback (``GET /v1/chargebacks/{id}``) as a dispute of its payment;
+- ``topic_claims_integration_wh`` ("Claims" / "Reclamos"): the claim (``GET
+  /post-purchase/v1/claims/{id}``, Mercado Pago's Claims API); a claim about a payment
+  (``resource: "payment"``, ``resource_id``) makes the plugin re-fetch that payment and report
+  it as the ``payment`` topic does. The claim itself documents no winner (``status`` is only
+  ``opened`` / ``closed``, ``resolution`` a reason and who closed it), so the dispute's state is
+  the payment's: ``in_mediation`` open, then ``approved`` again won or ``refunded`` lost. A claim
+  about anything else (an order, a shipment, a purchase) is acknowledged as ignored.
 
-Anything else (``merchant_order``, ``topic_claims_integration_wh``, ``order``, ...) is
-acknowledged as ignored: a claim that holds the buyer's money shows as the payment's
-``in_mediation`` status, which the ``payment`` topic reports.
+Anything else (``merchant_order``, ``order``, ...) is acknowledged as ignored.
 """
 
 from __future__ import annotations
@@ -31,11 +36,13 @@ from b2bgateway import (
 from b2bgateway_mercadopago import client, lookups, mapping, signature
 from b2bgateway_mercadopago.settings import MercadoPagoSettings
 
-__all__ = ["CHARGEBACK_TOPICS", "PAYMENT_TOPICS", "parse"]
+__all__ = ["CHARGEBACK_TOPICS", "CLAIM_TOPICS", "PAYMENT_TOPICS", "parse"]
 
 PAYMENT_TOPICS = frozenset({"payment"})
 #: ``topic_chargebacks_wh`` is what Mercado Pago sends (``chargebacks`` is its older name).
 CHARGEBACK_TOPICS = frozenset({"topic_chargebacks_wh", "chargebacks"})
+#: Claims ("Reclamos" in "Your integrations").
+CLAIM_TOPICS = frozenset({"topic_claims_integration_wh"})
 
 
 def _body(request: WebhookRequest) -> dict[str, Any]:
@@ -70,6 +77,8 @@ def parse(request: WebhookRequest, settings: MercadoPagoSettings, now: datetime)
         return _payment(settings, data_id, action, now)
     if topic in CHARGEBACK_TOPICS:
         return _chargeback(settings, data_id, action)
+    if topic in CLAIM_TOPICS:
+        return _claim(settings, data_id, action, now)
     notification = body.get("id") or request.headers.get("x-request-id") or data_id
     event_id = f"{topic or 'unknown'}:{data_id}:{notification}"
     return WebhookEvent(event_id, EventKind.IGNORED, event_type=action)
@@ -109,3 +118,21 @@ def _chargeback(settings: MercadoPagoSettings, data_id: str, action: str) -> Web
         raise WebhookMalformed(f"chargeback {data_id} has an amount we cannot read") from exc
     except ValueError as exc:
         raise WebhookMalformed(f"chargeback {data_id}: {exc}") from exc
+
+
+def _claim(settings: MercadoPagoSettings, data_id: str, action: str, now: datetime) -> WebhookEvent:
+    if not data_id or not data_id.isascii() or not data_id.isdigit():
+        raise WebhookMalformed("the claim notification names no claim id (data.id)")
+    mp = lookups.for_settings(settings)
+    try:
+        with mapping.translated_errors(writes=False):
+            claim = mp.get_claim(data_id)
+    except client.ApiError as exc:
+        if exc.status in (400, 404):
+            raise ProcessorPaymentNotFound(f"Mercado Pago has no claim {data_id}") from exc
+        raise
+    resource_id = str(claim.get("resource_id") or "")
+    if claim.get("resource") == "payment" and mapping.is_payment_id(resource_id):
+        return _payment(settings, resource_id, action, now)
+    state = f"{claim.get('status') or ''}:{claim.get('stage') or ''}"
+    return WebhookEvent(f"claim:{data_id}:{state}", EventKind.IGNORED, event_type=action)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from b2bgateway_mercadopago.client import API_BASE_URL
@@ -57,6 +59,10 @@ class MercadoPagoSettings(BaseModel):
     # makes the key mandatory but documents no lifetime for it: once forgotten, a second POST
     # would refund again. Later, the refund stays pending with an ALERT, for a person to check.
     refund_resend_minutes: int = Field(default=60, ge=5, le=24 * 60)
+    # Mercado Pago's ``three_d_secure_mode`` on card token payments: ``not_supported`` (its
+    # default: no challenge, approved or rejected at once) or ``optional`` (the issuer may ask
+    # for a 3-D Secure challenge, which the portal shows: a ``post_form`` next action).
+    three_d_secure_mode: Literal["not_supported", "optional"] = "not_supported"
     # Only for tests and local fakes: the SDK's base URL is hard-coded.
     api_base_url: str = Field(default=API_BASE_URL, pattern=r"^https?://[^\s/?#]+(:\d+)?$")
 

@@ -8,6 +8,10 @@ values of the declared kind (a string where the type says ``string``...; ``null`
 as Mercado Pago sends it for absent values). A field the SDK does not know fails the test:
 cassettes follow Mercado Pago, they do not invent.
 
+Mercado Pago's Claims API has no client in the SDK: its claim (``GET
+/post-purchase/v1/claims/{id}``) is typed by hand from the API reference's response parameters
+and sample answer, in ``tooling/reference_types.json`` (which names the pages).
+
 One place takes two types: the SDK declares a payment search's ``results`` as
 ``PaymentSearchResult``, a narrower view of the same payments as ``PaymentResponse`` (Mercado
 Pago's search answers whole payments); a result may use the fields of either (:data:`ALSO`).
@@ -26,7 +30,8 @@ import yaml
 TOOLING = Path(__file__).parent / "tooling"
 CASSETTES = Path(__file__).parent / "cassettes"
 SDK = json.loads((TOOLING / "sdk_types.json").read_text())
-TYPES: dict[str, Any] = SDK["types"]
+REFERENCE = json.loads((TOOLING / "reference_types.json").read_text())
+TYPES: dict[str, Any] = {**SDK["types"], **REFERENCE["types"]}
 
 PAYMENT = "src/clients/payment/commonTypes.ts#PaymentResponse"
 PREFERENCE = "src/clients/preference/commonTypes.ts#PreferenceResponse"
@@ -77,6 +82,7 @@ ROUTES: list[tuple[str, re.Pattern[str], str | None, str]] = [
         None,
         "src/clients/chargeback/commonTypes.ts#ChargebackResponse",
     ),
+    ("GET", re.compile(r"/post-purchase/v1/claims/\d+"), None, "reference/claims#Claim"),
 ]
 #: Where a value may also be read as a second SDK type: (type, field) -> the other type.
 ALSO = {("src/clients/payment/search/types.ts#PaymentSearch", "results"): PAYMENT}
@@ -158,7 +164,10 @@ def test_the_types_name_their_source() -> None:
     source = SDK["source"]
     assert source["repository"] == "https://github.com/mercadopago/sdk-nodejs"
     assert re.fullmatch(r"[0-9a-f]{40}", source["commit"])
-    assert all(key.split("#")[0] in source["files"] for key in TYPES)
+    assert all(key.split("#")[0] in source["files"] for key in SDK["types"])
+    pages = REFERENCE["source"]["pages"]
+    assert pages
+    assert all(page.startswith("https://www.mercadopago.com.mx/developers/") for page in pages)
 
 
 @pytest.mark.parametrize(("name", "interaction"), INTERACTIONS, ids=[n for n, _ in INTERACTIONS])

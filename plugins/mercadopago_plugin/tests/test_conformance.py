@@ -24,13 +24,14 @@ def test_capabilities(processor: Processor) -> None:
     caps = processor.info.capabilities
 
     assert caps.currencies == frozenset({"MXN"})  # Mercado Pago México's, not every site's
-    assert caps.payment_methods == frozenset({"card", "cash"})  # SPEI: see the README
+    assert caps.payment_methods == frozenset({"card", "cash", "bank_transfer"})
     assert caps.installments == frozenset({3, 6, 9, 12, 18, 24})
     assert caps.token_charge
     assert caps.hosted_checkout
     assert caps.partial_refund
     assert caps.requires_webhook_secret
-    assert not caps.three_d_secure
+    assert caps.three_d_secure  # with three_d_secure_mode = "optional": a post_form challenge
+    assert caps.required["bank_transfer"] == frozenset({"customer.email"})
 
 
 def test_webhook_secret_is_required(processor: Processor) -> None:
@@ -51,6 +52,7 @@ def test_webhook_secret_is_required(processor: Processor) -> None:
         {"read_timeout": 0},
         {"api_base_url": "api.mercadopago.com"},
         {"statement_descriptor": "X" * 23},
+        {"three_d_secure_mode": "mandatory"},  # not one Mercado Pago's guide documents
     ],
 )
 def test_invalid_settings_are_refused(processor: Processor, override: dict[str, Any]) -> None:

@@ -7,6 +7,7 @@ status (``charged_back``, ``in_mediation``) says the same for the ``payment`` to
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -101,3 +102,74 @@ def test_a_payment_in_mediation_is_an_open_dispute(
     assert event.dispute.status is DisputeStatus.OPEN
     assert event.dispute.reason == "mediation"
     assert event.dispute.reference == "mediation:1319876541"  # the same when it ends
+
+
+def claim_notification(data_id: str) -> Any:
+    """A claims notification (``topic_claims_integration_wh``) naming the claim in ``data.id``."""
+    return notification(data_id, topic="topic_claims_integration_wh", action="claims.updated")
+
+
+def test_a_claim_about_a_payment_reports_the_payment(
+    processor: Processor, settings: Any, cassette: Cassette
+) -> None:
+    """The claim names its payment (``resource: "payment"``, ``resource_id``): the payment,
+    re-fetched, is what the event reports; in mediation, an open dispute."""
+    event = processor.parse_webhook(claim_notification("5033102541"), settings)
+
+    assert event.kind is EventKind.DISPUTE
+    assert event.processor_reference == "1319876541"
+    assert event.dispute is not None
+    assert event.dispute.status is DisputeStatus.OPEN
+    assert event.dispute.reference == "mediation:1319876541"
+    # the same event id as the payment's own notification about that state: one event
+    assert event.event_id.startswith("payment:1319876541:in_mediation:")
+
+
+def test_a_claim_about_a_shipment_is_acknowledged(
+    processor: Processor, settings: Any, cassette: Cassette
+) -> None:
+    """The reference's sample claim, about a shipment: nothing of a payment to report."""
+    event = processor.parse_webhook(claim_notification("5033102536"), settings)
+
+    assert event.kind is EventKind.IGNORED
+    assert event.event_id == "claim:5033102536:closed:dispute"
+
+
+def test_a_claim_notification_without_a_claim_id_is_malformed(
+    processor: Processor, settings: Any
+) -> None:
+    with pytest.raises(WebhookMalformed):
+        processor.parse_webhook(claim_notification("abc"), settings)
+
+
+def test_the_api_references_chargeback_resource_is_read_too() -> None:
+    """The API reference's chargeback (its guide's sample answer: ``payments``, ``currency``,
+    ``coverage_applied``..., no ``status``), unlike the SDK's type: its payment and amount are
+    read, and without a status the dispute is open."""
+    from b2bgateway_mercadopago import mapping
+
+    chargeback = {
+        "id": "234000062890459000",
+        "payments": [86439942806],
+        "currency": "MXN",
+        "amount": Decimal("1000.50"),
+        "reason": "general",
+        "coverage_applied": None,
+        "coverage_elegible": True,
+        "documentation_required": False,
+        "documentation_status": "not_supplied",
+        "documentation": [],
+        "date_documentation_deadline": None,
+        "date_created": None,
+        "date_last_updated": "2024-10-17T12:48:24.000-04:00",
+        "live_mode": True,
+    }
+
+    event = mapping.chargeback_event(chargeback, "changed_case_status")
+
+    assert event.processor_reference == "86439942806"
+    assert event.dispute is not None
+    assert event.dispute.status is DisputeStatus.OPEN
+    assert event.dispute.amount == Money("1000.50", "MXN")
+    assert event.dispute.reference == "234000062890459000"
+    assert event.occurred_at is not None

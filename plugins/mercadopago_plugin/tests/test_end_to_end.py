@@ -52,7 +52,15 @@ def store(database_url: str) -> Iterator[Store]:
 
 
 @pytest.fixture
-def gateway(store: Store, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Gateway:
+def mp_overrides() -> dict[str, Any]:
+    """The merchant's Mercado Pago settings beyond the tests' (a test parametrizes it)."""
+    return {}
+
+
+@pytest.fixture
+def gateway(
+    store: Store, database_url: str, monkeypatch: pytest.MonkeyPatch, mp_overrides: dict[str, Any]
+) -> Gateway:
     numbers = count(1)
     monkeypatch.setattr(
         repository, "new_id", lambda prefix: f"{prefix}_{'0' * 19}e2e{next(numbers):02d}"
@@ -69,10 +77,10 @@ def gateway(store: Store, database_url: str, monkeypatch: pytest.MonkeyPatch) ->
                 "api_keys": ["sk_test_e2e_mercadopago"],
                 "processor": "mercadopago",
                 "invoice_payments": True,
-                "payment_methods": ["card", "cash"],
+                "payment_methods": ["card", "cash", "bank_transfer"],
                 "installments": [3, 6],
                 "expiry": {"card": "PT1H", "cash": "P3D"},
-                "processors": {"mercadopago": settings_table()},
+                "processors": {"mercadopago": settings_table(**mp_overrides)},
             }
         },
     )
@@ -199,6 +207,61 @@ def test_oxxo_pending_two_days_then_approved(
     assert paid.method_details["type"] == "cash"
 
 
+def test_a_spei_transfer_through_mercado_pagos_instructions_page(
+    gateway: Gateway, acme: MerchantConfig, cassette: Cassette
+) -> None:
+    """Mercado Pago documents no CLABE, only its instructions page: the payment carries that
+    page (no CLABE), waits for the transfer (reconciled, still pending), then is paid."""
+    payment = pay(gateway, acme, payment_method="bank_transfer")
+    assert payment.status == "requires_action"
+    action = payment.next_action
+    assert action is not None
+    assert action["type"] == "display_bank_transfer_instructions"
+    assert action["hosted_instructions_url"].startswith(
+        "https://www.mercadopago.com.mx/payments/1319876821/ticket?"
+    )
+    assert "clabe" not in action
+    assert "bank" not in action
+    assert action["reference"] == "6410293433784980810"
+    assert (action["amount"], action["currency"]) == ("1000.00", "MXN")
+    assert reasons(gateway, acme) == ("payment_pending",)
+
+    counts = reconcile.reconcile(gateway, now=CLOCK + timedelta(days=2))
+    assert (counts.examined, counts.pending, counts.expired) == (1, 1, 0)
+    assert payment_row(gateway).status == "requires_action"  # still waiting for the transfer
+
+    assert deliver(gateway, "1319876821") == "applied"
+    paid = payment_row(gateway)
+    assert paid.status == "succeeded"
+    assert paid.next_action is None
+    assert paid.method_details is not None
+    assert paid.method_details["type"] == "bank_transfer"
+    assert paid.method_details["forma_pago"] == "03"
+
+
+@pytest.mark.parametrize("mp_overrides", [{"three_d_secure_mode": "optional"}], ids=["3ds"])
+def test_a_3ds_challenge_answered_is_one_succeeded_payment(
+    gateway: Gateway, acme: MerchantConfig, cassette: Cassette
+) -> None:
+    """The issuer challenges the card: the payment waits for the customer with the form to post
+    (``post_form``: the challenge URL and ``creq``); answered, Mercado Pago approves it and its
+    notification makes the payment succeeded."""
+    payment = pay(gateway, acme, token=TOKEN, payment_details={"payment_method_id": "master"})
+    assert payment.status == "requires_action"
+    action = payment.next_action
+    assert action is not None
+    assert action["type"] == "post_form"
+    assert action["url"] == "https://acs-public.tp.mastercard.com/api/v1/browser_challenges"
+    assert set(action["data"]) == {"creq"}
+    assert reasons(gateway, acme) == ("payment_registered",)
+
+    assert deliver(gateway, "1319876831") == "applied"
+    paid = payment_row(gateway)
+    assert paid.status == "succeeded"
+    assert paid.processor_reference == "1319876831"
+    assert paid.next_action is None
+
+
 def test_a_refund_whose_answer_was_lost_is_settled_by_reconcile(
     gateway: Gateway, acme: MerchantConfig, cassette: Cassette
 ) -> None:
@@ -236,6 +299,45 @@ def test_a_lost_chargeback_reopens_the_invoices(
     assert lost.dispute_status == "lost"
     assert lost.dispute_reference == "5012345690"
     assert reasons(gateway, acme) == ()  # open again: the ERP can collect them
+
+
+def test_a_won_chargeback_returns_the_payment_to_succeeded(
+    gateway: Gateway, acme: MerchantConfig, cassette: Cassette
+) -> None:
+    """The chargeback opened (``new``) disputes the payment; decided for the seller (``won``),
+    the payment is paid again and its invoices stay paid."""
+    payment = pay(gateway, acme, token=TOKEN, payment_details={"payment_method_id": "visa"})
+    assert payment.status == "succeeded"
+
+    assert deliver(gateway, "5012345690", "topic_chargebacks_wh") == "applied"
+    assert payment_row(gateway).status == "disputed"
+
+    assert deliver(gateway, "5012345690", "topic_chargebacks_wh") == "applied"
+    won = payment_row(gateway)
+    assert (won.status, won.dispute_status) == ("succeeded", "won")
+    assert won.dispute_reference == "5012345690"
+    assert reasons(gateway, acme) == ("payment_registered",)
+
+
+def test_a_claim_on_a_payment_opens_a_dispute_that_ends_lost(
+    gateway: Gateway, acme: MerchantConfig, cassette: Cassette
+) -> None:
+    """Claims notifications alone (``topic_claims_integration_wh``): the claim names the
+    payment, whose re-fetched status is the dispute's state (``in_mediation``: open; then
+    ``refunded``: lost, the invoices open again)."""
+    payment = pay(gateway, acme, token=TOKEN, payment_details={"payment_method_id": "visa"})
+    assert payment.status == "succeeded"
+
+    assert deliver(gateway, "5033102601", "topic_claims_integration_wh") == "applied"
+    disputed = payment_row(gateway)
+    assert (disputed.status, disputed.dispute_status) == ("disputed", "open")
+    assert reasons(gateway, acme) == ("payment_registered",)
+
+    assert deliver(gateway, "5033102601", "topic_claims_integration_wh") == "applied"
+    lost = payment_row(gateway)
+    assert (lost.status, lost.dispute_status) == ("disputed", "lost")
+    assert lost.dispute_reference == "mediation:1319876841"
+    assert reasons(gateway, acme) == ()
 
 
 def test_a_mediation_lost_closes_the_dispute_and_reopens_the_invoices(

@@ -141,11 +141,22 @@ class NextActionOut(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     type: Literal[
-        "redirect", "client_secret", "display_bank_transfer_instructions", "display_cash_voucher"
+        "redirect",
+        "client_secret",
+        "post_form",
+        "display_bank_transfer_instructions",
+        "display_cash_voucher",
     ]
-    url: str | None = None
+    url: str | None = Field(default=None, description="redirect: where to; post_form: the action")
     client_secret: str | None = None
-    clabe: str | None = Field(default=None, description="SPEI: the 18-digit CLABE to send to")
+    data: dict[str, str] | None = Field(
+        default=None, description="post_form: the fields to post (3-D Secure: creq)"
+    )
+    clabe: str | None = Field(
+        default=None,
+        description="SPEI: the 18-digit CLABE to send to; absent when only "
+        "hosted_instructions_url has the instructions",
+    )
     bank: str | None = None
     beneficiary: str | None = None
     reference: str | None = Field(default=None, description="to quote (SPEI) or pay (voucher)")

@@ -134,14 +134,18 @@ def own_origins() -> set[str]:
     }
 
 
-def content_security_policy(ancestors: list[str], images: str | None = None) -> str:
+def content_security_policy(
+    ancestors: list[str], images: str | None = None, frames: str | None = None
+) -> str:
     """The page's policy: its own resources only (and the processor's barcode image, when a
-    voucher shows one); framed by ``ancestors`` or by nobody."""
+    voucher shows one, and the card issuer's page in a frame, during a 3-D Secure challenge);
+    framed by ``ancestors`` or by nobody."""
     framers = " ".join(ancestors) if ancestors else "'none'"
     extra = "" if images is None else f" {images}"
+    framed = "" if frames is None else f"; frame-src 'self' {frames}"
     return (
         f"default-src 'self'; img-src 'self' data:{extra}; object-src 'none'; base-uri 'none'; "
-        f"frame-ancestors {framers}"
+        f"frame-ancestors {framers}{framed}"
     )
 
 
@@ -162,7 +166,9 @@ def _headers(response: Response) -> Response:
     ancestors = [] if found is None else found.settings.portal.frame_ancestors
     hosts = [g.get("portal_img_src"), None if found is None else found.settings.portal.logo_url]
     images = " ".join(sorted({_origin_of(url) for url in hosts if url})) or None
-    response.headers["Content-Security-Policy"] = content_security_policy(ancestors, images)
+    challenge = g.get("portal_frame_src")
+    frames = None if not challenge else _origin_of(challenge)
+    response.headers["Content-Security-Policy"] = content_security_policy(ancestors, images, frames)
     if not ancestors:  # browsers without frame-ancestors: X-Frame-Options
         response.headers["X-Frame-Options"] = "DENY"
     return response

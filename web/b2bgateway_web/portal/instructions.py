@@ -1,7 +1,8 @@
 """What a customer paying by SPEI transfer or in cash needs to finish: the processor's
 instructions (``next_action``: ``display_bank_transfer_instructions`` or
 ``display_cash_voucher``), in the customer's words, each value ready to copy, the cash voucher
-printable with its barcode."""
+printable with its barcode; and a form the customer's browser posts to the card's issuer
+(``post_form``: a 3-D Secure challenge), shown in a frame on the payment's page."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from b2bgateway.money import Money
 from b2bgateway_web.i18n import gettext as _
 from b2bgateway_web.portal.base import datetime_text, money_text
 
-__all__ = ["Field", "Instructions", "instructions_for"]
+__all__ = ["Challenge", "Field", "Instructions", "challenge_for", "instructions_for"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,15 @@ class Instructions:
     barcode_url: str | None = None
     voucher_url: str | None = None
     hosted_url: str | None = None
+    hosted_only: bool = False  # no CLABE here: the processor's page has the instructions
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """A form to post to the card's issuer (3-D Secure): its action and hidden fields."""
+
+    url: str
+    fields: tuple[tuple[str, str], ...]
 
 
 def _web(url: object) -> str | None:
@@ -78,22 +88,33 @@ def instructions_for(payment: Payment) -> Instructions | None:
     deadline = () if expires is None else (Field(_("Fecha límite"), expires),)
     reference = action.get("reference")
     if action.get("type") == "display_bank_transfer_instructions":
-        fields = [
-            Field(_("CLABE"), str(action.get("clabe", "")), _("Copiar CLABE")),
-            Field(_("Banco"), str(action.get("bank", ""))),
-            Field(_("Beneficiario"), str(action.get("beneficiary", ""))),
-        ]
+        hosted = _web(action.get("hosted_instructions_url"))
+        fields = []
+        if action.get("clabe"):
+            fields = [
+                Field(_("CLABE"), str(action.get("clabe", "")), _("Copiar CLABE")),
+                Field(_("Banco"), str(action.get("bank", ""))),
+                Field(_("Beneficiario"), str(action.get("beneficiary", ""))),
+            ]
         if isinstance(reference, str) and reference:
             fields.append(Field(_("Referencia"), reference, _("Copiar referencia")))
+        lead = _(
+            "Haz una transferencia SPEI desde tu banco con estos datos, por el importe exacto. "
+            "El pago se confirma solo cuando llega, y esta página se actualiza."
+        )
+        if not action.get("clabe"):
+            lead = _(
+                "Abre las instrucciones del procesador para ver la CLABE y haz una "
+                "transferencia SPEI desde tu banco por el importe exacto. El pago se confirma "
+                "solo cuando llega, y esta página se actualiza."
+            )
         return Instructions(
             kind="bank_transfer",
             title=_("Esperando tu transferencia"),
-            lead=_(
-                "Haz una transferencia SPEI desde tu banco con estos datos, por el importe exacto. "
-                "El pago se confirma solo cuando llega, y esta página se actualiza."
-            ),
+            lead=lead,
             fields=(*fields, exact, *deadline),
-            hosted_url=_web(action.get("hosted_instructions_url")),
+            hosted_url=hosted,
+            hosted_only=not action.get("clabe"),
         )
     if action.get("type") == "display_cash_voucher":
         barcode = _web(action.get("barcode_url"))
@@ -114,3 +135,21 @@ def instructions_for(payment: Payment) -> Instructions | None:
             voucher_url=_web(action.get("voucher_url")),
         )
     return None
+
+
+def _allow_frame(url: str) -> None:
+    """The challenge's frame loads the issuer's page: the page's policy lets that frame in."""
+    g.portal_frame_src = url
+
+
+def challenge_for(payment: Payment) -> Challenge | None:
+    """The form of a payment that waits for the customer at the card's issuer (``post_form``)."""
+    action = payment.next_action or {}
+    if payment.status != PaymentStatus.REQUIRES_ACTION or action.get("type") != "post_form":
+        return None
+    url = action.get("url")
+    data = action.get("data")
+    if not isinstance(url, str) or not url.startswith("https://") or not isinstance(data, dict):
+        return None
+    _allow_frame(url)
+    return Challenge(url=url, fields=tuple((str(k), str(v)) for k, v in sorted(data.items())))

@@ -24,8 +24,14 @@ from b2bgateway_web.portal.base import (
     money_text,
     portal_session,
 )
-from b2bgateway_web.portal.instructions import Instructions, instructions_for
+from b2bgateway_web.portal.instructions import (
+    Challenge,
+    Instructions,
+    challenge_for,
+    instructions_for,
+)
 from b2bgateway_web.portal.texts import (
+    CHALLENGE,
     CONFIRMING,
     FINAL,
     ORDER_PAID,
@@ -105,6 +111,7 @@ class _PaymentView:
     confirming: bool = False
     notice: str | None = None
     instructions: Instructions | None = None
+    challenge: Challenge | None = None
 
 
 def _confirming(found: Payment) -> bool:
@@ -126,6 +133,9 @@ def _view(found: Payment, folios: list[str]) -> _PaymentView:
     instructions = instructions_for(found)
     if instructions is not None:
         title, explanation = instructions.title, instructions.lead
+    challenge = None if confirming else challenge_for(found)
+    if challenge is not None:
+        title, explanation = _(CHALLENGE[0]), _(CHALLENGE[1])
     action = found.next_action or {}
     url = action.get("url") if action.get("type") == "redirect" else None
     failure = None
@@ -158,6 +168,7 @@ def _view(found: Payment, folios: list[str]) -> _PaymentView:
         confirming=confirming,
         notice=_notice(),
         instructions=instructions,
+        challenge=challenge,
     )
 
 

@@ -14,6 +14,7 @@ from b2bgateway_web.i18n import N_
 from b2bgateway_web.i18n import gettext as _
 
 __all__ = [
+    "CHALLENGE",
     "CONFIRMING",
     "DOCUMENT_TYPES",
     "FAILURES",
@@ -101,6 +102,14 @@ STATUSES: dict[str, tuple[str, str]] = {
 #: An order's payment, once approved: nothing to do with invoices.
 ORDER_PAID = N_("Gracias. Tu pago quedó registrado y tu proveedor ya puede procesar tu pedido.")
 #: Back from the processor's page, while its answer is being confirmed.
+#: A card payment waiting for the issuer's 3-D Secure challenge (``post_form``).
+CHALLENGE = (
+    N_("Confirma el pago con tu banco"),
+    N_(
+        "Tu banco pide confirmar que eres tú. Completa la verificación aquí abajo; esta página "
+        "se actualiza cuando tu banco responda."
+    ),
+)
 CONFIRMING = (
     N_("Confirmando tu pago…"),
     N_("Estamos confirmando tu pago con el procesador. Esta página se actualiza sola."),

@@ -155,12 +155,18 @@
     sort.addEventListener("change", apply);
   }
 
+  function autosubmit(form) {
+    // A 3-D Secure challenge: posted into its frame at once; without JavaScript, its button.
+    form.submit();
+  }
+
   function start() {
     Array.prototype.forEach.call(document.querySelectorAll("[data-list-tools]"), listTools);
     Array.prototype.forEach.call(document.querySelectorAll("button[data-copy]"), copyButton);
     Array.prototype.forEach.call(document.querySelectorAll("button[data-print]"), printButton);
     Array.prototype.forEach.call(document.querySelectorAll("form[data-invoice-form]"), invoiceForm);
     Array.prototype.forEach.call(document.querySelectorAll("[data-poll]"), follow);
+    Array.prototype.forEach.call(document.querySelectorAll("form[data-autosubmit]"), autosubmit);
   }
 
   if (document.readyState === "loading") {
