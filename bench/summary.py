@@ -249,6 +249,24 @@ def head() -> str:
         return ""
 
 
+def changed_since(commit: str) -> str:
+    """Whether the code a benchmark measures (the gateway, its web layer, the plugins) changed
+    between ``commit`` and the working tree's HEAD: results of a docs-only commit still stand."""
+    try:
+        diff = subprocess.run(
+            ["git", "diff", "--quiet", commit, "HEAD", "--", "b2bgateway", "web", "plugins"],
+            capture_output=True,
+            check=False,
+        )
+    except OSError:
+        return f"from {commit}"
+    if diff.returncode == 0:
+        return f"from {commit}, same gateway code"
+    if diff.returncode == 1:
+        return f"stale: the gateway's code changed since {commit}"
+    return f"from {commit}, not in this history"
+
+
 def cell(text: str) -> str:
     return text.replace("|", "\\|")
 
@@ -274,7 +292,7 @@ def summary() -> str:
         machine = data.get("machine", {})
         notes = []
         if commit and machine.get("commit") and machine["commit"] != commit:
-            notes.append("stale: another commit")
+            notes.append(changed_since(machine["commit"]))
         if data.get("quick"):
             notes.append("quick (reduced) run")
         load = machine.get("load_average", "")
