@@ -18,7 +18,9 @@ connection pool) and is not a leak.
 
 Verdict "no growth" when the last half's slope is within the tolerance: 1 MB/min for ``serve``
 (a leak of ~170 bytes per checkout at 100 checkouts/s would show) and 0.5 MB/min for the worker.
-At the end the bench waits for the outbox to drain and checks the sink got every event once.
+Each sample also counts the outbox's delivered and pending events (does the worker keep up?); at
+the end the bench waits for the outbox to drain (at most ``--drain-seconds``) and checks that every
+event marked delivered reached the sink, none twice.
 
 On PostgreSQL when it answers, else SQLite (``--sqlite`` forces it). Prints the figures and
 writes ``bench/results/memory.json``.
@@ -37,14 +39,17 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from checkout import Server, call, free_port, gateway_server, load, order, rss_mb, seed
-from cluster import SINK, Worker, drain, sink_check
+from cluster import SINK, Worker, drain, outbox_states
 from common import POSTGRES, fresh_schema, machine, reachable, with_schema
+from sqlalchemy import select
 
 from b2bgateway.store import Store, upgrade
+from b2bgateway.store.models import OutboxMessage
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "memory.json"
@@ -143,7 +148,29 @@ class Soak:
             t.join()
 
 
-def run(url: str, soak_seconds: float, interval: float) -> dict[str, Any]:
+def delivered_once(store: Store, events_file: Path) -> dict[str, Any]:
+    """Every event the outbox marks delivered reached the sink, none twice (events still pending
+    when the drain gave up are counted, not judged)."""
+    received = Counter(
+        line.split()[0] for line in events_file.read_text().splitlines() if line.strip()
+    )
+    with store.read() as session:
+        rows = session.execute(select(OutboxMessage.state, OutboxMessage.payload)).all()
+    delivered = {payload["id"] for state, payload in rows if state == "delivered"}
+    twice = sum(1 for n in received.values() if n > 1)
+    missing = len(delivered - set(received))
+    return {
+        "events": len(rows),
+        "delivered": len(delivered),
+        "still_pending": sum(1 for state, _ in rows if state == "pending"),
+        "received": sum(received.values()),
+        "delivered_not_received": missing,
+        "received_twice_or_more": twice,
+        "ok": missing == 0 and twice == 0,
+    }
+
+
+def run(url: str, soak_seconds: float, interval: float, drain_seconds: float) -> dict[str, Any]:
     fresh_schema(url)
     store = Store(url)
     upgrade(store)
@@ -190,6 +217,7 @@ def run(url: str, soak_seconds: float, interval: float) -> dict[str, Any]:
                 elapsed = time.monotonic() - began
                 with soak.lock:
                     done, errors, in_flight = soak.done, soak.errors, soak.in_flight
+                outbox = outbox_states(store)
                 samples.append(
                     {
                         "t_s": round(elapsed, 1),
@@ -199,6 +227,8 @@ def run(url: str, soak_seconds: float, interval: float) -> dict[str, Any]:
                         "checkouts": done,
                         "errors": errors,
                         "in_flight": in_flight,
+                        "events_delivered": outbox.get("delivered", 0),
+                        "events_pending": outbox.get("pending", 0),
                     }
                 )
                 if elapsed >= soak_seconds:
@@ -207,6 +237,8 @@ def run(url: str, soak_seconds: float, interval: float) -> dict[str, Any]:
                 print(
                     f"  {samples[-1]['t_s']:>6} s  serve {samples[-1]['serve']:>7} MB  "
                     f"worker {samples[-1]['worker']:>6} MB  checkouts {done}  errors {errors}  "
+                    f"events delivered {outbox.get('delivered', 0)} "
+                    f"pending {outbox.get('pending', 0)}  "
                     f"(master, workers: {samples[-1]['serve_each']})",
                     flush=True,
                 )
@@ -221,8 +253,13 @@ def run(url: str, soak_seconds: float, interval: float) -> dict[str, Any]:
                 "p99_ms": round(soak.latencies[int(len(soak.latencies) * 0.99) - 1], 1),
                 "peak_in_flight": soak.peak,
             }
-            figures["outbox"] = drain(store)
-            figures["notifications"] = sink_check(store, events_file)
+            last = samples[-1]
+            figures["worker_delivery"] = {
+                "events_per_second_during_soak": round(last["events_delivered"] / wall, 1),
+                "events_pending_at_end_of_soak": last["events_pending"],
+            }
+            figures["outbox"] = drain(store, drain_seconds)
+            figures["notifications"] = delivered_once(store, events_file)
             figures["serve_rss"] = summarize(samples, "serve")
             figures["worker_rss"] = summarize(samples, "worker")
             figures["samples"] = samples
@@ -241,16 +278,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--soak-seconds", type=float, default=600)
     parser.add_argument("--interval", type=float, default=5, help="seconds between samples")
+    parser.add_argument(
+        "--drain-seconds", type=float, default=300, help="longest wait for the outbox to drain"
+    )
     parser.add_argument("--postgres", default=with_schema(POSTGRES, "b2bgateway_bench_memory"))
     parser.add_argument("--sqlite", action="store_true", help="SQLite even if PostgreSQL answers")
     args = parser.parse_args()
     why = "--sqlite" if args.sqlite else (reachable(args.postgres) if args.postgres else "no URL")
     if why is None:
-        figures = run(args.postgres, args.soak_seconds, args.interval)
+        figures = run(args.postgres, args.soak_seconds, args.interval, args.drain_seconds)
     else:
         print(f"PostgreSQL not used ({why}): SQLite", file=sys.stderr)
         with tempfile.TemporaryDirectory() as tmp:
-            figures = run(f"sqlite:///{tmp}/bench.db", args.soak_seconds, args.interval)
+            figures = run(
+                f"sqlite:///{tmp}/bench.db", args.soak_seconds, args.interval, args.drain_seconds
+            )
     results = {
         "machine": machine(),
         "targets": {
@@ -268,6 +310,7 @@ def main() -> int:
             f"no growth: {f['no_growth']} (tolerance {f['tolerance_mb_per_min']} MB/min)"
         )
     print(f"load {figures['load']}")
+    print(f"worker delivery {figures['worker_delivery']}, then {figures['outbox']}")
     print(f"notifications {figures['notifications']}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")

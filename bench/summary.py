@@ -219,10 +219,20 @@ def memory(data: dict[str, Any]) -> Iterator[Row]:
         "memory soak: the load held",
         run["database"],
         f"{load['checkouts']:,} checkouts, {load['per_second']} /s, "
-        f"{load['peak_in_flight']} in flight, {load['errors']} errors, "
-        f"events {'ok' if run['notifications']['ok'] else 'NOT'}",
-        "128 in flight, 0 errors, every event delivered once",
-        load["peak_in_flight"] >= 128 and load["errors"] == 0 and run["notifications"]["ok"],
+        f"{load['peak_in_flight']} in flight, {load['errors']} errors",
+        "128 in flight, 0 errors",
+        load["peak_in_flight"] >= 128 and load["errors"] == 0,
+    )
+    events, delivery = run["notifications"], run["worker_delivery"]
+    yield (
+        "memory soak: the worker's deliveries",
+        run["database"],
+        f"{delivery['events_per_second_during_soak']} events/s during the soak, "
+        f"{delivery['events_pending_at_end_of_soak']:,} pending at its end, "
+        f"{events['still_pending']:,} after {run['outbox']['drain_s']} s of drain; "
+        f"delivered once: {'ok' if events['ok'] else 'NOT'}",
+        "every delivered event received once",
+        bool(events["ok"]),
     )
 
 
