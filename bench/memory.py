@@ -151,11 +151,13 @@ class Soak:
 def delivered_once(store: Store, events_file: Path) -> dict[str, Any]:
     """Every event the outbox marks delivered reached the sink, none twice (events still pending
     when the drain gave up are counted, not judged)."""
+    # The database first: an event is marked delivered only after the sink answered, so one
+    # read as delivered here is already in the file (the worker may still be delivering).
+    with store.read() as session:
+        rows = session.execute(select(OutboxMessage.state, OutboxMessage.payload)).all()
     received = Counter(
         line.split()[0] for line in events_file.read_text().splitlines() if line.strip()
     )
-    with store.read() as session:
-        rows = session.execute(select(OutboxMessage.state, OutboxMessage.payload)).all()
     delivered = {payload["id"] for state, payload in rows if state == "delivered"}
     twice = sum(1 for n in received.values() if n > 1)
     missing = len(delivered - set(received))
