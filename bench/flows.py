@@ -36,6 +36,7 @@ from typing import Any
 
 from checkout import BARE_APP, BIN, KEY, Server, free_port, gateway_server, load, order, seed
 from common import POSTGRES, fresh_schema, machine, on_both_databases, with_schema
+from sqlalchemy import text
 
 from b2bgateway.store import Store, upgrade
 
@@ -129,6 +130,27 @@ def measure(port: int, name: str, base: int, scale: int) -> dict[str, Any]:
     return flow
 
 
+def outcomes(url: str) -> list[dict[str, Any]]:
+    """How the payments the run made ended, by method: a 201 can carry a failed payment (the
+    sandbox's ledger busy: ``processor_unavailable``), which the HTTP status alone would hide."""
+    store = Store(url)
+    try:
+        with store.read() as session:
+            rows = session.execute(
+                text(
+                    "SELECT payment_method, status, failure_code, count(*) FROM payments "
+                    "GROUP BY payment_method, status, failure_code "
+                    "ORDER BY payment_method, status"
+                )
+            ).all()
+    finally:
+        store.dispose()
+    return [
+        {"method": method, "status": status, "failure_code": code, "payments": n}
+        for method, status, code, n in rows
+    ]
+
+
 def run(url: str, quick: bool) -> dict[str, Any]:
     fresh_schema(url)
     store = Store(url)
@@ -175,6 +197,7 @@ def run(url: str, quick: bool) -> dict[str, Any]:
             figures["bare_flask_c16"] = load(bare_port, "/echo", order, 16, 3000 // scale, None)
         finally:
             bare.stop()
+    figures["outcomes"] = outcomes(url)
     bare_rate = figures["bare_flask_c16"]["per_second"]
     for flow in figures["flows"].values():
         flow["throughput_ratio_c16"] = round(flow["c16"]["per_second"] / bare_rate, 3)
@@ -206,6 +229,8 @@ def main() -> int:
         print(f"\n{figures['database']}: bare Flask {figures['bare_flask_c16']['per_second']} /s")
         for name, flow in figures["flows"].items():
             print(f"  {name:14} checkouts/s / bare Flask req/s {flow['throughput_ratio_c16']}")
+        for row in figures["outcomes"]:
+            print(f"  payments {row}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nwritten to {RESULTS}")

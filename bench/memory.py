@@ -46,10 +46,10 @@ from typing import Any
 from checkout import Server, call, free_port, gateway_server, load, order, rss_mb, seed
 from cluster import SINK, Worker, drain, outbox_states
 from common import POSTGRES, fresh_schema, machine, reachable, with_schema
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from b2bgateway.store import Store, upgrade
-from b2bgateway.store.models import OutboxMessage
+from b2bgateway.store.models import OutboxMessage, Payment
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "memory.json"
@@ -172,6 +172,18 @@ def delivered_once(store: Store, events_file: Path) -> dict[str, Any]:
     }
 
 
+def payment_outcomes(store: Store) -> list[dict[str, Any]]:
+    """How the payments ended: a 201 can carry a failed payment (``processor_unavailable`` when
+    the sandbox's ledger stays busy), which the HTTP status alone would hide."""
+    with store.read() as session:
+        rows = session.execute(
+            select(Payment.status, Payment.failure_code, func.count()).group_by(
+                Payment.status, Payment.failure_code
+            )
+        ).all()
+    return [{"status": s, "failure_code": code, "payments": n} for s, code, n in rows]
+
+
 def run(url: str, soak_seconds: float, interval: float, drain_seconds: float) -> dict[str, Any]:
     fresh_schema(url)
     store = Store(url)
@@ -262,6 +274,7 @@ def run(url: str, soak_seconds: float, interval: float, drain_seconds: float) ->
             }
             figures["outbox"] = drain(store, drain_seconds)
             figures["notifications"] = delivered_once(store, events_file)
+            figures["payments"] = payment_outcomes(store)
             figures["serve_rss"] = summarize(samples, "serve")
             figures["worker_rss"] = summarize(samples, "worker")
             figures["samples"] = samples
@@ -314,6 +327,7 @@ def main() -> int:
     print(f"load {figures['load']}")
     print(f"worker delivery {figures['worker_delivery']}, then {figures['outbox']}")
     print(f"notifications {figures['notifications']}")
+    print(f"payments {figures['payments']}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"written to {RESULTS}")
