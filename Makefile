@@ -86,15 +86,27 @@ translations: install
 		--ignore-obsolete -w 100
 
 # Benchmarks print their figures and write bench/results/*.json; they are not part of `make test`.
+# The payments module's bench needs PostgreSQL (a million payments): skipped, said, without it.
+# The memory soak lasts SOAK_SECONDS; bench/summary.py ends with every figure against its target
+# (bench/results/summary.md).
+SOAK_SECONDS ?= 600
 bench: install
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python bench/statement.py
 	$(BIN)/python bench/checkout.py
+	$(BIN)/python bench/flows.py
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/webhooks.py
 	$(BIN)/python bench/cluster.py
 	$(BIN)/python bench/metrics.py
+	@if $(BIN)/python -c "import psycopg; psycopg.connect('host=127.0.0.1 port=5432 user=postgres dbname=test', connect_timeout=3).close()" 2>/dev/null; then \
+		echo "$(BIN)/python bench/panel.py"; $(BIN)/python bench/panel.py; \
+	else \
+		echo "WARNING: PostgreSQL at 127.0.0.1:5432 not reachable: bench/panel.py skipped" >&2; \
+	fi
 	$(BIN)/python bench/growth.py
+	$(BIN)/python bench/memory.py --soak-seconds $(SOAK_SECONDS)
+	$(BIN)/python bench/summary.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache b2bgateway.db* b2bgateway-sandbox.db*

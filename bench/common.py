@@ -3,6 +3,7 @@ on SQLite then PostgreSQL."""
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import sys
@@ -35,6 +36,8 @@ def machine() -> dict[str, Any]:
         "cores": out("nproc"),
         "commit": out("git", "rev-parse", "--short", "HEAD"),
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        # 1, 5 and 15 minutes as `uptime` shows it: on a shared machine, how busy it was
+        "load_average": " ".join(f"{n:.2f}" for n in os.getloadavg()),
     }
 
 
