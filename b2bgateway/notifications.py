@@ -141,17 +141,21 @@ def _claim(store: Store, now: datetime, limit: int) -> list[int]:
                 OutboxMessage.next_attempt_at <= now,
                 ~blocked,
             )
-            .order_by(OutboxMessage.id)
+            # Due order, from the index on (state, next_attempt_at): the head of the queue is
+            # read, not the delivered rows before it (ordering by id walked all of them, 74 ms
+            # a claim behind 200,000 delivered events). Each payment's own order is kept by
+            # ``blocked``, whatever the global order.
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
             .limit(limit)
         )
         if store.dialect == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)
         ids = list(session.scalars(stmt))
-        if ids:
+        if ids:  # leased from now, not from when the pass began (a pass can outlast a lease)
             session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id.in_(ids))
-                .values(next_attempt_at=now + LEASE)
+                .values(next_attempt_at=max(now, utcnow()) + LEASE)
             )
         return ids
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from click.testing import CliRunner
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from b2bgateway import notifications, refunds, service
 from b2bgateway.gateway import Gateway
@@ -218,6 +218,26 @@ def test_a_receiver_that_is_down_gets_everything_later_in_order(gateway, acme, d
         "refund.succeeded",
         "payment.refunded",
     ]
+
+
+def test_a_message_stays_leased_while_it_is_delivered_however_long_the_pass(
+    gateway, acme, data, store
+):
+    pay_invoice(gateway, acme, "k", "tok_approved")
+    seen_by_another_worker: list[list[int]] = []
+
+    def slow(url, body, headers):  # another worker looks while this one delivers
+        seen_by_another_worker.append(notifications._claim(store, utcnow(), 10))
+        return 200
+
+    with store.write() as session:  # events from two hours ago, a pass that began one ago
+        session.execute(update(OutboxMessage).values(next_attempt_at=utcnow() - timedelta(hours=2)))
+    began_long_ago = utcnow() - timedelta(hours=1)  # (a pass can outlast a lease)
+    done = notifications.deliver_due(
+        store, gateway.notification_endpoints(), send=slow, now=began_long_ago
+    )
+    assert done.delivered == 2
+    assert seen_by_another_worker == [[], []]
 
 
 def test_dead_letters_and_replay(gateway, acme, data, store):
