@@ -308,7 +308,7 @@ def test_a_refusing_server_is_retried_later_and_the_payment_is_untouched(
 
 
 def test_after_the_last_attempt_a_dead_letter_operators_see_and_send_again(
-    gateway: Gateway, acme: Any, customer: None, smtp: SmtpServer, monkeypatch: Any
+    client: Any, gateway: Gateway, acme: Any, customer: None, smtp: SmtpServer, monkeypatch: Any
 ) -> None:
     card_payment(gateway, acme, "k-card", ("F-2",))
     smtp.recorder.refuse = "554 5.7.1 Rechazado"
@@ -321,6 +321,11 @@ def test_after_the_last_attempt_a_dead_letter_operators_see_and_send_again(
     assert row.last_error is not None and "554" in row.last_error
     with gateway.store.read() as session:
         assert mail.dead_count(session, "acme") == 1
+    fast_hashing(monkeypatch)
+    add_users(gateway.store)
+    sign_in(client, USERS["consulta"])
+    home = client.get("/panel/").get_data(as_text=True)
+    assert "Correos no enviados" in home
 
     use_gateway(monkeypatch, gateway)
     listed = CliRunner().invoke(main, ["mail", "list"])
