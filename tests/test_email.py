@@ -456,3 +456,15 @@ def test_without_email_settings_the_panel_only_copies_the_link(
     assert "No se puede enviar por correo" in page
     detail = client.get(f"/panel/pagos/{declined.id}").get_data(as_text=True)
     assert "Sin correo: no se le envían comprobantes ni enlaces." in detail
+
+
+def test_the_worker_command_sends_what_is_due(
+    gateway: Gateway, acme: Any, customer: None, smtp: SmtpServer, monkeypatch: Any
+) -> None:
+    card_payment(gateway, acme, "k-card", ("F-2",))
+    use_gateway(monkeypatch, gateway)
+    result = CliRunner().invoke(main, ["worker", "--once"])
+    assert result.exit_code == 0, result.output
+    [message] = smtp.recorder.received
+    assert message["Subject"].startswith("Comprobante de pago por $234.50")
+    assert [row.state for row in rows(gateway)] == ["sent"]
