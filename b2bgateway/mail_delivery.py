@@ -186,9 +186,7 @@ def deliver_due(
     return result
 
 
-def _attempt(
-    merchants: Mapping[str, MerchantConfig], render: Renderer, send: Sender, row: Outgoing | None
-) -> tuple[str, str | None]:
+def _attempt(render: Renderer, send: Sender, row: Outgoing | None) -> tuple[str, str | None]:
     """``(state, error)`` of one attempt: sent, skipped, or pending with the error."""
     if row is None:
         return "pending", "the merchant has no e-mail settings any more"
@@ -199,8 +197,11 @@ def _attempt(
         settings = row.merchant.settings.email
         assert settings is not None
         send(settings, compose(row.merchant, row.recipient, rendered))
-    except Exception as exc:  # any refusal, network or rendering failure: retried
+    except (smtplib.SMTPException, OSError) as exc:  # refused, unreachable, TLS: retried
         log.warning("e-mail %s (%s) not sent: %s", row.id, row.kind, _error_text(exc))
+        return "pending", _error_text(exc)
+    except Exception as exc:  # a rendering failure: retried too, with its traceback logged
+        log.exception("e-mail %s (%s) could not be made", row.id, row.kind)
         return "pending", _error_text(exc)
     return "sent", None
 
@@ -229,7 +230,7 @@ def _send_one(
                 dict(message.data or {}),
             )
         attempts = message.attempts
-    state, error = _attempt(merchants, render, send, row)
+    state, error = _attempt(render, send, row)
     with store.write() as session:
         message = session.get(EmailMessage, message_id)
         assert message is not None
