@@ -58,6 +58,9 @@ class Gateway:
         plugins.merchants_with_notification_url = frozenset(
             m.id for m in merchants.values() if m.settings.notification_url is not None
         )
+        plugins.merchants_with_email = frozenset(
+            m.id for m in merchants.values() if m.settings.email is not None
+        )
         return cls(
             settings=settings,
             plugins=plugins,

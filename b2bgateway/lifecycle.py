@@ -25,7 +25,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from b2bgateway import answers
+from b2bgateway import answers, mail
 from b2bgateway.answers import EventOutcome
 from b2bgateway.interface import (
     ChargeResult,
@@ -147,6 +147,8 @@ def announce(
         ),
         _outbox(session, plugins, payment.merchant_id),
     )
+    if payment.merchant_id in plugins.merchants_with_email:  # the customer's e-mail, queued
+        mail.on_status(session, payment, previous)
 
 
 def _notify_update(

@@ -265,6 +265,8 @@ class Plugins:
         self.pm = pm
         #: merchants with a notification_url: observers' outbox writes only for them
         self.merchants_with_notification_url: frozenset[str] = frozenset()
+        #: merchants with ``[email]`` settings: customers' e-mails are queued only for them
+        self.merchants_with_email: frozenset[str] = frozenset()
         self._observer_callers: dict[tuple[str, str], Any] = {}
         self._processors: dict[str, Processor] = {}
         #: told about processor calls and webhooks (:mod:`b2bgateway.instruments`)

@@ -30,6 +30,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from b2bgateway.email_settings import EmailSettings
 from b2bgateway.errors import ConfigurationError
 from b2bgateway.expiry_settings import ExpirySettings
 from b2bgateway.interface import INSTALLMENT_COUNTS
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CONFIG_ENV",
     "DEFAULT_CONFIG_FILE",
+    "EmailSettings",
     "ExpirySettings",
     "MerchantConfig",
     "MerchantSettings",
@@ -95,6 +97,7 @@ class MerchantSettings(BaseModel):
     expiry: ExpirySettings = Field(default_factory=ExpirySettings)
     portal: PortalSettings = Field(default_factory=PortalSettings)  # the customer payment page
     admin_totp_required: bool = False  # payments module: admins sign in with a TOTP code too
+    email: EmailSettings | None = None  # SMTP for customers' e-mails; None: no e-mail
 
     @field_validator("payment_methods")
     @classmethod

@@ -20,6 +20,7 @@ import pytest
 from pydantic import BaseModel
 
 from b2bgateway import errors, lifecycle
+from b2bgateway.email_settings import EmailSettings
 from b2bgateway.interface import PaymentStatus, RefundStatus
 from b2bgateway.portal_settings import PortalSettings
 from b2bgateway.rules import Reason
@@ -352,6 +353,7 @@ def test_every_outbound_event_type_is_documented():
         (MerchantSettings, "`[merchants.<id>]`"),
         (ExpirySettings, "`[merchants.<id>.expiry]`"),
         (PortalSettings, "`[merchants.<id>.portal]`"),
+        (EmailSettings, "`[merchants.<id>.email]`"),
         (FailedAuthSettings, "`[failed_auth]`"),
         (SandboxSettings, "`[merchants.<id>.processors.<name>]`"),
     ],

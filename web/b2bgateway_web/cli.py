@@ -16,8 +16,8 @@ from b2bgateway import database as db
 from b2bgateway.errors import ConfigurationError
 from b2bgateway.gateway import Gateway
 from b2bgateway.keys import weak_key_warnings
-from b2bgateway.settings import config_path
-from b2bgateway_web.operator_cli import keys_group, outbox_commands
+from b2bgateway.settings import EmailSettings, config_path
+from b2bgateway_web.operator_cli import keys_group, mail_commands, outbox_commands
 from b2bgateway_web.users_cli import users_commands
 from b2bgateway_web.web_plugins import PluginCommands
 
@@ -203,12 +203,22 @@ def config_check() -> None:
             f"{len(merchant.settings.api_keys)} API key(s), currency {merchant.settings.currency}, "
             f"time zone {merchant.settings.timezone}"
         )
+        click.echo(f"    e-mail: {_email_note(merchant.settings.email)}")
         if merchant.id in webhooks:
             click.echo(
                 f"    webhooks: {webhooks[merchant.id]}{_webhook_note(webhooks[merchant.id])}"
             )
     for line in warnings:
         click.echo(f"  warning: {line}")
+
+
+def _email_note(email: EmailSettings | None) -> str:
+    """What ``config check`` says of a merchant's customer e-mail (never the password)."""
+    if email is None:
+        return "off (no [merchants.<id>.email]: no receipts or instructions are e-mailed)"
+    login = f", as {email.username}" if email.username else ""
+    server = f"{email.host}:{email.effective_port}"
+    return f"SMTP {server} ({email.security}{login}), from {email.from_address}"
 
 
 def _webhook_note(url: str) -> str:
@@ -270,6 +280,7 @@ def demo(merchant_id: str, host: str | None, port: int | None) -> None:
 #: Outbound events one worker pass delivers, and payments one reconciliation pass examines.
 WORKER_BATCH = 100
 RECONCILE_BATCH = 200
+MAIL_BATCH = 50  # customers' e-mails per pass (each a connection to an SMTP server)
 
 
 def _reconcile_once(gw: Gateway, older_than: int, expire_after: int) -> dict[str, int]:
@@ -321,7 +332,7 @@ def reconcile_command(older_than: int, expire_after: int) -> None:
 @click.option("--expire-after", default=7200, show_default=True, type=click.IntRange(min=60))
 @click.option("--once", is_flag=True, help="One pass of everything, then exit.")
 def worker(interval: float, older_than: int, expire_after: int, once: bool) -> None:
-    """Background work, forever: reconciliation, outbound event delivery, key expiry.
+    """Background work, forever: reconciliation, outbound events, customers' e-mails, key expiry.
 
     Run as many as you like: they claim work with leases (FOR UPDATE SKIP LOCKED on PostgreSQL).
     """
@@ -330,9 +341,11 @@ def worker(interval: float, older_than: int, expire_after: int, once: bool) -> N
     from b2bgateway import idempotency, throttle
     from b2bgateway.notifications import deliver_due
     from b2bgateway_web import metrics
+    from b2bgateway_web.portal import emails
 
     with _gateway() as gw:
         metrics.observe_worker(gw)
+        render = emails.renderer(gw)
         last_purge = 0.0
         while True:
             started = time.monotonic()
@@ -342,11 +355,13 @@ def worker(interval: float, older_than: int, expire_after: int, once: bool) -> N
                     log.info("reconciled %s", json.dumps(counts))
                 sent = deliver_due(gw.store, gw.notification_endpoints(), limit=WORKER_BATCH)
                 metrics.record_worker_pass(counts, sent.delivered, sent.retried, sent.dead)
+                mailed = emails.send_due(gw, render, MAIL_BATCH)
                 # A full batch means more may be waiting: go again at once instead of sleeping
                 # (a pass every 10 s of 100 events each would cap delivery at 10 events/s).
                 busy = (
                     sent.delivered + sent.retried + sent.dead >= WORKER_BATCH
                     or counts["examined"] >= RECONCILE_BATCH
+                    or mailed >= MAIL_BATCH
                 )
                 if sent.delivered or sent.retried or sent.dead:
                     log.info(
@@ -373,6 +388,7 @@ def worker(interval: float, older_than: int, expire_after: int, once: bool) -> N
 
 main.add_command(keys_group)  # b2bgateway keys generate
 main.add_command(outbox_commands(_gateway))  # b2bgateway outbox list|replay
+main.add_command(mail_commands(_gateway))  # b2bgateway mail list|replay
 main.add_command(users_commands(_gateway))  # b2bgateway users add|list|disable|reset-password
 
 

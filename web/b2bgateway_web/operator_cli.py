@@ -1,7 +1,7 @@
-"""Operators' commands that need little of the rest: ``b2bgateway keys generate`` and
-``b2bgateway outbox list|replay``. The outbox group is built with the command line's way to open
-the gateway, as :mod:`b2bgateway_web.users_cli` is, so nothing here imports
-:mod:`b2bgateway_web.cli`."""
+"""Operators' commands that need little of the rest: ``b2bgateway keys generate``,
+``b2bgateway outbox list|replay`` and ``b2bgateway mail list|replay`` (customers' e-mails). The
+outbox and mail groups are built with the command line's way to open the gateway, as
+:mod:`b2bgateway_web.users_cli` is, so nothing here imports :mod:`b2bgateway_web.cli`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import click
 
 from b2bgateway.gateway import Gateway
 
-__all__ = ["keys_group", "outbox_commands"]
+__all__ = ["keys_group", "mail_commands", "outbox_commands"]
 
 
 @click.group("keys")
@@ -75,3 +75,41 @@ def outbox_commands(gateway: Callable[[], AbstractContextManager[Gateway]]) -> c
         click.echo(f"{count} dead letter(s) queued again")
 
     return outbox_group
+
+
+def mail_commands(gateway: Callable[[], AbstractContextManager[Gateway]]) -> click.Group:
+    """``b2bgateway mail``: customers' e-mails (receipts, instructions, payment links)."""
+
+    @click.group("mail")
+    def mail_group() -> None:
+        """Customers' e-mails: receipts, SPEI and cash instructions, payment links."""
+
+    @mail_group.command("list")
+    @click.option(
+        "--state",
+        type=click.Choice(["pending", "sent", "dead", "skipped"]),
+        default="dead",
+        show_default=True,
+    )
+    @click.option("--merchant", "merchant_id", default=None)
+    @click.option("--limit", default=50, show_default=True)
+    def mail_list(state: str, merchant_id: str | None, limit: int) -> None:
+        """E-mails in a state (dead letters by default), newest first."""
+        from b2bgateway.mail import list_messages
+
+        with gateway() as gw, gw.store.read() as session:
+            for message in list_messages(session, state, limit, merchant_id):
+                click.echo(json.dumps(message, ensure_ascii=False))
+
+    @mail_group.command("replay")
+    @click.option("--id", "ids", multiple=True, type=int, help="E-mail row id (repeatable).")
+    @click.option("--merchant", "merchant_id", default=None)
+    def mail_replay(ids: tuple[int, ...], merchant_id: str | None) -> None:
+        """Send dead e-mails again (all, one merchant's, or the given ids)."""
+        from b2bgateway.mail import replay
+
+        with gateway() as gw, gw.store.write() as session:
+            count = replay(session, message_ids=list(ids) or None, merchant_id=merchant_id)
+        click.echo(f"{count} dead e-mail(s) queued again")
+
+    return mail_group

@@ -2,20 +2,20 @@
 idempotent (the confirmation carries a one-time key, so a double submit does it once) and in the
 audit log: refund (full or partial, with a reason), cancel a payment still waiting for the
 customer, void a manual payment, replay an outbound
-event from the dead letters, and a fresh payment link for the customer (to copy)."""
+event from the dead letters, and a fresh payment link for the customer (to copy, or e-mailed)."""
 
 from __future__ import annotations
 
 import secrets
 from typing import Any
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
-from b2bgateway import audit, refunds, service
+from b2bgateway import audit, mail, refunds, service
 from b2bgateway.cancel import cancel_waiting
 from b2bgateway.errors import GatewayError, InvalidAmount
 from b2bgateway.interface import RefundStatus
@@ -139,17 +139,38 @@ def replay_event(payment_id: str, message_id: int) -> ResponseReturnValue:
 @bp.route("/pagos/<payment_id>/enlace", methods=["GET", "POST"])
 @require("pay_link")
 def pay_link(payment_id: str) -> ResponseReturnValue:
-    """A fresh link to the customer's payment page, to copy (e-mail comes with SMTP)."""
+    """A fresh link to the customer's payment page, to copy or, with "Enviar por correo", queued
+    for the worker to e-mail to the customer (the form's one-time key: a double submit sends
+    one e-mail)."""
     payment = _payment(payment_id)
     form = _form(ConfirmForm)
-    if not form.validate_on_submit():
-        return _confirm(form, payment, "pay_link")
     shop = merchant()
+    recipient = _recipient(payment)
+    if not form.validate_on_submit():
+        return _confirm(form, payment, "pay_link", recipient=recipient)
     try:
         link, expires = create_link(gateway(), shop, payment.customer_id)
     except TokenInvalid:
         error = _("El comercio no tiene llave de API para firmar enlaces.")
-        return _confirm(form, payment, "pay_link", error=error), 409
+        return _confirm(form, payment, "pay_link", error=error, recipient=recipient), 409
+    by_email = request.form.get("enviar") == "correo" and recipient is not None
     with gateway().store.write() as db:
-        audit.record(db, actor(), "pay_link", payment_id)
+        detail = None
+        if by_email:
+            found = service.get_payment(db, shop.id, payment_id)
+            data = {"url": link, "expires_at": expires.isoformat()}
+            mail.queue(db, found, "pay_link", dedupe_key=f"pay_link:{form.key.data}", data=data)
+            detail = {"email": recipient}
+        audit.record(db, actor(), "pay_link", payment_id, detail)
+    if by_email:
+        flash(_("Enviaremos el enlace de pago a %(email)s.") % {"email": recipient})
+        return redirect(url_for("panel.payment", payment_id=payment_id))
     return render_template("panel/link.html", payment=payment, link=link, expires=expires)
+
+
+def _recipient(payment: Any) -> str | None:
+    """Where "Enviar por correo" sends: the customer's e-mail, when the merchant sends mail."""
+    if merchant().settings.email is None:
+        return None
+    with gateway().store.read() as db:
+        return mail.customer_email(db, merchant().id, payment.customer_id)

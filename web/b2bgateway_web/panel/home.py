@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from flask import Response, render_template, request, stream_with_context, url_for
 from flask.typing import ResponseReturnValue
 
-from b2bgateway import audit
+from b2bgateway import audit, mail
 from b2bgateway.dashboard import figures
 from b2bgateway.statement import local_today
 from b2bgateway_web.i18n import gettext as _
@@ -26,10 +26,12 @@ def home() -> ResponseReturnValue:
     shop = merchant()
     with gateway().store.read() as db:
         found = figures(db, shop.id, shop.zone)
+        dead_emails = None if shop.settings.email is None else mail.dead_count(db, shop.id)
     today = local_today(shop.zone)
     return render_template(
         "panel/home.html",
         figures=found,
+        dead_emails=dead_emails,
         today_url=url_for("panel.payments", desde=today.isoformat(), hasta=today.isoformat()),
         month_url=url_for("panel.payments", desde=today.replace(day=1).isoformat()),
         texts=texts,

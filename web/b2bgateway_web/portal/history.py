@@ -99,7 +99,8 @@ def _details(payment: Payment) -> tuple[tuple[str, str], ...]:
     return tuple(found)
 
 
-def _entry(payment: Payment, folios: dict[str, str]) -> Entry:
+def entry_of(payment: Payment, folios: dict[str, str]) -> Entry:
+    """The payment as "Mis pagos", its receipt and its e-mail show it."""
     status = PaymentStatus(payment.status)
     lines = tuple(
         Line(folios.get(a.invoice_id, a.invoice_id), money_text(a.amount))
@@ -137,7 +138,7 @@ def history() -> ResponseReturnValue:
         found = customer_payments(db, merchant().id, portal_session().customer_id)
         ids = sorted({a.invoice_id for p in found for a in p.allocations})
         folios = invoice_folios(db, merchant().id, ids)
-        entries = [_entry(payment, folios) for payment in found]
+        entries = [entry_of(payment, folios) for payment in found]
     return render_template("portal/history.html", entries=entries, **common())
 
 
@@ -145,7 +146,7 @@ def _receipt(payment_id: str) -> Entry:
     with gateway().store.read() as db:
         found = own_payment(db, payment_id)
         folios = invoice_folios(db, merchant().id, [a.invoice_id for a in found.allocations])
-        entry = _entry(found, folios)
+        entry = entry_of(found, folios)
     if not entry.paid:
         raise PortalError(
             404,
@@ -170,18 +171,24 @@ def receipt(payment_id: str) -> ResponseReturnValue:
 def receipt_pdf(payment_id: str) -> ResponseReturnValue:
     """The same receipt as a PDF."""
     entry = _receipt(payment_id)
+    name = f"comprobante-{entry.id}.pdf"
+    return Response(
+        receipt_pdf_bytes(entry),
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def receipt_pdf_bytes(entry: Entry) -> bytes:
+    """The receipt as a PDF (the page's and the e-mail's attachment), for the current merchant
+    and customer."""
     supplier = merchant().settings.portal
     html = render_template("portal/receipt_pdf.html", supplier=supplier, **_receipt_context(entry))
     out = io.BytesIO()
     result = pisa.CreatePDF(html, dest=out, encoding="utf-8", link_callback=_no_resources)
     if result.err:
         raise RuntimeError(f"the receipt's PDF could not be made ({result.err} errors)")
-    name = f"comprobante-{entry.id}.pdf"
-    return Response(
-        out.getvalue(),
-        mimetype="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return out.getvalue()
 
 
 def _no_resources(uri: str, rel: str) -> str:

@@ -1,0 +1,75 @@
+"""``[merchants.X.email]``: the SMTP server through which the gateway e-mails the merchant's
+customers (receipts, SPEI and cash instructions, payment links). No table: no e-mail, nothing
+queued (:mod:`b2bgateway.mail`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    FilePath,
+    SecretStr,
+    StringConstraints,
+    model_validator,
+)
+
+__all__ = ["DEFAULT_PORTS", "EmailSettings"]
+
+_EMAIL = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, max_length=320, pattern=r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$"
+    ),
+]
+_HOST = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.:\[\]-]+$"
+    ),
+]
+_NAME = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^\r\n]+$"),
+]
+
+#: security -> the port it is usually served on
+DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
+
+
+class EmailSettings(BaseModel):
+    """One merchant's SMTP server and sender."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: _HOST
+    port: int | None = Field(default=None, ge=1, le=65535)  # None: 587, 465 or 25 per security
+    #: ``starttls`` (upgrade a plain connection, port 587), ``tls`` (TLS from the start, port
+    #: 465), ``none`` (plain text: only for a relay on the same machine or network)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: Annotated[str, StringConstraints(min_length=1, max_length=320)] | None = None
+    password: SecretStr | None = None
+    from_address: _EMAIL
+    #: the sender's name (default: the supplier's ``portal.display_name``)
+    from_name: _NAME | None = None
+    reply_to: _EMAIL | None = None
+    timeout_seconds: float = Field(default=20.0, gt=0, le=120)
+    #: a PEM file of the certificate authorities to trust for this server (a private relay);
+    #: default: the system's
+    ca_file: FilePath | None = None
+
+    @model_validator(mode="after")
+    def _credentials_together(self) -> EmailSettings:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username and password go together (both or neither)")
+        if self.username is not None and self.security == "none":
+            raise ValueError(
+                "credentials are never sent in plain text: use security starttls or tls"
+            )
+        return self
+
+    @property
+    def effective_port(self) -> int:
+        return self.port if self.port is not None else DEFAULT_PORTS[self.security]
