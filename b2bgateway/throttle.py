@@ -10,6 +10,7 @@ merchant's own key must not buy another merchant's guesser more tries); the wind
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from datetime import datetime, timedelta
 
@@ -20,7 +21,7 @@ from b2bgateway.store import Store
 from b2bgateway.store.models import AuthFailure, utcnow
 from b2bgateway.store.repository import dialect_insert
 
-__all__ = ["FailedAuthSettings", "blocked_for", "purge", "record_failure"]
+__all__ = ["FailedAuthSettings", "blocked_for", "client_prefix", "purge", "record_failure"]
 
 
 class FailedAuthSettings(BaseModel):
@@ -42,6 +43,21 @@ class FailedAuthSettings(BaseModel):
         if value <= timedelta(0) or value > timedelta(days=1):
             raise ValueError("must be more than 0 and at most 1 day")
         return value
+
+
+def client_prefix(address: str) -> str:
+    """What failures are counted against for ``address``: an IPv4 address itself, an IPv6
+    address's /64 (one subscriber's network: it holds 2**64 addresses to rotate through), an
+    IPv4-mapped IPv6 address as its IPv4 address; anything else (not an address) as it is."""
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return address[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 def _seconds_until(moment: datetime | None, now: datetime) -> int | None:
