@@ -43,6 +43,7 @@ __all__ = [
     "MAX_ACCOUNT_CEILING",
     "MAX_ACCOUNT_FAILURES",
     "MAX_ADDRESS_FAILURES",
+    "PURGE_WINDOWS",
     "Refusal",
     "SignIn",
     "complete_enrolment",
@@ -65,6 +66,9 @@ NETWORK_POLICY = throttle.FailedAuthSettings(
 CEILING_POLICY = throttle.FailedAuthSettings(
     limit=MAX_ACCOUNT_CEILING, window=CEILING_WINDOW, block=CEILING_WINDOW
 )
+
+#: For :func:`b2bgateway.throttle.purge`: the ceiling's rows are kept over its whole window.
+PURGE_WINDOWS = {"panel-account:": CEILING_WINDOW}
 
 
 class Refusal(enum.StrEnum):

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import ipaddress
 import math
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import bindparam, delete, or_, select
+from sqlalchemy import and_, bindparam, delete, not_, or_, select
 
 from b2bgateway.store import Store
 from b2bgateway.store.models import AuthFailure, utcnow
@@ -109,14 +110,24 @@ def record_failure(
         return _seconds_until(row.blocked_until, now)
 
 
-def purge(store: Store, policy: FailedAuthSettings, now: datetime | None = None) -> int:
-    """Forget addresses whose window and block are both over; returns how many."""
+def purge(
+    store: Store,
+    policy: FailedAuthSettings,
+    now: datetime | None = None,
+    *,
+    longer: Mapping[str, timedelta] | None = None,
+) -> int:
+    """Forget addresses whose window and block are both over; returns how many. ``longer``:
+    rows whose key starts with one of its prefixes count over that window instead (the payments
+    module's per-e-mail ceiling counts over an hour)."""
     now = now or utcnow()
+    over = and_(
+        AuthFailure.window_started < now - policy.window,
+        or_(AuthFailure.blocked_until.is_(None), AuthFailure.blocked_until < now),
+    )
+    for prefix, window in (longer or {}).items():
+        mine = AuthFailure.address.startswith(prefix, autoescape=True)
+        over = and_(over, or_(not_(mine), AuthFailure.window_started < now - window))
     with store.write() as session:
-        result = session.execute(
-            delete(AuthFailure).where(
-                AuthFailure.window_started < now - policy.window,
-                or_(AuthFailure.blocked_until.is_(None), AuthFailure.blocked_until < now),
-            )
-        )
+        result = session.execute(delete(AuthFailure).where(over))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]

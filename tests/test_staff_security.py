@@ -256,3 +256,18 @@ def test_a_new_password_between_the_check_and_the_sign_in_is_not_signed_in(store
 
     monkeypatch.setattr(signin, "_password_ok", reset_meanwhile)
     assert _refusal(store) is signin.Refusal.INVALID
+
+
+def test_the_worker_keeps_the_ceilings_count_over_its_whole_window(store):
+    start = utcnow()
+    ceiling = staff.account_key("ana@acme.mx")
+    throttle.record_failure(store, ceiling, signin.CEILING_POLICY, start)
+    throttle.record_failure(store, "203.0.113.7", throttle.FailedAuthSettings(), start)
+    api = throttle.FailedAuthSettings()  # [failed_auth]: a 10-minute window
+    later = start + timedelta(minutes=16)
+    assert throttle.purge(store, api, later, longer=signin.PURGE_WINDOWS) == 1  # the API's
+    assert throttle.blocked_for(store, ceiling, later) is None
+    with store.read() as session:
+        assert session.execute(text("SELECT failures FROM auth_failures")).scalar_one() == 1
+    hour = start + signin.CEILING_WINDOW + timedelta(seconds=1)
+    assert throttle.purge(store, api, hour, longer=signin.PURGE_WINDOWS) == 1
