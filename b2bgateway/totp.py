@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import hmac
 import time
+from dataclasses import dataclass
 from datetime import datetime
 
 import pyotp
@@ -34,10 +35,13 @@ from b2bgateway.store.staff_models import StaffUser
 __all__ = [
     "DRIFT",
     "STEP",
+    "Enrolment",
     "accept",
+    "confirm",
     "confirm_enrolment",
     "decrypt",
     "encrypt",
+    "enrolment",
     "enrolment_secret",
     "issue",
     "matching_step",
@@ -143,6 +147,45 @@ def confirm_enrolment(
     user.totp_ciphertext, user.totp_pending, user.totp_last_step = user.totp_pending, None, step
     audit.record(session, actor, "totp_enrolled", user.email, {"via": "panel"})
     return True
+
+
+@dataclass(frozen=True, slots=True)
+class Enrolment:
+    """What the enrolment page shows: the user's e-mail and the secret waiting for a code of it
+    (None: the second factor is on already, and its secret is never shown again)."""
+
+    email: str
+    secret: str | None
+
+
+def _enrolling(session: Session, user_id: int, version: int | None) -> StaffUser | None:
+    user = session.get(StaffUser, user_id, with_for_update=True, populate_existing=True)
+    if user is None or not user.active:
+        return None
+    if version is not None and user.session_version != version:
+        return None
+    return user
+
+
+def enrolment(session: Session, user_id: int, version: int | None = None) -> Enrolment | None:
+    """The enrolment of an active user (of that session ``version``, when given), its waiting
+    secret made now if needed (a write transaction); None: no such user (any more)."""
+    user = _enrolling(session, user_id, version)
+    if user is None:
+        return None
+    if user.totp_ciphertext is not None:
+        return Enrolment(user.email, None)
+    return Enrolment(user.email, enrolment_secret(session, user))
+
+
+def confirm(
+    session: Session, actor: Actor, user_id: int, code: str, now: datetime | None = None
+) -> bool:
+    """:func:`confirm_enrolment` for the user ``user_id`` (whose row is locked meanwhile)."""
+    user = _enrolling(session, user_id, None)
+    if user is None or user.totp_ciphertext is not None:
+        return False
+    return confirm_enrolment(session, actor, user, code, now)
 
 
 def reset(session: Session, actor: Actor, user: StaffUser) -> None:

@@ -18,7 +18,6 @@ from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
 from b2bgateway import signin, totp
-from b2bgateway.store.staff_models import StaffUser
 from b2bgateway_web.i18n import gettext as _
 from b2bgateway_web.panel import auth
 from b2bgateway_web.panel.base import actor, address, bp, user
@@ -43,17 +42,18 @@ def _grouped(secret: str) -> str:
 
 
 def _page(
-    row: StaffUser, secret: str | None, form: CodeForm, error: str | None, status: int
+    enrolment: totp.Enrolment, form: CodeForm, error: str | None, status: int
 ) -> ResponseReturnValue:
+    secret, email = enrolment.secret, enrolment.email
     return (
         render_template(
             "panel/second_factor.html",
             form=form,
             error=error,
             active=secret is None,
-            qr=None if secret is None else _qr(secret, row.email),
+            qr=None if secret is None else _qr(secret, email),
             secret=None if secret is None else _grouped(secret),
-            email=row.email,
+            email=email,
         ),
         status,
     )
@@ -68,17 +68,16 @@ def second_factor() -> ResponseReturnValue:
     form = CodeForm()
     error, status = None, 200
     with gateway().store.write() as db:
-        row = db.get(StaffUser, user().user_id, with_for_update=True)
-        assert row is not None  # the session's user (base._load)
-        if row.totp_ciphertext is not None:
-            return _page(row, None, form, None, 200)
         if form.validate_on_submit():
-            if totp.confirm_enrolment(db, actor(), row, form.code.data):
+            if totp.confirm(db, actor(), user().user_id, form.code.data):
                 flash(_("Listo: tu segundo factor está activo. Lo pediremos cada vez que entres."))
                 return redirect(url_for("panel.second_factor"))
             error, status = _wrong_code(), 422
-        secret = totp.enrolment_secret(db, row)
-    return _page(row, secret, form, error, status)
+        enrolment = totp.enrolment(db, user().user_id)
+    assert enrolment is not None  # the session's user, active (base._load)
+    if enrolment.secret is None:
+        error, status = None, 200  # on already (a code typed twice): nothing to confirm
+    return _page(enrolment, form, error, status)
 
 
 def _restart() -> ResponseReturnValue:
@@ -107,8 +106,7 @@ def enrol_at_sign_in() -> ResponseReturnValue:
             return _restart()
         error, status = _wrong_code(), 422
     with gateway().store.write() as db:
-        row = db.get(StaffUser, user_id, with_for_update=True)
-        if row is None or not row.active or row.session_version != version or row.totp_ciphertext:
-            return _restart()
-        secret = totp.enrolment_secret(db, row)
-    return _page(row, secret, form, error, status)
+        enrolment = totp.enrolment(db, user_id, version)
+    if enrolment is None or enrolment.secret is None:
+        return _restart()
+    return _page(enrolment, form, error, status)
