@@ -39,6 +39,8 @@ ACTIONS = (
     "user_added",
     "user_disabled",
     "password_reset",
+    "totp_enrolled",
+    "totp_reset",
     "export",
 )
 

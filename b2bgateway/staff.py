@@ -1,5 +1,5 @@
-"""Staff users of the payments module: roles, Argon2id passwords, an optional TOTP second factor,
-sign-in with lockout per e-mail and throttling per address, and every change audited.
+"""Staff users of the payments module: roles, Argon2id passwords, an optional TOTP second factor
+(:mod:`b2bgateway.totp`), and every change audited. Signing in: :mod:`b2bgateway.signin`.
 
 Roles: ``admin`` (everything: refunds, voids, cancels, replays, users, the audit log),
 ``cobranza`` (view, record manual payments, make payment links) and ``consulta`` (view only).
@@ -7,46 +7,37 @@ Roles: ``admin`` (everything: refunds, voids, cancels, replays, users, the audit
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import secrets
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 
-import pyotp
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from b2bgateway import audit, throttle
+from b2bgateway import audit
 from b2bgateway.audit import Actor
 from b2bgateway.errors import InvalidRequest, NotFound
-from b2bgateway.store import Store
-from b2bgateway.store.models import AuthFailure, utcnow
+from b2bgateway.store.models import AuthFailure
 from b2bgateway.store.staff_models import ROLES, StaffUser
 
 __all__ = [
-    "LOCKOUT",
-    "MAX_ACCOUNT_FAILURES",
-    "MAX_ADDRESS_FAILURES",
     "MIN_PASSWORD_LENGTH",
     "PERMISSIONS",
     "ROLES",
-    "Refusal",
-    "SignIn",
     "StaffUser",
+    "account_key",
+    "actor_of",
     "add_user",
     "can",
     "demo_user",
     "disable_user",
     "find_user",
     "list_users",
-    "new_totp_secret",
+    "merchant_user",
+    "network_key",
+    "pair_key",
     "reset_password",
-    "sign_in",
     "sign_out",
-    "totp_uri",
     "user_for_session",
 ]
 
@@ -59,18 +50,6 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     ),
 }
 MIN_PASSWORD_LENGTH = 12
-#: Consecutive failures that lock an account, and for how long.
-MAX_ACCOUNT_FAILURES = 5
-LOCKOUT = timedelta(minutes=15)
-#: Failed sign-ins from one address within LOCKOUT before it must wait.
-MAX_ADDRESS_FAILURES = 20
-#: Both counted in locked rows of ``auth_failures`` (keys ``panel-email:…`` and ``panel:…``).
-ACCOUNT_POLICY = throttle.FailedAuthSettings(
-    limit=MAX_ACCOUNT_FAILURES, window=LOCKOUT, block=LOCKOUT
-)
-ADDRESS_POLICY = throttle.FailedAuthSettings(
-    limit=MAX_ADDRESS_FAILURES, window=LOCKOUT, block=LOCKOUT
-)
 
 _hasher = PasswordHasher()  # Argon2id with the library's current parameters
 #: Verified when the e-mail is unknown, so an unknown e-mail takes as long as a wrong password.
@@ -86,21 +65,11 @@ def _check_password(password: str) -> None:
         raise InvalidRequest(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
 
 
-def new_totp_secret() -> str:
-    return pyotp.random_base32()
-
-
-def totp_uri(user: StaffUser, issuer: str = "b2bgateway") -> str:
-    """The ``otpauth://`` URI an authenticator app reads (as a QR code or typed)."""
-    assert user.totp_secret is not None
-    return pyotp.TOTP(user.totp_secret).provisioning_uri(name=user.email, issuer_name=issuer)
-
-
 def find_user(session: Session, email: str) -> StaffUser | None:
     return session.scalar(select(StaffUser).where(StaffUser.email == email.strip().lower()))
 
 
-def _merchant_user(session: Session, merchant_id: str, email: str) -> StaffUser:
+def merchant_user(session: Session, merchant_id: str, email: str) -> StaffUser:
     user = find_user(session, email)
     if user is None or user.merchant_id != merchant_id:
         raise NotFound(f"no user {email!r} in merchant {merchant_id!r}")
@@ -115,10 +84,8 @@ def add_user(
     name: str,
     role: str,
     password: str,
-    *,
-    totp: bool = False,
 ) -> StaffUser:
-    """Create a staff user (``totp``: with a second factor, its secret on the user).
+    """Create a staff user (a second factor: :func:`b2bgateway.totp.issue` or enrolment).
 
     :raises InvalidRequest: an unknown role, a short password or an e-mail already in use.
     """
@@ -136,7 +103,6 @@ def add_user(
         name=name.strip(),
         role=role,
         password_hash=_hasher.hash(password),
-        totp_secret=new_totp_secret() if totp else None,
         active=True,
         session_version=0,
     )
@@ -155,7 +121,7 @@ def list_users(session: Session, merchant_id: str | None = None) -> list[StaffUs
 
 def disable_user(session: Session, actor: Actor, merchant_id: str, email: str) -> StaffUser:
     """Disable a user: its sessions end now and it cannot sign in again."""
-    user = _merchant_user(session, merchant_id, email)
+    user = merchant_user(session, merchant_id, email)
     user.active = False
     user.session_version += 1
     audit.record(session, actor, "user_disabled", user.email, merchant_id=merchant_id)
@@ -168,151 +134,45 @@ def reset_password(
     merchant_id: str,
     email: str,
     password: str,
-    *,
-    new_totp: bool = False,
 ) -> StaffUser:
-    """A new password (and, with ``new_totp``, a new second factor); unlocks the account and
-    ends its sessions."""
-    user = _merchant_user(session, merchant_id, email)
+    """A new password; unlocks the account (from every network) and ends its sessions."""
+    user = merchant_user(session, merchant_id, email)
     _check_password(password)
     user.password_hash = _hasher.hash(password)
-    session.execute(delete(AuthFailure).where(AuthFailure.address == _email_key(user.email)))
+    session.execute(
+        delete(AuthFailure).where(
+            or_(
+                AuthFailure.address == account_key(user.email),
+                AuthFailure.address.startswith(pair_key(user.email, ""), autoescape=True),
+            )
+        )
+    )
     user.session_version += 1
-    if new_totp:
-        user.totp_secret = new_totp_secret()
-    detail = {"new_totp": True} if new_totp else None
-    audit.record(session, actor, "password_reset", user.email, detail, merchant_id=merchant_id)
+    audit.record(session, actor, "password_reset", user.email, merchant_id=merchant_id)
     return user
 
 
-class Refusal(enum.StrEnum):
-    INVALID = "invalid"  # wrong e-mail or password (never says which)
-    LOCKED = "locked"  # too many failures for this e-mail (an account or not): wait until ``until``
-    THROTTLED = "throttled"  # too many failures from this address: wait until ``until``
-    CODE_REQUIRED = "code_required"  # the password is right: ask for the TOTP code
-    CODE_INVALID = "code_invalid"
-    SECOND_FACTOR_MISSING = "second_factor_missing"  # an admin without TOTP where required
+def _digest(text: str, size: int) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:size]
 
 
-@dataclass(frozen=True, slots=True)
-class SignIn:
-    user: StaffUser | None
-    refusal: Refusal | None = None
-    until: datetime | None = None
+# Counter rows in ``auth_failures`` (b2bgateway.signin); e-mails hashed (they fit, none is kept).
+def pair_key(email: str, network: str) -> str:
+    """One e-mail's failures from one network; every network's rows of it share a prefix."""
+    return f"panel-email:{_digest(email, 24)}:" + (_digest(network, 23) if network else "")
 
 
-def _email_key(email: str) -> str:
-    """The e-mail's counter row in ``auth_failures`` (hashed: it fits, and no e-mail is kept)."""
-    return "panel-email:" + hashlib.sha256(email.encode()).hexdigest()[:48]
+def account_key(email: str) -> str:
+    """One e-mail's failures from every network (the account-wide ceiling)."""
+    return "panel-account:" + _digest(email, 48)
 
 
-def _address_key(address: str) -> str:
-    return "panel:" + address[:58]
+def network_key(network: str) -> str:
+    """One network's failures, whatever e-mails it tries."""
+    return "panel:" + network[:58]
 
 
-def _waiting(store: Store, key: str, now: datetime) -> datetime | None:
-    seconds = throttle.blocked_for(store, key, now)
-    return None if seconds is None else now + timedelta(seconds=seconds)
-
-
-def sign_in(
-    store: Store,
-    email: str,
-    password: str,
-    address: str,
-    *,
-    code: str | None = None,
-    totp_required: frozenset[str] = frozenset(),
-    merchants: frozenset[str] | None = None,
-    now: datetime | None = None,
-) -> SignIn:
-    """Check a sign-in and audit it. ``totp_required``: merchants whose admins need TOTP;
-    ``merchants``: the configured ones (a user of another cannot sign in).
-
-    The password is checked (Argon2, or a dummy hash for an unknown e-mail) outside any write
-    transaction, always, locked or not. Failures are counted in locked rows of ``auth_failures``
-    (:mod:`b2bgateway.throttle`), so parallel tries all count: :data:`MAX_ADDRESS_FAILURES` from
-    one address within :data:`LOCKOUT` make it wait (whoever it tries), and
-    :data:`MAX_ACCOUNT_FAILURES` for one e-mail lock that e-mail for :data:`LOCKOUT`, whether it
-    has an account or not, so the answer never tells which e-mails have one.
-    """
-    now = now or utcnow()
-    email = email.strip().lower()[:320]
-    with store.read() as db:
-        user = find_user(db, email)
-    password_ok = _password_ok(user, password)
-    until = _waiting(store, _address_key(address), now)
-    if until is not None:
-        return SignIn(None, Refusal.THROTTLED, until)
-    until = _waiting(store, _email_key(email), now)
-    if until is not None:
-        _failed(store, user, email, address, "locked", now, count_email=False)
-        return SignIn(None, Refusal.LOCKED, until)
-    usable = (
-        user is not None and user.active and (merchants is None or user.merchant_id in merchants)
-    )
-    if not password_ok or user is None or not usable:
-        return _failed(store, user, email, address, "password", now)
-    needs_code = user.totp_secret is not None
-    if user.role == "admin" and user.merchant_id in totp_required and not needs_code:
-        _failed(store, user, email, address, "second_factor_missing", now, count_email=False)
-        return SignIn(None, Refusal.SECOND_FACTOR_MISSING)
-    if needs_code and not code:
-        return SignIn(None, Refusal.CODE_REQUIRED)
-    if needs_code and not pyotp.TOTP(user.totp_secret or "").verify(code or "", valid_window=1):
-        refused = _failed(store, user, email, address, "code", now)
-        return refused if refused.refusal is Refusal.LOCKED else SignIn(None, Refusal.CODE_INVALID)
-    return _succeeded(store, user, email, address, now)
-
-
-def _succeeded(store: Store, user: StaffUser, email: str, address: str, now: datetime) -> SignIn:
-    """Sign in, unless a parallel try locked the e-mail meanwhile (its row, locked, says)."""
-    with store.write() as db:
-        row = db.get(AuthFailure, _email_key(email), with_for_update=True, populate_existing=True)
-        if row is not None and row.blocked_until is not None and row.blocked_until > now:
-            audit.record(db, _actor(user, address), "sign_in_failed", detail={"why": "locked"})
-            return SignIn(None, Refusal.LOCKED, row.blocked_until)
-        if row is not None:
-            db.delete(row)  # failures in a row: a success starts the count again
-        signed = db.get(StaffUser, user.id, populate_existing=True)
-        assert signed is not None
-        signed.last_sign_in_at = now
-        audit.record(db, _actor(signed, address), "sign_in")
-        return SignIn(signed)
-
-
-def _password_ok(user: StaffUser | None, password: str) -> bool:
-    try:
-        return _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-def _failed(
-    store: Store,
-    user: StaffUser | None,
-    email: str,
-    address: str,
-    why: str,
-    now: datetime,
-    *,
-    count_email: bool = True,
-) -> SignIn:
-    """Audit a failure and count it for the address (and, ``count_email``, for the e-mail):
-    a refusal, LOCKED when this failure locked the e-mail."""
-    locked = None
-    if count_email:
-        locked = throttle.record_failure(store, _email_key(email), ACCOUNT_POLICY, now)
-    throttle.record_failure(store, _address_key(address), ADDRESS_POLICY, now)
-    with store.write() as db:
-        actor = Actor(None if user is None else user.merchant_id, email, address)
-        audit.record(db, actor, "sign_in_failed", detail={"why": why})
-    if locked is not None:
-        return SignIn(None, Refusal.LOCKED, now + timedelta(seconds=locked))
-    return SignIn(None, Refusal.INVALID)
-
-
-def _actor(user: StaffUser, address: str) -> Actor:
+def actor_of(user: StaffUser, address: str) -> Actor:
     return Actor(user.merchant_id, user.email, address, user.id)
 
 
@@ -335,7 +195,7 @@ def sign_out(session: Session, user_id: int, address: str) -> None:
     user = session.get(StaffUser, user_id)
     if user is not None:
         user.session_version += 1
-        audit.record(session, _actor(user, address), "sign_out")
+        audit.record(session, actor_of(user, address), "sign_out")
 
 
 def user_for_session(session: Session, user_id: int, version: int) -> StaffUser | None:

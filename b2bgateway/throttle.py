@@ -10,17 +10,19 @@ merchant's own key must not buy another merchant's guesser more tries); the wind
 
 from __future__ import annotations
 
+import ipaddress
 import math
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import bindparam, delete, or_, select
+from sqlalchemy import and_, bindparam, delete, not_, or_, select
 
 from b2bgateway.store import Store
 from b2bgateway.store.models import AuthFailure, utcnow
 from b2bgateway.store.repository import dialect_insert
 
-__all__ = ["FailedAuthSettings", "blocked_for", "purge", "record_failure"]
+__all__ = ["FailedAuthSettings", "blocked_for", "client_prefix", "purge", "record_failure"]
 
 
 class FailedAuthSettings(BaseModel):
@@ -42,6 +44,21 @@ class FailedAuthSettings(BaseModel):
         if value <= timedelta(0) or value > timedelta(days=1):
             raise ValueError("must be more than 0 and at most 1 day")
         return value
+
+
+def client_prefix(address: str) -> str:
+    """What failures are counted against for ``address``: an IPv4 address itself, an IPv6
+    address's /64 (one subscriber's network: it holds 2**64 addresses to rotate through), an
+    IPv4-mapped IPv6 address as its IPv4 address; anything else (not an address) as it is."""
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return address[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 def _seconds_until(moment: datetime | None, now: datetime) -> int | None:
@@ -93,14 +110,24 @@ def record_failure(
         return _seconds_until(row.blocked_until, now)
 
 
-def purge(store: Store, policy: FailedAuthSettings, now: datetime | None = None) -> int:
-    """Forget addresses whose window and block are both over; returns how many."""
+def purge(
+    store: Store,
+    policy: FailedAuthSettings,
+    now: datetime | None = None,
+    *,
+    longer: Mapping[str, timedelta] | None = None,
+) -> int:
+    """Forget addresses whose window and block are both over; returns how many. ``longer``:
+    rows whose key starts with one of its prefixes count over that window instead (the payments
+    module's per-e-mail ceiling counts over an hour)."""
     now = now or utcnow()
+    over = and_(
+        AuthFailure.window_started < now - policy.window,
+        or_(AuthFailure.blocked_until.is_(None), AuthFailure.blocked_until < now),
+    )
+    for prefix, window in (longer or {}).items():
+        mine = AuthFailure.address.startswith(prefix, autoescape=True)
+        over = and_(over, or_(not_(mine), AuthFailure.window_started < now - window))
     with store.write() as session:
-        result = session.execute(
-            delete(AuthFailure).where(
-                AuthFailure.window_started < now - policy.window,
-                or_(AuthFailure.blocked_until.is_(None), AuthFailure.blocked_until < now),
-            )
-        )
+        result = session.execute(delete(AuthFailure).where(over))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]

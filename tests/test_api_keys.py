@@ -126,6 +126,17 @@ def test_repeated_wrong_keys_from_one_address_are_refused_for_a_while(client):
     assert get(client, API_KEY, PORTAL).status_code == 200
 
 
+def test_the_addresses_of_one_ipv6_64_count_as_one_client(client):
+    """One subscriber's /64 holds 2**64 addresses: rotating through them buys no more guesses."""
+    statuses = [
+        get(client, f"sk_live_guess{n:020d}", f"2001:db8:5:5::{n + 1}").status_code
+        for n in range(LIMIT)
+    ]
+    assert statuses == [401] * LIMIT
+    assert get(client, API_KEY, "2001:db8:5:5:ffff::1").status_code == 429
+    assert get(client, API_KEY, "2001:db8:5:6::1").status_code == 200  # the next /64
+
+
 def test_the_count_lives_in_the_database_not_in_one_process(gateway, client):
     """A second app on the same database (another worker, another instance) sees the block."""
     from b2bgateway_web import create_app

@@ -7,17 +7,21 @@ payable again, export CSV, and every page at phone width. Screenshots land in te
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from typing import Any
 
+import pyotp
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from b2bgateway import totp
 from b2bgateway.gateway import Gateway
 from tests.conftest import API_KEY
+from tests.support.axe import assert_accessible
 from tests.support.panel import PASSWORD, USERS, add_users, fast_hashing
 from tests.test_portal_browser import (  # the customer page's browser fixtures and helpers
     _no_outbound_http,  # noqa: F401
@@ -198,3 +202,50 @@ def test_the_module_from_sign_in_to_void(
         screenshot(browser, f"panel-telefono-{name}")
         assert overflow <= 0, f"{name} is wider than a phone: {overflow}px"
         browser.set_window_size(*PHONE)
+
+
+def test_a_user_enrols_a_second_factor_in_the_page(
+    browser: WebDriver,  # noqa: F811 (the fixture imported above)
+    live: str,  # noqa: F811
+    gateway: Gateway,
+) -> None:
+    """Segundo factor: the QR code (an SVG made on the server) and the key as text, confirmed
+    with a code; accessible (axe-core) and no wider than a phone."""
+    add_users(gateway.store)
+    browser.delete_all_cookies()
+    browser.set_window_size(*PHONE)
+    _sign_in(browser, live, USERS["cobranza"])
+    wait_for_text(browser, "Cobrado hoy")
+    press(browser, by_role(browser, "link", "Segundo factor"))
+    wait_for_text(browser, "Escanea este código QR")
+    qr = browser.find_element(By.CSS_SELECTOR, "img.qr")
+    assert qr.get_attribute("src").startswith("data:image/svg+xml")
+    assert browser.execute_script("return arguments[0].naturalWidth", qr) > 0  # it renders
+    overflow = browser.execute_script(
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"the enrolment page is wider than a phone: {overflow}px"
+    assert_accessible(browser, "the second factor enrolment")
+    screenshot(browser, "panel-segundo-factor")
+    secret = browser.find_element(By.CSS_SELECTOR, "code.secret").text.replace(" ", "")
+    _field(browser, "Código de verificación").send_keys("000000")
+    press(browser, by_role(browser, "button", "Activar segundo factor"))
+    wait_for_text(browser, "El código no es correcto")
+    assert_accessible(browser, "the enrolment with a wrong code")
+    _field(browser, "Código de verificación").send_keys(pyotp.TOTP(secret).now())
+    press(browser, by_role(browser, "button", "Activar segundo factor"))
+    wait_for_text(browser, "tu segundo factor está activo")
+    assert secret not in text(browser)
+    assert_accessible(browser, "the second factor, on")
+
+    # Signing in again asks for a code (the next one: the one used is refused now).
+    press(browser, by_role(browser, "button", "Salir"))
+    wait_for_text(browser, "Cerraste tu sesión")
+    _sign_in(browser, live, USERS["cobranza"])
+    wait_for_text(browser, "Escribe el código de 6 dígitos")
+    _field(browser, "Contraseña").send_keys(PASSWORD)
+    _field(browser, "Código de verificación").send_keys(
+        pyotp.TOTP(secret).at(time.time() + totp.STEP)
+    )
+    press(browser, by_role(browser, "button", "Entrar"))
+    wait_for_text(browser, "Cobrado hoy")

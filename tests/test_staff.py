@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import delete, text, update
 from sqlalchemy.exc import DatabaseError
 
-from b2bgateway import audit, staff
+from b2bgateway import audit, signin, staff, totp
 from b2bgateway.audit import Actor
 from b2bgateway.errors import InvalidRequest, NotFound
 from b2bgateway.store.models import utcnow
@@ -24,14 +24,15 @@ PASSWORD = "correcto-caballo-batería"
 CLI = Actor("acme", "cli:test", "local")
 
 
-def _add(store, email="ana@acme.mx", role="admin", merchant="acme", totp=False):
+def _add(store, email="ana@acme.mx", role="admin", merchant="acme", with_totp=False):
     with store.write() as session:
-        user = staff.add_user(session, CLI, merchant, email, "Ana", role, PASSWORD, totp=totp)
-        return user.id, user.totp_secret
+        user = staff.add_user(session, CLI, merchant, email, "Ana", role, PASSWORD)
+        secret = totp.issue(session, CLI, user) if with_totp else None
+        return user.id, secret
 
 
 def _sign_in(store, password=PASSWORD, address="10.0.0.1", email="ana@acme.mx", **kwargs):
-    result = staff.sign_in(store, email, password, address, **kwargs)
+    result = signin.sign_in(store, email, password, address, **kwargs)
     return result.user.id if result.user else None, result.refusal, result.until
 
 
@@ -43,8 +44,8 @@ def test_a_password_is_hashed_with_argon2_and_checked(store):
         assert PASSWORD not in user.password_hash
     assert _sign_in(store)[0] == user_id
     assert _sign_in(store, email=" ANA@acme.mx ")[0] == user_id
-    assert _sign_in(store, password="no-es-la-clave")[1] is staff.Refusal.INVALID
-    assert _sign_in(store, email="nadie@acme.mx")[1] is staff.Refusal.INVALID
+    assert _sign_in(store, password="no-es-la-clave")[1] is signin.Refusal.INVALID
+    assert _sign_in(store, email="nadie@acme.mx")[1] is signin.Refusal.INVALID
 
 
 @pytest.mark.parametrize(
@@ -64,15 +65,15 @@ def test_bad_users_are_refused(store, email, role, password):
 def test_an_account_locks_after_five_failures_and_a_reset_unlocks_it(store, monkeypatch):
     fast_hashing(monkeypatch)
     _add(store)
-    for _ in range(staff.MAX_ACCOUNT_FAILURES - 1):
-        assert _sign_in(store, password="mal")[1] is staff.Refusal.INVALID
+    for _ in range(signin.MAX_ACCOUNT_FAILURES - 1):
+        assert _sign_in(store, password="mal")[1] is signin.Refusal.INVALID
     _, refusal, until = _sign_in(store, password="mal")
-    assert refusal is staff.Refusal.LOCKED
+    assert refusal is signin.Refusal.LOCKED
     assert until is not None and until > utcnow() + timedelta(minutes=14)
     # even the right password waits
-    assert _sign_in(store)[1] is staff.Refusal.LOCKED
+    assert _sign_in(store)[1] is signin.Refusal.LOCKED
     # later, it works again
-    later = utcnow() + staff.LOCKOUT + timedelta(seconds=1)
+    later = utcnow() + signin.LOCKOUT + timedelta(seconds=1)
     assert _sign_in(store, now=later)[0] is not None
     with store.write() as session:
         staff.reset_password(session, CLI, "acme", "ana@acme.mx", PASSWORD + "2")
@@ -82,17 +83,17 @@ def test_an_account_locks_after_five_failures_and_a_reset_unlocks_it(store, monk
 def test_an_address_with_many_failures_waits_whoever_it_tries(store, monkeypatch):
     fast_hashing(monkeypatch)
     _add(store)
-    for n in range(staff.MAX_ADDRESS_FAILURES):
+    for n in range(signin.MAX_ADDRESS_FAILURES):
         _sign_in(store, email=f"otro{n}@acme.mx", password="mal", address="10.9.9.9")
-    assert _sign_in(store, address="10.9.9.9")[1] is staff.Refusal.THROTTLED
+    assert _sign_in(store, address="10.9.9.9")[1] is signin.Refusal.THROTTLED
     assert _sign_in(store, address="10.0.0.2")[0] is not None
 
 
 def test_a_second_factor_is_asked_and_checked(store):
-    _, secret = _add(store, totp=True)
+    _, secret = _add(store, with_totp=True)
     assert secret is not None
-    assert _sign_in(store)[1] is staff.Refusal.CODE_REQUIRED
-    assert _sign_in(store, code="000000")[1] is staff.Refusal.CODE_INVALID
+    assert _sign_in(store)[1] is signin.Refusal.CODE_REQUIRED
+    assert _sign_in(store, code="000000")[1] is signin.Refusal.CODE_INVALID
     assert _sign_in(store, code=pyotp.TOTP(secret).now())[0] is not None
 
 
@@ -100,7 +101,7 @@ def test_an_admin_without_a_second_factor_is_refused_where_the_merchant_requires
     _add(store)
     _add(store, email="caja@acme.mx", role="cobranza")
     required = frozenset({"acme"})
-    assert _sign_in(store, totp_required=required)[1] is staff.Refusal.SECOND_FACTOR_MISSING
+    assert _sign_in(store, totp_required=required)[1] is signin.Refusal.SECOND_FACTOR_MISSING
     assert _sign_in(store, email="caja@acme.mx", totp_required=required)[0] is not None
 
 
@@ -117,7 +118,7 @@ def test_disable_and_sign_out_end_sessions(store):
         staff.disable_user(session, CLI, "acme", "ana@acme.mx")
     with store.read() as session:
         assert staff.user_for_session(session, user_id, 2) is None
-    assert _sign_in(store)[1] is staff.Refusal.INVALID
+    assert _sign_in(store)[1] is signin.Refusal.INVALID
     with pytest.raises(NotFound), store.write() as session:
         staff.disable_user(session, CLI, "globex", "ana@acme.mx")
 
@@ -236,7 +237,7 @@ def test_parallel_wrong_passwords_all_count_toward_the_lockout(store, monkeypatc
     _add(store)
     tries = 12
     together = threading.Barrier(tries, timeout=3)
-    real = staff._password_ok
+    real = signin._password_ok
 
     def checked_together(user, password):
         ok = real(user, password)
@@ -244,39 +245,39 @@ def test_parallel_wrong_passwords_all_count_toward_the_lockout(store, monkeypatc
             together.wait()  # every try has read the account and checked its password
         return ok
 
-    monkeypatch.setattr(staff, "_password_ok", checked_together)
+    monkeypatch.setattr(signin, "_password_ok", checked_together)
     with ThreadPoolExecutor(max_workers=tries) as pool:
         refusals = list(pool.map(lambda _: _sign_in(store, password="mal")[1], range(tries)))
-    assert staff.Refusal.LOCKED in refusals
-    monkeypatch.setattr(staff, "_password_ok", real)
-    assert _sign_in(store)[1] is staff.Refusal.LOCKED  # the right password waits too
+    assert signin.Refusal.LOCKED in refusals
+    monkeypatch.setattr(signin, "_password_ok", real)
+    assert _sign_in(store)[1] is signin.Refusal.LOCKED  # the right password waits too
     with store.read() as session:
-        assert audit.failures_since(session, utcnow() - staff.LOCKOUT, email="ana@acme.mx") >= 12
+        assert audit.failures_since(session, utcnow() - signin.LOCKOUT, email="ana@acme.mx") >= 12
 
 
 def test_an_unknown_email_is_answered_and_locked_like_an_account(store, monkeypatch):
     fast_hashing(monkeypatch)
     _add(store)
     checked = []
-    real = staff._password_ok
-    monkeypatch.setattr(staff, "_password_ok", lambda u, p: checked.append(p) or real(u, p))
+    real = signin._password_ok
+    monkeypatch.setattr(signin, "_password_ok", lambda u, p: checked.append(p) or real(u, p))
     for email in ("ana@acme.mx", "nadie@acme.mx"):
         answers = [_sign_in(store, email=email, password="mal")[1] for _ in range(6)]
-        assert answers == [staff.Refusal.INVALID] * 4 + [staff.Refusal.LOCKED] * 2
+        assert answers == [signin.Refusal.INVALID] * 4 + [signin.Refusal.LOCKED] * 2
     assert len(checked) == 12  # the password is checked (Argon2) every time, locked or not
 
 
 def test_a_user_of_a_merchant_no_longer_configured_cannot_sign_in(store):
     _add(store, merchant="gone")
     known = frozenset({"acme"})
-    assert _sign_in(store, merchants=known)[1] is staff.Refusal.INVALID
+    assert _sign_in(store, merchants=known)[1] is signin.Refusal.INVALID
     assert _sign_in(store, merchants=frozenset({"gone"}))[0] is not None
 
 
 def test_the_password_is_checked_outside_any_write_transaction(store, monkeypatch):
     """Argon2 takes a while: another writer (on SQLite there is one at a time) never waits on it."""
     _add(store)
-    real, wrote = staff._password_ok, []
+    real, wrote = signin._password_ok, []
 
     def check_while_another_writes(user, password):
         def write():
@@ -289,6 +290,6 @@ def test_the_password_is_checked_outside_any_write_transaction(store, monkeypatc
         other.join(timeout=2)
         return real(user, password)
 
-    monkeypatch.setattr(staff, "_password_ok", check_while_another_writes)
+    monkeypatch.setattr(signin, "_password_ok", check_while_another_writes)
     assert _sign_in(store)[0] is not None
     assert wrote == [True]

@@ -33,11 +33,19 @@ class StaffUser(Timestamps, Base):
     name: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(255))
-    totp_secret: Mapped[str | None] = mapped_column(String(64))  # base32; None: no second factor
+    #: the TOTP secret, encrypted (b2bgateway.totp); None: no second factor
+    totp_ciphertext: Mapped[str | None] = mapped_column(String(255))
+    #: a secret being enrolled, encrypted, switched on once a code of it is typed
+    totp_pending: Mapped[str | None] = mapped_column(String(255))
+    #: the time step of the last code accepted: that one and older ones are refused
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     #: part of the session's identity: a sign-out, a new password or a disable ends every session
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the network (address or IPv6 /64) of the last sign-in: the account-wide lockout ceiling
+    #: does not shut the user out from there (b2bgateway.signin)
+    last_sign_in_network: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditEntry(Base):

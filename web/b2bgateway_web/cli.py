@@ -338,7 +338,7 @@ def worker(interval: float, older_than: int, expire_after: int, once: bool) -> N
     """
     import time
 
-    from b2bgateway import idempotency, throttle
+    from b2bgateway import idempotency, signin, throttle
     from b2bgateway.notifications import deliver_due
     from b2bgateway_web import metrics
     from b2bgateway_web.portal import emails
@@ -371,7 +371,7 @@ def worker(interval: float, older_than: int, expire_after: int, once: bool) -> N
                         sent.dead,
                     )
                 if started - last_purge > 3600:
-                    throttle.purge(gw.store, gw.settings.failed_auth)
+                    throttle.purge(gw.store, gw.settings.failed_auth, longer=signin.PURGE_WINDOWS)
                     purged = idempotency.purge(gw.store)
                     last_purge = started
                     if purged:

@@ -13,6 +13,7 @@ from contextlib import AbstractContextManager
 import click
 
 from b2bgateway import staff
+from b2bgateway import totp as second_factor
 from b2bgateway.audit import Actor
 from b2bgateway.errors import GatewayError
 from b2bgateway.gateway import Gateway
@@ -38,9 +39,15 @@ def _merchant(gw: Gateway, merchant_id: str) -> str:
     return merchant_id
 
 
-def _totp_line(user: staff.StaffUser) -> None:
-    if user.totp_secret is not None:
-        click.echo(f"second factor: add this to an authenticator app: {staff.totp_uri(user)}")
+def _totp_option(help_text: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    return click.option("--totp", is_flag=True, help=help_text)
+
+
+def _totp_line(secret: str | None, user: staff.StaffUser) -> None:
+    """A new secret, shown this once (it is kept encrypted and never shown again)."""
+    if secret is not None:
+        uri = second_factor.provisioning_uri(secret, user.email)
+        click.echo(f"second factor: add this to an authenticator app: {uri}")
 
 
 def users_commands(open_gateway: Callable[[], AbstractContextManager[Gateway]]) -> click.Group:
@@ -55,17 +62,17 @@ def users_commands(open_gateway: Callable[[], AbstractContextManager[Gateway]]) 
     @click.option("--email", required=True)
     @click.option("--name", required=True)
     @click.option("--role", type=click.Choice(staff.ROLES), required=True)
-    @click.option("--totp", is_flag=True, help="With a TOTP second factor (prints its URI).")
+    @_totp_option("With a TOTP second factor (prints its URI once).")
     @_PASSWORD
     def add(merchant_id: str, email: str, name: str, role: str, totp: bool, password: str) -> None:
         """Create a user."""
         with open_gateway() as gw, _refusals(), gw.store.write() as session:
             merchant = _merchant(gw, merchant_id)
-            user = staff.add_user(
-                session, _actor(merchant), merchant, email, name, role, password, totp=totp
-            )
-            click.echo(f"{user.email} ({user.role}) can sign in at /panel/")
-            _totp_line(user)
+            actor = _actor(merchant)
+            user = staff.add_user(session, actor, merchant, email, name, role, password)
+            secret = second_factor.issue(session, actor, user) if totp else None
+        click.echo(f"{user.email} ({user.role}) can sign in at /panel/")
+        _totp_line(secret, user)
 
     @users.command("list")
     @click.option("--merchant", "merchant_id", default=None)
@@ -74,8 +81,8 @@ def users_commands(open_gateway: Callable[[], AbstractContextManager[Gateway]]) 
         with open_gateway() as gw, gw.store.read() as session:
             for user in staff.list_users(session, merchant_id):
                 state = "active" if user.active else "disabled"
-                totp = "totp" if user.totp_secret else "-"
-                click.echo(f"{user.merchant_id}\t{user.email}\t{user.role}\t{state}\t{totp}")
+                factor = "totp" if user.totp_ciphertext else "-"
+                click.echo(f"{user.merchant_id}\t{user.email}\t{user.role}\t{state}\t{factor}")
 
     @users.command("disable")
     @click.option("--merchant", "merchant_id", required=True)
@@ -88,17 +95,17 @@ def users_commands(open_gateway: Callable[[], AbstractContextManager[Gateway]]) 
 
     @users.command("reset-password")
     @click.option("--merchant", "merchant_id", required=True)
-    @click.option("--totp", is_flag=True, help="Also give it a new TOTP second factor.")
+    @_totp_option("Also give it a new TOTP second factor (prints its URI once).")
     @click.argument("email")
     @_PASSWORD
     def reset(merchant_id: str, email: str, totp: bool, password: str) -> None:
         """Set a new password (unlocks the account, ends its sessions)."""
         with open_gateway() as gw, _refusals(), gw.store.write() as session:
-            user = staff.reset_password(
-                session, _actor(merchant_id), merchant_id, email, password, new_totp=totp
-            )
-            click.echo(f"{user.email}: new password set")
-            _totp_line(user)
+            actor = _actor(merchant_id)
+            user = staff.reset_password(session, actor, merchant_id, email, password)
+            secret = second_factor.issue(session, actor, user) if totp else None
+        click.echo(f"{user.email}: new password set")
+        _totp_line(secret, user)
 
     return users
 

@@ -45,9 +45,9 @@ v1 = Blueprint("v1", __name__, url_prefix="/v1")
 def authenticate() -> None:
     """``Authorization: Bearer <key>``: the key decides the merchant. Missing or wrong: 401.
     An address that sent too many wrong keys is refused, key or not, for a while: 429 with
-    ``Retry-After`` (:mod:`b2bgateway.throttle`)."""
+    ``Retry-After`` (:mod:`b2bgateway.throttle`). An IPv6 client counts as its /64."""
     gw = gateway()
-    address = request.remote_addr or "unknown"
+    address = throttle.client_prefix(request.remote_addr or "unknown")
     wait = throttle.blocked_for(gw.store, address)
     if wait is not None:
         raise TooManyFailedAuthentications(wait)

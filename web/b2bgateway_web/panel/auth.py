@@ -17,7 +17,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from b2bgateway import staff
+from b2bgateway import signin, staff
 from b2bgateway_web.i18n import gettext as _
 from b2bgateway_web.panel.base import LOCALE, address, bp, panel_user, user
 from b2bgateway_web.state import gateway
@@ -43,17 +43,24 @@ def _safe_next(target: str | None) -> str:
     return url_for("panel.home")
 
 
-def _message(result: staff.SignIn) -> str:
+def _message(result: signin.SignIn) -> str:
     until = ""
     if result.until is not None:  # one zone for every e-mail: it tells nothing of an account
         until = str(format_time(result.until.astimezone(ZONE), "HH:mm", locale=LOCALE))
-    r = staff.Refusal
+    r = signin.Refusal
     messages = {
         r.INVALID: _("Correo o contraseña incorrectos."),
         r.LOCKED: _(
-            "Por seguridad bloqueamos esta cuenta después de 5 intentos fallidos. "
-            "Vuelve a intentarlo después de las %(time)s o pide a un administrador "
+            "Por seguridad bloqueamos esta cuenta desde tu conexión después de 5 intentos "
+            "fallidos. Vuelve a intentarlo después de las %(time)s o pide a un administrador "
             "que cambie tu contraseña."
+        )
+        % {"time": until},
+        r.LOCKED_EVERYWHERE: _(
+            "Por seguridad bloqueamos esta cuenta: recibió demasiados intentos fallidos desde "
+            "varias conexiones. Puedes entrar desde la red donde entraste la última vez, "
+            "volver a intentarlo después de las %(time)s o pedir a un administrador que "
+            "cambie tu contraseña."
         )
         % {"time": until},
         r.THROTTLED: _(
@@ -62,14 +69,23 @@ def _message(result: staff.SignIn) -> str:
         )
         % {"time": until},
         r.CODE_REQUIRED: _("Escribe el código de 6 dígitos de tu app de autenticación."),
-        r.CODE_INVALID: _("El código no es correcto o ya venció. Escribe el código actual."),
-        r.SECOND_FACTOR_MISSING: _(
-            "Las cuentas de administrador de este comercio necesitan un segundo factor. "
-            "Pide que lo activen con «b2bgateway users reset-password --totp»."
+        r.CODE_INVALID: _(
+            "El código no es correcto, ya venció o ya se usó. Espera el siguiente código de tu "
+            "app y escríbelo."
         ),
     }
     assert result.refusal is not None
     return messages[result.refusal]
+
+
+def start_session(row: staff.StaffUser, target: str | None) -> ResponseReturnValue:
+    """Sign ``row`` in: a fresh session (nothing from before carries over) that ends after
+    IDLE_TIMEOUT unused or ABSOLUTE_TIMEOUT after this moment, whatever happens meanwhile."""
+    session.clear()
+    login_user(panel_user(row))
+    session.permanent = True
+    session["seen"] = session["since"] = time.time()
+    return redirect(_safe_next(target))
 
 
 @bp.route("/entrar", methods=["GET", "POST"])
@@ -79,7 +95,7 @@ def sign_in() -> ResponseReturnValue:
     if form.validate_on_submit():
         gw = gateway()
         required = frozenset(m.id for m in gw.merchants.values() if m.settings.admin_totp_required)
-        result = staff.sign_in(
+        result = signin.sign_in(
             gw.store,
             form.email.data,
             form.password.data,
@@ -88,16 +104,24 @@ def sign_in() -> ResponseReturnValue:
             totp_required=required,
             merchants=frozenset(gw.merchants),
         )
-        found = None if result.user is None else panel_user(result.user)
-        if found is not None:
-            session.clear()  # a fresh session: nothing from before signing in carries over
-            login_user(found)
-            session.permanent = True
-            session["seen"] = time.time()
-            return redirect(_safe_next(request.args.get("next")))
+        if result.user is not None:
+            return start_session(result.user, request.args.get("next"))
+        if result.enrol is not None:  # an admin who must enrol a second factor first
+            session.clear()
+            session["enrol"] = {
+                "user": result.enrol.id,
+                "version": result.enrol.session_version,
+                "at": time.time(),
+                "next": request.args.get("next"),
+            }
+            return redirect(url_for("panel.enrol_at_sign_in"))
         message = _message(result)
-        ask_code = result.refusal in (staff.Refusal.CODE_REQUIRED, staff.Refusal.CODE_INVALID)
-        locked = result.refusal in (staff.Refusal.LOCKED, staff.Refusal.THROTTLED)
+        ask_code = result.refusal in (signin.Refusal.CODE_REQUIRED, signin.Refusal.CODE_INVALID)
+        locked = result.refusal in (
+            signin.Refusal.LOCKED,
+            signin.Refusal.LOCKED_EVERYWHERE,
+            signin.Refusal.THROTTLED,
+        )
         status = 429 if locked else 200 if ask_code else 401
     elif request.method == "POST":
         status, message = 400, _("Escribe tu correo y tu contraseña.")

@@ -6,8 +6,9 @@ The session cookie (``b2bgateway_panel``, path ``/panel``) is HttpOnly, SameSite
 when ``public_url`` is https. Its signing key is a random secret made once and kept in the
 database (:mod:`b2bgateway.app_secrets`, read on first use), never derived from an API key:
 deleting its row (and restarting) signs everyone out. A session names the user and its
-``session_version``: a sign-out, a new password or a disable ends every session of that user at
-once.
+``session_version`` (its epoch, checked on every request): a sign-out, a new password, a disable
+or a reset second factor ends every session of that user at once. A session also ends after
+IDLE_TIMEOUT unused and, used or not, ABSOLUTE_TIMEOUT after its sign-in.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from b2bgateway_web.i18n import gettext as _
 from b2bgateway_web.state import EXTENSION, gateway
 
 __all__ = [
+    "ABSOLUTE_TIMEOUT",
     "IDLE_TIMEOUT",
     "PanelUser",
     "actor",
@@ -65,11 +67,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: A session unused this long ends (and the cookie expires with it).
 IDLE_TIMEOUT = timedelta(minutes=30)
+#: A session ends this long after its sign-in even if it is used all along.
+ABSOLUTE_TIMEOUT = timedelta(hours=12)
 LOCALE = "es_MX"
 #: Starts every CSV export: Excel then reads it as UTF-8 (accents, ñ).
 BOM = "\ufeff"
 #: Pages open without a session.
-PUBLIC = frozenset({"panel.sign_in"})
+PUBLIC = frozenset({"panel.sign_in", "panel.enrol_at_sign_in"})
 
 
 @dataclass(frozen=True)
@@ -144,7 +148,8 @@ def _load(identity: str) -> PanelUser | None:
 
 @bp.before_request
 def _guard() -> ResponseReturnValue | None:
-    """CSRF on every POST; a session idle too long ends; every page but sign-in needs one."""
+    """CSRF on every POST; a session idle too long, or signed in too long ago, ends; every page
+    but sign-in needs one."""
     if request.method == "POST":
         csrf.protect()
     if request.endpoint in PUBLIC:
@@ -152,6 +157,13 @@ def _guard() -> ResponseReturnValue | None:
     now = time.time()
     if current_user.is_authenticated:
         seen = session.get("seen", 0)
+        if now - float(session.get("since", 0)) > ABSOLUTE_TIMEOUT.total_seconds():
+            logout_user()
+            session.clear()
+            flash(
+                _("Tu sesión se cerró porque pasaron 12 horas desde que entraste. Vuelve a entrar.")
+            )
+            return redirect(url_for("panel.sign_in"))
         if now - float(seen) > IDLE_TIMEOUT.total_seconds():
             logout_user()
             session.clear()

@@ -2,7 +2,7 @@
 
 The area: ``base`` (blueprint, sessions, roles, formatting), ``texts`` (its words), ``filters``,
 then one module per page (``auth``, ``home`` with the audit log, ``payments``, ``exports``,
-``actions``, ``manual_views``, ``users``) and ``errors``."""
+``actions``, ``manual_views``, ``users``, ``second_factor``) and ``errors``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from b2bgateway_web.panel import (
     home,
     manual_views,
     payments,
+    second_factor,
     users,
 )
 from b2bgateway_web.panel.base import bp, init_app
@@ -26,6 +27,7 @@ ROUTES = (
     actions,
     manual_views,
     users,
+    second_factor,
     errors,
 )  # imported for their routes
 

@@ -54,6 +54,8 @@ ACTIONS = {
     "user_added": N_("Usuario creado"),
     "user_disabled": N_("Usuario desactivado"),
     "password_reset": N_("Contraseña nueva"),
+    "totp_enrolled": N_("Segundo factor activado"),
+    "totp_reset": N_("Segundo factor restablecido"),
     "export": N_("Exportación"),
 }
 #: Who or what caused a moment of a payment's history (a staff user's e-mail stays as it is).

@@ -1,5 +1,5 @@
-"""Usuarios (admins): the merchant's staff users, adding one and disabling one (each audited);
-the same as ``b2bgateway users``."""
+"""Usuarios (admins): the merchant's staff users, adding one, disabling one and resetting one's
+second factor (each audited); the same as ``b2bgateway users``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
-from b2bgateway import staff
+from b2bgateway import staff, totp
 from b2bgateway.errors import GatewayError
 from b2bgateway_web.i18n import gettext as _
 from b2bgateway_web.panel.base import actor, bp, merchant, require, user
@@ -66,4 +66,17 @@ def disable_user(user_id: int) -> ResponseReturnValue:
         if found and found[0].id != user().user_id:
             staff.disable_user(db, actor(), merchant().id, found[0].email)
             flash(_("Usuario desactivado: ya no puede entrar."))
+    return redirect(url_for("panel.users"))
+
+
+@bp.post("/usuarios/<int:user_id>/restablecer-segundo-factor")
+@require("users")
+def reset_second_factor(user_id: int) -> ResponseReturnValue:
+    """Switch another user's second factor off (a lost phone): its sessions end, and it enrols
+    again (at sign-in, for an admin whose merchant requires one)."""
+    with gateway().store.write() as db:
+        found = [u for u in staff.list_users(db, merchant().id) if u.id == user_id]
+        if found and found[0].id != user().user_id and found[0].totp_ciphertext is not None:
+            totp.reset(db, actor(), found[0])
+            flash(_("Segundo factor restablecido: el usuario lo activa otra vez al entrar."))
     return redirect(url_for("panel.users"))
