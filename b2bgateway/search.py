@@ -25,6 +25,7 @@ from b2bgateway.representation import timestamp
 from b2bgateway.store.models import Customer, Invoice, Payment, PaymentAllocation
 
 __all__ = [
+    "Matches",
     "PaymentFilter",
     "PaymentRow",
     "SearchPage",
@@ -33,6 +34,7 @@ __all__ = [
     "filtered_total",
     "folios",
     "invoice_folios",
+    "resolve",
     "search_page",
 ]
 
@@ -63,6 +65,7 @@ class PaymentRow:
     id: str
     customer_id: str
     customer_name: str
+    customer_email: str | None
     order_reference: str | None
     payment_method: str
     processor: str
@@ -82,6 +85,7 @@ _COLUMNS = (
     Payment.id,
     Payment.customer_id,
     Customer.name.label("customer_name"),
+    Customer.email.label("customer_email"),
     Payment.order_reference,
     Payment.payment_method,
     Payment.processor,
@@ -94,6 +98,10 @@ _COLUMNS = (
     Payment.failure_message,
     Payment.failure_code,
 )
+
+
+if tuple(column.key for column in _COLUMNS) != PaymentRow.__match_args__[:-1]:
+    raise RuntimeError("search._COLUMNS must list PaymentRow's fields in order")
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +168,27 @@ def _conditions(session: Session, merchant_id: str, f: PaymentFilter) -> list[ob
     return where
 
 
+@dataclass(frozen=True, slots=True)
+class Matches:
+    """A filter with its customers and folios already looked up (:func:`resolve`): a page and
+    its total share one lookup instead of making it twice."""
+
+    merchant_id: str
+    where: tuple[object, ...]
+
+
+def resolve(session: Session, merchant_id: str, f: PaymentFilter) -> Matches:
+    return Matches(merchant_id, tuple(_conditions(session, merchant_id, f)))
+
+
+def _where(session: Session, merchant_id: str, f: PaymentFilter | Matches) -> list[object]:
+    if isinstance(f, Matches):
+        if f.merchant_id != merchant_id:
+            raise ValueError("these matches were resolved for another merchant")
+        return list(f.where)
+    return _conditions(session, merchant_id, f)
+
+
 def _customers(merchant_id: str, text: str) -> Select[str]:
     """Customers whose id is ``text`` or whose name contains it (any case)."""
     pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -204,13 +233,14 @@ def _rows(
         stmt.order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit)
     ).all()
     paid = folios(session, merchant_id, [row.id for row in found])
-    return [PaymentRow(**row._asdict(), folios=paid.get(row.id, [])) for row in found]
+    # Positional: _COLUMNS are PaymentRow's fields in order (checked below the class).
+    return [PaymentRow(*row, paid.get(row.id, [])) for row in found]
 
 
 def search_page(
     session: Session,
     merchant_id: str,
-    f: PaymentFilter,
+    f: PaymentFilter | Matches,
     *,
     cursor: str | None = None,
     limit: int = 50,
@@ -220,7 +250,7 @@ def search_page(
     :raises InvalidCursor: ``cursor`` is not one this module made.
     """
     after = None if cursor is None else _decode(cursor)
-    rows = _rows(session, merchant_id, _conditions(session, merchant_id, f), after, limit + 1)
+    rows = _rows(session, merchant_id, _where(session, merchant_id, f), after, limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     return SearchPage(rows, _encode(rows[-1]) if more else None)
@@ -242,10 +272,10 @@ TOTAL_CAP = 10_000
 
 
 def filtered_total(
-    session: Session, merchant_id: str, f: PaymentFilter, cap: int = TOTAL_CAP
+    session: Session, merchant_id: str, f: PaymentFilter | Matches, cap: int = TOTAL_CAP
 ) -> Total:
     """Counted from the index alone up to ``cap``; summed only when not capped."""
-    where = _conditions(session, merchant_id, f)
+    where = _where(session, merchant_id, f)
     matching = select(Payment.id).where(*where).limit(cap + 1).subquery()  # type: ignore[arg-type]
     count = int(session.scalar(select(func.count()).select_from(matching)) or 0)
     if count > cap:

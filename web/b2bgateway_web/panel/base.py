@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
-from babel.dates import format_date, format_datetime
-from babel.numbers import format_currency
+from babel.dates import format_date
 from flask import (
     Blueprint,
     Flask,
@@ -45,6 +44,7 @@ from b2bgateway.gateway import Gateway
 from b2bgateway.money import Money
 from b2bgateway.settings import MerchantConfig
 from b2bgateway_web.i18n import gettext as _
+from b2bgateway_web.panel.formats import LOCALE, datetime_formatter, money_formatter
 from b2bgateway_web.state import EXTENSION, gateway
 
 __all__ = [
@@ -65,7 +65,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: A session unused this long ends (and the cookie expires with it).
 IDLE_TIMEOUT = timedelta(minutes=30)
-LOCALE = "es_MX"
 #: Starts every CSV export: Excel then reads it as UTF-8 (accents, ñ).
 BOM = "\ufeff"
 #: Pages open without a session.
@@ -211,11 +210,11 @@ def require(permission: str) -> Callable[[F], F]:
 
 
 def money_text(value: Money) -> str:
-    return str(format_currency(value.amount, value.currency, locale=LOCALE))
+    return minor_text(value.to_minor_units(), value.currency)
 
 
 def minor_text(units: int, currency: str) -> str:
-    return money_text(Money.from_minor_units(units, currency))
+    return money_formatter(currency)(units)
 
 
 def date_text(day: date) -> str:
@@ -225,8 +224,7 @@ def date_text(day: date) -> str:
 def datetime_text(moment: datetime | None) -> str:
     if moment is None:
         return ""
-    local = moment.astimezone(merchant().zone)
-    return str(format_datetime(local, "d MMM y, HH:mm", locale=LOCALE))
+    return datetime_formatter()(moment.astimezone(merchant().zone))
 
 
 @bp.context_processor
