@@ -49,6 +49,7 @@ from b2bgateway_web.state import EXTENSION, gateway
 
 __all__ = [
     "IDLE_TIMEOUT",
+    "LOCALE",
     "PanelUser",
     "actor",
     "bp",
