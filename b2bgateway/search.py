@@ -16,7 +16,19 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, func, or_, select, tuple_
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    any_,
+    bindparam,
+    func,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.orm import Session
 
 from b2bgateway.errors import InvalidCursor
@@ -214,7 +226,17 @@ def _rows(
     after: tuple[datetime, str] | None,
     limit: int,
 ) -> list[PaymentRow]:
-    """``limit`` matches after ``after``, newest first, with their folios (two queries)."""
+    """``limit`` matches after ``after``, newest first, with their folios (two queries).
+
+    The page's ids are chosen by a subquery that needs only the list's covering indexes
+    (:mod:`b2bgateway.store.panel_indexes`): PostgreSQL tests the filters on index entries
+    (an index-only scan) and reads the ``limit`` rows it keeps, instead of reading a row for
+    every candidate, which is what made a filter matching few payments slow."""
+    ids = select(Payment.id).where(*where)  # type: ignore[arg-type]
+    if after is not None:
+        # A row comparison: PostgreSQL walks the (merchant, created_at, id) index from there.
+        ids = ids.where(tuple_(Payment.created_at, Payment.id) < tuple_(*after))
+    newest_first = (Payment.created_at.desc(), Payment.id.desc())
     stmt = (
         select(*_COLUMNS)
         .join(
@@ -224,14 +246,10 @@ def _rows(
                 Customer.customer_id == Payment.customer_id,
             ),
         )
-        .where(*where)  # type: ignore[arg-type]
+        .where(Payment.id.in_(ids.order_by(*newest_first).limit(limit)))
     )
-    if after is not None:
-        # A row comparison: PostgreSQL walks the (merchant, created_at, id) index from there.
-        stmt = stmt.where(tuple_(Payment.created_at, Payment.id) < tuple_(*after))
-    found = session.execute(
-        stmt.order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit)
-    ).all()
+    # Core, not the ORM: plain columns need none of its row processing (a fifth of an export).
+    found = session.connection().execute(stmt.order_by(*newest_first)).all()
     paid = folios(session, merchant_id, [row.id for row in found])
     # Positional (no dict per row): _COLUMNS are PaymentRow's fields but the last, in order,
     # which the module checks when imported; mypy cannot count a Row's columns.
@@ -275,23 +293,43 @@ TOTAL_CAP = 10_000
 def filtered_total(
     session: Session, merchant_id: str, f: PaymentFilter | Matches, cap: int = TOTAL_CAP
 ) -> Total:
-    """Counted from the index alone up to ``cap``; summed only when not capped."""
+    """Counted up to ``cap`` and summed in one query over at most ``cap + 1`` matches, taken
+    newest first like a page: the order makes PostgreSQL walk the list's index and stop at
+    ``cap + 1`` (unordered, it chose a bitmap scan of every match, which a LIMIT does not
+    shorten), and the covering index (:mod:`b2bgateway.store.panel_indexes`) lets it test the
+    filters and read the amounts on index entries."""
     where = _where(session, merchant_id, f)
-    matching = select(Payment.id).where(*where).limit(cap + 1).subquery()  # type: ignore[arg-type]
-    count = int(session.scalar(select(func.count()).select_from(matching)) or 0)
+    matching = (
+        select(Payment.amount_minor)
+        .where(*where)  # type: ignore[arg-type]
+        .order_by(Payment.created_at.desc(), Payment.id.desc())
+        .limit(cap + 1)
+        .subquery()
+    )
+    count, total = (
+        session.connection()
+        .execute(select(func.count(), func.coalesce(func.sum(matching.c.amount_minor), 0)))
+        .one()
+    )
     if count > cap:
         return Total(cap, None, True)
-    total = session.scalar(
-        select(func.coalesce(func.sum(Payment.amount_minor), 0)).where(*where)  # type: ignore[arg-type]
-    )
-    return Total(count, int(total or 0), False)
+    return Total(int(count), int(total), False)
 
 
 def folios(session: Session, merchant_id: str, payment_ids: Sequence[str]) -> dict[str, list[str]]:
-    """The folios each payment pays (one query for a page)."""
+    """The folios each payment pays (one query for a page, or an export's batch)."""
     if not payment_ids:
         return {}
-    rows = session.execute(
+    ids = list(payment_ids)
+    connection = session.connection()
+    wanted: ColumnElement[bool]
+    if connection.dialect.name == "postgresql":
+        # One array parameter: an export's batch of 2,000 ids as 2,000 placeholders cost more
+        # to render and parse than the query took.
+        wanted = PaymentAllocation.payment_id == any_(bindparam("ids", ids, type_=ARRAY(String)))
+    else:
+        wanted = PaymentAllocation.payment_id.in_(ids)
+    rows = connection.execute(
         select(PaymentAllocation.payment_id, Invoice.folio)
         .join(
             Invoice,
@@ -302,7 +340,7 @@ def folios(session: Session, merchant_id: str, payment_ids: Sequence[str]) -> di
         )
         .where(
             PaymentAllocation.merchant_id == merchant_id,
-            PaymentAllocation.payment_id.in_(list(payment_ids)),
+            wanted,
         )
         .order_by(Invoice.folio)
     )

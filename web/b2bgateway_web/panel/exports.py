@@ -21,7 +21,7 @@ from b2bgateway.search import PaymentFilter, export_rows
 from b2bgateway_web.i18n import gettext as _
 from b2bgateway_web.panel import texts
 from b2bgateway_web.panel.base import BOM, bp, merchant, require
-from b2bgateway_web.panel.cells import log_export, safe_text, xlsx_cells
+from b2bgateway_web.panel.cells import FORMULA_START, log_export, xlsx_cells
 from b2bgateway_web.panel.filters import filter_from, make_form
 from b2bgateway_web.panel.formats import plain_amount
 from b2bgateway_web.state import gateway
@@ -87,8 +87,10 @@ def _rows(
                 details.get("forma_pago", ""),
                 row.failure_message or "",
             ]
-            for index in TEXTS:
-                cells[index] = safe_text(cells[index])
+            for index in TEXTS:  # safe_text, inlined: 13 calls a row were a sixth of an export
+                value = cells[index]
+                if isinstance(value, str) and value.startswith(FORMULA_START):
+                    cells[index] = "'" + value
             yield cells
 
 
