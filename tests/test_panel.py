@@ -265,12 +265,17 @@ def test_filters_total_and_keyset_pages(client, users, gateway, acme, store, mon
     monkeypatch.setattr(payments, "PAGE_SIZE", 2)
     one = client.get("/panel/pagos").get_data(as_text=True)
     assert other.id in one and declined.id in one and first.id not in one
+    assert "3 pagos" in one  # every match counted, not the page's two
     import re
+
+    summary = re.compile(r'<p class="summary">([^<]*)<')
+    assert summary.search(one).group(1) == summary.search(page).group(1)  # counted = the page's
 
     following = re.search(r'href="([^"]+)" rel="next"', one)
     assert following is not None
     two = client.get(following.group(1).replace("&amp;", "&")).get_data(as_text=True)
     assert first.id in two and other.id not in two
+    assert "3 pagos" in two  # a later page holding the rest still says the filtered total
     assert client.get("/panel/pagos?despues=basura").status_code == 200
 
 

@@ -13,7 +13,14 @@ from flask.typing import ResponseReturnValue
 
 from b2bgateway import service
 from b2bgateway.errors import InvalidCursor
-from b2bgateway.search import PaymentRow, filtered_total, invoice_folios, resolve, search_page
+from b2bgateway.search import (
+    PaymentRow,
+    Total,
+    filtered_total,
+    invoice_folios,
+    resolve,
+    search_page,
+)
 from b2bgateway.sync import get_customer
 from b2bgateway.timeline import timeline
 from b2bgateway_web.i18n import gettext as _
@@ -102,13 +109,18 @@ def _list(template: str, statuses: tuple[str, ...], title: str) -> ResponseRetur
     wanted = filter_from(form, shop, statuses)
     with gateway().store.read() as db:
         matches = resolve(db, shop.id, wanted)  # customers and folios looked up once
+        cursor = request.args.get("despues")
         try:
-            page = search_page(
-                db, shop.id, matches, cursor=request.args.get("despues"), limit=PAGE_SIZE
-            )
+            page = search_page(db, shop.id, matches, cursor=cursor, limit=PAGE_SIZE)
         except InvalidCursor:
+            cursor = None
             page = search_page(db, shop.id, matches, limit=PAGE_SIZE)
-        total = filtered_total(db, shop.id, matches)
+        if cursor is None and page.next_cursor is None:
+            # The first page holds every match: the total is its own (no second pass over
+            # the index, which for a filter matching nothing is a walk of all its entries).
+            total = Total(len(page.rows), sum(row.amount_minor for row in page.rows), False)
+        else:
+            total = filtered_total(db, shop.id, matches)
     lines = _lines(page.rows, shop.zone, pay_links=bool(statuses) and user().can("pay_link"))
     args = query_args()
     next_url = None
