@@ -20,7 +20,7 @@ from b2bgateway.errors import IdempotencyConflict
 from b2bgateway.money import Money
 from b2bgateway.sandbox.ledger import open_ledger
 from b2bgateway.settings import Settings
-from b2bgateway.store.models import OutboxMessage
+from b2bgateway.store.models import Customer, OutboxMessage
 from b2bgateway.store.staff_models import StaffUser
 from tests.support.panel import (
     PASSWORD,
@@ -251,6 +251,13 @@ def test_filters_total_and_keyset_pages(client, users, gateway, acme, store, mon
     failed = client.get("/panel/pagos-fallidos").get_data(as_text=True)
     assert declined.id in failed and first.id not in failed
     assert "El banco del cliente rechazó la tarjeta." in failed
+    assert f'href="/panel/pagos/{declined.id}/enlace"' in failed  # an admin may send a link
+    assert f'href="/panel/pagos/{declined.id}"' in failed and "mailto:" not in failed
+    with store.write() as session:
+        session.execute(
+            update(Customer).where(Customer.customer_id == "C-1").values(email="pagos@c1.mx")
+        )
+    assert 'href="mailto:pagos@c1.mx"' in client.get("/panel/pagos-fallidos").get_data(as_text=True)
     assert client.get("/panel/pagos?monto_min=abc").status_code == 200  # shown, not a 500
 
     from b2bgateway_web.panel import payments
@@ -258,12 +265,17 @@ def test_filters_total_and_keyset_pages(client, users, gateway, acme, store, mon
     monkeypatch.setattr(payments, "PAGE_SIZE", 2)
     one = client.get("/panel/pagos").get_data(as_text=True)
     assert other.id in one and declined.id in one and first.id not in one
+    assert "3 pagos" in one  # every match counted, not the page's two
     import re
+
+    summary = re.compile(r'<p class="summary">([^<]*)<')
+    assert summary.search(one).group(1) == summary.search(page).group(1)  # counted = the page's
 
     following = re.search(r'href="([^"]+)" rel="next"', one)
     assert following is not None
     two = client.get(following.group(1).replace("&amp;", "&")).get_data(as_text=True)
     assert first.id in two and other.id not in two
+    assert "3 pagos" in two  # a later page holding the rest still says the filtered total
     assert client.get("/panel/pagos?despues=basura").status_code == 200
 
 

@@ -1,6 +1,10 @@
 """Persistence: SQLAlchemy models, repository functions and Alembic migrations."""
 
-from b2bgateway.store import email_models, staff_models  # noqa: F401  (their tables join the one metadata)
+from b2bgateway.store import (  # noqa: F401  (their tables and indexes join the one metadata)
+    email_models,
+    panel_indexes,
+    staff_models,
+)
 from b2bgateway.store.db import Store, upgrade
 
 __all__ = ["Store", "upgrade"]

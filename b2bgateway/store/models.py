@@ -202,8 +202,7 @@ class Payment(Timestamps, Base):
         # The feed an ERP sync reads: ordered by (updated_at, id) per merchant.
         Index("ix_payments_merchant_updated", "merchant_id", "updated_at", "id"),
         Index("ix_payments_merchant_customer", "merchant_id", "customer_id"),
-        Index("ix_payments_merchant_created", "merchant_id", "created_at", "id"),  # /panel's list
-        Index("ix_payments_merchant_status_created", "merchant_id", "status", "created_at", "id"),
+        # /panel's list: ix_payments_merchant_created and _status_created, in panel_indexes.py
         Index("ix_payments_status_updated", "status", "updated_at"),
         # Reconciliation acts on open payments at their own expiry.
         Index("ix_payments_status_expires", "status", "expires_at"),

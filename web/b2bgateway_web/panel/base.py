@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
-from babel.dates import format_date, format_datetime
-from babel.numbers import format_currency
+from babel.dates import format_date
 from flask import (
     Blueprint,
     Flask,
@@ -46,11 +45,13 @@ from b2bgateway.gateway import Gateway
 from b2bgateway.money import Money
 from b2bgateway.settings import MerchantConfig
 from b2bgateway_web.i18n import gettext as _
+from b2bgateway_web.panel.formats import LOCALE, datetime_formatter, money_formatter
 from b2bgateway_web.state import EXTENSION, gateway
 
 __all__ = [
     "ABSOLUTE_TIMEOUT",
     "IDLE_TIMEOUT",
+    "LOCALE",
     "PanelUser",
     "actor",
     "bp",
@@ -69,7 +70,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 IDLE_TIMEOUT = timedelta(minutes=30)
 #: A session ends this long after its sign-in even if it is used all along.
 ABSOLUTE_TIMEOUT = timedelta(hours=12)
-LOCALE = "es_MX"
 #: Starts every CSV export: Excel then reads it as UTF-8 (accents, ñ).
 BOM = "\ufeff"
 #: Pages open without a session.
@@ -223,11 +223,11 @@ def require(permission: str) -> Callable[[F], F]:
 
 
 def money_text(value: Money) -> str:
-    return str(format_currency(value.amount, value.currency, locale=LOCALE))
+    return minor_text(value.to_minor_units(), value.currency)
 
 
 def minor_text(units: int, currency: str) -> str:
-    return money_text(Money.from_minor_units(units, currency))
+    return money_formatter(currency)(units)
 
 
 def date_text(day: date) -> str:
@@ -237,8 +237,7 @@ def date_text(day: date) -> str:
 def datetime_text(moment: datetime | None) -> str:
     if moment is None:
         return ""
-    local = moment.astimezone(merchant().zone)
-    return str(format_datetime(local, "d MMM y, HH:mm", locale=LOCALE))
+    return datetime_formatter()(moment.astimezone(merchant().zone))
 
 
 @bp.context_processor
