@@ -242,11 +242,22 @@ def create_payment(
         created_at=now,
         updated_at=now,
     )
-    connection = session.connection()
-    connection.execute(_INSERT_PAYMENT, columns)
+    session.connection().execute(_INSERT_PAYMENT, columns)
+    rows = _insert_allocations(session, columns["id"], merchant_id, allocations, status)
+    return _as_loaded(session, columns, rows)
+
+
+def _insert_allocations(
+    session: Session,
+    payment_id: str,
+    merchant_id: str,
+    allocations: Sequence[tuple[str, Money]],
+    status: PaymentStatus,
+) -> list[dict[str, Any]]:
+    """A new payment's allocations, one ``INSERT`` for all; their rows, ids included."""
     rows = [
         {
-            "payment_id": columns["id"],
+            "payment_id": payment_id,
             "merchant_id": merchant_id,
             "invoice_id": invoice_id,
             "amount_minor": allocated.to_minor_units(),
@@ -256,10 +267,10 @@ def create_payment(
         for invoice_id, allocated in allocations
     ]
     if rows:
-        ids = connection.execute(_INSERT_ALLOCATIONS, rows).scalars().all()
+        ids = session.connection().execute(_INSERT_ALLOCATIONS, rows).scalars().all()
         for row, allocation_id in zip(rows, ids, strict=True):
             row["id"] = allocation_id
-    return _as_loaded(session, columns, rows)
+    return rows
 
 
 def _as_loaded(session: Session, columns: dict[str, Any], rows: list[dict[str, Any]]) -> Payment:

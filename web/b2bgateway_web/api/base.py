@@ -45,20 +45,18 @@ v1 = Blueprint("v1", __name__, url_prefix="/v1")
 def authenticate() -> None:
     """``Authorization: Bearer <key>``: the key decides the merchant. Missing or wrong: 401.
     An address that sent too many wrong keys is refused, key or not, for a while: 429 with
-    ``Retry-After`` (:mod:`b2bgateway.throttle`).
-
-    With a right key, a view marked ``address_checked_in_core`` (a checkout) leaves reading the
-    refusal to the core, which reads it with the payment's customer in the payment's own
-    transaction (one round trip fewer), and the view checks it here itself before any other
-    answer (:func:`idempotent_in_core`): a refused address never learns that its key is right.
-    """
+    ``Retry-After`` (:mod:`b2bgateway.throttle`). With a right key, a view marked
+    ``address_checked_in_core`` (a checkout) leaves that read to the core's first statement and
+    makes it itself before any other answer (:func:`idempotent_in_core`)."""
     gw = gateway()
     address = request.remote_addr or "unknown"
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     bearer = scheme.lower() == "bearer" and bool(key.strip())
     merchant = gw.merchant_for_api_key(key.strip()) if bearer else None
-    if merchant is None or not _address_checked_in_core():
+    view = current_app.view_functions.get(request.endpoint or "")
+    in_core = merchant is not None and getattr(view, "address_checked_in_core", False) is True
+    if not in_core:
         _refuse_if_blocked(address)
     if not bearer:
         raise Unauthorized("send Authorization: Bearer <your API key>")
@@ -66,14 +64,9 @@ def authenticate() -> None:
         throttle.record_failure(gw.store, address, gw.settings.failed_auth)
         raise Unauthorized("the API key is not valid")
     g.merchant = merchant
-    if _address_checked_in_core():
+    if in_core:
         g.unchecked_address = address
     check_path_ids(request.view_args)
-
-
-def _address_checked_in_core() -> bool:
-    view = current_app.view_functions.get(request.endpoint or "")
-    return bool(getattr(view, "address_checked_in_core", False))
 
 
 def _refuse_if_blocked(address: str) -> None:
@@ -84,8 +77,7 @@ def _refuse_if_blocked(address: str) -> None:
 
 def unchecked_address() -> str | None:
     """The client's address whose refusal the core is to read (see :func:`authenticate`)."""
-    address: str | None = g.get("unchecked_address")
-    return address
+    return g.get("unchecked_address")  # type: ignore[no-any-return]
 
 
 _ID = re.compile(ID_PATTERN)
@@ -279,10 +271,8 @@ def idempotent_in_core(view: F) -> F:
     - a decision (not payable, amount changed) rolled back with its claim is kept as the key's
       answer in a transaction of its own.
 
-    The view also hands the core the client's address (:func:`unchecked_address`), whose
-    refusal the core reads in the payment's transaction; any answer but the core's own is given
-    only after reading it here (a refused address gets 429, whatever else was wrong).
-    """
+    The core also reads the client's refusal (:func:`unchecked_address`); any other answer is
+    given only after reading it here: a refused address gets 429, whatever else was wrong."""
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Response:
@@ -295,10 +285,9 @@ def idempotent_in_core(view: F) -> F:
             response: Response = view(*args, **kwargs)
             return response
         except (GatewayError, ValidationError) as exc:
-            if not isinstance(exc, TooManyFailedAuthentications):
-                address = unchecked_address()
-                if address is not None:
-                    _refuse_if_blocked(address)
+            address = unchecked_address()
+            if address is not None and not isinstance(exc, TooManyFailedAuthentications):
+                _refuse_if_blocked(address)
             answer: Response = problem_for(exc)
             if (
                 answer.status_code >= 500
