@@ -58,6 +58,10 @@ class CheckoutRequest:
     #: in the one that records the processor's answer (service.checkout_with_key); None for
     #: callers that hold no key of their own (the idempotency key above still names the payment).
     claim: Claim | None = None
+    #: The client's address, when the API key's check left reading its refusal
+    #: (:mod:`b2bgateway.throttle`) to the payment's own transaction: read there with the
+    #: customer, and a refused one is answered 429 before the key is claimed or replayed.
+    client_address: str | None = None
 
 
 def processor_for(merchant: MerchantConfig) -> Processor:

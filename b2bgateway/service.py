@@ -3,7 +3,7 @@
 The order of operations is what keeps money safe:
 1. decide payability and write the payment (and its allocations) in one committed transaction,
    before any processor call: the database's unique indexes make a second payment of an invoice
-   or an order impossible, whatever runs concurrently;
+   or an order impossible, whatever runs concurrently (:mod:`b2bgateway.reservation`);
 2. call the configured processor outside any transaction, sending our payment id as its
    idempotency key / order id / external reference;
 3. record the answer on the locked row. An answer we cannot know (timeout, crash, plugin bug)
@@ -12,30 +12,19 @@ The order of operations is what keeps money safe:
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from b2bgateway import idempotency, lifecycle, references
-from b2bgateway.checkout_rules import (
-    CheckoutRequest,
-    check_capabilities,
-    check_method,
-    check_method_currency,
-    check_required,
-    processor_for,
-    what_to_charge,
-)
+from b2bgateway import idempotency, lifecycle
+from b2bgateway.checkout_rules import CheckoutRequest, processor_for
 from b2bgateway.errors import (
     DatabaseUnavailable,
     GatewayError,
     NotFound,
-    NotPayable,
     ProcessorDeclined,
     ProcessorMisconfigured,
     ProcessorUnavailable,
@@ -43,21 +32,12 @@ from b2bgateway.errors import (
 )
 from b2bgateway.gateway import Gateway
 from b2bgateway.idempotency import Claim, Replay
-from b2bgateway.interface import (
-    ChargeRequest,
-    ChargeResult,
-    CustomerRef,
-    Failure,
-    Outcome,
-    PaymentStatus,
-)
-from b2bgateway.money import Money
+from b2bgateway.interface import ChargeRequest, ChargeResult, Failure, Outcome, PaymentStatus
 from b2bgateway.plugins import Processor
-from b2bgateway.representation import payment_json
+from b2bgateway.reservation import Payer, payment_response, reserve
 from b2bgateway.settings import MerchantConfig
 from b2bgateway.store.db import MAYBE_UNAVAILABLE, is_unavailable
-from b2bgateway.store.models import Customer, Payment, utcnow
-from b2bgateway.store.repository import create_payment, payment_by_key
+from b2bgateway.store.models import Payment
 
 __all__ = [
     "CheckoutAnswer",
@@ -78,101 +58,6 @@ def get_payment(session: Session, merchant_id: str, payment_id: str) -> Payment:
     if payment is None or payment.merchant_id != merchant_id:
         raise NotFound(f"payment {payment_id!r} not found")
     return payment
-
-
-def _existing(gw: Gateway, merchant_id: str, key: str) -> Payment | None:
-    with gw.store.read() as session:
-        return payment_by_key(session, merchant_id, key)
-
-
-@dataclass(frozen=True, slots=True)
-class _Payer:
-    """Who pays a new payment, and their id at the processor when its plugin made one."""
-
-    customer: CustomerRef
-    processor_customer: str | None
-
-
-def _reserve(
-    gw: Gateway, merchant: MerchantConfig, req: CheckoutRequest
-) -> tuple[Payment, _Payer | None] | Replay:
-    """Step 1: decide and write the payment, committed before the processor is called.
-
-    One transaction: the request's key is claimed (or its stored answer returned); a retry's
-    payment (same idempotency key) is answered as it stands, its response stored with the claim;
-    then the customer (404 before anything else), the processor's capabilities, payability, and
-    the insert. Returns the payment and, when this call created it, who pays it (for the charge).
-    A refusal rolls the claim back with everything else: the key stays free.
-    """
-    try:
-        with gw.store.write() as session:
-            if req.claim is not None:
-                stored = idempotency.claim(session, req.claim)
-                if stored is not None:
-                    return stored
-            existing = payment_by_key(session, merchant.id, req.idempotency_key)
-            if existing is not None:  # a retry after a crash: never a second payment
-                if req.claim is not None:
-                    session.flush()
-                    idempotency.store_response(session, req.claim, payment_response(existing))
-                return existing, None
-            return _new_payment(gw, session, merchant, req)
-    except IntegrityError:
-        # A concurrent checkout registered the same invoice/order first (the unique index
-        # decided), or (without a claim, which would have answered 409) the same idempotency
-        # key created its payment a moment ago.
-        existing = None if req.claim else _existing(gw, merchant.id, req.idempotency_key)
-        if existing is not None:
-            return existing, None
-        raise NotPayable(
-            "a payment of this is already registered", ["payment_registered"]
-        ) from None
-
-
-def _new_payment(
-    gw: Gateway, session: Session, merchant: MerchantConfig, req: CheckoutRequest
-) -> tuple[Payment, _Payer]:
-    customer = session.get(Customer, (merchant.id, req.customer_id))
-    if customer is None:
-        raise NotFound(f"customer {req.customer_id!r} not found")
-    processor = processor_for(merchant)
-    check_method(processor, merchant, req)
-    check_capabilities(processor, req.token, req.payment_method)
-    check_required(processor, req, customer.email, merchant.processor_settings)
-    amount, allocations = what_to_charge(gw.plugins, session, merchant, req)
-    check_method_currency(processor, merchant, req.payment_method, amount)
-    payment = _create_payment(session, merchant, req, processor.name, amount, allocations)
-    lifecycle.created(session, gw.plugins, payment)
-    known = references.processor_customer(
-        session, merchant.id, processor.name, customer.customer_id
-    )
-    return payment, _Payer(CustomerRef(customer.customer_id, customer.name, customer.email), known)
-
-
-def _create_payment(
-    session: Session,
-    merchant: MerchantConfig,
-    req: CheckoutRequest,
-    processor: str,
-    amount: Money,
-    allocations: list[tuple[str, Money]],
-) -> Payment:
-    return create_payment(
-        session,
-        merchant_id=merchant.id,
-        customer_id=req.customer_id,
-        purpose=req.purpose,
-        amount=amount,
-        processor=processor,
-        allocations=allocations,
-        order_reference=req.order_reference,
-        idempotency_key=req.idempotency_key,
-        return_url=req.return_url,
-        status=PaymentStatus.PROCESSING,
-        payment_method=req.payment_method,
-        installments=req.installments,
-        expires_at=utcnow() + merchant.settings.expiry.for_method(req.payment_method),
-    )
 
 
 def processor_failure(
@@ -204,7 +89,7 @@ def processor_failure(
 
 
 def _charge(
-    gw: Gateway, merchant: MerchantConfig, payment: Payment, payer: _Payer, req: CheckoutRequest
+    gw: Gateway, merchant: MerchantConfig, payment: Payment, payer: Payer, req: CheckoutRequest
 ) -> ChargeResult:
     """Step 2: ask the processor. Never raises: whatever happens becomes a result."""
     processor = processor_for(merchant)
@@ -232,7 +117,7 @@ def _charge_request(
     merchant: MerchantConfig,
     processor: Processor,
     payment: Payment,
-    payer: _Payer,
+    payer: Payer,
     token: str | None,
     device_session_id: str | None,
     details: Mapping[str, str] | None,
@@ -275,7 +160,7 @@ def checkout(gw: Gateway, merchant: MerchantConfig, req: CheckoutRequest) -> Pay
     """
     if req.claim is not None:
         raise ValueError("a request with a claim is answered by checkout_with_key")
-    reserved = _reserve(gw, merchant, req)
+    reserved = reserve(gw, merchant, req)
     assert not isinstance(reserved, Replay)  # only a claim has a stored answer
     payment, payer = reserved
     if payer is None or payment.status != PaymentStatus.PROCESSING:
@@ -304,11 +189,11 @@ def checkout_with_key(
     claim = req.claim
     if claim is None:
         raise ValueError("checkout_with_key needs the request's claim")
-    reserved = _reserve(gw, merchant, req)
+    reserved = reserve(gw, merchant, req)
     if isinstance(reserved, Replay):
         return CheckoutAnswer(reserved, replayed=True)
     payment, payer = reserved
-    if payer is None:  # a retry's payment, as it stands: its response was stored in _reserve
+    if payer is None:  # a retry's payment, as it stands: its response was stored in reserve
         return CheckoutAnswer(payment_response(payment), replayed=False)
     try:
         result = _charge(gw, merchant, payment, payer, req)
@@ -320,12 +205,6 @@ def checkout_with_key(
         # may run now (and answers that payment as it stands).
         _release(gw, claim)
         raise
-
-
-def payment_response(payment: Payment) -> Replay:
-    """The HTTP answer a checkout stores under its key: 201 and the payment's JSON."""
-    body = json.dumps(payment_json(payment), ensure_ascii=False, separators=(",", ":"))
-    return Replay(201, body, "application/json")
 
 
 def _release(gw: Gateway, claim: Claim) -> None:

@@ -22,7 +22,15 @@ from b2bgateway.store import Store
 from b2bgateway.store.models import AuthFailure, utcnow
 from b2bgateway.store.repository import dialect_insert
 
-__all__ = ["FailedAuthSettings", "blocked_for", "client_prefix", "purge", "record_failure"]
+__all__ = [
+    "BLOCKED_UNTIL",
+    "FailedAuthSettings",
+    "blocked_for",
+    "client_prefix",
+    "purge",
+    "record_failure",
+    "seconds_refused",
+]
 
 
 class FailedAuthSettings(BaseModel):
@@ -67,11 +75,21 @@ def _seconds_until(moment: datetime | None, now: datetime) -> int | None:
     return max(1, math.ceil((moment - now).total_seconds()))
 
 
+def seconds_refused(blocked_until: datetime | None, now: datetime | None = None) -> int | None:
+    """Seconds an address whose ``blocked_until`` was read (:data:`BLOCKED_UNTIL`) is still
+    refused for, or None."""
+    return _seconds_until(blocked_until, now or utcnow())
+
+
 #: Asked before every authentication: one primary-key read, built once, outside a transaction
 #: on PostgreSQL (one round trip instead of BEGIN, SELECT, ROLLBACK).
 _BLOCKED_UNTIL = select(AuthFailure.blocked_until).where(
     AuthFailure.address == bindparam("address")
 )
+#: The same read as a scalar subquery (parameter ``address``), for a statement that needs it
+#: with other things: a checkout reads it with its customer, in the payment's own transaction
+#: (b2bgateway.reservation), instead of in a round trip of its own before the view.
+BLOCKED_UNTIL = _BLOCKED_UNTIL.scalar_subquery()
 
 
 def blocked_for(store: Store, address: str, now: datetime | None = None) -> int | None:

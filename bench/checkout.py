@@ -55,7 +55,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_up(port: int, path: str = "/healthz", timeout: float = 30) -> None:
+def wait_up(port: int, path: str = "/healthz", timeout: float = 120) -> None:
+    # Generous: on a shared 2-core machine a gunicorn with two workers can take over 30 s.
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

@@ -158,6 +158,50 @@ def test_below_the_limit_nothing_is_refused_and_a_missing_key_is_not_a_guess(cli
     assert get(client, API_KEY, ATTACKER).status_code == 429
 
 
+def checkout(client, address: str, body: object, key: str | None):
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return client.post(
+        "/v1/checkouts", json=body, headers=headers, environ_base={"REMOTE_ADDR": address}
+    )
+
+
+def test_a_checkout_with_the_right_key_from_a_refused_address_learns_nothing(client, data, store):
+    """A checkout reads its address's refusal with its customer, in the payment's own transaction
+    (one round trip fewer than before the view), so every other answer it could give (a payment,
+    a replay, 400, 404, 422) must still be a 429 for a refused address, with nothing written."""
+    from sqlalchemy import func, select
+
+    from b2bgateway.store.models import IdempotencyRecord, Payment
+
+    def invoices(*ids: str, **extra: object) -> dict[str, object]:
+        return {"customer_id": "C-1", "purpose": "invoices", "invoice_ids": list(ids), **extra}
+
+    assert checkout(client, ATTACKER, invoices("F-1"), "paid-before").status_code == 201
+    guess(client)
+    asked = [
+        (invoices("F-2"), "new"),  # a payment
+        (invoices("F-1"), "paid-before"),  # a replay of the answer before the block
+        (invoices("F-2", expected_amount=5), "bad"),  # 422 validation_error
+        ({**invoices("F-2"), "customer_id": "C-404"}, "nobody"),  # 404
+        (invoices("F-2"), None),  # 400: no Idempotency-Key
+        (invoices("F-1"), "taken"),  # 422 not payable (F-1 is paid)
+    ]
+    for body, key in asked:
+        refused = checkout(client, ATTACKER, body, key)
+        assert refused.status_code == 429, (key, refused.get_data(as_text=True))
+        assert refused.json["code"] == "too_many_failed_authentications"
+        assert 0 < int(refused.headers["Retry-After"]) <= 15 * 60
+    with store.read() as session:
+        assert session.scalar(select(func.count()).select_from(Payment)) == 1
+        assert session.scalar(select(func.count()).select_from(IdempotencyRecord)) == 1
+    # The same requests from the portal's address: their own answers.
+    answers = [checkout(client, PORTAL, body, key) for body, key in asked]
+    assert [a.status_code for a in answers] == [201, 201, 422, 404, 400, 422]
+    assert answers[1].headers.get("Idempotent-Replayed") == "true"
+
+
 def test_the_window_and_the_block_end(store):
     policy = FailedAuthSettings(limit=2, window=timedelta(minutes=10), block=timedelta(minutes=15))
     start = utcnow()

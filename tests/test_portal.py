@@ -23,7 +23,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from b2bgateway import service
+from b2bgateway import reservation, service
 from b2bgateway.demo import DEMO_CUSTOMERS
 from b2bgateway.gateway import Gateway
 from b2bgateway.money import Money
@@ -703,7 +703,7 @@ def test_what_the_processor_requires_is_explained_in_spanish(
     def required(*args: Any) -> None:
         raise RequiredByProcessor("the processor requires more", extra={"missing": missing})
 
-    monkeypatch.setattr(service, "check_required", required)
+    monkeypatch.setattr(reservation, "check_required", required)
     home = page_of(client.get(link))
     response = submit(client, home, f"Pagar vencido: {PAYABLE_OVERDUE}")
     assert response.status_code == 422

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Table, bindparam, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from b2bgateway.interface import PaymentStatus
@@ -214,9 +214,15 @@ def create_payment(
     installments: int | None = None,
     expires_at: datetime | None = None,
 ) -> Payment:
-    """Insert a payment and its allocations. Flushes, so a second registered payment for one of
-    the invoices fails here with ``IntegrityError`` (the partial unique index decides)."""
-    payment = Payment(
+    """Insert a payment and its allocations. A second registered payment for one of the invoices
+    (or the order) fails here with ``IntegrityError`` (the partial unique indexes decide).
+
+    Two Core ``INSERT`` statements (the allocations' one only for invoices), built once, instead
+    of the unit of work's flush (every checkout makes one); the rows are then in the session as
+    if loaded, every column set, so nothing is read back."""
+    now = utcnow()
+    columns: dict[str, Any] = dict.fromkeys(_PAYMENT_COLUMN_KEYS)  # every column, None unless:
+    columns.update(
         id=new_id("pay"),
         merchant_id=merchant_id,
         customer_id=customer_id,
@@ -227,24 +233,58 @@ def create_payment(
         processor=processor,
         order_reference=order_reference,
         idempotency_key=idempotency_key,
-        return_url=return_url,
         refunded_minor=0,
+        return_url=return_url,
+        reconcile_attempts=0,
         payment_method=payment_method,
         installments=installments,
         expires_at=expires_at,
+        created_at=now,
+        updated_at=now,
     )
-    payment.allocations = [
-        PaymentAllocation(
-            merchant_id=merchant_id,
-            invoice_id=invoice_id,
-            amount_minor=allocated.to_minor_units(),
-            currency=allocated.currency,
-            registered=status.registers_invoices,
-        )
+    session.connection().execute(_INSERT_PAYMENT, columns)
+    rows = _insert_allocations(session, columns["id"], merchant_id, allocations, status)
+    return _as_loaded(session, columns, rows)
+
+
+def _insert_allocations(
+    session: Session,
+    payment_id: str,
+    merchant_id: str,
+    allocations: Sequence[tuple[str, Money]],
+    status: PaymentStatus,
+) -> list[dict[str, Any]]:
+    """A new payment's allocations, one ``INSERT`` for all; their rows, ids included."""
+    rows = [
+        {
+            "payment_id": payment_id,
+            "merchant_id": merchant_id,
+            "invoice_id": invoice_id,
+            "amount_minor": allocated.to_minor_units(),
+            "currency": allocated.currency,
+            "registered": status.registers_invoices,
+        }
         for invoice_id, allocated in allocations
     ]
-    session.add(payment)
-    session.flush()
+    if rows:
+        ids = session.connection().execute(_INSERT_ALLOCATIONS, rows).scalars().all()
+        for row, allocation_id in zip(rows, ids, strict=True):
+            row["id"] = allocation_id
+    return rows
+
+
+def _as_loaded(session: Session, columns: dict[str, Any], rows: list[dict[str, Any]]) -> Payment:
+    """The payment just inserted, with its allocations, as persistent objects of the session
+    whose every column is set (as a query would have loaded them: no pending change)."""
+    payment = Payment(**columns)
+    allocations = [PaymentAllocation(**row) for row in rows]
+    for allocation in allocations:
+        set_committed_value(allocation, "payment", payment)
+    make_transient_to_detached(payment)
+    for allocation in allocations:
+        make_transient_to_detached(allocation)
+    set_committed_value(payment, "allocations", allocations)
+    session.add(payment)  # with its allocations (cascade): persistent, nothing to insert
     return payment
 
 
@@ -305,6 +345,13 @@ def register_allocations(session: Session, payment: Payment) -> None:
 
 
 _ALLOCATIONS: Table = PaymentAllocation.__table__  # type: ignore[assignment]
+_PAYMENTS: Table = Payment.__table__  # type: ignore[assignment]
+_PAYMENT_COLUMN_KEYS = frozenset(attr.key for attr in Payment.__mapper__.column_attrs)
+_INSERT_PAYMENT = _PAYMENTS.insert()
+# One statement for all of a payment's allocations, their ids back in the rows' order.
+_INSERT_ALLOCATIONS = _ALLOCATIONS.insert().returning(
+    _ALLOCATIONS.c.id, sort_by_parameter_order=True
+)
 _REGISTER = (
     update(_ALLOCATIONS)
     .where(_ALLOCATIONS.c.payment_id == bindparam("payment"))

@@ -1,7 +1,7 @@
 """Mercado Pago through the real core: checkout, webhooks, reconciliation, refunds and disputes
 on a migrated database, every Mercado Pago call replayed from ``cassettes/test_end_to_end/``.
 
-The core's clock for expiries (``b2bgateway.service.utcnow``) and the plugin's (``hooks._now``)
+The core's clock for expiries (``b2bgateway.reservation.utcnow``) and the plugin's (``hooks._now``)
 are fixed at :data:`CLOCK`, and ids are numbered, so the requests the core makes are the
 recorded ones; notifications are signed with the real time, as the core checks them on receipt.
 """
@@ -20,7 +20,7 @@ import pytest
 from helpers import TOKEN, WEBHOOK_SECRET, settings_table
 from vcr.cassette import Cassette
 
-from b2bgateway import Money, reconcile, refunds, service, webhooks
+from b2bgateway import Money, reconcile, refunds, reservation, service, webhooks
 from b2bgateway.gateway import Gateway
 from b2bgateway.payability import check_invoices
 from b2bgateway.plugins import Plugins, get_plugin_manager
@@ -68,7 +68,7 @@ def gateway(
     monkeypatch.setattr(
         refunds, "new_id", lambda prefix: f"{prefix}_{'0' * 19}e2e{next(numbers):02d}"
     )
-    monkeypatch.setattr(service, "utcnow", lambda: CLOCK)
+    monkeypatch.setattr(reservation, "utcnow", lambda: CLOCK)
     monkeypatch.setattr(hooks, "_now", lambda: CLOCK)
     settings = Settings(
         database_url=database_url,

@@ -27,6 +27,7 @@ from b2bgateway import (
     ProcessorUnavailable,
     RequiredByProcessor,
     reconcile,
+    reservation,
     service,
     webhooks,
 )
@@ -108,7 +109,7 @@ def gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, use_3ds: bool) -> I
         )
     # The payment id is the charge's order_id, and its expiry the due_date Openpay is sent.
     monkeypatch.setattr(repository, "new_id", lambda prefix: PAYMENT_ID)
-    monkeypatch.setattr(service, "utcnow", lambda: T0)
+    monkeypatch.setattr(reservation, "utcnow", lambda: T0)
     yield gw
     store.dispose()
 

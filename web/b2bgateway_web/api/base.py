@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import orjson
-from flask import Blueprint, Response, g, request
+from flask import Blueprint, Response, current_app, g, request
 from pydantic import BaseModel, ValidationError
 
 from b2bgateway import idempotency, throttle
@@ -45,22 +45,40 @@ v1 = Blueprint("v1", __name__, url_prefix="/v1")
 def authenticate() -> None:
     """``Authorization: Bearer <key>``: the key decides the merchant. Missing or wrong: 401.
     An address that sent too many wrong keys is refused, key or not, for a while: 429 with
-    ``Retry-After`` (:mod:`b2bgateway.throttle`). An IPv6 client counts as its /64."""
+    ``Retry-After`` (:mod:`b2bgateway.throttle`). With a right key, a view marked
+    ``address_checked_in_core`` (a checkout) leaves that read to the core's first statement and
+    makes it itself before any other answer (:func:`idempotent_in_core`). An IPv6 client counts
+    as its /64."""
     gw = gateway()
     address = throttle.client_prefix(request.remote_addr or "unknown")
-    wait = throttle.blocked_for(gw.store, address)
-    if wait is not None:
-        raise TooManyFailedAuthentications(wait)
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
+    bearer = scheme.lower() == "bearer" and bool(key.strip())
+    merchant = gw.merchant_for_api_key(key.strip()) if bearer else None
+    view = current_app.view_functions.get(request.endpoint or "")
+    in_core = merchant is not None and getattr(view, "address_checked_in_core", False) is True
+    if not in_core:
+        _refuse_if_blocked(address)
+    if not bearer:
         raise Unauthorized("send Authorization: Bearer <your API key>")
-    merchant = gw.merchant_for_api_key(key.strip())
     if merchant is None:
         throttle.record_failure(gw.store, address, gw.settings.failed_auth)
         raise Unauthorized("the API key is not valid")
     g.merchant = merchant
+    if in_core:
+        g.unchecked_address = address
     check_path_ids(request.view_args)
+
+
+def _refuse_if_blocked(address: str) -> None:
+    wait = throttle.blocked_for(gateway().store, address)
+    if wait is not None:
+        raise TooManyFailedAuthentications(wait)
+
+
+def unchecked_address() -> str | None:
+    """The client's address whose refusal the core is to read (see :func:`authenticate`)."""
+    return g.get("unchecked_address")  # type: ignore[no-any-return]
 
 
 _ID = re.compile(ID_PATTERN)
@@ -253,34 +271,44 @@ def idempotent_in_core(view: F) -> F:
       is still a 422, and one already answered for this very request is replayed;
     - a decision (not payable, amount changed) rolled back with its claim is kept as the key's
       answer in a transaction of its own.
-    """
+
+    The core also reads the client's refusal (:func:`unchecked_address`); any other answer is
+    given only after reading it here: a refused address gets 429, whatever else was wrong."""
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Response:
-        key = _idempotency_key()
-        scope = f"{request.method} {request.path}"
-        claim = idempotency.Claim(current_merchant().id, key, scope, _fingerprint(scope))
-        g.idempotency_key = key
-        g.idempotency_claim = claim
         try:
+            key = _idempotency_key()
+            scope = f"{request.method} {request.path}"
+            claim = idempotency.Claim(current_merchant().id, key, scope, _fingerprint(scope))
+            g.idempotency_key = key
+            g.idempotency_claim = claim
             response: Response = view(*args, **kwargs)
             return response
         except (GatewayError, ValidationError) as exc:
+            address = unchecked_address()
+            if address is not None and not isinstance(exc, TooManyFailedAuthentications):
+                _refuse_if_blocked(address)
             answer: Response = problem_for(exc)
-            if answer.status_code >= 500 or isinstance(
-                exc, IdempotencyConflict | IdempotencyInProgress
+            if (
+                answer.status_code >= 500
+                or "idempotency_claim" not in g  # no usable key, or a body its hash cannot read
+                or isinstance(
+                    exc, IdempotencyConflict | IdempotencyInProgress | TooManyFailedAuthentications
+                )
             ):
                 raise
             store = gateway().store
             if isinstance(exc, ValidationError) or exc.code in NOT_THE_KEYS_ANSWER:
-                stored = idempotency.peek(store, claim)
+                stored = idempotency.peek(store, g.idempotency_claim)
                 return answer if stored is None else stored_response(stored, replayed=True)
             try:
-                idempotency.keep_answer(store, claim, _as_stored(answer))
+                idempotency.keep_answer(store, g.idempotency_claim, _as_stored(answer))
             except MAYBE_UNAVAILABLE:
                 log.warning("could not keep an idempotent request's answer", exc_info=True)
             return answer
 
+    wrapper.address_checked_in_core = True  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
 
 
@@ -366,5 +394,6 @@ __all__ = [
     "parse_query",
     "problem",
     "stored_response",
+    "unchecked_address",
     "v1",
 ]

@@ -19,6 +19,7 @@ from b2bgateway_web.api.base import (
     parse_body,
     parse_query,
     stored_response,
+    unchecked_address,
 )
 from b2bgateway_web.api.responses import AttemptListOut, PaymentListOut, PaymentOut, RefundOut
 from b2bgateway_web.api.schemas import CheckoutIn, PaymentsQuery, RefundIn, VoidIn, money
@@ -51,6 +52,7 @@ def create_checkout() -> Response:
         purpose=data.purpose,
         idempotency_key=g.idempotency_key,
         claim=g.idempotency_claim,
+        client_address=unchecked_address(),
         order_reference=None if data.order is None else data.order.reference,
         order_amount=order_amount,
         invoice_ids=list(dict.fromkeys(data.invoice_ids or [])),
