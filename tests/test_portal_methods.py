@@ -140,6 +140,26 @@ def test_cash_voucher_printable_with_its_barcode(client: Any, link: str, store: 
     assert "img-src 'self' data: http://127.0.0.1:8000" in policy
 
 
+def test_a_barcode_whose_origin_is_unsafe_is_not_shown(client: Any, link: str, store: Any) -> None:
+    """Its origin would put a directive into the page's policy: no image, nothing in img-src;
+    the reference is still there to dictate."""
+    from b2bgateway.interface import CashVoucher, NextAction
+
+    page = _choose(client, link)
+    response = submit(client, page, "Pagar $4,230.50", metodo="cash")
+    (payment,) = payments(store)
+    bad = "https://img.x;script-src 'unsafe-inline' *;/b.png"
+    voucher = CashVoucher("98765", Money("4230.50", "MXN"), barcode_url=bad)
+    _with_next_action(store, payment.id, NextAction("display_cash_voucher", cash_voucher=voucher))
+    status_response = client.get(local(response.headers["Location"]))
+    status = page_of(status_response)
+    assert "98765" in status.text
+    assert not status.root.all("img", class_="barcode")
+    policy = status_response.headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in policy
+    assert "img-src 'self' data:;" in policy
+
+
 def test_a_transfer_that_arrives_pays(
     client: Any, link: str, store: Any, webhooks: Any, gateway: Any
 ) -> None:
