@@ -5,14 +5,46 @@ plain frozen dataclasses, as the rest of it."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
+from urllib.parse import urlsplit
 
 from b2bgateway.money import Money
 
-__all__ = ["BankTransferInstructions", "CashVoucher", "NextAction"]
+__all__ = ["BankTransferInstructions", "CashVoucher", "NextAction", "web_origin"]
+
+#: What a URL's authority may be: a DNS name or IPv4 address and a port. No userinfo, no IPv6
+#: literal, nothing a Content-Security-Policy would read as another source or directive.
+_AUTHORITY = re.compile(r"[A-Za-z0-9.-]{1,253}(?::[0-9]{1,5})?")
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_HOST = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}")
+
+
+def web_origin(url: str, schemes: tuple[str, ...] = ("https",)) -> str:
+    """The origin of ``url`` (``scheme://host[:port]``), rebuilt from its host name and port, as
+    the customer's page puts it in its Content-Security-Policy.
+
+    :raises ValueError: another scheme, whitespace or control characters anywhere (``urlsplit``
+      would silently drop some), userinfo, or an authority that is not a plain host and port
+      (``;``, ``,``, spaces or quotes would inject a source or a directive into the policy)."""
+    if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+        raise ValueError("a url without whitespace or control characters")
+    parts = urlsplit(url)
+    if parts.scheme not in schemes:
+        raise ValueError(f"an {' or '.join(schemes)} url")
+    if not _AUTHORITY.fullmatch(parts.netloc):
+        raise ValueError("a url whose authority is a host name and a port only")
+    host = parts.hostname or ""
+    if not _HOST.fullmatch(host):
+        raise ValueError("a url with a valid host name")
+    try:
+        port = parts.port
+    except ValueError:  # out of range
+        raise ValueError("a url with a valid port") from None
+    return f"{parts.scheme}://{host}" + ("" if port is None else f":{port}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +111,13 @@ class NextAction:
     def __post_init__(self) -> None:
         if self.type == "redirect" and not self.url:
             raise ValueError("a redirect next action needs a url")
-        if self.type == "post_form" and not (self.url or "").startswith("https://"):
-            raise ValueError("a post_form next action needs an https url (the form's action)")
+        if self.type == "post_form":
+            try:
+                web_origin(self.url or "")
+            except ValueError as exc:
+                raise ValueError(
+                    f"a post_form next action (the form's action) needs {exc}"
+                ) from None
         if self.type == "client_secret" and not self.client_secret:
             raise ValueError("a client_secret next action needs the client secret")
         if self.type == "display_bank_transfer_instructions" and self.bank_transfer is None:

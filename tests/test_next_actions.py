@@ -7,6 +7,7 @@ import pytest
 
 from b2bgateway import BankTransferInstructions, NextAction
 from b2bgateway.money import Money
+from b2bgateway.next_actions import web_origin
 from b2bgateway.representation import next_action_json
 
 CLABE = "646180157000000004"
@@ -24,6 +25,42 @@ def test_a_form_to_post_carries_its_action_and_fields() -> None:
 def test_a_form_is_posted_only_to_an_https_url(url: str | None) -> None:
     with pytest.raises(ValueError, match="https url"):
         NextAction("post_form", url=url, data={"creq": "eyJ0"})
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://acs.x;script-src 'unsafe-inline' *;/p",  # a directive into the page's policy
+        "https://acs.x,https://evil.example/p",
+        "https://acs.x 'unsafe-inline'/p",
+        'https://acs.x"/p',
+        "https://user:pw@acs.example.com/challenge",  # userinfo
+        "https://acs.example.com:99999/challenge",  # no such port
+        "https://acs.example.com:x/challenge",
+        "https://[::1]/challenge",  # no IPv6 literal
+        "https://acs\texample.com/challenge",  # urlsplit would drop the tab
+        "https://acs.example.com\n/challenge",
+        "https://-acs.example.com/challenge",
+        "https:///challenge",
+    ],
+)
+def test_a_form_is_posted_only_to_a_plain_host(url: str) -> None:
+    with pytest.raises(ValueError, match="post_form"):
+        NextAction("post_form", url=url, data={"creq": "eyJ0"})
+    with pytest.raises(ValueError, match="url"):
+        web_origin(url, ("https", "http"))
+
+
+@pytest.mark.parametrize(
+    ("url", "origin"),
+    [
+        (ACS, "https://acs.example.com"),
+        ("https://ACS.Example.com:8443/c?x=a,b", "https://acs.example.com:8443"),
+        ("http://127.0.0.1:5000/sandbox/barcode", "http://127.0.0.1:5000"),
+    ],
+)
+def test_an_origin_is_rebuilt_from_host_and_port(url: str, origin: str) -> None:
+    assert web_origin(url, ("https", "http")) == origin
 
 
 def test_instructions_on_the_processors_page_have_no_clabe_in_the_json() -> None:

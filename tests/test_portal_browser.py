@@ -18,6 +18,7 @@ import html
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 import threading
 import time
@@ -59,7 +60,7 @@ WAIT = 30  # seconds: the sandbox's webhook and the status page's polling take a
 # -- the browser -----------------------------------------------------------------------------------
 
 
-def _chromium(javascript: bool = True) -> WebDriver:
+def _chromium(javascript: bool = True, self_signed: bool = False) -> WebDriver:
     missing = [path for path in (CHROMIUM, CHROMEDRIVER) if shutil.which(path) is None]
     if missing:
         pytest.fail(
@@ -84,6 +85,8 @@ def _chromium(javascript: bool = True) -> WebDriver:
         f"--user-data-dir={profile}",
     ):
         options.add_argument(argument)
+    if self_signed:  # the fake issuer's https servers on loopback (a certificate made per test)
+        options.add_argument("--ignore-certificate-errors")
     if not javascript:
         options.add_experimental_option(
             "prefs", {"profile.managed_default_content_settings.javascript": 2}
@@ -719,3 +722,149 @@ def test_a_long_list_can_be_searched_and_sorted(
     assert by_role(browser, "checkbox", "Seleccionar factura F-007").is_selected()
     assert by_role(browser, "button", "Pagar $70.00").is_enabled()
     assert_accessible(browser, "a long invoice list")
+
+
+# -- 3-D Secure: a fake issuer (ACS) and the processor's return, two https origins on loopback ----
+
+
+class _Challenge:
+    """The issuer's challenge server (the ACS) and the processor's, each its own https origin
+    (another port): what EMV 3-D Secure does in the frame. The ACS answers the creq with its
+    page, whose form posts the answer to its own ``/answer``, which redirects (307: still a POST)
+    to the processor's ``/cres``: a redirect and a form POST to a second origin."""
+
+    def __init__(self, certificate: tuple[str, str]) -> None:
+        self.creqs: list[str] = []
+        self.cres: list[str] = []
+        self._servers = [
+            make_server(
+                "127.0.0.1",
+                0,
+                app,
+                threaded=True,
+                request_handler=_Quiet,
+                ssl_context=certificate,
+            )
+            for app in (self._acs, self._processor)
+        ]
+        self.acs = f"https://127.0.0.1:{self._servers[0].server_port}"
+        self.processor = f"https://127.0.0.1:{self._servers[1].server_port}"
+        self._threads = [
+            threading.Thread(target=server.serve_forever, name="fake-3ds", daemon=True)
+            for server in self._servers
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    @staticmethod
+    def _form(environ: Any) -> dict[str, str]:
+        size = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(size).decode()
+        return {key: values[0] for key, values in parse_qs(body).items()}
+
+    @staticmethod
+    def _page(start_response: Any, body: str) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
+        return [f'<!doctype html><html lang="es-MX"><title>Banco</title>{body}</html>'.encode()]
+
+    def _acs(self, environ: Any, start_response: Any) -> list[bytes]:
+        path = environ["PATH_INFO"]
+        if path == "/challenge":
+            self.creqs.append(self._form(environ)["creq"])
+            return self._page(
+                start_response,
+                '<form method="post" action="/answer"><input name="code" value="123456">'
+                '<input type="hidden" name="cres" value="eyJjcmVzIjoiWSJ9">'
+                "<button>Enviar</button></form>"
+                "<script>document.forms[0].submit()</script>",
+            )
+        if path == "/answer":
+            start_response("307 Temporary Redirect", [("Location", f"{self.processor}/cres")])
+            return [b""]
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"no"]
+
+    def _processor(self, environ: Any, start_response: Any) -> list[bytes]:
+        self.cres.append(self._form(environ).get("cres", ""))
+        return self._page(start_response, "<p>Verificación terminada</p>")
+
+    def close(self) -> None:
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=10)
+
+
+@pytest.fixture
+def challenge(tmp_path: Path) -> Iterator[_Challenge]:
+    """The fake issuer and processor, with a self-signed certificate for 127.0.0.1 made here
+    (openssl, offline)."""
+    key, certificate = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        [  # noqa: S607 (openssl from PATH)
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            "-keyout", str(key), "-out", str(certificate),
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    servers = _Challenge((str(certificate), str(key)))
+    yield servers
+    servers.close()
+
+
+@pytest.fixture
+def browser_self_signed() -> Iterator[WebDriver]:
+    driver = _chromium(self_signed=True)
+    yield driver
+    _quit(driver)
+
+
+def _in_challenge(gateway: Gateway, url: str) -> str:
+    """The payment the portal just made, as a processor that answered a 3-D Secure challenge
+    (``post_form`` to ``url``) leaves it. Its id."""
+    from b2bgateway.interface import NextAction
+    from b2bgateway.representation import next_action_json
+
+    with gateway.store.write() as session:
+        (row,) = session.scalars(select(Payment)).all()
+        row.status = "requires_action"
+        row.next_action = next_action_json(NextAction("post_form", url=url, data={"creq": "CREQ1"}))
+        return str(row.id)
+
+
+@pytest.mark.methods(["card", "bank_transfer"], [])
+def test_a_3ds_challenge_finishes_at_the_processor_and_is_posted_once(
+    browser_self_signed: WebDriver, live: str, gateway: Gateway, challenge: _Challenge
+) -> None:
+    """The issuer's page in the frame posts its answer to another origin (the processor's)
+    through a redirect: the page's policy lets it through. A reload (or the status poll) does
+    not post the creq again; the button does, when the customer asks."""
+    browser = browser_self_signed
+    browser.get(portal_link(live))
+    press(browser, by_role(browser, "button", "Pagar vencido: $4,230.50"))
+    wait_for_text(browser, "¿Cómo quieres pagar?")
+    press(browser, by_role(browser, "radio", "Transferencia SPEI"))
+    press(browser, by_role(browser, "button", "Pagar $4,230.50"))
+    wait_for_path(browser, "/pagos/pay_")
+    _in_challenge(gateway, f"{challenge.acs}/challenge")
+    browser.refresh()
+    wait_for_text(browser, "Verificación de tu banco")
+    WebDriverWait(browser, WAIT).until(lambda d: challenge.cres, "the CRes never arrived")
+    assert challenge.creqs == ["CREQ1"]
+    assert challenge.cres == ["eyJjcmVzIjoiWSJ9"]
+    frame = browser.find_element(By.CSS_SELECTOR, "iframe.challenge-frame")
+    browser.switch_to.frame(frame)
+    wait_for_text(browser, "Verificación terminada")
+    browser.switch_to.default_content()
+    # The page again (a reload; the status poll reloads too): the creq is not posted again.
+    browser.refresh()
+    wait_for_text(browser, "Verificación de tu banco")
+    time.sleep(1)  # what an automatic post would take to reach the issuer
+    assert challenge.creqs == ["CREQ1"]
+    # The customer asks for it again: the button posts it.
+    press(browser, by_role(browser, "button", "Abrir la verificación de tu banco"))
+    WebDriverWait(browser, WAIT).until(lambda d: len(challenge.cres) == 2, "not posted again")
+    assert challenge.creqs == ["CREQ1", "CREQ1"]

@@ -140,6 +140,26 @@ def test_cash_voucher_printable_with_its_barcode(client: Any, link: str, store: 
     assert "img-src 'self' data: http://127.0.0.1:8000" in policy
 
 
+def test_a_barcode_whose_origin_is_unsafe_is_not_shown(client: Any, link: str, store: Any) -> None:
+    """Its origin would put a directive into the page's policy: no image, nothing in img-src;
+    the reference is still there to dictate."""
+    from b2bgateway.interface import CashVoucher, NextAction
+
+    page = _choose(client, link)
+    response = submit(client, page, "Pagar $4,230.50", metodo="cash")
+    (payment,) = payments(store)
+    bad = "https://img.x;script-src 'unsafe-inline' *;/b.png"
+    voucher = CashVoucher("98765", Money("4230.50", "MXN"), barcode_url=bad)
+    _with_next_action(store, payment.id, NextAction("display_cash_voucher", cash_voucher=voucher))
+    status_response = client.get(local(response.headers["Location"]))
+    status = page_of(status_response)
+    assert "98765" in status.text
+    assert not status.root.all("img", class_="barcode")
+    policy = status_response.headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in policy
+    assert "img-src 'self' data:;" in policy
+
+
 def test_a_transfer_that_arrives_pays(
     client: Any, link: str, store: Any, webhooks: Any, gateway: Any
 ) -> None:
@@ -229,7 +249,7 @@ def test_a_3ds_challenge_is_posted_into_a_frame(client: Any, link: str, store: A
     assert status.root.one("p", class_="status-title").text == "Confirma el pago con tu banco"
     form = status.root.one("form", action=ACS)
     assert form.attrs["method"] == "post"
-    assert "data-autosubmit" in form.attrs
+    assert form.attrs["data-autosubmit"] == payment.id  # posted once per payment (portal.js)
     (field,) = form.all("input")
     assert (field.attrs["type"], field.attrs["name"], field.attrs["value"]) == (
         "hidden",
@@ -240,8 +260,12 @@ def test_a_3ds_challenge_is_posted_into_a_frame(client: Any, link: str, store: A
     frame = status.root.one("iframe", class_="challenge-frame")
     assert form.attrs["target"] == frame.attrs["name"]
     assert frame.attrs["title"] == "Verificación de tu banco"
+    # The issuer's pages post forms and run scripts, never navigate the portal's page.
+    assert frame.attrs["sandbox"] == "allow-forms allow-scripts allow-same-origin"
+    # The ACS ends by posting the CRes to the processor's URL (another origin) in the frame,
+    # and may redirect to other hosts: any https frame, on this page only.
     policy = status_response.headers["Content-Security-Policy"]
-    assert "frame-src 'self' https://acs-public.tp.mastercard.com" in policy
+    assert policy.endswith("; frame-src 'self' https:"), policy
     assert "Cancelar el pago" in status.buttons()
     # Done at the bank: the gateway asks the processor (here the sandbox, whose payment this
     # really is, answers its own state) and the page confirms, never posting the form again.
@@ -258,6 +282,31 @@ def test_a_3ds_challenge_is_posted_into_a_frame(client: Any, link: str, store: A
     assert confirming.root.one("p", class_="status-title").text == "Confirmando tu pago…"
     assert not confirming.root.all("form", action=ACS)
     assert not confirming.root.all("iframe")
+
+
+def test_a_challenge_stored_with_an_unsafe_url_is_not_shown(
+    client: Any, link: str, store: Any
+) -> None:
+    """A row written before the strict check (or by hand): its URL would put a directive into
+    the page's policy. No form, no frame, no frame-src."""
+    from b2bgateway.store.models import Payment as Row
+
+    page = _choose(client, link)
+    response = submit(client, page, "Pagar $4,230.50", metodo="bank_transfer")
+    (payment,) = payments(store)
+    with store.write() as session:
+        row = session.get(Row, payment.id)
+        row.status = "requires_action"
+        row.next_action = {
+            "type": "post_form",
+            "url": "https://acs.x;script-src 'unsafe-inline' *;/p",
+            "data": {"creq": CREQ},
+        }
+    status_response = client.get(local(response.headers["Location"]))
+    status = page_of(status_response)
+    assert not status.root.all("iframe")
+    assert "unsafe-inline" not in status_response.headers["Content-Security-Policy"]
+    assert "frame-src" not in status_response.headers["Content-Security-Policy"]
 
 
 def test_no_frame_is_allowed_without_a_challenge(client: Any, link: str, store: Any) -> None:

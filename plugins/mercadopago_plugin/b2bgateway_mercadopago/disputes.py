@@ -47,20 +47,33 @@ def _money(value: Any, currency: Any) -> Money | None:
     return Money(value, currency)
 
 
-def from_chargeback(chargeback: Mapping[str, Any]) -> Dispute:
+def from_chargeback(
+    chargeback: Mapping[str, Any], payment: Mapping[str, Any] | None = None
+) -> Dispute | None:
     """The dispute a chargeback is now. The SDK's ``ChargebackResponse`` has ``status``,
     ``payment_id`` and ``currency_id``; the API reference's chargeback resource has ``payments``
-    (the payments' ids) and ``currency`` and no ``status``: either is read (without a status,
-    the dispute is open, and its end comes with the payment's own status)."""
-    status = CHARGEBACK_STATUS.get(str(chargeback.get("status") or ""), DisputeStatus.OPEN)
+    (the payments' ids) and ``currency`` and no ``status``: either is read.
+
+    Without a status, the chargeback cannot say whether it is still open: its ``payment``,
+    re-fetched, says it (:func:`from_payment`: ``charged_back`` ``reimbursed`` won, ``settled``
+    lost, else open), as the payment topic does. A won or lost one then names no reference
+    (the payment's notification may have closed it already, without one: the same dispute, not
+    a new one to open); a payment that tells of no dispute gives None (the event is recorded,
+    the payment untouched)."""
     reason = chargeback.get("reason_id") or chargeback.get("reason") or ""
     currency = chargeback.get("currency_id") or chargeback.get("currency")
-    return Dispute(
-        status=status,
-        amount=_money(chargeback.get("amount"), currency),
-        reason=str(reason),
-        reference=str(chargeback["id"]),
-    )
+    amount = _money(chargeback.get("amount"), currency)
+    reference: str | None = str(chargeback["id"])
+    if chargeback.get("status"):
+        status = CHARGEBACK_STATUS.get(str(chargeback["status"]), DisputeStatus.OPEN)
+    else:
+        told = None if payment is None else from_payment(payment)
+        if told is None or told.reason != "chargeback":
+            return None
+        status = told.status
+        if status is not DisputeStatus.OPEN:
+            reference = None
+    return Dispute(status=status, amount=amount, reason=str(reason), reference=reference)
 
 
 def from_payment(payment: Mapping[str, Any]) -> Dispute | None:
@@ -99,7 +112,9 @@ def after_mediation(payment: Mapping[str, Any]) -> Dispute | None:
 
 def chargeback_payment(chargeback: Mapping[str, Any]) -> Any:
     """The payment a chargeback is about: ``payment_id`` (the SDK's type), else the first of
-    ``payments`` (the API reference's resource); None if it names none."""
+    ``payments`` (the API reference's resource); None if it names none. A notification is one
+    event about one payment (the core's ``WebhookEvent``): of several listed, only the first
+    is disputed (see the README)."""
     payment = chargeback.get("payment_id")
     payments = chargeback.get("payments")
     if payment is None and isinstance(payments, list) and payments:

@@ -313,18 +313,25 @@ def webhook_event(
     )
 
 
-def chargeback_event(chargeback: Mapping[str, Any], event_type: str) -> WebhookEvent:
-    """The event for a ``chargebacks`` notification, from the chargeback as re-fetched. Its id
-    is the chargeback's id and status (a redelivery is one event, a decision a new one)."""
-    payment = disputes.chargeback_payment(chargeback)
-    if payment is None:
+def chargeback_event(
+    chargeback: Mapping[str, Any], event_type: str, payment: Mapping[str, Any] | None = None
+) -> WebhookEvent:
+    """The event for a ``chargebacks`` notification, from the chargeback as re-fetched (and,
+    when it has no status, its ``payment`` re-fetched too: :func:`disputes.from_chargeback`).
+    Its id is the chargeback's id and status, else the payment's status and detail (a
+    redelivery is one event, a decision a new one)."""
+    payment_id = disputes.chargeback_payment(chargeback)
+    if payment_id is None:
         raise ValueError("the chargeback names no payment")
-    dispute = disputes.from_chargeback(chargeback)
+    dispute = disputes.from_chargeback(chargeback, payment)
+    state = chargeback.get("status") or ""
+    if not state and payment is not None:
+        state = f"payment-{payment.get('status') or ''}-{payment.get('status_detail') or ''}"
     return WebhookEvent(
-        event_id=f"chargeback:{chargeback['id']}:{chargeback.get('status') or ''}",
+        event_id=f"chargeback:{chargeback['id']}:{state}",
         kind=EventKind.DISPUTE,
         event_type=event_type,
-        processor_reference=str(payment),
+        processor_reference=str(payment_id),
         occurred_at=parse_time(
             chargeback.get("last_modified")
             or chargeback.get("date_last_updated")

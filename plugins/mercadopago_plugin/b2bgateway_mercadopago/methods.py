@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from b2bgateway import BankTransferInstructions, CashVoucher, MethodDetails, Money, NextAction
+from b2bgateway.next_actions import web_origin
 
 __all__ = [
     "FUNDING",
@@ -152,7 +153,11 @@ def challenge_next_action(payment: Mapping[str, Any]) -> NextAction | None:
         return None
     url = _text(info.get("external_resource_url"))
     creq = _text(info.get("creq"))
-    if url is None or creq is None or not url.startswith("https://"):
+    if url is None or creq is None:
+        return None
+    try:
+        web_origin(url)  # https, a plain host and port: what NextAction requires
+    except ValueError:
         return None
     return NextAction(type="post_form", url=url, data={"creq": creq})
 

@@ -6,7 +6,8 @@ Topics the gateway acts on:
   status tells of (``charged_back``, ``in_mediation``); a rejected payment whose Checkout Pro
   preference is still open is one attempt (``final=False``);
 - ``topic_chargebacks_wh`` ("Chargebacks" / "Contracargos" in "Your integrations"): the
-  chargeback (``GET /v1/chargebacks/{id}``) as a dispute of its payment;
+  chargeback (``GET /v1/chargebacks/{id}``) as a dispute of its payment; a chargeback without
+  a ``status`` (the API reference's resource) is told by its payment, re-fetched;
 - ``topic_claims_integration_wh`` ("Claims" / "Reclamos"): the claim (``GET
   /post-purchase/v1/claims/{id}``, Mercado Pago's Claims API); a claim about a payment
   (``resource: "payment"``, ``resource_id``) makes the plugin re-fetch that payment and report
@@ -33,7 +34,7 @@ from b2bgateway import (
     WebhookMalformed,
     WebhookRequest,
 )
-from b2bgateway_mercadopago import client, lookups, mapping, signature
+from b2bgateway_mercadopago import client, disputes, lookups, mapping, signature
 from b2bgateway_mercadopago.settings import MercadoPagoSettings
 
 __all__ = ["CHARGEBACK_TOPICS", "CLAIM_TOPICS", "PAYMENT_TOPICS", "parse"]
@@ -112,8 +113,16 @@ def _chargeback(settings: MercadoPagoSettings, data_id: str, action: str) -> Web
         if exc.status in (400, 404):
             raise ProcessorPaymentNotFound(f"Mercado Pago has no chargeback {data_id}") from exc
         raise
+    payment = None
+    about = disputes.chargeback_payment(chargeback)
+    if not chargeback.get("status") and about is not None:
+        # The API reference's chargeback has no status: its payment's says where it stands.
+        if not mapping.is_payment_id(str(about)):
+            raise WebhookMalformed(f"chargeback {data_id} names no payment id we can read")
+        with lookups.reading():
+            payment = lookups.find_payment(mp, reference=str(about))
     try:
-        return mapping.chargeback_event(chargeback, action)
+        return mapping.chargeback_event(chargeback, action, payment)
     except InvalidAmount as exc:
         raise WebhookMalformed(f"chargeback {data_id} has an amount we cannot read") from exc
     except ValueError as exc:

@@ -145,7 +145,7 @@ def test_a_claim_notification_without_a_claim_id_is_malformed(
 def test_the_api_references_chargeback_resource_is_read_too() -> None:
     """The API reference's chargeback (its guide's sample answer: ``payments``, ``currency``,
     ``coverage_applied``..., no ``status``), unlike the SDK's type: its payment and amount are
-    read, and without a status the dispute is open."""
+    read, and without a status its payment's (re-fetched) says where the dispute stands."""
     from b2bgateway_mercadopago import mapping
 
     chargeback = {
@@ -165,11 +165,25 @@ def test_the_api_references_chargeback_resource_is_read_too() -> None:
         "live_mode": True,
     }
 
-    event = mapping.chargeback_event(chargeback, "changed_case_status")
+    payment = {"id": 86439942806, "status": "charged_back", "status_detail": "in_process"}
+    event = mapping.chargeback_event(chargeback, "changed_case_status", payment)
 
     assert event.processor_reference == "86439942806"
+    assert event.event_id == "chargeback:234000062890459000:payment-charged_back-in_process"
     assert event.dispute is not None
     assert event.dispute.status is DisputeStatus.OPEN
     assert event.dispute.amount == Money("1000.50", "MXN")
     assert event.dispute.reference == "234000062890459000"
     assert event.occurred_at is not None
+    # Decided (the payment says so): the same dispute the payment's notification closes, no
+    # reference of its own to open again.
+    won = mapping.chargeback_event(
+        chargeback, "changed_case_status", {**payment, "status_detail": "reimbursed"}
+    )
+    assert won.dispute is not None
+    assert (won.dispute.status, won.dispute.reference) == (DisputeStatus.WON, None)
+    assert won.event_id != event.event_id
+    # A payment that tells of no chargeback: the event is recorded, the payment untouched.
+    quiet = mapping.chargeback_event(chargeback, "changed_case_status", {"status": "approved"})
+    assert quiet.kind is EventKind.DISPUTE
+    assert quiet.dispute is None

@@ -319,6 +319,26 @@ def test_a_won_chargeback_returns_the_payment_to_succeeded(
     assert reasons(gateway, acme) == ("payment_registered",)
 
 
+def test_a_chargeback_without_status_after_the_payment_said_won_stays_won(
+    gateway: Gateway, acme: MerchantConfig, cassette: Cassette
+) -> None:
+    """The payment's notification already says the chargeback was decided for the seller
+    (``charged_back`` / ``reimbursed``); the chargeback's own notification comes later and the
+    chargeback has no ``status`` (the SDK's type makes it optional): its payment, re-fetched,
+    says won, the same dispute. The payment is not disputed again."""
+    payment = pay(gateway, acme, token=TOKEN, payment_details={"payment_method_id": "visa"})
+    assert payment.status == "succeeded"
+
+    assert deliver(gateway, "1319876831") == "applied"
+    won = payment_row(gateway)
+    assert (won.status, won.dispute_status) == ("succeeded", "won")
+
+    assert deliver(gateway, "5012345691", "topic_chargebacks_wh") == "unchanged"
+    still = payment_row(gateway)
+    assert (still.status, still.dispute_status) == ("succeeded", "won")
+    assert reasons(gateway, acme) == ("payment_registered",)
+
+
 def test_a_claim_on_a_payment_opens_a_dispute_that_ends_lost(
     gateway: Gateway, acme: MerchantConfig, cassette: Cassette
 ) -> None:

@@ -77,6 +77,8 @@ def test_the_guides_spelling_three_dsinfo_is_read_too() -> None:
         {},  # no challenge given: pending without an action (reconciliation settles it)
         {"three_ds_info": {"external_resource_url": ACS}},  # no creq
         {"three_ds_info": {"external_resource_url": "http://acs.example/c", "creq": "abc"}},
+        # An authority the portal could not name in its policy: refused, not a ValueError.
+        {"three_ds_info": {"external_resource_url": "https://a.x;script-src *;/c", "creq": "a"}},
     ],
 )
 def test_a_challenge_that_cannot_be_posted_is_no_action(info: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ from babel.numbers import format_currency
 from flask import Blueprint, Response, g, request
 
 from b2bgateway.money import Money
+from b2bgateway.next_actions import web_origin
 from b2bgateway.settings import MerchantConfig
 from b2bgateway.sync import get_customer
 from b2bgateway_web.i18n import gettext as _
@@ -138,8 +139,8 @@ def content_security_policy(
     ancestors: list[str], images: str | None = None, frames: str | None = None
 ) -> str:
     """The page's policy: its own resources only (and the processor's barcode image, when a
-    voucher shows one, and the card issuer's page in a frame, during a 3-D Secure challenge);
-    framed by ``ancestors`` or by nobody."""
+    voucher shows one, and ``frames`` in a frame, during a 3-D Secure challenge); framed by
+    ``ancestors`` or by nobody."""
     framers = " ".join(ancestors) if ancestors else "'none'"
     extra = "" if images is None else f" {images}"
     framed = "" if frames is None else f"; frame-src 'self' {frames}"
@@ -149,9 +150,21 @@ def content_security_policy(
     )
 
 
-def _origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+def origin_of(url: str) -> str | None:
+    """The origin the policy names for ``url`` (rebuilt from its host and port), or None when
+    the URL is not a plain http(s) one: it is then left out, never written into the policy."""
+    try:
+        return web_origin(url, ("https", "http"))
+    except ValueError:
+        return None
+
+
+#: The frames a 3-D Secure challenge page allows: any https page. In EMV 3-D Secure the
+#: issuer's page (the ACS, the form's action) ends by having the browser POST the result (CRes)
+#: to the processor's URL, another origin, in the same frame; ACS pages also redirect to other
+#: hosts of the issuer or its provider, none of them known beforehand. Only on that page, only
+#: https (the frame is sandboxed: it may not navigate this page, see payment.html).
+CHALLENGE_FRAMES = "https:"
 
 
 @bp.after_request
@@ -165,9 +178,9 @@ def _headers(response: Response) -> Response:
     found = g.get("merchant")
     ancestors = [] if found is None else found.settings.portal.frame_ancestors
     hosts = [g.get("portal_img_src"), None if found is None else found.settings.portal.logo_url]
-    images = " ".join(sorted({_origin_of(url) for url in hosts if url})) or None
-    challenge = g.get("portal_frame_src")
-    frames = None if not challenge else _origin_of(challenge)
+    origins = {origin_of(url) for url in hosts if url}
+    images = " ".join(sorted(origin for origin in origins if origin)) or None
+    frames = CHALLENGE_FRAMES if g.get("portal_challenge") else None
     response.headers["Content-Security-Policy"] = content_security_policy(ancestors, images, frames)
     if not ancestors:  # browsers without frame-ancestors: X-Frame-Options
         response.headers["X-Frame-Options"] = "DENY"

@@ -16,8 +16,9 @@ from b2bgateway.accounts import Payment
 from b2bgateway.errors import GatewayError
 from b2bgateway.interface import PaymentStatus
 from b2bgateway.money import Money
+from b2bgateway.next_actions import web_origin
 from b2bgateway_web.i18n import gettext as _
-from b2bgateway_web.portal.base import datetime_text, money_text
+from b2bgateway_web.portal.base import datetime_text, money_text, origin_of
 
 __all__ = ["Challenge", "Field", "Instructions", "challenge_for", "instructions_for"]
 
@@ -71,10 +72,13 @@ def _amount(action: dict[str, Any], payment: Payment) -> Money:
         return payment.amount
 
 
-def _allow_image(url: str | None) -> None:
-    """The barcode may come from the processor's own host: the page's policy lets it in."""
-    if url is not None:
-        g.portal_img_src = url
+def _allow_image(url: str | None) -> str | None:
+    """The barcode may come from the processor's own host: the page's policy lets it in. A URL
+    whose origin cannot be written into the policy as such is not shown (None)."""
+    if url is None or origin_of(url) is None:
+        return None
+    g.portal_img_src = url
+    return url
 
 
 def instructions_for(payment: Payment) -> Instructions | None:
@@ -117,8 +121,7 @@ def instructions_for(payment: Payment) -> Instructions | None:
             hosted_only=not action.get("clabe"),
         )
     if action.get("type") == "display_cash_voucher":
-        barcode = _web(action.get("barcode_url"))
-        _allow_image(barcode)
+        barcode = _allow_image(_web(action.get("barcode_url")))
         return Instructions(
             kind="cash",
             title=_("Esperando tu pago en tienda"),
@@ -137,9 +140,10 @@ def instructions_for(payment: Payment) -> Instructions | None:
     return None
 
 
-def _allow_frame(url: str) -> None:
-    """The challenge's frame loads the issuer's page: the page's policy lets that frame in."""
-    g.portal_frame_src = url
+def _allow_frames() -> None:
+    """The challenge's frame loads the issuer's page, and whatever it goes on to: the page's
+    policy lets https frames in (``base.CHALLENGE_FRAMES``)."""
+    g.portal_challenge = True
 
 
 def challenge_for(payment: Payment) -> Challenge | None:
@@ -149,7 +153,11 @@ def challenge_for(payment: Payment) -> Challenge | None:
         return None
     url = action.get("url")
     data = action.get("data")
-    if not isinstance(url, str) or not url.startswith("https://") or not isinstance(data, dict):
+    if not isinstance(url, str) or not isinstance(data, dict):
         return None
-    _allow_frame(url)
+    try:
+        web_origin(url)  # as NextAction checks it: a row stored before is checked again
+    except ValueError:
+        return None
+    _allow_frames()
     return Challenge(url=url, fields=tuple((str(k), str(v)) for k, v in sorted(data.items())))

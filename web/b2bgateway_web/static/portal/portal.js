@@ -156,7 +156,16 @@
   }
 
   function autosubmit(form) {
-    // A 3-D Secure challenge: posted into its frame at once; without JavaScript, its button.
+    // A 3-D Secure challenge: posted into its frame at once, once per payment in this tab (a
+    // reload, or the status poll, must not post the creq again: the issuer may refuse a second
+    // one); after that, and without JavaScript, its button.
+    var key = "b2bgw-3ds:" + form.getAttribute("data-autosubmit");
+    try {
+      if (window.sessionStorage.getItem(key)) { return; }
+      window.sessionStorage.setItem(key, "1");
+    } catch (e) {
+      return; // no storage: cannot tell a reload from the first visit, the button is there
+    }
     form.submit();
   }
 
