@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel
 from sqlalchemy import or_, select, update
 
-from b2bgateway import lifecycle
+from b2bgateway import history, lifecycle
 from b2bgateway.errors import GatewayError, ProcessorPaymentNotFound, ProcessorUnavailable
 from b2bgateway.gateway import Gateway
 from b2bgateway.interface import (
@@ -159,7 +159,8 @@ def _settle_refunds(
             continue
         if result is None or result.outcome in (Outcome.PENDING, Outcome.UNKNOWN):
             continue
-        apply_refund_result(gw, refund.id, result)
+        with history.caused_by(history.Cause("reconcile", payment.processor)):
+            apply_refund_result(gw, refund.id, result)
         counts.refunds_settled += 1
 
 
@@ -191,7 +192,10 @@ def _settle(
         now,
         counts,
     )
-    _record(gw, payment_id, result, expiring, now, (deadline, held_until), counts)
+    # Canceled for its expiry, or settled by what the processor says (paid at the last minute).
+    expired = expiring and result is not None and result.outcome is Outcome.FAILED
+    with history.caused_by(history.Cause("expiry" if expired else "reconcile", payment.processor)):
+        _record(gw, payment_id, result, expiring, now, (deadline, held_until), counts)
 
 
 def _deadlines(
