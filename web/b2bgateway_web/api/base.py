@@ -15,7 +15,7 @@ import orjson
 from flask import Blueprint, Response, g, request
 from pydantic import BaseModel, ValidationError
 
-from b2bgateway import idempotency, throttle
+from b2bgateway import history, idempotency, throttle
 from b2bgateway.audit import Actor
 from b2bgateway.database import MAYBE_UNAVAILABLE, Store
 from b2bgateway.errors import (
@@ -31,6 +31,7 @@ from b2bgateway.errors import (
 )
 from b2bgateway.settings import MerchantConfig
 from b2bgateway_web.api.schemas import ID_MAX_LENGTH, ID_PATTERN
+from b2bgateway_web.causes import set_cause
 from b2bgateway_web.problems import problem, problem_for
 from b2bgateway_web.state import gateway
 
@@ -55,11 +56,14 @@ def authenticate() -> None:
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise Unauthorized("send Authorization: Bearer <your API key>")
-    merchant = gw.merchant_for_api_key(key.strip())
-    if merchant is None:
+    found = gw.api_key(key.strip())
+    if found is None:
         throttle.record_failure(gw.store, address, gw.settings.failed_auth)
         raise Unauthorized("the API key is not valid")
+    merchant, number = found
     g.merchant = merchant
+    # The payments this request changes were changed by this key (named by its number).
+    set_cause(history.Cause("api", f"api:{merchant.id}", str(number)))
     check_path_ids(request.view_args)
 
 
