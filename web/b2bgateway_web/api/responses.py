@@ -237,6 +237,30 @@ class AttemptListOut(BaseModel):
     data: list[AttemptOut]
 
 
+class StatusChangeOut(BaseModel):
+    from_status: PaymentStatus | None = Field(description="empty: the payment was created")
+    to_status: PaymentStatus
+    at: datetime
+    cause: Literal[
+        "api", "customer", "webhook", "reconcile", "expiry", "staff", "cli", "unknown"
+    ] = Field(description="what made the change (docs/reference/statuses.md)")
+    actor: str | None = Field(
+        description="api:<merchant>, a staff user's e-mail, cli:<user>, the customer's id, or "
+        "the processor"
+    )
+    actor_id: str | None = Field(description="the API key's number, or the staff user's id")
+    processor_event_id: str | None = Field(description="the webhook's event id")
+    processor_status: str | None = Field(description="the processor's status or event type")
+    failure_code: str | None
+    refund_id: str | None
+    dispute_reference: str | None
+    event: Literal["late_success", "dispute_opened", "dispute_closed", "voided"] | None
+
+
+class StatusChangeListOut(BaseModel):
+    data: list[StatusChangeOut]
+
+
 class PaymentListOut(BaseModel):
     data: list[PaymentOut]
     next_cursor: str | None
