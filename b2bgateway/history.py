@@ -55,7 +55,9 @@ class Cause:
     """``kind`` (one of :data:`KINDS`), who (``actor``: an API client, an e-mail, a customer
     id, a processor; ``actor_id``: the API key's number, a staff user's id), and for a webhook
     our event row, the processor's event id and its type (``processor_status``, when the change
-    names no processor status of its own)."""
+    names no processor status of its own). ``failure_code``: the code a change that closes the
+    payment gives it when the entry point, not the processor's answer, decides it (an expiry's
+    ``expired``, which replaces the processor's ``canceled`` in the same transaction)."""
 
     kind: str
     actor: str | None = None
@@ -63,6 +65,7 @@ class Cause:
     webhook_event_id: int | None = None
     processor_event_id: str | None = None
     processor_status: str | None = None
+    failure_code: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -147,7 +150,9 @@ def record(
             "processor_status": _text(
                 details.get("processor_status") or cause.processor_status, 128
             ),
-            "failure_code": payment.failure_code if status in _CLOSED else None,
+            "failure_code": (
+                (cause.failure_code or payment.failure_code) if status in _CLOSED else None
+            ),
             "refund_id": _text(details.get("refund_id"), 40),
             "dispute_reference": (
                 payment.dispute_reference if str(event or "").startswith("dispute") else None

@@ -57,6 +57,8 @@ log = logging.getLogger(__name__)
 
 OPEN = (PaymentStatus.PROCESSING.value, PaymentStatus.REQUIRES_ACTION.value)
 LEASE = timedelta(minutes=2)
+#: The failure code of a payment canceled for its expiry (the processor's answer says canceled).
+EXPIRED = "expired"
 
 
 @dataclass
@@ -194,7 +196,12 @@ def _settle(
     )
     # Canceled for its expiry, or settled by what the processor says (paid at the last minute).
     expired = expiring and result is not None and result.outcome is Outcome.FAILED
-    with history.caused_by(history.Cause("expiry" if expired else "reconcile", payment.processor)):
+    # A cancel for its expiry ends ``expired`` (see _record): its status change says so too.
+    canceled = result is not None and lifecycle.status_for(result) is PaymentStatus.CANCELED
+    code = EXPIRED if expired and canceled else None
+    kind = "expiry" if expired else "reconcile"
+    cause = history.Cause(kind, payment.processor, failure_code=code)
+    with history.caused_by(cause):
         _record(gw, payment_id, result, expiring, now, (deadline, held_until), counts)
 
 
@@ -312,7 +319,7 @@ def _record(
         if result is not None:
             changed = lifecycle.apply_charge_result(session, gw.plugins, locked, result).changed
         if changed and expiring and locked.status == PaymentStatus.CANCELED.value:
-            locked.failure_code = "expired"
+            locked.failure_code = EXPIRED
             locked.failure_message = "the customer did not finish the payment in time"
             if locked.received_minor and locked.add_flag("partially_funded"):
                 log.error(
