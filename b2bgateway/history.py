@@ -35,6 +35,7 @@ __all__ = [
     "Cause",
     "PaymentStatusChange",
     "acting",
+    "actor_json",
     "begin",
     "caused_by",
     "change_json",
@@ -178,19 +179,37 @@ def changes(session: Session, payment_id: str) -> list[PaymentStatusChange]:
 
 
 def change_json(change: PaymentStatusChange) -> dict[str, Any]:
-    """One status change as ``GET /v1/payments/{id}/history`` lists it (our webhook row id is
-    left out: the processor's event id names the notification)."""
+    """One status change as ``GET /v1/payments/{id}/history`` lists it to the merchant's API
+    client (its portal's server, which may show it to customers): who made it is told by its
+    kind and what the merchant already knows (its API key's number, its customer's id, the
+    processor), never a person's data (a staff user's e-mail or id, the command line's user: the
+    payments module and the audit log keep those). Our webhook row id is left out too: the
+    processor's event id names the notification."""
     return {
         "from_status": change.from_status,
         "to_status": change.to_status,
         "at": timestamp(change.at),
         "cause": change.cause,
-        "actor": change.actor,
-        "actor_id": change.actor_id,
+        "actor": actor_json(change.cause, change.actor, change.actor_id),
         "processor_event_id": change.processor_event_id,
         "processor_status": change.processor_status,
         "failure_code": change.failure_code,
         "refund_id": change.refund_id,
         "dispute_reference": change.dispute_reference,
         "event": change.event,
+    }
+
+
+_BY_PROCESSOR = ("webhook", "reconcile", "expiry")
+
+
+def actor_json(kind: str, actor: str | None, actor_id: str | None) -> dict[str, Any]:
+    """Who made a change, for the API: ``kind`` (the cause) and only the merchant's own
+    identifiers; a staff user, the command line and an unknown entry point are a kind alone."""
+    number = actor_id if kind == "api" and actor_id and actor_id.isdigit() else None
+    return {
+        "kind": kind,
+        "api_key": None if number is None else int(number),
+        "customer_id": actor if kind == "customer" else None,
+        "processor": actor if kind in _BY_PROCESSOR else None,
     }

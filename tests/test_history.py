@@ -33,6 +33,7 @@ from tests.test_webhooks import event_body, post
 
 FIRST_KEY = "sk_test_acme_first_key_0001"
 STAFF = Actor("acme", "ana@acme.mx", "10.0.0.7", 7)
+CLI = Actor("acme", "cli:root", "local")
 
 
 @pytest.fixture
@@ -406,9 +407,66 @@ def test_the_api_lists_a_payment_s_history(client, gateway, data, store):
     ]
     assert data[2]["processor_event_id"] == "evt_hist_4"
     assert data[2]["at"].endswith("Z") and "webhook_event_id" not in data[2]
+    assert data[2]["actor"] == {
+        "kind": "webhook",
+        "api_key": None,
+        "customer_id": None,
+        "processor": "sandbox",
+    }
+    assert data[0]["actor"] == {
+        "kind": "unknown",
+        "api_key": None,
+        "customer_id": None,
+        "processor": None,
+    }
     other = client.get(  # another merchant's payment does not exist for it
         f"/v1/payments/{waiting.id}/history", headers={"Authorization": f"Bearer {OTHER_API_KEY}"}
     )
     assert other.status_code == 404
     missing = client.get("/v1/payments/pay_nope/history", headers=auth)
     assert missing.status_code == 404
+
+
+def test_the_api_names_no_person_only_the_kind(client, gateway, acme, data, store):
+    """The merchant's API client (its portal's server, which may show the history to customers)
+    learns that staff or the command line acted, not who: the panel keeps the e-mail."""
+    auth = {"Authorization": f"Bearer {API_KEY}"}
+    checkout = client.post(
+        "/v1/checkouts", json=order_body("tok_3ds"), headers={**auth, "Idempotency-Key": "h-1"}
+    )
+    waiting_id = checkout.json["id"]
+    cancel_waiting(gateway, acme, waiting_id, STAFF)
+    recorded = manual.record_manual_payment(
+        gateway,
+        acme,
+        manual.ManualPaymentRequest(
+            customer_id="C-1",
+            purpose="invoices",
+            idempotency_key="m-1",
+            method="cash",
+            received_on=date.today(),
+            invoice_ids=("F-2",),
+        ),
+        STAFF,
+    )
+    manual.void_payment(gateway, acme, recorded.id, "cheque sin fondos", "root", CLI)
+    nobody = {"api_key": None, "customer_id": None, "processor": None}
+
+    waiting = client.get(f"/v1/payments/{waiting_id}/history", headers=auth)
+    actors = [change["actor"] for change in waiting.json["data"]]
+    assert actors[0] == {**nobody, "kind": "api", "api_key": 2}  # the merchant's own key number
+    assert actors[-1] == {**nobody, "kind": "staff"}
+    voided = client.get(f"/v1/payments/{recorded.id}/history", headers=auth)
+    assert [change["actor"] for change in voided.json["data"]] == [
+        {**nobody, "kind": "staff"},
+        {**nobody, "kind": "cli"},
+    ]
+    for response in (waiting, voided):
+        text = response.get_data(as_text=True)
+        assert "ana@acme.mx" not in text and "cli:root" not in text and '"7"' not in text
+        assert "actor_id" not in text
+    # The rows keep who it was, for the payments module and support.
+    assert (changes(store, waiting_id)[-1].actor, changes(store, recorded.id)[-1].actor) == (
+        "ana@acme.mx",
+        "cli:root",
+    )
