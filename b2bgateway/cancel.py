@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from b2bgateway import audit, lifecycle
+from b2bgateway import audit, history, lifecycle
 from b2bgateway.audit import Actor
 from b2bgateway.errors import GatewayError, ProcessorNotConfigured, RefundNotAllowed
 from b2bgateway.gateway import Gateway
@@ -53,7 +53,7 @@ def cancel_waiting(
         raise _refuse(f"{processor.name} could not cancel it now: {exc.detail}") from None
     if result is None:
         raise _refuse(f"{processor.name} cannot cancel; the payment ends at its expiry")
-    with gw.store.write() as session:
+    with gw.store.write() as session, history.acting(actor):
         locked = _locked(session, payment_id)
         lifecycle.apply_charge_result(session, gw.plugins, locked, result)
         if actor is not None:

@@ -72,12 +72,18 @@ class Gateway:
 
     def merchant_for_api_key(self, presented: str) -> MerchantConfig | None:
         """The merchant whose API key this is, comparing digests in constant time, all of them."""
+        found = self.api_key(presented)
+        return None if found is None else found[0]
+
+    def api_key(self, presented: str) -> tuple[MerchantConfig, int] | None:
+        """The merchant whose API key this is and the key's number in its ``api_keys`` (1, 2, …:
+        how the history names the key without showing it)."""
         wanted = _digest(presented)
-        found: MerchantConfig | None = None
+        found: tuple[MerchantConfig, int] | None = None
         for merchant in self.merchants.values():
-            for key in merchant.settings.api_keys:
+            for number, key in enumerate(merchant.settings.api_keys, start=1):
                 if hmac.compare_digest(wanted, _digest(key.get_secret_value())):
-                    found = merchant
+                    found = (merchant, number)
         return found
 
     def notification_endpoints(self) -> dict[str, tuple[str, SecretStr]]:

@@ -25,7 +25,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from b2bgateway import answers, mail
+from b2bgateway import answers, history, mail
 from b2bgateway.answers import EventOutcome
 from b2bgateway.interface import (
     ChargeResult,
@@ -132,6 +132,7 @@ def announce(
     previous: PaymentStatus | None,
     details: Mapping[str, Any] | None = None,
 ) -> None:
+    history.record(session, payment, previous, details)  # with its cause, in this transaction
     plugins.payment_status_changed(
         PaymentStatusChanged(
             merchant_id=payment.merchant_id,

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from b2bgateway import audit, lifecycle
+from b2bgateway import audit, history, lifecycle
 from b2bgateway.audit import Actor
 from b2bgateway.errors import (
     IdempotencyConflict,
@@ -133,7 +133,8 @@ def record_manual_payment(
             payment.paid_at = datetime.combine(req.received_on, time(), tzinfo=merchant.zone)
             payment.method_details = _details(req, payment.paid_at)
             session.flush()
-            lifecycle.created(session, gw.plugins, payment)
+            with history.acting(actor):
+                lifecycle.created(session, gw.plugins, payment)
             if actor is not None:
                 audit.record(session, actor, "manual_payment", payment.id, {"method": req.method})
             return payment
@@ -268,9 +269,10 @@ def void_payment(
         details["voided_by"] = voided_by
         payment.method_details = details
         set_payment_status(session, payment, PaymentStatus.CANCELED)
-        lifecycle.announce(
-            session, gw.plugins, payment, PaymentStatus.SUCCEEDED, {"event": "voided"}
-        )
+        with history.acting(actor):
+            lifecycle.announce(
+                session, gw.plugins, payment, PaymentStatus.SUCCEEDED, {"event": "voided"}
+            )
         if actor is not None:
             audit.record(session, actor, "void", payment.id, {"reason": reason})
         return payment

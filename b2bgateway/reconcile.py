@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel
 from sqlalchemy import or_, select, update
 
-from b2bgateway import lifecycle
+from b2bgateway import history, lifecycle
 from b2bgateway.errors import GatewayError, ProcessorPaymentNotFound, ProcessorUnavailable
 from b2bgateway.gateway import Gateway
 from b2bgateway.interface import (
@@ -57,6 +57,8 @@ log = logging.getLogger(__name__)
 
 OPEN = (PaymentStatus.PROCESSING.value, PaymentStatus.REQUIRES_ACTION.value)
 LEASE = timedelta(minutes=2)
+#: The failure code of a payment canceled for its expiry (the processor's answer says canceled).
+EXPIRED = "expired"
 
 
 @dataclass
@@ -159,7 +161,8 @@ def _settle_refunds(
             continue
         if result is None or result.outcome in (Outcome.PENDING, Outcome.UNKNOWN):
             continue
-        apply_refund_result(gw, refund.id, result)
+        with history.caused_by(history.Cause("reconcile", payment.processor)):
+            apply_refund_result(gw, refund.id, result)
         counts.refunds_settled += 1
 
 
@@ -191,7 +194,15 @@ def _settle(
         now,
         counts,
     )
-    _record(gw, payment_id, result, expiring, now, (deadline, held_until), counts)
+    # Canceled for its expiry, or settled by what the processor says (paid at the last minute).
+    expired = expiring and result is not None and result.outcome is Outcome.FAILED
+    # A cancel for its expiry ends ``expired`` (see _record): its status change says so too.
+    canceled = result is not None and lifecycle.status_for(result) is PaymentStatus.CANCELED
+    code = EXPIRED if expired and canceled else None
+    kind = "expiry" if expired else "reconcile"
+    cause = history.Cause(kind, payment.processor, failure_code=code)
+    with history.caused_by(cause):
+        _record(gw, payment_id, result, expiring, now, (deadline, held_until), counts)
 
 
 def _deadlines(
@@ -308,7 +319,7 @@ def _record(
         if result is not None:
             changed = lifecycle.apply_charge_result(session, gw.plugins, locked, result).changed
         if changed and expiring and locked.status == PaymentStatus.CANCELED.value:
-            locked.failure_code = "expired"
+            locked.failure_code = EXPIRED
             locked.failure_message = "the customer did not finish the payment in time"
             if locked.received_minor and locked.add_flag("partially_funded"):
                 log.error(

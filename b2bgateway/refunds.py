@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from b2bgateway import audit, lifecycle
+from b2bgateway import audit, history, lifecycle
 from b2bgateway.audit import Actor
 from b2bgateway.errors import (
     GatewayError,
@@ -89,7 +89,8 @@ def refund(
             result = RefundResult(Outcome.UNKNOWN)
         else:
             result = RefundResult(Outcome.FAILED, failure=failure)
-    return apply_refund_result(gw, request.refund_id, result)
+    with history.acting(actor):  # the payment's refunded state, if the answer settles it now
+        return apply_refund_result(gw, request.refund_id, result)
 
 
 def _reserve_refund(

@@ -1,6 +1,8 @@
-"""One payment's story for the payments module, from what the store already keeps: its creation,
-the processor's attempts, the webhooks received, refunds, the dispute, what staff did (the audit
-log) and the outbound events with their delivery state, oldest first."""
+"""One payment's story for the payments module, from what the store already keeps: its status
+changes with their causes (:mod:`b2bgateway.history`), the processor's attempts, the webhooks
+received, refunds, the dispute, what staff did (the audit log) and the outbound events with their
+delivery state, oldest first. A payment made before the status history was kept shows its
+creation and payment as before."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from b2bgateway import history
+from b2bgateway.store.history_models import PaymentStatusChange
 from b2bgateway.store.models import OutboxMessage, Payment, PaymentAttempt, Refund, WebhookEvent
 from b2bgateway.store.staff_models import AuditEntry
 
@@ -18,20 +22,30 @@ __all__ = ["Moment", "timeline"]
 
 @dataclass(frozen=True, slots=True)
 class Moment:
-    """``kind``: created, attempt, webhook, refund, dispute_opened, dispute_closed, paid, staff,
-    event; ``what``: a code for the page to put into words; ``by``: who or what caused it (api,
-    processor, webhook, a staff user's e-mail); ``detail``: the rest, as text."""
+    """``kind``: status, created, attempt, webhook, refund, dispute_opened, dispute_closed, paid,
+    staff, event; ``what``: a code for the page to put into words; ``by``: who or what caused it
+    (api, processor, webhook, a staff user's e-mail; a status change's cause kind); ``detail``:
+    the rest, as text; ``change``: a status change's row (from, to, its cause and evidence)."""
 
     at: datetime
     kind: str
     what: str
     by: str
     detail: str = ""
+    change: PaymentStatusChange | None = None
 
 
 def timeline(session: Session, payment: Payment) -> list[Moment]:
+    changes = [
+        Moment(c.at, "status", c.to_status, c.cause, change=c)
+        for c in history.changes(session, payment.id)
+    ]
+    if not changes:  # made before the history was kept: its creation and payment as known
+        changes = [Moment(payment.created_at, "created", "", _creator(payment))]
+        if payment.paid_at is not None and payment.processor != "manual":
+            changes.append(Moment(payment.paid_at, "paid", "succeeded", "processor"))
     found = [
-        Moment(payment.created_at, "created", "", _creator(payment)),
+        *changes,
         *_attempts(session, payment),
         *_webhooks(session, payment),
         *_refunds(session, payment),
@@ -39,8 +53,6 @@ def timeline(session: Session, payment: Payment) -> list[Moment]:
         *_staff(session, payment),
         *_events(session, payment),
     ]
-    if payment.paid_at is not None and payment.processor != "manual":
-        found.append(Moment(payment.paid_at, "paid", "succeeded", "processor"))
     return sorted(found, key=lambda m: m.at)
 
 

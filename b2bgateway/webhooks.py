@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import Insert, bindparam, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from b2bgateway import disputes, lifecycle, references
+from b2bgateway import disputes, history, lifecycle, references
 from b2bgateway.answers import EventOutcome
 from b2bgateway.errors import EventOutOfOrder, GatewayError, NotFound
 from b2bgateway.gateway import Gateway
@@ -273,7 +273,12 @@ def _receive(
         )
         if row_id is None:
             return Received(event.event_id, EventOutcome.DUPLICATE)
-        outcome, payment = _apply(gw, session, merchant_id, processor_name, event)
+        # Whatever it changes was caused by this notification (our row, the processor's id).
+        cause = history.Cause(
+            "webhook", processor_name, None, row_id, event.event_id, event.event_type or None
+        )
+        with history.caused_by(cause):
+            outcome, payment = _apply(gw, session, merchant_id, processor_name, event)
         payment_id = None if payment is None else payment.id
         session.connection().execute(
             _RECORD_OUTCOME,

@@ -91,22 +91,28 @@ def store(migrated_store: Store) -> Iterator[Store]:
     yield migrated_store
     with migrated_store.write() as session:
         postgres = session.get_bind().dialect.name == "postgresql"
-        # the audit log refuses a DELETE (migration 0009): its trigger is set aside to empty it
+        # the audit log and the status history refuse a DELETE (migrations 0009 and 0011):
+        # their triggers are set aside to empty them
         if postgres:
             session.execute(text("SET LOCAL session_replication_role = replica"))
         else:
-            session.execute(text("DROP TRIGGER audit_log_no_delete"))
+            for table in _NO_DELETE_SQLITE:
+                session.execute(text(f"DROP TRIGGER {table}_no_delete"))
         for table in reversed(Base.metadata.sorted_tables):
             session.execute(table.delete())
         if not postgres:
-            session.execute(text(_NO_DELETE_SQLITE))
+            for table in _NO_DELETE_SQLITE:
+                session.execute(text(_NO_DELETE_SQLITE[table]))
 
 
-#: As migration 0009 makes it.
-_NO_DELETE_SQLITE = """
-CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
-BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END
+#: As migrations 0009 and 0011 make them.
+_NO_DELETE_SQLITE = {
+    table: f"""
+CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table}
+BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END
 """
+    for table in ("audit_log", "payment_status_changes")
+}
 
 
 @pytest.fixture

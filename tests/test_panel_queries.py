@@ -100,11 +100,14 @@ def test_the_timeline_tells_what_happened(gateway, acme, three):
     with gateway.store.read() as session:
         story = timeline(session, service.get_payment(session, "acme", cash.id))
         assert [(m.kind, m.what) for m in story] == [
-            ("created", ""),
+            ("status", "succeeded"),  # its creation, by ana (b2bgateway.history)
             ("staff", "manual_payment"),
+            ("status", "canceled"),
             ("staff", "void"),
         ]
-        assert story[2].detail == "Cheque devuelto" and story[0].by == "ana@acme.mx"
+        assert story[3].detail == "Cheque devuelto" and story[0].by == "staff"
+        assert story[0].change is not None and story[0].change.from_status is None
+        assert (story[2].change.actor, story[2].change.event) == ("ana@acme.mx", "voided")
         card = timeline(session, service.get_payment(session, "acme", declined.id))
         assert "attempt" in [m.kind for m in card]
 

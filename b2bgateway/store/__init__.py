@@ -2,6 +2,7 @@
 
 from b2bgateway.store import (  # noqa: F401  (their tables and indexes join the one metadata)
     email_models,
+    history_models,
     panel_indexes,
     staff_models,
 )

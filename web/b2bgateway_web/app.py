@@ -47,7 +47,7 @@ def create_app(
 
     from flask_swagger_ui import get_swaggerui_blueprint
 
-    from b2bgateway_web import i18n, logs, metrics, problems, readiness
+    from b2bgateway_web import causes, i18n, logs, metrics, problems, readiness
     from b2bgateway_web import web_plugins as pages
     from b2bgateway_web.api import health, openapi, webhooks
     from b2bgateway_web.api.routes import v1
@@ -55,6 +55,7 @@ def create_app(
     from b2bgateway_web.portal.routes import bp as portal
 
     logs.init_app(app)
+    causes.init_app(app)  # the cause of a request's status changes, reset at its end
     i18n.init_app(app)
 
     app.register_blueprint(problems.bp)

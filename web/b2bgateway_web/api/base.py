@@ -15,7 +15,7 @@ import orjson
 from flask import Blueprint, Response, current_app, g, request
 from pydantic import BaseModel, ValidationError
 
-from b2bgateway import idempotency, throttle
+from b2bgateway import history, idempotency, throttle
 from b2bgateway.audit import Actor
 from b2bgateway.database import MAYBE_UNAVAILABLE, Store
 from b2bgateway.errors import (
@@ -31,6 +31,7 @@ from b2bgateway.errors import (
 )
 from b2bgateway.settings import MerchantConfig
 from b2bgateway_web.api.schemas import ID_MAX_LENGTH, ID_PATTERN
+from b2bgateway_web.causes import set_cause
 from b2bgateway_web.problems import problem, problem_for
 from b2bgateway_web.state import gateway
 
@@ -54,19 +55,23 @@ def authenticate() -> None:
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     bearer = scheme.lower() == "bearer" and bool(key.strip())
-    merchant = gw.merchant_for_api_key(key.strip()) if bearer else None
+    found = gw.api_key(key.strip()) if bearer else None
+    merchant = found[0] if found is not None else None
     view = current_app.view_functions.get(request.endpoint or "")
     in_core = merchant is not None and getattr(view, "address_checked_in_core", False) is True
     if not in_core:
         _refuse_if_blocked(address)
     if not bearer:
         raise Unauthorized("send Authorization: Bearer <your API key>")
-    if merchant is None:
+    if found is None:
         throttle.record_failure(gw.store, address, gw.settings.failed_auth)
         raise Unauthorized("the API key is not valid")
+    merchant, number = found
     g.merchant = merchant
     if in_core:
         g.unchecked_address = address
+    # The payments this request changes were changed by this key (named by its number).
+    set_cause(history.Cause("api", f"api:{merchant.id}", str(number)))
     check_path_ids(request.view_args)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, g
 
-from b2bgateway import refunds, service
+from b2bgateway import history, refunds, service
 from b2bgateway.feed import FeedQuery, payments_page
 from b2bgateway.manual import void_payment
 from b2bgateway.money import Money
@@ -21,7 +21,13 @@ from b2bgateway_web.api.base import (
     stored_response,
     unchecked_address,
 )
-from b2bgateway_web.api.responses import AttemptListOut, PaymentListOut, PaymentOut, RefundOut
+from b2bgateway_web.api.responses import (
+    AttemptListOut,
+    PaymentListOut,
+    PaymentOut,
+    RefundOut,
+    StatusChangeListOut,
+)
 from b2bgateway_web.api.schemas import CheckoutIn, PaymentsQuery, RefundIn, VoidIn, money
 from b2bgateway_web.state import gateway
 
@@ -91,6 +97,20 @@ def list_attempts(payment_id: str) -> Response:
     with gateway().store.read() as session:
         payment = service.get_payment(session, current_merchant().id, payment_id)
         return json_response({"data": [attempt_json(a) for a in payment.attempts]})
+
+
+@payments.get("/<payment_id>/history")
+@operation(
+    summary="A payment's status changes, oldest first, each with its cause",
+    responses={200: StatusChangeListOut},
+    errors=(404,),
+    tags=("payments",),
+)
+def list_history(payment_id: str) -> Response:
+    with gateway().store.read() as session:
+        payment = service.get_payment(session, current_merchant().id, payment_id)
+        found = history.changes(session, payment.id)
+        return json_response({"data": [history.change_json(c) for c in found]})
 
 
 @payments.get("")

@@ -248,6 +248,38 @@ class AttemptListOut(BaseModel):
     data: list[AttemptOut]
 
 
+class StatusChangeActorOut(BaseModel):
+    """Who made a change: its kind and the merchant's own identifiers only (no staff user's
+    e-mail or id, no command-line user: the payments module and the audit log keep those)."""
+
+    kind: Literal[
+        "api", "customer", "webhook", "reconcile", "expiry", "staff", "cli", "unknown"
+    ] = Field(description="the cause (docs/reference/statuses.md)")
+    api_key: int | None = Field(description="api: the API key's number in api_keys (1, 2, ...)")
+    customer_id: str | None = Field(description="customer: the customer's id")
+    processor: str | None = Field(description="webhook, reconcile, expiry: the processor")
+
+
+class StatusChangeOut(BaseModel):
+    from_status: PaymentStatus | None = Field(description="empty: the payment was created")
+    to_status: PaymentStatus
+    at: datetime
+    cause: Literal[
+        "api", "customer", "webhook", "reconcile", "expiry", "staff", "cli", "unknown"
+    ] = Field(description="what made the change (docs/reference/statuses.md)")
+    actor: StatusChangeActorOut
+    processor_event_id: str | None = Field(description="the webhook's event id")
+    processor_status: str | None = Field(description="the processor's status or event type")
+    failure_code: str | None
+    refund_id: str | None
+    dispute_reference: str | None
+    event: Literal["late_success", "dispute_opened", "dispute_closed", "voided"] | None
+
+
+class StatusChangeListOut(BaseModel):
+    data: list[StatusChangeOut]
+
+
 class PaymentListOut(BaseModel):
     data: list[PaymentOut]
     next_cursor: str | None

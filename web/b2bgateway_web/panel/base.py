@@ -39,11 +39,12 @@ from flask_login import LoginManager, UserMixin, current_user, logout_user
 from flask_wtf.csrf import CSRFProtect
 from itsdangerous import URLSafeTimedSerializer
 
-from b2bgateway import app_secrets, staff
+from b2bgateway import app_secrets, history, staff
 from b2bgateway.audit import Actor
 from b2bgateway.gateway import Gateway
 from b2bgateway.money import Money
 from b2bgateway.settings import MerchantConfig
+from b2bgateway_web.causes import set_cause
 from b2bgateway_web.i18n import gettext as _
 from b2bgateway_web.panel.formats import LOCALE, datetime_formatter, money_formatter
 from b2bgateway_web.state import EXTENSION, gateway
@@ -170,6 +171,8 @@ def _guard() -> ResponseReturnValue | None:
             flash(_("Tu sesión se cerró después de 30 minutos sin actividad. Vuelve a entrar."))
             return redirect(url_for("panel.sign_in"))
         session["seen"] = now
+        me = user()  # what a staff user does here changes payments as them
+        set_cause(history.Cause("staff", me.email, str(me.user_id)))
         return None
     return login_manager.unauthorized()  # type: ignore[no-any-return]
 

@@ -3,10 +3,21 @@ actions), marked for extraction and translated where they are shown."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from b2bgateway_web.i18n import N_
 from b2bgateway_web.i18n import gettext as _
 
-__all__ = ["action", "cause", "failure", "manual_method", "method", "moment", "status"]
+__all__ = [
+    "action",
+    "cause",
+    "change",
+    "failure",
+    "manual_method",
+    "method",
+    "moment",
+    "status",
+]
 
 STATUSES = {
     "requires_action": N_("Espera al cliente"),
@@ -80,6 +91,13 @@ OUTCOMES = {
     "unknown_payment": N_("pago desconocido"),
 }
 DISPUTES = {"open": N_("abierta"), "won": N_("ganada"), "lost": N_("perdida")}
+#: What a status change's details name (b2bgateway.history: its ``event``).
+CHANGE_EVENTS = {
+    "late_success": N_("pago tardío: el procesador cobró después del cierre"),
+    "dispute_opened": N_("disputa abierta"),
+    "dispute_closed": N_("disputa cerrada"),
+    "voided": N_("pago manual anulado"),
+}
 
 
 def status(code: str) -> str:
@@ -117,3 +135,49 @@ def moment(kind: str, code: str) -> str:
     if kind.startswith("dispute"):
         return _(DISPUTES[code]) if code in DISPUTES else code
     return status(code)
+
+
+def change(row: Any) -> str:
+    """A status change (a ``payment_status_changes`` row) and its cause in one line, e.g.
+    "En proceso → Pagado · Webhook de stripe: charge.succeeded (evt_1)"."""
+    if row.from_status is None:
+        moved = _("Creado: %(status)s") % {"status": status(row.to_status)}
+    else:
+        moved = f"{status(row.from_status)} → {status(row.to_status)}"
+    parts = [moved, change_cause(row)]
+    if row.processor_status and row.cause != "webhook":
+        parts.append(_("estado en el procesador: %(status)s") % {"status": row.processor_status})
+    if row.failure_code:
+        parts.append(failure(row.failure_code))
+    if row.event in CHANGE_EVENTS:
+        parts.append(_(CHANGE_EVENTS[row.event]))
+    if row.refund_id:
+        parts.append(_("reembolso %(id)s") % {"id": row.refund_id})
+    if row.dispute_reference:
+        parts.append(_("disputa %(id)s") % {"id": row.dispute_reference})
+    return " · ".join(parts)
+
+
+def change_cause(row: Any) -> str:
+    """Who or what made a status change, in words (see ``b2bgateway.history.KINDS``)."""
+    kind, actor = row.cause, row.actor or ""
+    if kind == "api":
+        if row.actor_id:
+            return _("API del portal (clave %(number)s)") % {"number": row.actor_id}
+        return _("API del portal")
+    if kind == "customer":
+        return _("El cliente en la página de pago")
+    if kind == "webhook":
+        told = _("Webhook de %(processor)s") % {"processor": actor}
+        if row.processor_status:
+            told += f": {row.processor_status}"
+        return f"{told} ({row.processor_event_id})" if row.processor_event_id else told
+    if kind == "reconcile":
+        return _("Conciliación con %(processor)s") % {"processor": actor}
+    if kind == "expiry":
+        return _("Venció sin pago (conciliación con %(processor)s)") % {"processor": actor}
+    if kind == "staff":
+        return _("Por %(email)s (panel)") % {"email": actor}
+    if kind == "cli":
+        return _("Por %(who)s (línea de comandos)") % {"who": actor}
+    return _("Origen no registrado")

@@ -19,10 +19,12 @@ from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency
 from flask import Blueprint, Response, g, request
 
+from b2bgateway import history
 from b2bgateway.money import Money
 from b2bgateway.next_actions import web_origin
 from b2bgateway.settings import MerchantConfig
 from b2bgateway.sync import get_customer
+from b2bgateway_web.causes import set_cause
 from b2bgateway_web.i18n import gettext as _
 from b2bgateway_web.state import gateway
 from b2bgateway_web.tokens import (
@@ -99,6 +101,7 @@ def _identify() -> None:
             customer.customer_id, customer.name, customer.active, customer.currency
         )
     g.portal = session
+    set_cause(history.Cause("customer", session.customer_id))  # what the customer does here
     g.locale = session.locale.replace("-", "_")  # the catalog's name (b2bgateway_web.i18n)
     g.merchant = merchant  # the logs name the merchant, as for the API
     if request.method == "POST":
