@@ -403,6 +403,30 @@ def test_config_check_says_whether_email_is_on(
         result.output
     )
     assert "e-mail: off (no [merchants.<id>.email]" in result.output  # globex
+    assert "plain text" not in result.output  # a relay on this machine
+
+
+@pytest.mark.parametrize(
+    ("host", "warned"),
+    [
+        ("smtp.example.com", True),
+        ("93.184.216.34", True),
+        ("10.0.0.7", False),
+        ("localhost", False),
+    ],
+)
+def test_config_check_warns_of_plain_text_towards_another_network(
+    gateway: Gateway, monkeypatch: Any, database_url: str, tmp_path: Path, host: str, warned: bool
+) -> None:
+    email = {"host": host, "security": "none", "from_address": "pagos@distribuidora.example"}
+    other = Gateway.build(
+        acme_settings(database_url, tmp_path, email=email), gateway.plugins, gateway.store
+    )
+    use_gateway(monkeypatch, other)
+    result = CliRunner().invoke(main, ["config", "check"])
+    assert result.exit_code == 0, result.output
+    warning = f"warning: merchant acme: e-mail security is none towards {host}: customers'"
+    assert (warning in result.output) is warned
 
 
 # -- the payments module: "Enviar por correo" -------------------------------------------------------
