@@ -4,6 +4,7 @@ queued (:mod:`b2bgateway.mail`)."""
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -16,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-__all__ = ["DEFAULT_PORTS", "EmailSettings"]
+__all__ = ["DEFAULT_PORTS", "EmailSettings", "email_check"]
 
 _EMAIL = Annotated[
     str,
@@ -73,3 +74,31 @@ class EmailSettings(BaseModel):
     @property
     def effective_port(self) -> int:
         return self.port if self.port is not None else DEFAULT_PORTS[self.security]
+
+
+def email_check(merchant_id: str, email: EmailSettings | None) -> tuple[str, str | None]:
+    """What ``b2bgateway config check`` says of a merchant's customer e-mail (never the
+    password), and its warning when the e-mail would cross a network in plain text."""
+    if email is None:
+        return "off (no [merchants.<id>.email]: no receipts or instructions are e-mailed)", None
+    login = f", as {email.username}" if email.username else ""
+    server = f"{email.host}:{email.effective_port}"
+    note = f"SMTP {server} ({email.security}{login}), from {email.from_address}"
+    if email.security != "none" or _local(email.host):
+        return note, None
+    return note, (
+        f"merchant {merchant_id}: e-mail security is none towards {email.host}: customers' "
+        "e-mails (receipts, payment links) cross the network in plain text; use starttls or tls "
+        "unless that relay is on this machine or its private network"
+    )
+
+
+def _local(host: str) -> bool:
+    """This machine or a private network (a name may resolve anywhere: not local)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private

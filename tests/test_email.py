@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 from pydantic import SecretStr, ValidationError
 from pypdf import PdfReader
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from b2bgateway import audit, mail, mail_delivery, service
 from b2bgateway.email_settings import EmailSettings
@@ -368,15 +368,15 @@ def test_starttls_with_a_login(tmp_path: Path) -> None:
         message = mail_delivery.Mime()
         message["Subject"], message["From"], message["To"] = "Prueba", "a@b.mx", "c@d.mx"
         message.set_content("Hola")
-        mail_delivery.smtp_send(settings, message)
+        mail_delivery.smtp_send(settings, message, "c@d.mx")
         assert server.recorder.logins == ["pagos@distribuidora.example"]
         assert len(server.recorder.received) == 1
         wrong = settings.model_copy(update={"password": SecretStr("otra")})
         with pytest.raises(smtplib.SMTPAuthenticationError):
-            mail_delivery.smtp_send(wrong, message)
+            mail_delivery.smtp_send(wrong, message, "c@d.mx")
         untrusted = settings.model_copy(update={"ca_file": None})
         with pytest.raises(ssl.SSLError):
-            mail_delivery.smtp_send(untrusted, message)
+            mail_delivery.smtp_send(untrusted, message, "c@d.mx")
 
 
 def test_settings_are_validated_and_the_password_never_shown() -> None:
@@ -403,6 +403,30 @@ def test_config_check_says_whether_email_is_on(
         result.output
     )
     assert "e-mail: off (no [merchants.<id>.email]" in result.output  # globex
+    assert "plain text" not in result.output  # a relay on this machine
+
+
+@pytest.mark.parametrize(
+    ("host", "warned"),
+    [
+        ("smtp.example.com", True),
+        ("93.184.216.34", True),
+        ("10.0.0.7", False),
+        ("localhost", False),
+    ],
+)
+def test_config_check_warns_of_plain_text_towards_another_network(
+    gateway: Gateway, monkeypatch: Any, database_url: str, tmp_path: Path, host: str, warned: bool
+) -> None:
+    email = {"host": host, "security": "none", "from_address": "pagos@distribuidora.example"}
+    other = Gateway.build(
+        acme_settings(database_url, tmp_path, email=email), gateway.plugins, gateway.store
+    )
+    use_gateway(monkeypatch, other)
+    result = CliRunner().invoke(main, ["config", "check"])
+    assert result.exit_code == 0, result.output
+    warning = f"warning: merchant acme: e-mail security is none towards {host}: customers'"
+    assert (warning in result.output) is warned
 
 
 # -- the payments module: "Enviar por correo" -------------------------------------------------------
@@ -468,3 +492,146 @@ def test_the_worker_command_sends_what_is_due(
     [message] = smtp.recorder.received
     assert message["Subject"].startswith("Comprobante de pago por $234.50")
     assert [row.state for row in rows(gateway)] == ["sent"]
+
+
+# -- several workers, a slow server, QUIT, odd recipients -------------------------------------------
+
+
+class Clock:
+    """The delivery module's clock, moved by hand (an SMTP exchange that takes its time)."""
+
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self) -> Any:
+        return self.now
+
+
+def queue_rows(gateway: Gateway, count: int, **values: Any) -> list[int]:
+    values = {"data": {}, **values}
+    with gateway.store.write() as session:
+        made = [
+            EmailMessage(
+                merchant_id="acme",
+                payment_id=f"pay_{n}",
+                kind="receipt",
+                dedupe_key="receipt",
+                recipient=CUSTOMER_EMAIL,
+                next_attempt_at=utcnow() - timedelta(seconds=1),
+                **values,
+            )
+            for n in range(count)
+        ]
+        session.add_all(made)
+        session.flush()
+        return [row.id for row in made]
+
+
+def numbered(outgoing: mail_delivery.Outgoing) -> mail_delivery.Rendered:
+    return mail_delivery.Rendered(subject=f"#{outgoing.id}", text="Hola", html="<p>Hola</p>")
+
+
+def test_two_workers_and_a_slow_server_send_each_email_once(
+    gateway: Gateway, monkeypatch: Any
+) -> None:
+    """40 s an e-mail: a worker's later e-mails outlived a lease taken at its pass's start, and a
+    second worker's pass sent them again."""
+    clock = Clock()
+    monkeypatch.setattr(mail_delivery, "utcnow", clock)
+    ids = queue_rows(gateway, 30)
+    sent: list[int] = []
+
+    def worker(nested: bool) -> mail_delivery.Sent:
+        def slow(settings: Any, message: Any, *recipient: str) -> None:
+            clock.now += timedelta(seconds=40)
+            sent.append(int(message["Subject"][1:]))
+            if nested:  # a second worker's whole pass while this one is sending
+                worker(nested=False)
+
+        return mail_delivery.deliver_due(
+            gateway.store, gateway.merchants, numbered, send=slow, limit=50
+        )
+
+    per_pass = []
+    for _ in range(len(ids)):
+        worker(nested=True)
+        per_pass.append(len(sent) - sum(per_pass))
+    assert sorted(sent) == ids  # each once
+    assert {(row.state, row.attempts) for row in rows(gateway)} == {("sent", 1)}
+    # 60 s of e-mail a pass (two workers, 40 s each e-mail): their other work is not held up
+    assert per_pass[:10] == [3] * 10
+
+
+def test_an_outcome_after_the_lease_ended_does_not_overwrite_the_other_workers(
+    gateway: Gateway, monkeypatch: Any
+) -> None:
+    """A stuck exchange outlives the lease; another worker sends the e-mail; the stuck one then
+    fails: the e-mail stays sent (not queued for a third time)."""
+    clock = Clock()
+    monkeypatch.setattr(mail_delivery, "utcnow", clock)
+    [row_id] = queue_rows(gateway, 1)
+    second: list[mail_delivery.Sent] = []
+
+    def accept(settings: Any, message: Any, *recipient: str) -> None:
+        pass
+
+    def stuck(settings: Any, message: Any, *recipient: str) -> None:
+        clock.now += mail_delivery.LEASE + timedelta(minutes=1)
+        second.append(
+            mail_delivery.deliver_due(gateway.store, gateway.merchants, numbered, send=accept)
+        )
+        raise smtplib.SMTPServerDisconnected("timed out")
+
+    first = mail_delivery.deliver_due(gateway.store, gateway.merchants, numbered, send=stuck)
+    assert second[0].sent == 1
+    [row] = rows(gateway)
+    assert (row.id, row.state, row.attempts, row.last_error) == (row_id, "sent", 1, None)
+    assert (first.sent, first.retried, first.lost) == (0, 0, 1)
+
+
+def test_a_quit_the_server_refuses_after_accepting_the_email_is_still_sent_once(
+    gateway: Gateway, acme: Any, customer: None, smtp: SmtpServer
+) -> None:
+    card_payment(gateway, acme, "k-card", ("F-2",))
+    smtp.recorder.quit_reply = "421 4.3.2 Cerrando"
+    done = send(gateway)
+    assert (done.sent, done.retried) == (1, 0)
+    [row] = rows(gateway)
+    assert row.state == "sent" and row.last_error is None
+    later = utcnow() + timedelta(hours=2)
+    assert send(gateway, now=later).sent == 0
+    assert len(smtp.recorder.received) == 1
+
+
+def test_a_recipient_that_is_not_one_address_is_dead_at_once_and_its_data_cleared(
+    gateway: Gateway, acme: Any, smtp: SmtpServer
+) -> None:
+    seed_customer(gateway.store, "acme", (("F-2", "234.50"),), email="a,b@ferreteria.mx")
+    card_payment(gateway, acme, "k-card", ("F-2",))
+    link = {"url": "http://127.0.0.1:8000/portal/abc", "expires_at": utcnow().isoformat()}
+    with gateway.store.write() as session:
+        session.execute(update(EmailMessage).values(data=link))
+    done = send(gateway)
+    assert (done.sent, done.dead) == (0, 1)
+    [row] = rows(gateway)
+    assert row.state == "dead" and row.attempts == 1 and row.data == {}
+    assert row.last_error == "the recipient 'a,b@ferreteria.mx' is not one e-mail address"
+    assert smtp.recorder.envelopes == []
+
+
+def test_an_expired_pay_link_is_skipped_and_its_url_cleared(
+    gateway: Gateway, acme: Any, customer: None, smtp: SmtpServer
+) -> None:
+    declined = card_payment(gateway, acme, "k-card", ("F-2",), token="tok_declined")
+    expired = {"url": "http://127.0.0.1:8000/portal/abc", "expires_at": utcnow().isoformat()}
+    [row_id] = queue_rows(gateway, 1, data=expired)
+    with gateway.store.write() as session:
+        session.execute(
+            update(EmailMessage)
+            .where(EmailMessage.id == row_id)
+            .values(kind="pay_link", dedupe_key="pay_link:k", payment_id=declined.id)
+        )
+    assert send(gateway).skipped == 1
+    [row] = rows(gateway)
+    assert row.state == "skipped" and row.data == {}
+    assert smtp.recorder.received == []

@@ -1,5 +1,6 @@
 """A real SMTP server on 127.0.0.1 for the e-mail tests (aiosmtpd, in a thread): it records what
-it accepts, can refuse (``refuse = "451 ..."``), and can speak STARTTLS with a login."""
+it accepts, can refuse (``refuse = "451 ..."``), can answer QUIT with something else than 221
+(``quit_reply``), and can speak STARTTLS with a login."""
 
 from __future__ import annotations
 
@@ -33,6 +34,10 @@ class Recorder:
     received: list[EmailMessage] = field(default_factory=list)
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
     logins: list[str] = field(default_factory=list)
+    quit_reply: str = "221 Bye"
+
+    async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:
+        return self.quit_reply
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.refuse:

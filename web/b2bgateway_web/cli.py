@@ -13,10 +13,11 @@ from contextlib import contextmanager
 import click
 
 from b2bgateway import database as db
+from b2bgateway.email_settings import email_check
 from b2bgateway.errors import ConfigurationError
 from b2bgateway.gateway import Gateway
 from b2bgateway.keys import weak_key_warnings
-from b2bgateway.settings import EmailSettings, config_path
+from b2bgateway.settings import config_path
 from b2bgateway_web.operator_cli import keys_group, mail_commands, outbox_commands
 from b2bgateway_web.users_cli import users_commands
 from b2bgateway_web.web_plugins import PluginCommands
@@ -203,22 +204,15 @@ def config_check() -> None:
             f"{len(merchant.settings.api_keys)} API key(s), currency {merchant.settings.currency}, "
             f"time zone {merchant.settings.timezone}"
         )
-        click.echo(f"    e-mail: {_email_note(merchant.settings.email)}")
+        note, warning = email_check(merchant.id, merchant.settings.email)
+        click.echo(f"    e-mail: {note}")
+        warnings += [warning] if warning else []
         if merchant.id in webhooks:
             click.echo(
                 f"    webhooks: {webhooks[merchant.id]}{_webhook_note(webhooks[merchant.id])}"
             )
     for line in warnings:
         click.echo(f"  warning: {line}")
-
-
-def _email_note(email: EmailSettings | None) -> str:
-    """What ``config check`` says of a merchant's customer e-mail (never the password)."""
-    if email is None:
-        return "off (no [merchants.<id>.email]: no receipts or instructions are e-mailed)"
-    login = f", as {email.username}" if email.username else ""
-    server = f"{email.host}:{email.effective_port}"
-    return f"SMTP {server} ({email.security}{login}), from {email.from_address}"
 
 
 def _webhook_note(url: str) -> str:

@@ -116,6 +116,8 @@ def render(outgoing: Outgoing) -> Rendered | None:
             subject = _("Tu ficha para pagar en efectivo a %(supplier)s")
         return _rendered("instructions", subject % {"supplier": supplier}, context)
     if outgoing.kind == "pay_link":
+        if "url" not in outgoing.data:  # cleared when it was skipped or dead (then replayed)
+            return None
         expires = datetime.fromisoformat(str(outgoing.data["expires_at"]))
         if expires <= datetime.now(UTC):
             return None
