@@ -40,24 +40,37 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 v1 = Blueprint("v1", __name__, url_prefix="/v1")
 
+#: Wrong keys from one IPv6 /64 (any of its addresses) before it is refused: this many times
+#: ``[failed_auth] limit`` (one address alone is refused at ``limit``).
+NETWORK_FACTOR = 10
+
 
 @v1.before_request
 def authenticate() -> None:
     """``Authorization: Bearer <key>``: the key decides the merchant. Missing or wrong: 401.
     An address that sent too many wrong keys is refused, key or not, for a while: 429 with
-    ``Retry-After`` (:mod:`b2bgateway.throttle`). An IPv6 client counts as its /64."""
+    ``Retry-After`` (:mod:`b2bgateway.throttle`). Counted per full address at ``limit``, and for
+    IPv6 also per /64 at :data:`NETWORK_FACTOR` times ``limit``: a neighbour on a shared /64
+    does not get the merchant's ERP refused, and rotating through a /64's addresses still ends."""
     gw = gateway()
-    address = throttle.client_prefix(request.remote_addr or "unknown")
-    wait = throttle.blocked_for(gw.store, address)
-    if wait is not None:
-        raise TooManyFailedAuthentications(wait)
+    remote = request.remote_addr or "unknown"
+    address, network = throttle.client_address(remote), throttle.client_prefix(remote)
+    keys = [address] if network == address else [address, network]
+    for counted in keys:
+        wait = throttle.blocked_for(gw.store, counted)
+        if wait is not None:
+            raise TooManyFailedAuthentications(wait)
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise Unauthorized("send Authorization: Bearer <your API key>")
     merchant = gw.merchant_for_api_key(key.strip())
     if merchant is None:
-        throttle.record_failure(gw.store, address, gw.settings.failed_auth)
+        policy = gw.settings.failed_auth
+        throttle.record_failure(gw.store, address, policy)
+        if network != address:
+            wider = policy.model_copy(update={"limit": policy.limit * NETWORK_FACTOR})
+            throttle.record_failure(gw.store, network, wider)
         raise Unauthorized("the API key is not valid")
     g.merchant = merchant
     check_path_ids(request.view_args)
