@@ -2,10 +2,12 @@
 either side).
 
 - **Encrypted at rest.** A secret is kept only as a Fernet token (AES-128-CBC + HMAC-SHA256, from
-  ``cryptography``) made with the gateway's random key ``totp_key`` (:mod:`b2bgateway.app_secrets`,
-  32 bytes made once and kept in the database). A copy of ``staff_users`` alone (a backup of one
-  table, a leaked export, a log of a query) no longer hands out second factors. It is shown once,
-  while it is being enrolled, and never again.
+  ``cryptography``) made with the first key of the setting ``totp_keys`` (kept outside the
+  database; older keys after it, :func:`rotate`), else with the gateway's random key ``totp_key``
+  (:mod:`b2bgateway.app_secrets`, 32 bytes made once and kept in the database). A copy of
+  ``staff_users`` alone (a backup of one table, a leaked export, a log of a query) no longer hands
+  out second factors; with ``totp_keys`` set, neither does a copy of the whole database. A
+  secret is shown while it is being enrolled, and never again.
 - **A code is accepted once.** The time step of the last accepted code is kept per user
   (``totp_last_step``); a code of that step or an earlier one is refused, even inside the drift
   window, so a code seen over a shoulder or replayed from a proxy's log is worthless.
@@ -30,15 +32,19 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pyotp
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from pydantic import SecretStr
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from b2bgateway import app_secrets, audit
 from b2bgateway.audit import Actor
+from b2bgateway.errors import ConfigurationError
 from b2bgateway.store.models import utcnow
 from b2bgateway.store.staff_models import StaffUser
 
@@ -60,8 +66,10 @@ __all__ = [
     "matching_step",
     "provisioning_uri",
     "reset",
+    "rotate",
     "start",
     "ticket_matches",
+    "use_keys",
     "waiting",
 ]
 
@@ -75,15 +83,58 @@ ENROL_TIME = 10 * 60
 TICKET_TIME = timedelta(hours=72)
 
 
-def _fernet(session: Session, *, create: bool) -> Fernet:
-    if create:
-        key = app_secrets.secret_in(session, app_secrets.TOTP_KEY)
+#: Keys from the settings (``totp_keys``), newest first: see :func:`use_keys`.
+_configured: tuple[Fernet, ...] = ()
+
+
+def use_keys(keys: Sequence[SecretStr]) -> None:
+    """Encrypt with ``keys[0]`` and decrypt with any of them (and with the database's
+    ``totp_key``, kept last for what it encrypted before): the setting ``totp_keys``
+    (``B2BGATEWAY_TOTP_KEYS``), so a copy of the database alone opens no secret. Empty: the
+    database's key only. Called by :meth:`b2bgateway.gateway.Gateway.build` (one per process).
+
+    :raises ConfigurationError: a key that is not a Fernet key (32 bytes, URL-safe base64).
+    """
+    global _configured
+    made = []
+    for n, key in enumerate(keys):
+        try:
+            made.append(Fernet(key.get_secret_value().strip().encode()))
+        except (ValueError, TypeError):
+            raise ConfigurationError(
+                [(f"totp_keys.{n}", "not a Fernet key (32 bytes, URL-safe base64)")]
+            ) from None
+    _configured = tuple(made)
+
+
+def _fernet(session: Session, *, create: bool) -> MultiFernet:
+    stored: bytes | None
+    if create and not _configured:
+        stored = app_secrets.secret_in(session, app_secrets.TOTP_KEY)
     else:
-        found = app_secrets.existing_secret(session, app_secrets.TOTP_KEY)
-        if found is None:
-            raise RuntimeError("no TOTP key: the app_secrets row totp_key was deleted")
-        key = found
-    return Fernet(base64.urlsafe_b64encode(key))
+        stored = app_secrets.existing_secret(session, app_secrets.TOTP_KEY)
+    fernets = list(_configured)
+    if stored is not None:
+        fernets.append(Fernet(base64.urlsafe_b64encode(stored)))
+    if not fernets:
+        raise RuntimeError("no TOTP key: the app_secrets row totp_key was deleted")
+    return MultiFernet(fernets)
+
+
+def rotate(session: Session) -> int:
+    """Encrypt every kept secret again with the first key (after a new one was put first in
+    ``totp_keys``); returns how many. Then the older keys can be removed."""
+    fernet = _fernet(session, create=True)
+    users = session.scalars(select(StaffUser).where(StaffUser.totp_ciphertext.is_not(None)))
+    count = 0
+    for user in users:
+        assert user.totp_ciphertext is not None
+        try:
+            user.totp_ciphertext = fernet.rotate(user.totp_ciphertext.encode()).decode()
+        except InvalidToken as exc:
+            raise RuntimeError("a TOTP secret does not open with any configured key") from exc
+        count += 1
+    return count
 
 
 def encrypt(session: Session, secret: str) -> str:

@@ -237,6 +237,8 @@ def test_the_users_command_adds_lists_disables_and_resets(cli, store, monkeypatc
     with store.read() as session:
         assert totp.ticket_matches(staff.find_user(session, "ana@acme.mx"), ticket)
     assert cli("users", "disable", "--merchant", "acme", "nadie@acme.mx").exit_code == 1
+    rotated = cli("users", "rotate-totp-key")
+    assert rotated.exit_code == 0 and "1 second factors encrypted" in rotated.output
 
 
 def test_parallel_wrong_passwords_all_count_toward_the_lockout(store, monkeypatch):

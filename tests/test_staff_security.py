@@ -356,3 +356,67 @@ def test_the_worker_keeps_the_ceilings_count_over_its_whole_window(store):
         assert session.execute(text("SELECT failures FROM auth_failures")).scalar_one() == 1
     hour = start + signin.CEILING_WINDOW + timedelta(seconds=1)
     assert throttle.purge(store, api, hour, longer=signin.PURGE_WINDOWS) == 1
+
+
+# -- the TOTP key outside the database (setting totp_keys) -----------------------------------------
+
+
+@pytest.fixture
+def keys():
+    """Configure totp_keys for one test, and the database's key alone again after it."""
+    from cryptography.fernet import Fernet
+    from pydantic import SecretStr
+
+    made = [Fernet.generate_key().decode() for _ in range(2)]
+
+    def configure(*chosen: str) -> None:
+        totp.use_keys([SecretStr(k) for k in chosen])
+
+    yield made, configure
+    totp.use_keys([])
+
+
+def test_a_key_from_the_settings_encrypts_and_the_database_alone_cannot_decrypt(store, keys):
+    (first, second), configure = keys
+    _, old_secret = _add(store, with_totp=True)  # encrypted with the database's key
+    configure(first)
+    user_id, _ = _add(store, email="caja@acme.mx", role="cobranza")
+    with store.write() as session:
+        user = session.get(StaffUser, user_id)
+        new_secret = totp.issue(session, CLI, user)
+        token = user.totp_ciphertext
+        old = staff.find_user(session, "ana@acme.mx").totp_ciphertext
+        assert totp.decrypt(session, token) == new_secret
+        assert totp.decrypt(session, old) == old_secret  # the database's key still decrypts
+    configure()  # the database (its totp_key row) alone: the new secret does not open
+    with store.read() as session, pytest.raises(RuntimeError, match="totp_key"):
+        totp.decrypt(session, token)
+    # rotation: a new key first, the old one after it, then every secret again with the new one
+    configure(second, first)
+    with store.write() as session:
+        assert totp.rotate(session) == 2
+    configure(second)
+    with store.write() as session:
+        session.execute(text("DELETE FROM app_secrets WHERE name = 'totp_key'"))
+    with store.read() as session:
+        with pytest.raises(RuntimeError):
+            totp.decrypt(session, token)  # the token before rotation needed the old key
+        rotated = {u.email: u.totp_ciphertext for u in staff.list_users(session)}
+        assert totp.decrypt(session, rotated["caja@acme.mx"]) == new_secret
+        assert totp.decrypt(session, rotated["ana@acme.mx"]) == old_secret
+    assert _refusal(store, code=_code(old_secret, utcnow())) == "ok"
+
+
+def test_a_totp_key_that_is_not_a_fernet_key_is_a_configuration_error(keys):
+    from pydantic import SecretStr
+
+    from b2bgateway.errors import ConfigurationError
+    from b2bgateway.settings import Settings
+
+    settings = Settings(totp_keys=[SecretStr("too-short")])
+    with pytest.raises(ConfigurationError) as caught:
+        totp.use_keys(settings.totp_keys)
+    assert caught.value.problems == [
+        ("totp_keys.0", "not a Fernet key (32 bytes, URL-safe base64)")
+    ]
+    assert "too-short" not in str(caught.value)

@@ -70,6 +70,42 @@ def users_commands(open_gateway: Callable[[], AbstractContextManager[Gateway]]) 
     def users() -> None:
         """Staff users of the payments module (/panel)."""
 
+    @users.command("list")
+    @click.option("--merchant", "merchant_id", default=None)
+    def list_(merchant_id: str | None) -> None:
+        """Users, one a line: merchant, e-mail, role, state, second factor."""
+        with open_gateway() as gw, gw.store.read() as session:
+            for user in staff.list_users(session, merchant_id):
+                state = "active" if user.active else "disabled"
+                factor = "totp" if user.totp_ciphertext else "-"
+                click.echo(f"{user.merchant_id}\t{user.email}\t{user.role}\t{state}\t{factor}")
+
+    @users.command("disable")
+    @click.option("--merchant", "merchant_id", required=True)
+    @click.argument("email")
+    def disable(merchant_id: str, email: str) -> None:
+        """Disable a user (its sessions end at once)."""
+        with open_gateway() as gw, _refusals(), gw.store.write() as session:
+            staff.disable_user(session, _actor(merchant_id), merchant_id, email)
+        click.echo(f"{email} is disabled")
+
+    _password_commands(users, open_gateway)
+
+    @users.command("rotate-totp-key")
+    def rotate() -> None:
+        """Encrypt every TOTP secret again with the first key of totp_keys."""
+        with open_gateway() as gw, gw.store.write() as session:
+            count = second_factor.rotate(session)
+        click.echo(f"{count} second factors encrypted with the first key")
+
+    return users
+
+
+def _password_commands(
+    users: click.Group, open_gateway: Callable[[], AbstractContextManager[Gateway]]
+) -> None:
+    """``users add`` and ``users reset-password`` (each may issue a second factor or a ticket)."""
+
     @users.command("add")
     @click.option("--merchant", "merchant_id", required=True)
     @click.option("--email", required=True)
@@ -92,25 +128,6 @@ def users_commands(open_gateway: Callable[[], AbstractContextManager[Gateway]]) 
         _totp_line(secret, user)
         _ticket_line(issued)
 
-    @users.command("list")
-    @click.option("--merchant", "merchant_id", default=None)
-    def list_(merchant_id: str | None) -> None:
-        """Users, one a line: merchant, e-mail, role, state, second factor."""
-        with open_gateway() as gw, gw.store.read() as session:
-            for user in staff.list_users(session, merchant_id):
-                state = "active" if user.active else "disabled"
-                factor = "totp" if user.totp_ciphertext else "-"
-                click.echo(f"{user.merchant_id}\t{user.email}\t{user.role}\t{state}\t{factor}")
-
-    @users.command("disable")
-    @click.option("--merchant", "merchant_id", required=True)
-    @click.argument("email")
-    def disable(merchant_id: str, email: str) -> None:
-        """Disable a user (its sessions end at once)."""
-        with open_gateway() as gw, _refusals(), gw.store.write() as session:
-            staff.disable_user(session, _actor(merchant_id), merchant_id, email)
-        click.echo(f"{email} is disabled")
-
     @users.command("reset-password")
     @click.option("--merchant", "merchant_id", required=True)
     @_totp_option("Also give it a new TOTP second factor (prints its URI once).")
@@ -127,8 +144,6 @@ def users_commands(open_gateway: Callable[[], AbstractContextManager[Gateway]]) 
         click.echo(f"{user.email}: new password set")
         _totp_line(secret, user)
         _ticket_line(issued)
-
-    return users
 
 
 class _refusals(AbstractContextManager[None]):
