@@ -41,6 +41,8 @@ ACTIONS = (
     "password_reset",
     "totp_enrolled",
     "totp_reset",
+    "totp_ticket_issued",
+    "totp_locked",
     "export",
 )
 

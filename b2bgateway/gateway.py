@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
+from b2bgateway import totp
 from b2bgateway.plugins import Plugins, load_plugins
 from b2bgateway.settings import (
     MerchantConfig,
@@ -55,6 +56,7 @@ class Gateway:
             plugins if plugins is not None else load_plugins(blocked=settings.disabled_plugins)
         )
         merchants = resolve_merchants(settings, plugins)
+        totp.use_keys(settings.totp_keys)
         plugins.merchants_with_notification_url = frozenset(
             m.id for m in merchants.values() if m.settings.notification_url is not None
         )

@@ -191,6 +191,7 @@ class Settings(BaseSettings):
     )  # how processors and browsers reach us
     disabled_plugins: list[str] = Field(default_factory=list)
     metrics_token: SecretStr | None = Field(default=None, min_length=16)  # /metrics' Bearer
+    totp_keys: list[SecretStr] = Field(default_factory=list)  # b2bgateway.totp.use_keys
     failed_auth: FailedAuthSettings = Field(default_factory=FailedAuthSettings)
     merchants: dict[str, MerchantSettings] = Field(default_factory=dict)
 

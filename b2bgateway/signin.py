@@ -25,10 +25,12 @@ the code and the locks are checked again in the one that signs in, the user's ro
 from __future__ import annotations
 
 import enum
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.orm import Session
 
 from b2bgateway import audit, staff, throttle, totp
 from b2bgateway.audit import Actor
@@ -37,16 +39,20 @@ from b2bgateway.store import Store
 from b2bgateway.store.models import AuthFailure, utcnow
 from b2bgateway.store.staff_models import StaffUser
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "CEILING_WINDOW",
     "LOCKOUT",
     "MAX_ACCOUNT_CEILING",
     "MAX_ACCOUNT_FAILURES",
     "MAX_ADDRESS_FAILURES",
+    "MAX_CODE_FAILURES",
     "PURGE_WINDOWS",
     "Refusal",
     "SignIn",
     "complete_enrolment",
+    "reauthenticate",
     "sign_in",
 ]
 
@@ -58,6 +64,9 @@ MAX_ADDRESS_FAILURES = 20
 #: Failures of one e-mail from every network within CEILING_WINDOW that lock it for as long.
 MAX_ACCOUNT_CEILING = 100
 CEILING_WINDOW = timedelta(hours=1)
+#: Wrong TOTP codes after a right password, from any network, that lock code entry until an
+#: admin resets the second factor or the password changes (a right code starts the count again).
+MAX_CODE_FAILURES = 10
 
 PAIR_POLICY = throttle.FailedAuthSettings(limit=MAX_ACCOUNT_FAILURES, window=LOCKOUT, block=LOCKOUT)
 NETWORK_POLICY = throttle.FailedAuthSettings(
@@ -78,7 +87,9 @@ class Refusal(enum.StrEnum):
     THROTTLED = "throttled"  # too many failures from this network: wait until ``until``
     CODE_REQUIRED = "code_required"  # the password is right: ask for the TOTP code
     CODE_INVALID = "code_invalid"  # wrong, expired, or already used
+    CODE_LOCKED = "code_locked"  # MAX_CODE_FAILURES wrong codes: until a reset or new password
     SECOND_FACTOR_MISSING = "second_factor_missing"  # an admin who must enrol first (``enrol``)
+    SECOND_FACTOR_REQUIRED = "second_factor_required"  # such an admin without a valid ticket
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,16 +151,22 @@ def sign_in(
         return _failed(store, user, email, address, "password", now)
     needs_code = user.totp_ciphertext is not None
     if user.role == "admin" and user.merchant_id in totp_required and not needs_code:
+        if not totp.has_ticket(user, now):  # a password alone never enrols a second factor
+            return SignIn(None, Refusal.SECOND_FACTOR_REQUIRED)
         return SignIn(None, Refusal.SECOND_FACTOR_MISSING, enrol=user)
+    if needs_code and user.totp_failures >= MAX_CODE_FAILURES:
+        return SignIn(None, Refusal.CODE_LOCKED)
     if needs_code and not code:
         return SignIn(None, Refusal.CODE_REQUIRED)
     new_hash = None
     if staff._hasher.check_needs_rehash(user.password_hash):  # outside a write transaction
         new_hash = staff._hasher.hash(password)
     signed = _succeeded(store, user, address, code if needs_code else None, new_hash, now)
-    if signed is not None:
+    if signed is not None and signed.refusal is not Refusal.CODE_LOCKED:
         return signed
     refused = _failed(store, user, email, address, "code", now)
+    if signed is not None:
+        return signed
     return refused if refused.refusal is Refusal.LOCKED else SignIn(None, Refusal.CODE_INVALID)
 
 
@@ -162,7 +179,8 @@ def _succeeded(
     now: datetime,
 ) -> SignIn | None:
     """Sign in, unless a parallel try locked the e-mail meanwhile (its rows, locked, say), the
-    user changed meanwhile, or ``code`` is wrong or used already (None: count a failure)."""
+    user changed meanwhile, or ``code`` is wrong or used already (None, or CODE_LOCKED when this
+    wrong code was the last allowed: count a failure)."""
     network = throttle.client_prefix(address)
     keys = [pair_key(user.email, network)]
     if user.last_sign_in_network != network:
@@ -188,8 +206,11 @@ def _succeeded(
         )
         if signed is None or changed:  # a new password or a disable since the password was read
             return SignIn(None, Refusal.INVALID)
+        if signed.totp_failures >= MAX_CODE_FAILURES:
+            return SignIn(None, Refusal.CODE_LOCKED)
         if code is not None and not totp.accept(db, signed, code, now):
-            return None
+            return _wrong_code(db, signed, address)
+        signed.totp_failures = 0
         pair = db.get(AuthFailure, keys[0])
         if pair is not None:
             db.delete(pair)  # failures in a row from this network: a success starts again
@@ -199,6 +220,21 @@ def _succeeded(
         signed.last_sign_in_network = network
         audit.record(db, actor_of(signed, address), "sign_in")
         return SignIn(signed)
+
+
+def _wrong_code(db: Session, user: StaffUser, address: str) -> SignIn | None:
+    """Count a wrong code after a right password on the user's own counter, which no network is
+    exempt from; at MAX_CODE_FAILURES code entry locks (audited, logged)."""
+    user.totp_failures += 1
+    if user.totp_failures < MAX_CODE_FAILURES:
+        return None
+    audit.record(db, actor_of(user, address), "totp_locked", user.email)
+    log.warning(
+        "payments module: TOTP code entry locked after %d wrong codes (user id %d)",
+        user.totp_failures,
+        user.id,
+    )
+    return SignIn(None, Refusal.CODE_LOCKED)
 
 
 def _failed(
@@ -234,12 +270,16 @@ def complete_enrolment(
     store: Store,
     user_id: int,
     version: int,
+    ticket: str,
+    token: str | None,
     code: str,
     address: str,
     now: datetime | None = None,
 ) -> SignIn:
-    """An admin whose password was right (SECOND_FACTOR_MISSING) confirms the secret shown to
-    them with a code of it: the second factor is on and they are signed in (both audited)."""
+    """An admin whose password was right (SECOND_FACTOR_MISSING) gives their enrolment ticket and
+    a code of the secret shown in this session (``token``): the ticket is spent, the second
+    factor is on, and they are signed in (audited). INVALID: start again; CODE_INVALID: a wrong
+    ticket or code."""
     now = now or utcnow()
     with store.write() as db:
         user = db.get(StaffUser, user_id, with_for_update=True, populate_existing=True)
@@ -248,11 +288,36 @@ def complete_enrolment(
             or not user.active
             or user.session_version != version
             or user.totp_ciphertext is not None
+            or not totp.has_ticket(user, now)
         ):
             return SignIn(None, Refusal.INVALID)
-        if not totp.confirm_enrolment(db, actor_of(user, address), user, code, now):
+        actor = actor_of(user, address)
+        if not totp.ticket_matches(user, ticket, now):
+            audit.record(db, actor, "sign_in_failed", detail={"why": "ticket"})
+            return SignIn(None, Refusal.CODE_INVALID)
+        if not totp.confirm_enrolment(db, actor, user, token, code, now):
             return SignIn(None, Refusal.CODE_INVALID)
         user.last_sign_in_at = now
         user.last_sign_in_network = throttle.client_prefix(address)
-        audit.record(db, actor_of(user, address), "sign_in")
+        audit.record(db, actor, "sign_in")
         return SignIn(user)
+
+
+def reauthenticate(
+    store: Store, user_id: int, password: str, address: str, now: datetime | None = None
+) -> SignIn:
+    """A signed-in user's current password, asked again before a sensitive change (enrolling a
+    second factor): counted and locked like a sign-in from this network (a stolen session
+    cannot guess it for long). SignIn(user) when right, else a refusal."""
+    now = now or utcnow()
+    with store.read() as db:
+        user = db.get(StaffUser, user_id)
+    if user is None or not user.active:
+        return SignIn(None, Refusal.INVALID)
+    network = throttle.client_prefix(address)
+    until = _waiting(store, pair_key(user.email, network), now)
+    if until is not None:
+        return SignIn(None, Refusal.LOCKED, until)
+    if not _password_ok(user, password):
+        return _failed(store, user, user.email, address, "reauthenticate", now)
+    return SignIn(user)

@@ -135,10 +135,12 @@ def reset_password(
     email: str,
     password: str,
 ) -> StaffUser:
-    """A new password; unlocks the account (from every network) and ends its sessions."""
+    """A new password; unlocks the account (from every network, and its code entry) and ends its
+    sessions."""
     user = merchant_user(session, merchant_id, email)
     _check_password(password)
     user.password_hash = _hasher.hash(password)
+    user.totp_failures = 0
     session.execute(
         delete(AuthFailure).where(
             or_(

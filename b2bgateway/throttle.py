@@ -69,6 +69,18 @@ def client_prefix(address: str) -> str:
     return str(ip)
 
 
+def client_address(address: str) -> str:
+    """``address`` as one key: an IPv4-mapped IPv6 address as its IPv4 address, an IPv6 address in
+    its compressed form (one host, never its /64); anything else as it is."""
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return address[:64]
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ip)
+
+
 def _seconds_until(moment: datetime | None, now: datetime) -> int | None:
     if moment is None or moment <= now:
         return None

@@ -325,6 +325,11 @@ def seed(url: str, size: int) -> float | None:
 
 
 def measure_step(url: str, size: int, repeat: int, tag: str) -> dict[str, Any]:
+    store = Store(url)  # a step seeded by an earlier version: the schema the server expects
+    try:
+        upgrade(store)
+    finally:
+        store.dispose()
     with tempfile.TemporaryDirectory() as tmpdir:
         port = free_port()
         server = gateway_server(url, Path(tmpdir), 0, port)

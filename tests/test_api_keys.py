@@ -126,13 +126,23 @@ def test_repeated_wrong_keys_from_one_address_are_refused_for_a_while(client):
     assert get(client, API_KEY, PORTAL).status_code == 200
 
 
-def test_the_addresses_of_one_ipv6_64_count_as_one_client(client):
-    """One subscriber's /64 holds 2**64 addresses: rotating through them buys no more guesses."""
-    statuses = [
-        get(client, f"sk_live_guess{n:020d}", f"2001:db8:5:5::{n + 1}").status_code
-        for n in range(LIMIT)
-    ]
+def test_one_ipv6_address_is_refused_at_the_limit_and_its_64_at_a_higher_one(client):
+    """A neighbour on a shared /64 sending wrong keys is refused, not the merchant's ERP on
+    another address of that /64; rotating through a /64's 2**64 addresses still ends, at
+    NETWORK_FACTOR times the limit."""
+    from b2bgateway_web.api.auth import NETWORK_FACTOR
+
+    neighbour = "2001:db8:5:5::bad"
+    statuses = [get(client, f"sk_live_guess{n:020d}", neighbour).status_code for n in range(LIMIT)]
     assert statuses == [401] * LIMIT
+    assert get(client, API_KEY, neighbour).status_code == 429  # that address itself: refused
+    assert get(client, API_KEY, "2001:db8:5:5::e79").status_code == 200  # the ERP next door
+    # the same neighbour rotating addresses: the /64 is refused at NETWORK_FACTOR * LIMIT
+    rotated = [
+        get(client, f"sk_live_guess{n:020d}", f"2001:db8:5:5::{n + 1:x}").status_code
+        for n in range(LIMIT * (NETWORK_FACTOR - 1))
+    ]
+    assert rotated == [401] * len(rotated)
     assert get(client, API_KEY, "2001:db8:5:5:ffff::1").status_code == 429
     assert get(client, API_KEY, "2001:db8:5:6::1").status_code == 200  # the next /64
 

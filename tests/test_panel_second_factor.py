@@ -16,6 +16,7 @@ import pytest
 from b2bgateway import audit, signin, staff, throttle, totp
 from b2bgateway.audit import Actor
 from b2bgateway.gateway import Gateway
+from b2bgateway.store.models import utcnow
 from b2bgateway.store.staff_models import StaffUser
 from tests.support.panel import PASSWORD, USERS, add_users, csrf_token, fast_hashing, sign_in
 from tests.support.web import with_merchant
@@ -61,12 +62,14 @@ def test_a_signed_in_user_enrols_with_a_qr_code_and_a_code(client, users, store)
     # without its CSRF token: refused
     assert client.post("/panel/segundo-factor", data={"code": "123456"}).status_code == 400
     wrong = client.post(
-        "/panel/segundo-factor", data={"csrf_token": csrf_token(html), "code": "000000"}
+        "/panel/segundo-factor",
+        data={"csrf_token": csrf_token(html), "code": "000000", "password": PASSWORD},
     )
     assert wrong.status_code == 422
     assert "El código no es correcto" in wrong.get_data(as_text=True)
     code = pyotp.TOTP(secret).now()
-    done = client.post("/panel/segundo-factor", data={"csrf_token": csrf_token(html), "code": code})
+    data = {"csrf_token": csrf_token(html), "code": code, "password": PASSWORD}
+    done = client.post("/panel/segundo-factor", data=data)
     assert done.status_code == 302
     after = client.get("/panel/segundo-factor").get_data(as_text=True)
     assert "Tu segundo factor está activo" in after
@@ -77,6 +80,65 @@ def test_a_signed_in_user_enrols_with_a_qr_code_and_a_code(client, users, store)
     assert sign_in(fresh, USERS["cobranza"]).status_code == 200  # asks for the code
     assert sign_in(fresh, USERS["cobranza"], code=code).status_code == 200  # used already
     assert sign_in(fresh, USERS["cobranza"], code=_next_code(secret)).status_code == 302
+
+
+def _factor_on(store, email: str) -> bool:
+    with store.read() as session:
+        return staff.find_user(session, email).totp_ciphertext is not None
+
+
+def test_enrolling_when_signed_in_needs_the_current_password(client, users, store):
+    """A stolen session cannot enrol its own app: the password is asked again."""
+    sign_in(client, USERS["cobranza"])
+    html = client.get("/panel/segundo-factor").get_data(as_text=True)
+    assert 'autocomplete="current-password"' in html
+    code = pyotp.TOTP(_secret(html)).now()
+    url, token = "/panel/segundo-factor", csrf_token(html)
+    missing = client.post(url, data={"csrf_token": token, "code": code})
+    assert missing.status_code == 422 and "contraseña actual" in missing.get_data(as_text=True)
+    wrong = client.post(url, data={"csrf_token": token, "code": code, "password": "otra-cosa-123"})
+    assert wrong.status_code == 422 and "La contraseña no es correcta" in wrong.get_data(
+        as_text=True
+    )
+    assert not _factor_on(store, USERS["cobranza"])
+    assert "sign_in_failed" in _actions(store)  # counted like a sign-in failure
+
+
+def test_two_sessions_of_one_user_are_shown_different_secrets(client, users, store, app):
+    """Each enrolment has its own secret, bound to its session; confirming one ends the others
+    and the other session's secret is worthless."""
+    other = app.test_client()
+    sign_in(client, USERS["cobranza"])
+    sign_in(other, USERS["cobranza"])
+    page_a = client.get("/panel/segundo-factor").get_data(as_text=True)
+    page_b = other.get("/panel/segundo-factor").get_data(as_text=True)
+    secret_a, secret_b = _secret(page_a), _secret(page_b)
+    assert secret_a != secret_b
+    data = {"csrf_token": csrf_token(page_b), "password": PASSWORD}
+    done = other.post("/panel/segundo-factor", data={**data, "code": pyotp.TOTP(secret_b).now()})
+    assert done.status_code == 302
+    assert other.get("/panel/pagos").status_code == 200  # the confirming session goes on
+    assert client.get("/panel/pagos").status_code == 302  # the other one ended
+    fresh = app.test_client()
+    assert sign_in(fresh, USERS["cobranza"], code=pyotp.TOTP(secret_a).now()).status_code == 200
+    assert sign_in(fresh, USERS["cobranza"], code=_next_code(secret_b)).status_code == 302
+
+
+def test_a_waiting_secret_older_than_the_enrolment_time_is_never_shown_again(
+    client, users, store, monkeypatch
+):
+    sign_in(client, USERS["cobranza"])
+    html = client.get("/panel/segundo-factor").get_data(as_text=True)
+    old = _secret(html)
+    later = utcnow() + timedelta(seconds=totp.ENROL_TIME + 1)
+    monkeypatch.setattr(totp, "utcnow", lambda: later)
+    page = client.get("/panel/segundo-factor").get_data(as_text=True)
+    assert old not in page and _secret(page) != old
+    code = pyotp.TOTP(old).now()  # right now, but of the secret no longer waiting
+    data = {"csrf_token": csrf_token(page), "password": PASSWORD, "code": code}
+    # the session now holds the new secret: a code of the old one does not confirm
+    assert client.post("/panel/segundo-factor", data=data).status_code == 422
+    assert not _factor_on(store, USERS["cobranza"])
 
 
 @pytest.fixture
@@ -90,7 +152,21 @@ def required(settings, plugins, store):
     return app.test_client()
 
 
+def _ticket(store, email: str = USERS["admin"]) -> str:
+    with store.write() as session:
+        return totp.issue_ticket(session, CLI, staff.find_user(session, email))
+
+
+def test_a_required_admin_without_a_ticket_cannot_sign_in(required, users, store):
+    answer = sign_in(required)
+    assert answer.status_code == 403
+    assert "necesitan un segundo factor" in answer.get_data(as_text=True)
+    assert required.get("/panel/entrar/segundo-factor").status_code == 302
+    assert required.get("/panel/pagos").status_code == 302
+
+
 def test_an_admin_who_must_have_a_second_factor_enrols_at_sign_in(required, users, store):
+    ticket = _ticket(store)
     answer = sign_in(required)
     assert answer.status_code == 302
     assert answer.headers["Location"] == "/panel/entrar/segundo-factor"
@@ -98,12 +174,20 @@ def test_an_admin_who_must_have_a_second_factor_enrols_at_sign_in(required, user
     page = required.get("/panel/entrar/segundo-factor")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "data:image/svg+xml" in html
+    assert "Clave de activación" in html
     secret = _secret(html)
     url = "/panel/entrar/segundo-factor"
-    wrong = required.post(url, data={"csrf_token": csrf_token(html), "code": "000000"})
+    code = pyotp.TOTP(secret).now()
+    wrong = required.post(
+        url, data={"csrf_token": csrf_token(html), "code": "000000", "ticket": ticket}
+    )
     assert wrong.status_code == 422
+    no_ticket = required.post(url, data={"csrf_token": csrf_token(html), "code": code})
+    assert no_ticket.status_code == 422
+    bad_ticket = {"csrf_token": csrf_token(html), "code": code, "ticket": "AAAA-BBBB-CCCC-DDDD"}
+    assert required.post(url, data=bad_ticket).status_code == 422
     assert required.get("/panel/pagos").status_code == 302
-    right = {"csrf_token": csrf_token(html), "code": pyotp.TOTP(secret).now()}
+    right = {"csrf_token": csrf_token(html), "code": code, "ticket": ticket.lower()}
     done = required.post(url, data=right)
     assert done.status_code == 302 and done.headers["Location"] == "/panel/"
     assert required.get("/panel/pagos").status_code == 200
@@ -113,7 +197,30 @@ def test_an_admin_who_must_have_a_second_factor_enrols_at_sign_in(required, user
     assert "Código de verificación" in sign_in(fresh).get_data(as_text=True)
 
 
-def test_an_enrolment_at_sign_in_expires(required, users):
+def test_two_sign_ins_of_a_required_admin_see_different_secrets(required, users, store):
+    """The phishing case: whoever else signs in with the password is shown another secret, which
+    the real admin's confirmation makes worthless."""
+    ticket = _ticket(store)
+    attacker = required.application.test_client()
+    sign_in(attacker)
+    sign_in(required)
+    url = "/panel/entrar/segundo-factor"
+    page_a = attacker.get(url).get_data(as_text=True)
+    page_b = required.get(url).get_data(as_text=True)
+    secret_a, secret_b = _secret(page_a), _secret(page_b)
+    assert secret_a != secret_b
+    right = {"csrf_token": csrf_token(page_b), "ticket": ticket}
+    assert required.post(url, data={**right, "code": pyotp.TOTP(secret_b).now()}).status_code == 302
+    late = {"csrf_token": csrf_token(page_a), "ticket": ticket}
+    answer = attacker.post(url, data={**late, "code": pyotp.TOTP(secret_a).now()})
+    assert answer.status_code == 302 and answer.headers["Location"] == "/panel/entrar"
+    assert attacker.get("/panel/pagos").status_code == 302
+    fresh = required.application.test_client()
+    assert sign_in(fresh, code=pyotp.TOTP(secret_a).now()).status_code == 200  # refused
+
+
+def test_an_enrolment_at_sign_in_expires(required, users, store):
+    _ticket(store)
     sign_in(required)
     with required.session_transaction("/panel/entrar/segundo-factor") as session:
         session["enrol"] = {**session["enrol"], "at": time.time() - 11 * 60}
@@ -141,7 +248,12 @@ def test_an_admin_resets_another_users_second_factor(client, users, store, app):
     page = admin.get("/panel/usuarios").get_data(as_text=True)
     assert "Restablecer segundo factor" in page
     assert admin.post(url, data={"csrf_token": csrf_token(page)}).status_code == 302
-    assert "Segundo factor restablecido" in admin.get("/panel/usuarios").get_data(as_text=True)
+    listing = admin.get("/panel/usuarios").get_data(as_text=True)
+    assert "Segundo factor restablecido" in listing
+    shown = re.search(r"activarlo otra vez al entrar: ([A-Z2-7-]+)", listing)
+    assert shown is not None
+    with store.read() as session:
+        assert totp.ticket_matches(session.get(StaffUser, caja_id), shown.group(1))
     assert other.get("/panel/pagos").status_code == 302  # its sessions ended
     assert sign_in(other, USERS["cobranza"]).status_code == 302  # no code asked now
     with store.read() as session:

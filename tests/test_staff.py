@@ -101,7 +101,8 @@ def test_an_admin_without_a_second_factor_is_refused_where_the_merchant_requires
     _add(store)
     _add(store, email="caja@acme.mx", role="cobranza")
     required = frozenset({"acme"})
-    assert _sign_in(store, totp_required=required)[1] is signin.Refusal.SECOND_FACTOR_MISSING
+    # without an enrolment ticket the password alone is refused (the CLI or another admin)
+    assert _sign_in(store, totp_required=required)[1] is signin.Refusal.SECOND_FACTOR_REQUIRED
     assert _sign_in(store, email="caja@acme.mx", totp_required=required)[0] is not None
 
 
@@ -228,7 +229,16 @@ def test_the_users_command_adds_lists_disables_and_resets(cli, store, monkeypatc
     assert "disabled" in cli("users", "list", "--merchant", "acme").output
     reset = cli("users", "reset-password", "--merchant", "acme", "ana@acme.mx", input=pw)
     assert reset.exit_code == 0, reset.output
+    ticketed = cli(
+        "users", "reset-password", "--merchant", "acme", "--totp-ticket", "ana@acme.mx", input=pw
+    )
+    assert ticketed.exit_code == 0, ticketed.output
+    ticket = ticketed.output.rsplit(": ", 1)[1].strip()
+    with store.read() as session:
+        assert totp.ticket_matches(staff.find_user(session, "ana@acme.mx"), ticket)
     assert cli("users", "disable", "--merchant", "acme", "nadie@acme.mx").exit_code == 1
+    rotated = cli("users", "rotate-totp-key")
+    assert rotated.exit_code == 0 and "1 second factors encrypted" in rotated.output
 
 
 def test_parallel_wrong_passwords_all_count_toward_the_lockout(store, monkeypatch):

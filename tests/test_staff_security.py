@@ -99,13 +99,16 @@ def test_an_enrolment_waits_for_a_code_of_its_secret_and_is_audited(store):
     user_id, _ = _add(store)
     with store.write() as session:
         user = session.get(StaffUser, user_id)
-        secret = totp.enrolment_secret(session, user)
-        assert totp.enrolment_secret(session, user) == secret  # the same until confirmed
-        assert user.totp_ciphertext is None and secret not in (user.totp_pending or "")
-        assert not totp.confirm_enrolment(session, CLI, user, "000000")
+        version = user.session_version
+        secret, token = totp.start(session)
+        assert totp.waiting(session, token) == secret  # the same while the session keeps it
+        assert secret not in token and user.totp_ciphertext is None  # nothing in the database
+        assert not totp.confirm_enrolment(session, CLI, user, token, "000000")
+        assert not totp.confirm_enrolment(session, CLI, user, None, pyotp.TOTP(secret).now())
         assert user.totp_ciphertext is None
-        assert totp.confirm_enrolment(session, CLI, user, pyotp.TOTP(secret).now())
-        assert user.totp_pending is None and user.totp_ciphertext is not None
+        assert totp.confirm_enrolment(session, CLI, user, token, pyotp.TOTP(secret).now())
+        assert user.totp_ciphertext is not None
+        assert user.session_version == version + 1  # every other session ends
     # the code that confirmed it was used: signing in needs the next one
     now = utcnow()
     assert _refusal(store, code=_code(secret, now), now=now) is signin.Refusal.CODE_INVALID
@@ -116,18 +119,100 @@ def test_an_enrolment_waits_for_a_code_of_its_secret_and_is_audited(store):
         assert "totp_enrolled" in list(actions)
 
 
+def test_each_enrolment_has_its_own_secret_and_it_expires(store):
+    user_id, _ = _add(store)
+    now = utcnow()
+    with store.write() as session:
+        user = session.get(StaffUser, user_id)
+        first, token_a = totp.start(session, now)
+        second, token_b = totp.start(session, now)
+        assert first != second
+        late = now + timedelta(seconds=totp.ENROL_TIME + 1)
+        assert totp.waiting(session, token_a, late) is None  # never shown or confirmable again
+        assert totp.enrolment(session, user_id, token_a, now=late).secret not in (first, None)
+        code_a = _code(first, late)
+        assert not totp.confirm_enrolment(session, CLI, user, token_a, code_a, late)
+        assert totp.confirm_enrolment(session, CLI, user, token_b, _code(second, now), now)
+        # the other session's secret can no longer be confirmed
+        assert not totp.confirm_enrolment(session, CLI, user, token_a, _code(first, now), now)
+        assert totp.decrypt(session, user.totp_ciphertext) == second
+
+
+def test_a_required_admin_without_a_factor_needs_a_ticket_to_enrol_at_sign_in(store):
+    user_id, _ = _add(store)
+    required = frozenset({"acme"})
+    assert _refusal(store, totp_required=required) is signin.Refusal.SECOND_FACTOR_REQUIRED
+    now = utcnow()
+    with store.write() as session:
+        user = session.get(StaffUser, user_id)
+        ticket = totp.issue_ticket(session, CLI, user, now)
+        version = user.session_version
+        secret, token = totp.start(session, now)
+    assert _refusal(store, totp_required=required, now=now) is signin.Refusal.SECOND_FACTOR_MISSING
+    code = _code(secret, now)
+    wrong = signin.complete_enrolment(store, user_id, version, "AAAA-BBBB", token, code, "h", now)
+    assert wrong.refusal is signin.Refusal.CODE_INVALID
+    later = now + totp.TICKET_TIME + timedelta(seconds=1)
+    expired = signin.complete_enrolment(store, user_id, version, ticket, token, code, "h", later)
+    assert expired.refusal is signin.Refusal.INVALID
+    assert _refusal(store, totp_required=required, now=later) is (
+        signin.Refusal.SECOND_FACTOR_REQUIRED
+    )
+    done = signin.complete_enrolment(store, user_id, version, ticket, token, code, "h", now)
+    assert done.user is not None
+    with store.read() as session:
+        user = session.get(StaffUser, user_id)
+        assert user.totp_ciphertext is not None and user.totp_ticket is None  # spent
+
+
+def test_wrong_codes_lock_code_entry_from_every_network(store, caplog):
+    _, secret = _add(store, with_totp=True)
+    now = utcnow()
+    refusals = [
+        _refusal(store, address=f"2001:db8:{n:x}::1", code="000000", now=now) for n in range(50)
+    ]
+    locked_at = refusals.index(signin.Refusal.CODE_LOCKED)
+    assert locked_at == signin.MAX_CODE_FAILURES - 1
+    assert set(refusals[:locked_at]) == {signin.Refusal.CODE_INVALID}
+    assert set(refusals[locked_at:]) == {signin.Refusal.CODE_LOCKED}
+    assert "TOTP code entry locked" in caplog.text
+    # the right code, from the user's own network: still locked
+    right = _code(secret, now)
+    assert _refusal(store, address="192.0.2.7", code=right, now=now) is signin.Refusal.CODE_LOCKED
+    with store.read() as session:
+        actions = session.execute(text("SELECT action FROM audit_log")).scalars().all()
+        assert actions.count("totp_locked") == 1
+    with store.write() as session:  # a new password unlocks it
+        staff.reset_password(session, CLI, "acme", "ana@acme.mx", PASSWORD)
+    assert _refusal(store, address="192.0.2.7", code=right, now=now) == "ok"
+
+
+def test_a_right_code_starts_the_count_of_wrong_codes_again(store):
+    _, secret = _add(store, with_totp=True)
+    now = utcnow()
+    for n in range(signin.MAX_CODE_FAILURES - 1):
+        assert _refusal(store, address=f"198.51.100.{n}", code="000000", now=now) is (
+            signin.Refusal.CODE_INVALID
+        )
+    assert _refusal(store, address="192.0.2.7", code=_code(secret, now), now=now) == "ok"
+    assert _refusal(store, address="192.0.2.8", code="000000", now=now) is (
+        signin.Refusal.CODE_INVALID
+    )
+
+
 def test_an_admin_reset_switches_the_factor_off_and_ends_the_sessions(store):
     user_id, _secret = _add(store, with_totp=True)
     with store.write() as session:
         user = session.get(StaffUser, user_id)
         version = user.session_version
-        totp.reset(session, CLI, user)
+        ticket = totp.reset(session, CLI, user)
     with store.read() as session:
         assert staff.user_for_session(session, user_id, version) is None
         user = session.get(StaffUser, user_id)
         assert user.totp_ciphertext is None and user.totp_last_step is None
-        last = session.execute(text("SELECT action FROM audit_log ORDER BY id DESC")).first()
-        assert last[0] == "totp_reset"
+        assert totp.ticket_matches(user, ticket) and ticket not in user.totp_ticket
+        last = session.execute(text("SELECT action FROM audit_log ORDER BY id DESC")).all()
+        assert [row[0] for row in last[:2]] == ["totp_ticket_issued", "totp_reset"]
     assert _refusal(store) == "ok"  # no code asked any more
 
 
@@ -271,3 +356,67 @@ def test_the_worker_keeps_the_ceilings_count_over_its_whole_window(store):
         assert session.execute(text("SELECT failures FROM auth_failures")).scalar_one() == 1
     hour = start + signin.CEILING_WINDOW + timedelta(seconds=1)
     assert throttle.purge(store, api, hour, longer=signin.PURGE_WINDOWS) == 1
+
+
+# -- the TOTP key outside the database (setting totp_keys) -----------------------------------------
+
+
+@pytest.fixture
+def keys():
+    """Configure totp_keys for one test, and the database's key alone again after it."""
+    from cryptography.fernet import Fernet
+    from pydantic import SecretStr
+
+    made = [Fernet.generate_key().decode() for _ in range(2)]
+
+    def configure(*chosen: str) -> None:
+        totp.use_keys([SecretStr(k) for k in chosen])
+
+    yield made, configure
+    totp.use_keys([])
+
+
+def test_a_key_from_the_settings_encrypts_and_the_database_alone_cannot_decrypt(store, keys):
+    (first, second), configure = keys
+    _, old_secret = _add(store, with_totp=True)  # encrypted with the database's key
+    configure(first)
+    user_id, _ = _add(store, email="caja@acme.mx", role="cobranza")
+    with store.write() as session:
+        user = session.get(StaffUser, user_id)
+        new_secret = totp.issue(session, CLI, user)
+        token = user.totp_ciphertext
+        old = staff.find_user(session, "ana@acme.mx").totp_ciphertext
+        assert totp.decrypt(session, token) == new_secret
+        assert totp.decrypt(session, old) == old_secret  # the database's key still decrypts
+    configure()  # the database (its totp_key row) alone: the new secret does not open
+    with store.read() as session, pytest.raises(RuntimeError, match="totp_key"):
+        totp.decrypt(session, token)
+    # rotation: a new key first, the old one after it, then every secret again with the new one
+    configure(second, first)
+    with store.write() as session:
+        assert totp.rotate(session) == 2
+    configure(second)
+    with store.write() as session:
+        session.execute(text("DELETE FROM app_secrets WHERE name = 'totp_key'"))
+    with store.read() as session:
+        with pytest.raises(RuntimeError):
+            totp.decrypt(session, token)  # the token before rotation needed the old key
+        rotated = {u.email: u.totp_ciphertext for u in staff.list_users(session)}
+        assert totp.decrypt(session, rotated["caja@acme.mx"]) == new_secret
+        assert totp.decrypt(session, rotated["ana@acme.mx"]) == old_secret
+    assert _refusal(store, code=_code(old_secret, utcnow())) == "ok"
+
+
+def test_a_totp_key_that_is_not_a_fernet_key_is_a_configuration_error(keys):
+    from pydantic import SecretStr
+
+    from b2bgateway.errors import ConfigurationError
+    from b2bgateway.settings import Settings
+
+    settings = Settings(totp_keys=[SecretStr("too-short")])
+    with pytest.raises(ConfigurationError) as caught:
+        totp.use_keys(settings.totp_keys)
+    assert caught.value.problems == [
+        ("totp_keys.0", "not a Fernet key (32 bytes, URL-safe base64)")
+    ]
+    assert "too-short" not in str(caught.value)

@@ -35,8 +35,12 @@ class StaffUser(Timestamps, Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     #: the TOTP secret, encrypted (b2bgateway.totp); None: no second factor
     totp_ciphertext: Mapped[str | None] = mapped_column(String(255))
-    #: a secret being enrolled, encrypted, switched on once a code of it is typed
-    totp_pending: Mapped[str | None] = mapped_column(String(255))
+    #: a one-time enrolment ticket (its SHA-256), valid until totp_ticket_until (b2bgateway.totp)
+    totp_ticket: Mapped[str | None] = mapped_column(String(64))
+    totp_ticket_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: wrong codes after a right password since the last right one: at MAX_CODE_FAILURES code
+    #: entry is locked until an admin resets the factor or the password changes (b2bgateway.signin)
+    totp_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     #: the time step of the last code accepted: that one and older ones are refused
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)

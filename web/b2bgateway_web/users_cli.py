@@ -43,6 +43,19 @@ def _totp_option(help_text: str) -> Callable[[Callable[..., None]], Callable[...
     return click.option("--totp", is_flag=True, help=help_text)
 
 
+_TICKET = click.option(
+    "--totp-ticket",
+    "ticket",
+    is_flag=True,
+    help="Print a one-time ticket (valid 72 h) to enrol a second factor at sign-in.",
+)
+
+
+def _ticket_line(ticket: str | None) -> None:
+    if ticket is not None:
+        click.echo(f"second factor enrolment ticket (one use, 72 h): {ticket}")
+
+
 def _totp_line(secret: str | None, user: staff.StaffUser) -> None:
     """A new secret, shown this once (it is kept encrypted and never shown again)."""
     if secret is not None:
@@ -56,23 +69,6 @@ def users_commands(open_gateway: Callable[[], AbstractContextManager[Gateway]]) 
     @click.group("users")
     def users() -> None:
         """Staff users of the payments module (/panel)."""
-
-    @users.command("add")
-    @click.option("--merchant", "merchant_id", required=True)
-    @click.option("--email", required=True)
-    @click.option("--name", required=True)
-    @click.option("--role", type=click.Choice(staff.ROLES), required=True)
-    @_totp_option("With a TOTP second factor (prints its URI once).")
-    @_PASSWORD
-    def add(merchant_id: str, email: str, name: str, role: str, totp: bool, password: str) -> None:
-        """Create a user."""
-        with open_gateway() as gw, _refusals(), gw.store.write() as session:
-            merchant = _merchant(gw, merchant_id)
-            actor = _actor(merchant)
-            user = staff.add_user(session, actor, merchant, email, name, role, password)
-            secret = second_factor.issue(session, actor, user) if totp else None
-        click.echo(f"{user.email} ({user.role}) can sign in at /panel/")
-        _totp_line(secret, user)
 
     @users.command("list")
     @click.option("--merchant", "merchant_id", default=None)
@@ -93,21 +89,61 @@ def users_commands(open_gateway: Callable[[], AbstractContextManager[Gateway]]) 
             staff.disable_user(session, _actor(merchant_id), merchant_id, email)
         click.echo(f"{email} is disabled")
 
+    _password_commands(users, open_gateway)
+
+    @users.command("rotate-totp-key")
+    def rotate() -> None:
+        """Encrypt every TOTP secret again with the first key of totp_keys."""
+        with open_gateway() as gw, gw.store.write() as session:
+            count = second_factor.rotate(session)
+        click.echo(f"{count} second factors encrypted with the first key")
+
+    return users
+
+
+def _password_commands(
+    users: click.Group, open_gateway: Callable[[], AbstractContextManager[Gateway]]
+) -> None:
+    """``users add`` and ``users reset-password`` (each may issue a second factor or a ticket)."""
+
+    @users.command("add")
+    @click.option("--merchant", "merchant_id", required=True)
+    @click.option("--email", required=True)
+    @click.option("--name", required=True)
+    @click.option("--role", type=click.Choice(staff.ROLES), required=True)
+    @_totp_option("With a TOTP second factor (prints its URI once).")
+    @_TICKET
+    @_PASSWORD
+    def add(
+        merchant_id: str, email: str, name: str, role: str, totp: bool, ticket: bool, password: str
+    ) -> None:
+        """Create a user."""
+        with open_gateway() as gw, _refusals(), gw.store.write() as session:
+            merchant = _merchant(gw, merchant_id)
+            actor = _actor(merchant)
+            user = staff.add_user(session, actor, merchant, email, name, role, password)
+            secret = second_factor.issue(session, actor, user) if totp else None
+            issued = second_factor.issue_ticket(session, actor, user) if ticket else None
+        click.echo(f"{user.email} ({user.role}) can sign in at /panel/")
+        _totp_line(secret, user)
+        _ticket_line(issued)
+
     @users.command("reset-password")
     @click.option("--merchant", "merchant_id", required=True)
     @_totp_option("Also give it a new TOTP second factor (prints its URI once).")
+    @_TICKET
     @click.argument("email")
     @_PASSWORD
-    def reset(merchant_id: str, email: str, totp: bool, password: str) -> None:
+    def reset(merchant_id: str, email: str, totp: bool, ticket: bool, password: str) -> None:
         """Set a new password (unlocks the account, ends its sessions)."""
         with open_gateway() as gw, _refusals(), gw.store.write() as session:
             actor = _actor(merchant_id)
             user = staff.reset_password(session, actor, merchant_id, email, password)
             secret = second_factor.issue(session, actor, user) if totp else None
+            issued = second_factor.issue_ticket(session, actor, user) if ticket else None
         click.echo(f"{user.email}: new password set")
         _totp_line(secret, user)
-
-    return users
+        _ticket_line(issued)
 
 
 class _refusals(AbstractContextManager[None]):

@@ -6,16 +6,15 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import orjson
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, g, request
 from pydantic import BaseModel, ValidationError
 
-from b2bgateway import history, idempotency, throttle
+from b2bgateway import idempotency
 from b2bgateway.audit import Actor
 from b2bgateway.database import MAYBE_UNAVAILABLE, Store
 from b2bgateway.errors import (
@@ -26,12 +25,10 @@ from b2bgateway.errors import (
     InvalidRequest,
     NotFound,
     TooManyFailedAuthentications,
-    Unauthorized,
     UnsupportedMediaType,
 )
 from b2bgateway.settings import MerchantConfig
-from b2bgateway_web.api.schemas import ID_MAX_LENGTH, ID_PATTERN
-from b2bgateway_web.causes import set_cause
+from b2bgateway_web.api.auth import authenticate, refuse_if_blocked, unchecked_address
 from b2bgateway_web.problems import problem, problem_for
 from b2bgateway_web.state import gateway
 
@@ -41,73 +38,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 v1 = Blueprint("v1", __name__, url_prefix="/v1")
 
-
-@v1.before_request
-def authenticate() -> None:
-    """``Authorization: Bearer <key>``: the key decides the merchant. Missing or wrong: 401.
-    An address that sent too many wrong keys is refused, key or not, for a while: 429 with
-    ``Retry-After`` (:mod:`b2bgateway.throttle`). With a right key, a view marked
-    ``address_checked_in_core`` (a checkout) leaves that read to the core's first statement and
-    makes it itself before any other answer (:func:`idempotent_in_core`). An IPv6 client counts
-    as its /64."""
-    gw = gateway()
-    address = throttle.client_prefix(request.remote_addr or "unknown")
-    header = request.headers.get("Authorization", "")
-    scheme, _, key = header.partition(" ")
-    bearer = scheme.lower() == "bearer" and bool(key.strip())
-    found = gw.api_key(key.strip()) if bearer else None
-    merchant = found[0] if found is not None else None
-    view = current_app.view_functions.get(request.endpoint or "")
-    in_core = merchant is not None and getattr(view, "address_checked_in_core", False) is True
-    if not in_core:
-        _refuse_if_blocked(address)
-    if not bearer:
-        raise Unauthorized("send Authorization: Bearer <your API key>")
-    if found is None:
-        throttle.record_failure(gw.store, address, gw.settings.failed_auth)
-        raise Unauthorized("the API key is not valid")
-    merchant, number = found
-    g.merchant = merchant
-    if in_core:
-        g.unchecked_address = address
-    # The payments this request changes were changed by this key (named by its number).
-    set_cause(history.Cause("api", f"api:{merchant.id}", str(number)))
-    check_path_ids(request.view_args)
-
-
-def _refuse_if_blocked(address: str) -> None:
-    wait = throttle.blocked_for(gateway().store, address)
-    if wait is not None:
-        raise TooManyFailedAuthentications(wait)
-
-
-def unchecked_address() -> str | None:
-    """The client's address whose refusal the core is to read (see :func:`authenticate`)."""
-    return g.get("unchecked_address")  # type: ignore[no-any-return]
-
-
-_ID = re.compile(ID_PATTERN)
-
-
-def check_path_ids(values: dict[str, Any] | None) -> None:
-    """Ids in the path follow the rules of ids in bodies (1-128 characters, no spaces)."""
-    for name, value in (values or {}).items():
-        text = str(value)
-        if name.endswith("_id") and not (len(text) <= ID_MAX_LENGTH and _ID.fullmatch(text)):
-            if name == "payment_id":
-                raise NotFound(f"payment {value!r} not found")
-            raise InvalidRequest(
-                f"{name} must be 1 to 128 characters without spaces",
-                extra={
-                    "errors": [
-                        {
-                            "loc": ["path", name],
-                            "msg": "invalid id",
-                            "type": "string_pattern_mismatch",
-                        }
-                    ]
-                },
-            )
+v1.before_request(authenticate)
 
 
 def current_merchant() -> MerchantConfig:
@@ -293,7 +224,7 @@ def idempotent_in_core(view: F) -> F:
         except (GatewayError, ValidationError) as exc:
             address = unchecked_address()
             if address is not None and not isinstance(exc, TooManyFailedAuthentications):
-                _refuse_if_blocked(address)
+                refuse_if_blocked(address)
             answer: Response = problem_for(exc)
             if (
                 answer.status_code >= 500

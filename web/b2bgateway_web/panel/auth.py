@@ -43,7 +43,7 @@ def _safe_next(target: str | None) -> str:
     return url_for("panel.home")
 
 
-def _message(result: signin.SignIn) -> str:
+def message_of(result: signin.SignIn) -> str:
     until = ""
     if result.until is not None:  # one zone for every e-mail: it tells nothing of an account
         until = str(format_time(result.until.astimezone(ZONE), "HH:mm", locale=LOCALE))
@@ -72,6 +72,16 @@ def _message(result: signin.SignIn) -> str:
         r.CODE_INVALID: _(
             "El código no es correcto, ya venció o ya se usó. Espera el siguiente código de tu "
             "app y escríbelo."
+        ),
+        r.CODE_LOCKED: _(
+            "Por seguridad bloqueamos la entrada de códigos de esta cuenta después de "
+            "demasiados códigos incorrectos. Pide a un administrador que restablezca tu "
+            "segundo factor o que cambie tu contraseña."
+        ),
+        r.SECOND_FACTOR_REQUIRED: _(
+            "Las cuentas de administrador de este comercio necesitan un segundo factor. Pide a "
+            "otro administrador que lo restablezca para recibir una clave de activación, o que "
+            "lo activen con «b2bgateway users reset-password --totp»."
         ),
     }
     assert result.refusal is not None
@@ -115,14 +125,16 @@ def sign_in() -> ResponseReturnValue:
                 "next": request.args.get("next"),
             }
             return redirect(url_for("panel.enrol_at_sign_in"))
-        message = _message(result)
+        message = message_of(result)
         ask_code = result.refusal in (signin.Refusal.CODE_REQUIRED, signin.Refusal.CODE_INVALID)
         locked = result.refusal in (
             signin.Refusal.LOCKED,
             signin.Refusal.LOCKED_EVERYWHERE,
             signin.Refusal.THROTTLED,
+            signin.Refusal.CODE_LOCKED,
         )
-        status = 429 if locked else 200 if ask_code else 401
+        refused = result.refusal is signin.Refusal.SECOND_FACTOR_REQUIRED
+        status = 429 if locked else 403 if refused else 200 if ask_code else 401
     elif request.method == "POST":
         status, message = 400, _("Escribe tu correo y tu contraseña.")
     return (

@@ -67,6 +67,8 @@ ACTIONS = {
     "password_reset": N_("Contraseña nueva"),
     "totp_enrolled": N_("Segundo factor activado"),
     "totp_reset": N_("Segundo factor restablecido"),
+    "totp_ticket_issued": N_("Clave de activación de segundo factor"),
+    "totp_locked": N_("Códigos bloqueados"),
     "export": N_("Exportación"),
 }
 #: Who or what caused a moment of a payment's history (a staff user's e-mail stays as it is).

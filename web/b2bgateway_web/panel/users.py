@@ -77,6 +77,12 @@ def reset_second_factor(user_id: int) -> ResponseReturnValue:
     with gateway().store.write() as db:
         found = [u for u in staff.list_users(db, merchant().id) if u.id == user_id]
         if found and found[0].id != user().user_id and found[0].totp_ciphertext is not None:
-            totp.reset(db, actor(), found[0])
-            flash(_("Segundo factor restablecido: el usuario lo activa otra vez al entrar."))
+            ticket = totp.reset(db, actor(), found[0])
+            flash(
+                _(
+                    "Segundo factor restablecido. Entrega al usuario esta clave de activación de "
+                    "un solo uso (vale 72 horas) para activarlo otra vez al entrar: %(ticket)s"
+                )
+                % {"ticket": ticket}
+            )
     return redirect(url_for("panel.users"))

@@ -1,6 +1,6 @@
 """the payments module's sign-in hardening: TOTP secrets encrypted at rest (existing ones
-encrypted here with the new app secret totp_key), a pending secret while enrolling, the last
-accepted code's time step, and the network of the last sign-in
+encrypted here with the new app secret totp_key), a one-time enrolment ticket, the count of wrong
+codes, the last accepted code's time step, and the network of the last sign-in
 
 Revision ID: 0011
 Revises: 0010
@@ -51,7 +51,13 @@ def _fernet(create: bool) -> Fernet:
 def upgrade() -> None:
     with op.batch_alter_table("staff_users") as batch:
         batch.add_column(sa.Column("totp_ciphertext", sa.String(length=255), nullable=True))
-        batch.add_column(sa.Column("totp_pending", sa.String(length=255), nullable=True))
+        batch.add_column(sa.Column("totp_ticket", sa.String(length=64), nullable=True))
+        batch.add_column(
+            sa.Column("totp_ticket_until", sa.DateTime(timezone=True), nullable=True)
+        )
+        batch.add_column(
+            sa.Column("totp_failures", sa.Integer(), nullable=False, server_default="0")
+        )
         batch.add_column(sa.Column("totp_last_step", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("last_sign_in_network", sa.String(length=64), nullable=True))
     bind = op.get_bind()
@@ -86,5 +92,7 @@ def downgrade() -> None:
     with op.batch_alter_table("staff_users") as batch:
         batch.drop_column("last_sign_in_network")
         batch.drop_column("totp_last_step")
-        batch.drop_column("totp_pending")
+        batch.drop_column("totp_failures")
+        batch.drop_column("totp_ticket_until")
+        batch.drop_column("totp_ticket")
         batch.drop_column("totp_ciphertext")
