@@ -148,6 +148,38 @@ def call(
     return response.status
 
 
+def bare_flask_c16(tmp: Path, scale: int) -> dict[str, Any]:
+    """The same load against a bare Flask endpoint under the same gunicorn settings: what the
+    machine gives at all, the denominator of every throughput ratio."""
+    bare_port = free_port()
+    app_dir = tmp / "bare"
+    app_dir.mkdir()
+    (app_dir / "bare_app.py").write_text(BARE_APP)
+    bare = Server(
+        [
+            str(BIN / "gunicorn"),
+            "--bind",
+            f"127.0.0.1:{bare_port}",
+            "--workers",
+            "2",
+            "--threads",
+            "64",
+            "--worker-class",
+            "gthread",
+            "--chdir",
+            str(app_dir),
+            "bare_app:app",
+        ],
+        {**os.environ, "XDG_RUNTIME_DIR": str(tmp)},
+        bare_port,
+        "/nothing",
+    )
+    try:
+        return load(bare_port, "/echo", order, 16, 3000 // scale, None)
+    finally:
+        bare.stop()
+
+
 def seed(port: int) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     status = call(
@@ -262,33 +294,7 @@ def run(url: str, quick: bool) -> dict[str, Any]:
             )
         finally:
             server.stop()
-        bare_port = free_port()
-        app_dir = tmp / "bare"
-        app_dir.mkdir()
-        (app_dir / "bare_app.py").write_text(BARE_APP)
-        bare = Server(
-            [
-                str(BIN / "gunicorn"),
-                "--bind",
-                f"127.0.0.1:{bare_port}",
-                "--workers",
-                "2",
-                "--threads",
-                "64",
-                "--worker-class",
-                "gthread",
-                "--chdir",
-                str(app_dir),
-                "bare_app:app",
-            ],
-            {**os.environ, "XDG_RUNTIME_DIR": str(tmp)},
-            bare_port,
-            "/nothing",
-        )
-        try:
-            figures["bare_flask_c16"] = load(bare_port, "/echo", order, 16, 3000 // scale, None)
-        finally:
-            bare.stop()
+        figures["bare_flask_c16"] = bare_flask_c16(tmp, scale)
         figures["throughput_ratio"] = round(
             figures["checkouts_c16"]["per_second"] / figures["bare_flask_c16"]["per_second"], 3
         )

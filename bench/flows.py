@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import sys
 import tempfile
 from collections.abc import Callable
@@ -34,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from checkout import BARE_APP, BIN, KEY, Server, free_port, gateway_server, load, order, seed
+from checkout import KEY, bare_flask_c16, free_port, gateway_server, load, order, seed
 from common import POSTGRES, fresh_schema, machine, on_both_databases, with_schema
 from sqlalchemy import text
 
@@ -170,33 +169,7 @@ def run(url: str, quick: bool) -> dict[str, Any]:
                 show(figures["database"], name, figures["flows"][name])
         finally:
             server.stop()
-        bare_port = free_port()
-        app_dir = tmp / "bare"
-        app_dir.mkdir()
-        (app_dir / "bare_app.py").write_text(BARE_APP)
-        bare = Server(
-            [
-                str(BIN / "gunicorn"),
-                "--bind",
-                f"127.0.0.1:{bare_port}",
-                "--workers",
-                "2",
-                "--threads",
-                "64",
-                "--worker-class",
-                "gthread",
-                "--chdir",
-                str(app_dir),
-                "bare_app:app",
-            ],
-            {**os.environ, "XDG_RUNTIME_DIR": str(tmp)},
-            bare_port,
-            "/nothing",
-        )
-        try:
-            figures["bare_flask_c16"] = load(bare_port, "/echo", order, 16, 3000 // scale, None)
-        finally:
-            bare.stop()
+        figures["bare_flask_c16"] = bare_flask_c16(tmp, scale)
     figures["outcomes"] = outcomes(url)
     bare_rate = figures["bare_flask_c16"]["per_second"]
     for flow in figures["flows"].values():
