@@ -389,23 +389,28 @@ def test_home_and_audit_log(client, users, gateway, acme):
     ]
 
 
-def test_an_event_is_replayed_only_from_its_own_payments_page(client, users, gateway, acme):
-    first, second = (
-        _card(gateway, acme, key="c-1", invoices=("F-1",)),
-        _card(gateway, acme, key="c-2", invoices=("F-2",)),
-    )
-    with gateway.store.write() as session:  # an event of the first payment, given up on
+def _dead_event(gateway, payment_id: str) -> int:
+    """An outbound event of ``payment_id`` the worker gave up on (a dead letter); its id."""
+    with gateway.store.write() as session:
         dead = OutboxMessage(
             merchant_id="acme",
             event_type="payment.succeeded",
-            ordering_key=first.id,
+            ordering_key=payment_id,
             payload={"id": "evt_1"},
             state="dead",
             attempts=8,
         )
         session.add(dead)
         session.flush()
-        message_id = dead.id
+        return dead.id
+
+
+def test_an_event_is_replayed_only_from_its_own_payments_page(client, users, gateway, acme):
+    first, second = (
+        _card(gateway, acme, key="c-1", invoices=("F-1",)),
+        _card(gateway, acme, key="c-2", invoices=("F-2",)),
+    )
+    message_id = _dead_event(gateway, first.id)  # an event of the first payment
     sign_in(client)
     wrong = _post_confirmed(client, f"/panel/pagos/{second.id}/eventos/{message_id}/reenviar")
     assert wrong.status_code == 302
@@ -419,18 +424,7 @@ def test_an_event_is_replayed_only_from_its_own_payments_page(client, users, gat
 
 def test_a_replay_that_cannot_be_audited_is_not_made(client, users, gateway, acme, monkeypatch):
     payment = _card(gateway, acme, key="c-1", invoices=("F-1",))
-    with gateway.store.write() as session:
-        dead = OutboxMessage(
-            merchant_id="acme",
-            event_type="payment.succeeded",
-            ordering_key=payment.id,
-            payload={"id": "evt_1"},
-            state="dead",
-            attempts=8,
-        )
-        session.add(dead)
-        session.flush()
-        message_id = dead.id
+    message_id = _dead_event(gateway, payment.id)
     sign_in(client)
 
     def broken(*args, **kwargs):
