@@ -100,6 +100,23 @@ def order_body(token: str = "tok_approved") -> dict[str, Any]:
 # -- causes --------------------------------------------------------------------------------------
 
 
+def _cash_for_f2(gateway, acme):
+    """Cash a staff user received for F-2, registered as a manual payment."""
+    return manual.record_manual_payment(
+        gateway,
+        acme,
+        manual.ManualPaymentRequest(
+            customer_id="C-1",
+            purpose="invoices",
+            idempotency_key="m-1",
+            method="cash",
+            received_on=date.today(),
+            invoice_ids=("F-2",),
+        ),
+        STAFF,
+    )
+
+
 def test_an_api_checkout_records_its_creation_and_the_answer_with_the_key(client, data, store):
     response = client.post(
         "/v1/checkouts",
@@ -186,19 +203,7 @@ def test_staff_cancel_refund_and_void_name_the_user(gateway, acme, data, store):
         refund.id,
     )
 
-    recorded = manual.record_manual_payment(
-        gateway,
-        acme,
-        manual.ManualPaymentRequest(
-            customer_id="C-1",
-            purpose="invoices",
-            idempotency_key="m-1",
-            method="cash",
-            received_on=date.today(),
-            invoice_ids=("F-2",),
-        ),
-        STAFF,
-    )
+    recorded = _cash_for_f2(gateway, acme)
     cli = Actor("acme", "cli:root", "local")
     manual.void_payment(gateway, acme, recorded.id, "cheque sin fondos", "root", cli)
     first, last = changes(store, recorded.id)
@@ -436,19 +441,7 @@ def test_the_api_names_no_person_only_the_kind(client, gateway, acme, data, stor
     )
     waiting_id = checkout.json["id"]
     cancel_waiting(gateway, acme, waiting_id, STAFF)
-    recorded = manual.record_manual_payment(
-        gateway,
-        acme,
-        manual.ManualPaymentRequest(
-            customer_id="C-1",
-            purpose="invoices",
-            idempotency_key="m-1",
-            method="cash",
-            received_on=date.today(),
-            invoice_ids=("F-2",),
-        ),
-        STAFF,
-    )
+    recorded = _cash_for_f2(gateway, acme)
     manual.void_payment(gateway, acme, recorded.id, "cheque sin fondos", "root", CLI)
     nobody = {"api_key": None, "customer_id": None, "processor": None}
 
