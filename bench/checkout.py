@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import POSTGRES, fresh_schema, machine, on_both_databases
+from common import POSTGRES, cpu_seconds, fresh_schema, machine, machine_cpu, on_both_databases
 
 from b2bgateway.store import Store, upgrade
 
@@ -175,7 +175,7 @@ def bare_flask_c16(tmp: Path, scale: int) -> dict[str, Any]:
         "/nothing",
     )
     try:
-        return load(bare_port, "/echo", order, 16, 3000 // scale, None)
+        return load(bare_port, "/echo", order, 16, 3000 // scale, None, bare.proc.pid)
     finally:
         bare.stop()
 
@@ -201,9 +201,18 @@ def order(n: int) -> dict[str, Any]:
 
 
 def load(
-    port: int, path: str, body_for: Any, concurrency: int, total: int, key_prefix: str | None
+    port: int,
+    path: str,
+    body_for: Any,
+    concurrency: int,
+    total: int,
+    key_prefix: str | None,
+    server_pid: int | None = None,
 ) -> dict[str, Any]:
-    """``total`` requests over ``concurrency`` keep-alive connections; latencies and rate."""
+    """``total`` requests over ``concurrency`` keep-alive connections; latencies and rate. With
+    ``server_pid``, also the CPU the server spent per request (its processes), the load
+    generator's, and what the rest of the machine (the database) used meanwhile, in cores: on two
+    shared cores the rate is bounded by the sum."""
     latencies: list[float] = []
     errors = 0
     counter = iter(range(total))
@@ -237,6 +246,8 @@ def load(
                     errors += 1
 
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    server_cpu = 0.0 if server_pid is None else cpu_seconds(server_pid)
+    client_cpu, busy_before = time.process_time(), machine_cpu()
     started = time.perf_counter()
     for t in threads:
         t.start()
@@ -244,7 +255,7 @@ def load(
         t.join()
     wall = time.perf_counter() - started
     latencies.sort()
-    return {
+    figures: dict[str, Any] = {
         "requests": total,
         "concurrency": concurrency,
         "errors": errors,
@@ -253,6 +264,17 @@ def load(
         "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 2),
         "peak_in_flight": peak,
     }
+    if server_pid is not None:
+        server_cpu = cpu_seconds(server_pid) - server_cpu
+        client_cpu = time.process_time() - client_cpu
+        busy, ticks = (a - b for a, b in zip(machine_cpu(), busy_before, strict=True))
+        figures["server_cpu_ms_per_request"] = round(server_cpu * 1000 / total, 3)
+        figures["load_generator_cpu_ms_per_request"] = round(client_cpu * 1000 / total, 3)
+        figures["machine_busy_percent"] = round(100 * busy / max(ticks, 1), 1)
+        figures["other_cpu_cores"] = round(
+            (busy / os.sysconf("SC_CLK_TCK") - server_cpu - client_cpu) / wall, 2
+        )
+    return figures
 
 
 def rss_mb(pid: int) -> float:
@@ -288,9 +310,10 @@ def run(url: str, quick: bool) -> dict[str, Any]:
         try:
             seed(port)
             load(port, "/v1/checkouts", lambda n: order(n + 10**6), 1, 50, "warm")
-            figures["overhead_c1"] = load(port, "/v1/checkouts", order, 1, 1000 // scale, "c1")
+            pid = server.proc.pid
+            figures["overhead_c1"] = load(port, "/v1/checkouts", order, 1, 1000 // scale, "c1", pid)
             figures["checkouts_c16"] = load(
-                port, "/v1/checkouts", lambda n: order(n + 10**7), 16, 3000 // scale, "c16"
+                port, "/v1/checkouts", lambda n: order(n + 10**7), 16, 3000 // scale, "c16", pid
             )
         finally:
             server.stop()

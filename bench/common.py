@@ -1,8 +1,9 @@
-"""What the benchmarks share: the machine's description, a clean PostgreSQL schema, and running
-on SQLite then PostgreSQL."""
+"""What the benchmarks share: the machine's description, a clean PostgreSQL schema, running on
+SQLite then PostgreSQL, and the CPU a server and the whole machine spent during a load."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
@@ -93,3 +95,24 @@ def on_both_databases(run: Callable[[str], dict[str, Any]], postgres: str) -> li
     else:
         print(f"PostgreSQL skipped: {why}", file=sys.stderr)
     return runs
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its children (gunicorn master + workers)."""
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    ticks = 0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu() -> tuple[int, int]:
+    """(busy, total) ticks of the whole machine so far, from /proc/stat."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(fields) - fields[3] - fields[4], sum(fields)

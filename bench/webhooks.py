@@ -23,7 +23,6 @@ work per event). Prints the figures and writes ``bench/results/webhooks.json``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.client
 import json
 import os
@@ -39,7 +38,15 @@ from pathlib import Path
 from typing import Any
 
 from checkout import free_port, gateway_server, load, order, seed
-from common import POSTGRES, fresh_schema, machine, on_both_databases, with_schema
+from common import (
+    POSTGRES,
+    cpu_seconds,
+    fresh_schema,
+    machine,
+    machine_cpu,
+    on_both_databases,
+    with_schema,
+)
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
@@ -92,27 +99,6 @@ def event_body(payment_id: str, charge_id: str) -> bytes:
         .model_dump_json()
         .encode()
     )
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) of a process and its children (gunicorn master + workers)."""
-    pids = [pid]
-    with contextlib.suppress(OSError):
-        pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    ticks = 0
-    for p in pids:
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def machine_cpu() -> tuple[int, int]:
-    """(busy, total) ticks of the whole machine so far, from /proc/stat."""
-    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return sum(fields) - fields[3] - fields[4], sum(fields)
 
 
 def deliver(port: int, server_pid: int, bodies: list[bytes], concurrency: int) -> dict[str, Any]:
