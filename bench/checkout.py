@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from common import POSTGRES, cpu_seconds, fresh_schema, machine, machine_cpu, on_both_databases
+from sqlalchemy import text
 
 from b2bgateway.store import Store, upgrade
 
@@ -296,6 +297,41 @@ def rss_mb(pid: int) -> float:
     return round(total / 1024, 1)
 
 
+_PROBE_INSERT = text("INSERT INTO bench_commit_probe (v) VALUES (:n)")
+
+
+def commit_probe(url: str, repeat: int = 300) -> dict[str, Any]:
+    """What one durable write costs this database on this machine, apart from the gateway: p50
+    of a one-row INSERT and its COMMIT through the gateway's own store (its engine settings),
+    and on PostgreSQL the same with ``synchronous_commit = off`` (no wait for the WAL to reach
+    the disk). A checkout commits twice and a webhook once: on a disk whose flush takes
+    milliseconds, that alone sets a floor under their latency at concurrency 1."""
+    store = Store(url)
+    durable, deferred = [], []
+    try:
+        with store.write() as session:
+            session.execute(text("CREATE TABLE IF NOT EXISTS bench_commit_probe (v INTEGER)"))
+        modes = [(durable, None)]
+        if store.dialect == "postgresql":
+            modes.append((deferred, "SET LOCAL synchronous_commit = off"))
+        for times, setting in modes:
+            for n in range(repeat):
+                started = time.perf_counter()
+                with store.write() as session:
+                    if setting:
+                        session.execute(text(setting))
+                    session.execute(_PROBE_INSERT, {"n": n})
+                times.append((time.perf_counter() - started) * 1000)
+        with store.write() as session:
+            session.execute(text("DROP TABLE bench_commit_probe"))
+    finally:
+        store.dispose()
+    figures = {"repeat": repeat, "insert_commit_p50_ms": round(statistics.median(durable), 3)}
+    if deferred:
+        figures["insert_commit_no_flush_wait_p50_ms"] = round(statistics.median(deferred), 3)
+    return figures
+
+
 def run(url: str, quick: bool) -> dict[str, Any]:
     fresh_schema(url)
     store = Store(url)
@@ -334,6 +370,7 @@ def run(url: str, quick: bool) -> dict[str, Any]:
             figures["slow_processor_memory_mb"] = rss_mb(slow.proc.pid)
         finally:
             slow.stop()
+    figures["commit_probe"] = commit_probe(url)
     return figures
 
 
@@ -357,7 +394,7 @@ def main() -> int:
     for figures in results["runs"]:
         print(f"\n{figures['database']}:")
         for key, value in figures.items():
-            if isinstance(value, dict):
+            if isinstance(value, dict) and "per_second" in value:
                 print(
                     f"  {key:<28} {value['per_second']:>8} /s  p50 {value['p50_ms']:>8} ms  "
                     f"p99 {value['p99_ms']:>8} ms  errors {value['errors']}  "

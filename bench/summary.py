@@ -66,6 +66,17 @@ def checkout(data: dict[str, Any]) -> Iterator[Row]:
                 "—",
                 None,
             )
+        probe = run.get("commit_probe")
+        if probe:  # the database's own floor: a checkout waits for two commits
+            deferred = probe.get("insert_commit_no_flush_wait_p50_ms")
+            yield (
+                "one INSERT + COMMIT, p50 (the database alone)",
+                db,
+                f"{probe['insert_commit_p50_ms']} ms"
+                + ("" if deferred is None else f" ({deferred} ms without waiting for the disk)"),
+                "—",
+                None,
+            )
         yield (
             "1.2 s processor: checkouts/s, in flight",
             db,
