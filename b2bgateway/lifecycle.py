@@ -199,14 +199,16 @@ def apply_charge_result(
     mismatch = answers.mismatch(payment, result)
     if mismatch:
         return _mismatched(session, plugins, payment, mismatch)
+    # The payment's own reference from an earlier answer: found without an alias (kept then).
+    known = payment.processor_reference
     if result.processor_reference and not payment.processor_reference:
         payment.processor_reference = result.processor_reference
     new = status_for(result)
     current = PaymentStatus(payment.status)
     paid = new is S.SUCCEEDED and current in SETTLED
     if paid and answers.another_success(session, payment, result):
-        return _paid_twice(session, plugins, payment, result)
-    answers.record_attempt(session, payment, result)
+        return _paid_twice(session, plugins, payment, result, known)
+    answers.record_attempt(session, payment, result, known)
     funded = answers.note_funding(payment, result)
     if funded and (new is None or new == current or current in SETTLED):
         notify(session, plugins, payment, {"event": "overpaid"})
@@ -267,7 +269,7 @@ def _mismatched(session: Session, plugins: Plugins, payment: Payment, mismatch: 
 
 
 def _paid_twice(
-    session: Session, plugins: Plugins, payment: Payment, result: ChargeResult
+    session: Session, plugins: Plugins, payment: Payment, result: ChargeResult, known: str | None
 ) -> Applied:
     payment.add_flag("overpaid")
     log.error(
@@ -275,7 +277,7 @@ def _paid_twice(
         payment.id,
         result.attempt_reference,
     )
-    answers.record_attempt(session, payment, result)
+    answers.record_attempt(session, payment, result, known)
     notify(session, plugins, payment, {"event": "overpaid", "reason": "second_success"})
     return Applied(False, EventOutcome.OVERPAID)
 
