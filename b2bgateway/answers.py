@@ -138,7 +138,9 @@ def _note_installments(payment: Payment, charged: int | None) -> None:
     payment.add_flag("installments_changed")
 
 
-def record_attempt(session: Session, payment: Payment, result: ChargeResult) -> None:
+def record_attempt(
+    session: Session, payment: Payment, result: ChargeResult, known: str | None = None
+) -> None:
     """Keep this try at the processor (one row per processor reference): its outcome, failure
     and method details. The references are also how notifications find the payment later.
 
@@ -146,8 +148,9 @@ def record_attempt(session: Session, payment: Payment, result: ChargeResult) -> 
     flush), and only for a reference of this payment: one that another payment holds is left
     alone. A failure or method details already known are kept when this answer has none. Every
     reference the answer names, and the processor customer it made, are remembered too
-    (:func:`b2bgateway.references.remember`)."""
-    references.remember(session, payment, result)
+    (:func:`b2bgateway.references.remember`), but for ``known``: the payment's own reference
+    from an earlier answer, which finds it without an alias."""
+    references.remember(session, payment, result, known)
     reference = result.attempt_reference or result.processor_reference
     if not reference:
         return

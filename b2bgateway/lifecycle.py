@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
@@ -120,9 +120,8 @@ def transition(
 
 
 def _outbox(session: Session, plugins: Plugins, merchant_id: str) -> SessionOutbox:
-    return SessionOutbox(
-        session, merchant_id, merchant_id in plugins.merchants_with_notification_url
-    )
+    enabled = merchant_id in plugins.merchants_with_notification_url  # else it writes nothing
+    return SessionOutbox(session, merchant_id, enabled)
 
 
 def announce(
@@ -133,21 +132,22 @@ def announce(
     details: Mapping[str, Any] | None = None,
 ) -> None:
     history.record(session, payment, previous, details)  # with its cause, in this transaction
-    plugins.payment_status_changed(
-        PaymentStatusChanged(
-            merchant_id=payment.merchant_id,
-            payment_id=payment.id,
-            customer_id=payment.customer_id,
-            processor=payment.processor,
-            previous=previous,
-            status=PaymentStatus(payment.status),
-            amount=payment.amount,
-            occurred_at=payment.updated_at,
-            details=dict(details or {}),
-            payment=payment_json(payment),
-        ),
-        _outbox(session, plugins, payment.merchant_id),
-    )
+    if plugins.observed("b2bgateway_payment_status_changed", payment.merchant_id):
+        plugins.payment_status_changed(
+            PaymentStatusChanged(
+                merchant_id=payment.merchant_id,
+                payment_id=payment.id,
+                customer_id=payment.customer_id,
+                processor=payment.processor,
+                previous=previous,
+                status=PaymentStatus(payment.status),
+                amount=payment.amount,
+                occurred_at=payment.updated_at,
+                details=dict(details or {}),
+                payment=payment_json(payment),
+            ),
+            _outbox(session, plugins, payment.merchant_id),
+        )
     if payment.merchant_id in plugins.merchants_with_email:  # the customer's e-mail, queued
         mail.on_status(session, payment, previous)
 
@@ -155,6 +155,8 @@ def announce(
 def _notify_update(
     session: Session, plugins: Plugins, payment: Payment, details: Mapping[str, Any]
 ) -> None:
+    if not plugins.observed("b2bgateway_payment_updated", payment.merchant_id):
+        return
     plugins.payment_updated(
         PaymentUpdated(
             merchant_id=payment.merchant_id,
@@ -176,14 +178,11 @@ def created(session: Session, plugins: Plugins, payment: Payment) -> None:
     announce(session, plugins, payment, None)
 
 
-class Applied:
+class Applied(NamedTuple):
     """What applying an answer did: ``changed``, or why not (``refused``, ``mismatch``)."""
 
-    __slots__ = ("changed", "reason")
-
-    def __init__(self, changed: bool, reason: EventOutcome = EventOutcome.APPLIED) -> None:
-        self.changed = changed
-        self.reason = reason
+    changed: bool
+    reason: EventOutcome = EventOutcome.APPLIED
 
 
 def apply_charge_result(
@@ -199,14 +198,15 @@ def apply_charge_result(
     mismatch = answers.mismatch(payment, result)
     if mismatch:
         return _mismatched(session, plugins, payment, mismatch)
+    known = payment.processor_reference  # its own, from an earlier answer: needs no alias
     if result.processor_reference and not payment.processor_reference:
         payment.processor_reference = result.processor_reference
     new = status_for(result)
     current = PaymentStatus(payment.status)
     paid = new is S.SUCCEEDED and current in SETTLED
     if paid and answers.another_success(session, payment, result):
-        return _paid_twice(session, plugins, payment, result)
-    answers.record_attempt(session, payment, result)
+        return _paid_twice(session, plugins, payment, result, known)
+    answers.record_attempt(session, payment, result, known)
     funded = answers.note_funding(payment, result)
     if funded and (new is None or new == current or current in SETTLED):
         notify(session, plugins, payment, {"event": "overpaid"})
@@ -267,7 +267,7 @@ def _mismatched(session: Session, plugins: Plugins, payment: Payment, mismatch: 
 
 
 def _paid_twice(
-    session: Session, plugins: Plugins, payment: Payment, result: ChargeResult
+    session: Session, plugins: Plugins, payment: Payment, result: ChargeResult, known: str | None
 ) -> Applied:
     payment.add_flag("overpaid")
     log.error(
@@ -275,7 +275,7 @@ def _paid_twice(
         payment.id,
         result.attempt_reference,
     )
-    answers.record_attempt(session, payment, result)
+    answers.record_attempt(session, payment, result, known)
     notify(session, plugins, payment, {"event": "overpaid", "reason": "second_success"})
     return Applied(False, EventOutcome.OVERPAID)
 

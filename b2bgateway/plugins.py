@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import pluggy
 from pydantic import BaseModel
 
-from b2bgateway import hookspecs, rules
+from b2bgateway import default_notifications, hookspecs, rules
 from b2bgateway.errors import (
     ConfigurationError,
     GatewayError,
@@ -361,6 +361,15 @@ class Plugins:
 
     def refund_status_changed(self, event: RefundStatusChanged, outbox: Outbox) -> None:
         self._observe("b2bgateway_refund_status_changed", event, outbox)
+
+    def observed(self, hook_name: str, merchant_id: str) -> bool:
+        """Would any observer of ``hook_name`` act for this merchant? Not when the only one is
+        the built-in notifications, which writes only for a merchant with a notification_url:
+        then the event (the payment's JSON) is not built at all."""
+        hook: pluggy.HookCaller = getattr(self.pm.hook, hook_name)
+        return merchant_id in self.merchants_with_notification_url or any(
+            impl.plugin is not default_notifications for impl in hook.get_hookimpls()
+        )
 
     def _observe(self, hook_name: str, event: object, outbox: Outbox) -> None:
         """Tell every observer, each on its own: one failing observer must not undo a payment's

@@ -39,13 +39,25 @@ __all__ = ["payment_for", "processor_customer", "remember", "remember_references
 log = logging.getLogger(__name__)
 
 
-def remember(session: Session, payment: Payment, result: ChargeResult) -> None:
+def remember(
+    session: Session, payment: Payment, result: ChargeResult, known: str | None = None
+) -> None:
     """Keep every reference an answer about ``payment`` names, and the processor customer it
-    made (if any), in the caller's transaction."""
+    made (if any), in the caller's transaction. ``known``: the payment's own reference before
+    this answer, left out: :func:`payment_for` finds a payment by its own reference first, so
+    an alias of it adds nothing (every webhook about a payment names it)."""
     remember_references(
         session,
         payment,
-        (result.processor_reference, result.attempt_reference, *result.references),
+        (
+            reference
+            for reference in (
+                result.processor_reference,
+                result.attempt_reference,
+                *result.references,
+            )
+            if reference != known
+        ),
     )
     if result.processor_customer:
         _keep_customer(session, payment, result.processor_customer[:255])

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import Insert, bindparam, select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, lazyload
 
 from b2bgateway import disputes, history, lifecycle, references
 from b2bgateway.answers import EventOutcome
@@ -53,15 +53,14 @@ class Received:
 
 
 def _find_payment(
-    session: Session, merchant_id: str, processor: str, event: WebhookEvent
+    gw: Gateway, session: Session, merchant_id: str, processor: str, event: WebhookEvent
 ) -> Payment | None:
+    # Observers get the payment's JSON, its allocations included: then they are loaded with the
+    # locked row, in the same statement; otherwise only if something reads them (a late success).
+    observed = gw.plugins.observed("b2bgateway_payment_status_changed", merchant_id)
+    lock = _LOCK_WITH_ALLOCATIONS if observed else _LOCK_PAYMENT
     if event.payment_id:
-        # Locked with its allocations in one statement (status changes report them).
-        payment = (
-            session.execute(_LOCK_PAYMENT, {"payment_id": event.payment_id})
-            .unique()
-            .scalar_one_or_none()
-        )
+        payment = session.execute(lock, {"payment_id": event.payment_id}).unique().scalar()
         # A notification verified with one processor's secret speaks only for that processor.
         if (
             payment is not None
@@ -74,7 +73,7 @@ def _find_payment(
     for reference in (event.processor_reference, event.attempt_reference, *event.references):
         alias = reference and references.payment_for(session, merchant_id, processor, reference)
         if alias:
-            found = session.scalar(_LOCK_PAYMENT, {"payment_id": alias})
+            found = session.execute(lock, {"payment_id": alias}).unique().scalar()
             if found is not None and (found.merchant_id, found.processor) == (
                 merchant_id,
                 processor,
@@ -318,7 +317,7 @@ def _apply(
     """What a new event does to its payment (on the locked row), and that payment."""
     if event.kind is EventKind.IGNORED:
         return EventOutcome.IGNORED, None
-    payment = _find_payment(session, merchant_id, processor_name, event)
+    payment = _find_payment(gw, session, merchant_id, processor_name, event)
     if payment is None:
         return EventOutcome.UNKNOWN_PAYMENT, None
     if event.kind is not EventKind.PAYMENT:
@@ -341,9 +340,16 @@ def _apply(
 
 
 # The statements of every delivery, built once.
+#: The payment row locked; its allocations are loaded when first read.
+_LOCK_PAYMENT = (
+    select(Payment)
+    .where(Payment.id == bindparam("payment_id"))
+    .options(lazyload(Payment.allocations))
+    .with_for_update()
+)
 #: The payment row locked, with its allocations (the lock on the payment only: PostgreSQL refuses
 #: FOR UPDATE on the nullable side of an outer join).
-_LOCK_PAYMENT = (
+_LOCK_WITH_ALLOCATIONS = (
     select(Payment)
     .where(Payment.id == bindparam("payment_id"))
     .options(joinedload(Payment.allocations))

@@ -576,6 +576,28 @@ def test_a_lost_dispute_won_after_all_holds_its_free_invoices_again(
     assert deliver(gateway, scripted, _dispute("d4", paid, DisputeStatus.WON)) == "unchanged"
 
 
+def test_without_observers_the_invoices_are_still_released_and_held_again(
+    gateway, acme, scripted, paid
+):
+    """No notification_url, no observer: the webhook locks the payment without its allocations
+    (no JSON to build); a lost dispute still frees its invoices, a late success takes them."""
+    gateway.plugins.merchants_with_notification_url = frozenset()
+    before = outbound(gateway)  # the paid payment's, when acme still had its URL
+    deliver(gateway, scripted, _dispute("d1", paid, DisputeStatus.OPEN))
+    assert deliver(gateway, scripted, _dispute("d2", paid, DisputeStatus.LOST)) == "applied"
+    assert reasons_of(gateway, acme) == ()
+    assert deliver(gateway, scripted, _dispute("d3", paid, DisputeStatus.WON)) == "applied"
+    assert reasons_of(gateway, acme) == ("payment_registered",)
+    scripted.answer = hosted
+    late = pay_invoices(gateway, acme, "k2", invoice_ids=("F-2",))
+    reconcile.reconcile(gateway, now=late.created_at + timedelta(hours=2))
+    assert payment_of(gateway, late.id)["status"] == "canceled"
+    assert deliver(gateway, scripted, event("ev1", late, Outcome.SUCCEEDED)) == "late_success"
+    assert payment_of(gateway, late.id)["status"] == "succeeded"
+    assert reasons_of(gateway, acme, "F-2") == ("payment_registered",)
+    assert outbound(gateway) == before
+
+
 def test_a_lost_dispute_won_after_its_invoices_were_paid_again_is_overpaid(
     gateway, acme, scripted, paid, caplog
 ):

@@ -248,6 +248,25 @@ def test_observers_are_called_on_every_plugin(pm):
     assert outbox.emitted == [("payment.succeeded", "pay_1")]
 
 
+def test_events_are_built_only_when_an_observer_would_act(pm):
+    """The built-in notifications alone write nothing for a merchant without a notification_url:
+    the event (the payment's JSON) is then not built; any other observer still gets it."""
+    plugins = Plugins(pm)
+    plugins.merchants_with_notification_url = frozenset({"acme"})
+    hooks = ("b2bgateway_payment_status_changed", "b2bgateway_payment_updated")
+    assert all(plugins.observed(hook, "acme") for hook in hooks)
+    assert not any(plugins.observed(hook, "globex") for hook in hooks)
+
+    class Erp:
+        @hookimpl
+        def b2bgateway_payment_updated(self, event):
+            pass
+
+    pm.register(Erp(), name="erp")
+    assert plugins.observed("b2bgateway_payment_updated", "globex")
+    assert not plugins.observed("b2bgateway_payment_status_changed", "globex")
+
+
 def test_plugin_list_reports_versions_and_processors(plugins):
     rows = {row["name"]: row for row in plugins.plugin_list()}
     assert rows["sandbox"]["processor"] is True

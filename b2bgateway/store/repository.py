@@ -377,7 +377,7 @@ def write_changes(session: Session, row: Any) -> None:
     state = inspect(row)
     touched = list(state.committed_state)  # the attributes set since the row was loaded
     mapper = state.mapper
-    if not touched or state.key is None:
+    if state.key is None:
         return
     if any(key not in mapper.column_attrs for key in touched):
         session.flush()  # a relationship changed: the unit of work knows how
@@ -390,5 +390,6 @@ def write_changes(session: Session, row: Any) -> None:
             params[f"pk_{column.name}"] = value
         statement = _update_statement(mapper.local_table, tuple(sorted(names.values())))
         session.connection().execute(statement, params)
-    for key in touched:
-        set_committed_value(row, key, state.dict[key])
+    # Saved: the row is clean again, as a flush leaves a row it wrote (the same call), so the
+    # commit's flush has nothing of it to look at. A later change marks it dirty again as usual.
+    state._commit_all(state.dict, session.identity_map)
