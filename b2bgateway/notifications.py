@@ -55,6 +55,7 @@ HEADER = "B2BGateway-Signature"
 #: TIMEOUT_SECONDS per socket operation, a pass of 100 events fits well within the LEASE.
 IN_FLIGHT = 16
 TIMEOUT_SECONDS = 10.0
+GATHER_SECONDS = 0.02  # how long outcomes back wait for others to be written with them
 RESPONSE_BYTES = 65536  # of a receiver's answer read; a longer one closes the connection
 
 Sender = Callable[[str, bytes, Mapping[str, str]], int]
@@ -234,14 +235,16 @@ def deliver_due(
     merchant id to (notification_url, secret).
 
     Claimed heads are distinct payments, so deliveries in flight together never reorder a
-    payment's events; each claim tops up the deliveries in flight once half of them are done,
-    and the outcomes that came back together are written in one transaction.
+    payment's events. Outcomes are written in one transaction per batch, once half of those in
+    flight are back (or none came back for GATHER_SECONDS, or none is left), and each claim then
+    tops up the deliveries in flight: two transactions per batch, not per event.
     """
     sender = send or keepalive_post
     now = now or utcnow()
     result = Delivered()
     claimed = 0
     running: set[Future[Outcome]] = set()
+    finished: list[Outcome] = []
     pool = _executor()
     try:
         while True:
@@ -252,12 +255,16 @@ def deliver_due(
                 running |= {pool.submit(_attempt, endpoints, sender, m) for m in batch}
             if not running:
                 return result
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            timeout = GATHER_SECONDS if finished else None
+            done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
             running -= done
-            counts = record(store, [future.result() for future in done], now)
-            result.delivered += counts[0]
-            result.retried += counts[1]
-            result.dead += counts[2]
+            finished += [future.result() for future in done]
+            if finished and (not done or not running or len(finished) >= IN_FLIGHT // 2):
+                delivered, retried, dead = record(store, finished, now)
+                finished = []
+                result.delivered += delivered
+                result.retried += retried
+                result.dead += dead
     finally:  # (an error writing outcomes: what is in flight ends before the next pass)
         wait(running)
 

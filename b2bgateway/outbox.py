@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, case, exists, literal, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import Select, Table, bindparam, case, exists, literal, select, update
+from sqlalchemy.orm import Session, aliased
 
 from b2bgateway.store.db import Store
 from b2bgateway.store.models import OutboxMessage, UTCDateTime, utcnow
@@ -107,13 +107,9 @@ def _head(column: Any) -> Any:
     )
 
 
-def claim(store: Store, now: datetime, limit: int) -> list[Claimed]:
-    """Lease up to ``limit`` due payment heads (distinct payments); returns them by id.
-
-    Several workers can run: on PostgreSQL rows are claimed with FOR UPDATE SKIP LOCKED; on SQLite
-    the write transaction (BEGIN IMMEDIATE) serializes the claim.
-    """
-    scan = (
+def _scan(limit: int, now: datetime) -> Select[Any]:
+    """The head of the due queue, each row with its payment's head's id and time."""
+    return (
         select(
             OutboxMessage.id,
             OutboxMessage.next_attempt_at,
@@ -126,9 +122,18 @@ def claim(store: Store, now: datetime, limit: int) -> list[Claimed]:
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
         .limit(limit * SCAN_FACTOR)
     )
+
+
+def claim(store: Store, now: datetime, limit: int) -> list[Claimed]:
+    """Lease up to ``limit`` due payment heads (distinct payments); returns them by id.
+
+    Several workers can run: on PostgreSQL rows are claimed with FOR UPDATE SKIP LOCKED; on SQLite
+    the write transaction (BEGIN IMMEDIATE) serializes the claim.
+    """
+    scan = _scan(limit, now)
+    if store.dialect == "postgresql":
+        scan = scan.with_for_update(skip_locked=True, of=OutboxMessage)
     with store.write() as session:
-        if store.dialect == "postgresql":
-            scan = scan.with_for_update(skip_locked=True, of=OutboxMessage)
         rows = session.execute(scan).all()
         # Leased from now, not from when the pass began (a pass can outlast a lease).
         lease = max(now, utcnow()) + LEASE
@@ -142,20 +147,7 @@ def claim(store: Store, now: datetime, limit: int) -> list[Claimed]:
             if later is not None and later > row.next_attempt_at:
                 moves.append({"b_id": row.id, "b_head": row.head_id, "b_at": later})
         if moves:
-            # Only while the head is still pending, as of now (this statement's snapshot, not
-            # the scan's): a head delivered meanwhile has made its followers due, and moving
-            # one back behind it would leave it waiting until the head's lease ran out.
-            table = cast(Table, OutboxMessage.__table__)
-            head = table.alias("head")
-            session.execute(
-                update(table)
-                .where(
-                    table.c.id == bindparam("b_id"),
-                    exists().where(head.c.id == bindparam("b_head"), head.c.state == "pending"),
-                )
-                .values(next_attempt_at=bindparam("b_at", type_=UTCDateTime())),
-                moves,
-            )
+            _move_followers(session, moves)
         if not heads:
             return []
         leased = session.execute(
@@ -177,6 +169,23 @@ def claim(store: Store, now: datetime, limit: int) -> list[Claimed]:
     )
 
 
+def _move_followers(session: Session, moves: list[dict[str, Any]]) -> None:
+    """Followers to their head's time, only while the head is still pending as of now (this
+    statement's snapshot, not the scan's): a head delivered meanwhile has made its followers
+    due, and moving one back behind it would leave it waiting until the head's lease ran out."""
+    table = cast(Table, OutboxMessage.__table__)
+    head = table.alias("head")
+    session.execute(
+        update(table)
+        .where(
+            table.c.id == bindparam("b_id"),
+            exists().where(head.c.id == bindparam("b_head"), head.c.state == "pending"),
+        )
+        .values(next_attempt_at=bindparam("b_at", type_=UTCDateTime())),
+        moves,
+    )
+
+
 def record(store: Store, outcomes: Sequence[Outcome], now: datetime) -> tuple[int, int, int]:
     """Write a batch of attempts in one transaction; returns (delivered, retried, dead).
 
@@ -188,9 +197,8 @@ def record(store: Store, outcomes: Sequence[Outcome], now: datetime) -> tuple[in
     failed = [o for o in outcomes if not 200 <= o.status < 300]
     retries = [o for o in failed if o.message.attempts + 1 < MAX_ATTEMPTS]
     dead = [o for o in failed if o.message.attempts + 1 >= MAX_ATTEMPTS]
-    done_keys: list[str] = []  # payments whose head was delivered or became a dead letter
-    counts = [0, len(retries), 0]
     with store.write() as session:
+        done_keys: list[str] = []  # payments whose head was delivered or became a dead letter
         if delivered:
             done_keys += session.scalars(
                 update(OutboxMessage)
@@ -204,69 +212,84 @@ def record(store: Store, outcomes: Sequence[Outcome], now: datetime) -> tuple[in
                 .returning(OutboxMessage.ordering_key)
                 .execution_options(synchronize_session=False)
             ).all()
-            counts[0] = len(done_keys)
-        if retries:  # from when the attempt ended, not when the pass began
-            ended = max(now, utcnow())
-            table = cast(Table, OutboxMessage.__table__)
-            session.execute(
-                update(table)
-                .where(
-                    table.c.id == bindparam("b_id"),
-                    table.c.state == "pending",
-                    table.c.next_attempt_at == bindparam("b_lease", type_=UTCDateTime()),
-                )
-                .values(
-                    attempts=bindparam("b_attempts"),
-                    next_attempt_at=bindparam("b_at", type_=UTCDateTime()),
-                    last_error=bindparam("b_error"),
-                ),
-                [
-                    {
-                        "b_id": o.message.id,
-                        "b_lease": o.message.lease,
-                        "b_attempts": o.message.attempts + 1,
-                        "b_at": ended + backoff(o.message.attempts + 1),
-                        "b_error": o.error,
-                    }
-                    for o in retries
-                ],
-            )
+        delivered_count = len(done_keys)
+        if retries:
+            _retry_later(session, retries, now)
         for outcome in dead:
-            message = outcome.message
-            key = session.scalar(
-                update(OutboxMessage)
-                .where(
-                    OutboxMessage.id == message.id,
-                    OutboxMessage.state == "pending",
-                    OutboxMessage.next_attempt_at == message.lease,
-                )
-                .values(state="dead", attempts=message.attempts + 1, last_error=outcome.error)
-                .returning(OutboxMessage.ordering_key)
-                .execution_options(synchronize_session=False)
-            )
+            key = _bury(session, outcome)
             if key is not None:
                 done_keys.append(key)
-                counts[2] += 1
-                log.error(
-                    "outbound event %s to merchant %s is a dead letter: %s",
-                    message.payload.get("id"),
-                    message.merchant_id,
-                    outcome.error,
-                )
         if done_keys:
-            # The next event of each payment is due now, not when a claim moved it to. Every
-            # pending row of the payment is matched (not only those due later), so a row a
-            # concurrent claim has locked, to move it behind this head, is waited for and
-            # woken after that claim commits (PostgreSQL re-reads a row updated meanwhile).
-            session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.ordering_key.in_(done_keys), OutboxMessage.state == "pending")
-                .values(
-                    next_attempt_at=case(
-                        (OutboxMessage.next_attempt_at > now, literal(now, UTCDateTime())),
-                        else_=OutboxMessage.next_attempt_at,
-                    )
-                )
-                .execution_options(synchronize_session=False)
+            _wake_followers(session, done_keys, now)
+    return delivered_count, len(retries), len(done_keys) - delivered_count
+
+
+def _retry_later(session: Session, retries: Sequence[Outcome], now: datetime) -> None:
+    """Back off, from when the attempt ended (not when the pass began); under our lease only."""
+    ended = max(now, utcnow())
+    table = cast(Table, OutboxMessage.__table__)
+    session.execute(
+        update(table)
+        .where(
+            table.c.id == bindparam("b_id"),
+            table.c.state == "pending",
+            table.c.next_attempt_at == bindparam("b_lease", type_=UTCDateTime()),
+        )
+        .values(
+            attempts=bindparam("b_attempts"),
+            next_attempt_at=bindparam("b_at", type_=UTCDateTime()),
+            last_error=bindparam("b_error"),
+        ),
+        [
+            {
+                "b_id": o.message.id,
+                "b_lease": o.message.lease,
+                "b_attempts": o.message.attempts + 1,
+                "b_at": ended + backoff(o.message.attempts + 1),
+                "b_error": o.error,
+            }
+            for o in retries
+        ],
+    )
+
+
+def _bury(session: Session, outcome: Outcome) -> str | None:
+    """A dead letter, under our lease only; its payment's key when it became one."""
+    message = outcome.message
+    key = session.scalar(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message.id,
+            OutboxMessage.state == "pending",
+            OutboxMessage.next_attempt_at == message.lease,
+        )
+        .values(state="dead", attempts=message.attempts + 1, last_error=outcome.error)
+        .returning(OutboxMessage.ordering_key)
+        .execution_options(synchronize_session=False)
+    )
+    if key is not None:
+        log.error(
+            "outbound event %s to merchant %s is a dead letter: %s",
+            message.payload.get("id"),
+            message.merchant_id,
+            outcome.error,
+        )
+    return key
+
+
+def _wake_followers(session: Session, keys: list[str], now: datetime) -> None:
+    """The next event of each payment is due now, not when a claim moved it to. Every pending row
+    of the payment is matched (not only those due later), so a row a concurrent claim has locked,
+    to move it behind this head, is waited for and woken after that claim commits (PostgreSQL
+    re-reads a row updated meanwhile)."""
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.ordering_key.in_(keys), OutboxMessage.state == "pending")
+        .values(
+            next_attempt_at=case(
+                (OutboxMessage.next_attempt_at > now, literal(now, UTCDateTime())),
+                else_=OutboxMessage.next_attempt_at,
             )
-    return counts[0], counts[1], counts[2]
+        )
+        .execution_options(synchronize_session=False)
+    )

