@@ -106,6 +106,7 @@ bench: install
 	fi
 	$(BIN)/python bench/growth.py
 	$(BIN)/python bench/memory.py --soak-seconds $(SOAK_SECONDS)
+	$(BIN)/python bench/outbox.py
 	$(BIN)/python bench/summary.py
 
 clean:

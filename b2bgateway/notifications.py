@@ -13,28 +13,37 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import ssl
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
+from http.client import HTTPConnection, HTTPException, HTTPSConnection
 from typing import Any
+from urllib.parse import urlsplit
 
-from sqlalchemy import and_, exists, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import update
+from sqlalchemy.orm import Session
 
+from b2bgateway.outbox import LEASE, MAX_ATTEMPTS, Claimed, Outcome, backoff, claim, record
 from b2bgateway.signing import sign
 from b2bgateway.store import Store
 from b2bgateway.store.models import OutboxMessage, utcnow
 
 __all__ = [
     "HEADER",
+    "IN_FLIGHT",
+    "LEASE",
     "MAX_ATTEMPTS",
     "Delivered",
     "SessionOutbox",
     "backoff",
     "deliver_due",
     "http_post",
+    "keepalive_post",
     "replay",
     "requeue_dead",
 ]
@@ -42,12 +51,15 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 HEADER = "B2BGateway-Signature"
-MAX_ATTEMPTS = 12  # 10 s doubling, capped at an hour: about 9 hours of retries
-LEASE = timedelta(minutes=5)
-CLAIM_BATCH = 10  # 10 deliveries of at most 10 s each fit well within the lease
+#: Deliveries one worker has in flight at once (threads; each to a distinct payment). With
+#: TIMEOUT_SECONDS per socket operation, a pass of 100 events fits well within the LEASE.
+IN_FLIGHT = 16
 TIMEOUT_SECONDS = 10.0
+GATHER_SECONDS = 0.02  # how long outcomes back wait for others to be written with them
+RESPONSE_BYTES = 65536  # of a receiver's answer read; a longer one closes the connection
 
 Sender = Callable[[str, bytes, Mapping[str, str]], int]
+_claim = claim  # (tests look at what another worker would claim)
 
 
 class SessionOutbox:
@@ -84,11 +96,6 @@ class SessionOutbox:
         )
 
 
-def backoff(attempts: int) -> timedelta:
-    """10 s, 20 s, 40 s ... capped at one hour."""
-    return timedelta(seconds=min(10 * 2 ** max(attempts - 1, 0), 3600))
-
-
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
         return None  # a redirect is not a delivery
@@ -111,53 +118,109 @@ def http_post(url: str, body: bytes, headers: Mapping[str, str]) -> int:
         return 0
 
 
+class _KeepAlive:
+    """:func:`http_post` over kept-alive connections, pooled per (scheme, host, port).
+
+    Same semantics: a redirect is an answer like any other (not followed, so not a delivery),
+    TIMEOUT_SECONDS bounds each socket operation, https verifies the certificate and host name
+    (the default context), an environment proxy is honoured (through :func:`http_post`). A kept
+    connection the receiver has closed meanwhile fails on its first use: the POST is then sent
+    once more on a new connection (at least once; the receiver dedupes by event id).
+    """
+
+    def __init__(self) -> None:
+        self._idle: dict[tuple[str, str, int], list[HTTPConnection]] = {}
+        self._lock = threading.Lock()
+        self._tls: ssl.SSLContext | None = None
+        self._proxies: dict[str, str] | None = None
+
+    def _proxied(self, scheme: str, host: str) -> bool:
+        if self._proxies is None:
+            self._proxies = urllib.request.getproxies()
+        return scheme in self._proxies and not urllib.request.proxy_bypass(host)
+
+    def _take(self, key: tuple[str, str, int]) -> tuple[HTTPConnection, bool]:
+        with self._lock:
+            idle = self._idle.get(key)
+            if idle:
+                return idle.pop(), True
+        scheme, host, port = key
+        if scheme == "http":
+            return HTTPConnection(host, port, timeout=TIMEOUT_SECONDS), False
+        if self._tls is None:
+            self._tls = ssl.create_default_context()
+        return HTTPSConnection(host, port, timeout=TIMEOUT_SECONDS, context=self._tls), False
+
+    def _keep(self, key: tuple[str, str, int], connection: HTTPConnection) -> None:
+        with self._lock:
+            idle = self._idle.setdefault(key, [])
+            if len(idle) < IN_FLIGHT:
+                idle.append(connection)
+                return
+        connection.close()
+
+    def close(self) -> None:
+        """Close the idle connections."""
+        with self._lock:
+            idle = [c for connections in self._idle.values() for c in connections]
+            self._idle.clear()
+        for connection in idle:
+            connection.close()
+
+    def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> int:
+        try:
+            parts = urlsplit(url)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            return 0
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return 0
+        if self._proxied(parts.scheme, parts.hostname):
+            return http_post(url, body, headers)
+        key = (parts.scheme, parts.hostname, port)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        for _ in range(2):
+            connection, reused = self._take(key)
+            try:
+                connection.request("POST", target, body=body, headers=dict(headers))
+                response = connection.getresponse()
+                response.read(RESPONSE_BYTES)
+            except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError) as exc:
+                connection.close()
+                if reused:  # closed by the receiver while idle: once more, on a new connection
+                    log.debug("kept-alive connection to %s closed (%s): new one", key[1], exc)
+                    continue
+                return 0
+            except (OSError, HTTPException, ValueError):
+                connection.close()
+                return 0
+            if response.will_close or not response.isclosed():
+                connection.close()  # the receiver closes it, or its answer was not read to the end
+            else:
+                self._keep(key, connection)
+            return int(response.status)
+        return 0
+
+
+keepalive_post: Sender = _KeepAlive().post
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix="outbox")
+        return _pool
+
+
 @dataclass
 class Delivered:
     delivered: int = 0
     retried: int = 0
     dead: int = 0
     errors: list[str] = field(default_factory=list)
-
-
-def _claim(store: Store, now: datetime, limit: int) -> list[int]:
-    """Lease due messages that have no earlier undelivered message for the same payment.
-
-    Several workers can run: on PostgreSQL rows are claimed with FOR UPDATE SKIP LOCKED; on SQLite
-    the write transaction (BEGIN IMMEDIATE) serializes the claim.
-    """
-    earlier = aliased(OutboxMessage)
-    blocked = exists().where(
-        and_(
-            earlier.ordering_key == OutboxMessage.ordering_key,
-            earlier.id < OutboxMessage.id,
-            earlier.state == "pending",
-        )
-    )
-    with store.write() as session:
-        stmt = (
-            select(OutboxMessage.id)
-            .where(
-                OutboxMessage.state == "pending",
-                OutboxMessage.next_attempt_at <= now,
-                ~blocked,
-            )
-            # Due order, from the index on (state, next_attempt_at): the head of the queue is
-            # read, not the delivered rows before it (ordering by id walked all of them, 74 ms
-            # a claim behind 200,000 delivered events). Each payment's own order is kept by
-            # ``blocked``, whatever the global order.
-            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-            .limit(limit)
-        )
-        if store.dialect == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
-        ids = list(session.scalars(stmt))
-        if ids:  # leased from now, not from when the pass began (a pass can outlast a lease)
-            session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_(ids))
-                .values(next_attempt_at=max(now, utcnow()) + LEASE)
-            )
-        return ids
 
 
 def deliver_due(
@@ -168,71 +231,61 @@ def deliver_due(
     now: datetime | None = None,
     limit: int = 100,
 ) -> Delivered:
-    """Deliver what is due. ``endpoints`` maps merchant id to (notification_url, secret)."""
-    sender = send or http_post
+    """Deliver what is due, up to ``limit`` attempts, IN_FLIGHT at a time. ``endpoints`` maps
+    merchant id to (notification_url, secret).
+
+    Claimed heads are distinct payments, so deliveries in flight together never reorder a
+    payment's events. Outcomes are written in one transaction per batch, once half of those in
+    flight are back (or none came back for GATHER_SECONDS, or none is left), and each claim then
+    tops up the deliveries in flight: two transactions per batch, not per event.
+    """
+    sender = send or keepalive_post
     now = now or utcnow()
     result = Delivered()
-    handled = 0
-    # Claim in rounds: delivering a payment's first event makes its next one claimable.
-    while handled < limit:
-        claimed = _claim(store, now, min(CLAIM_BATCH, limit - handled))
-        if not claimed:
-            break
-        handled += len(claimed)
-        for message_id in claimed:
-            _deliver_one(store, endpoints, sender, now, message_id, result)
-    return result
+    claimed = 0
+    running: set[Future[Outcome]] = set()
+    finished: list[Outcome] = []
+    pool = _executor()
+    try:
+        while True:
+            room = min(IN_FLIGHT - len(running), limit - claimed)
+            if room > 0 and (not running or room >= IN_FLIGHT // 2):
+                batch = claim(store, now, room)
+                claimed += len(batch)
+                running |= {pool.submit(_attempt, endpoints, sender, m) for m in batch}
+            if not running:
+                return result
+            timeout = GATHER_SECONDS if finished else None
+            done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
+            running -= done
+            finished += [future.result() for future in done]
+            if finished and (not done or not running or len(finished) >= IN_FLIGHT // 2):
+                delivered, retried, dead = record(store, finished, now)
+                finished = []
+                result.delivered += delivered
+                result.retried += retried
+                result.dead += dead
+    finally:  # (an error writing outcomes: what is in flight ends before the next pass)
+        wait(running)
 
 
-def _deliver_one(
-    store: Store,
-    endpoints: Mapping[str, tuple[str, Any]],
-    sender: Sender,
-    now: datetime,
-    message_id: int,
-    result: Delivered,
-) -> None:
-    with store.read() as session:
-        message = session.get(OutboxMessage, message_id)
-        assert message is not None
-        merchant_id, payload, attempts = message.merchant_id, message.payload, message.attempts
-    endpoint = endpoints.get(merchant_id)
-    status = 0
-    error = "the merchant has no notification_url any more"
-    if endpoint is not None:
-        url, secret = endpoint
-        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-        headers = {
-            "Content-Type": "application/json",
-            HEADER: sign(secret, body),
-            "User-Agent": "b2bgateway-notifications/1",
-        }
+def _attempt(endpoints: Mapping[str, tuple[str, Any]], sender: Sender, message: Claimed) -> Outcome:
+    endpoint = endpoints.get(message.merchant_id)
+    if endpoint is None:
+        return Outcome(message, 0, "the merchant has no notification_url any more")
+    url, secret = endpoint
+    body = json.dumps(message.payload, separators=(",", ":"), ensure_ascii=False).encode()
+    headers = {
+        "Content-Type": "application/json",
+        HEADER: sign(secret, body),
+        "User-Agent": "b2bgateway-notifications/1",
+    }
+    try:
         status = sender(url, body, headers)
-        error = f"HTTP {status}" if status else "unreachable"
-    with store.write() as session:
-        message = session.get(OutboxMessage, message_id)
-        assert message is not None
-        message.attempts = attempts + 1
-        if 200 <= status < 300:
-            message.state = "delivered"
-            message.delivered_at = utcnow()
-            message.last_error = None
-            result.delivered += 1
-        elif message.attempts >= MAX_ATTEMPTS:
-            message.state = "dead"
-            message.last_error = error
-            result.dead += 1
-            log.error(
-                "outbound event %s to merchant %s is a dead letter: %s",
-                payload.get("id"),
-                merchant_id,
-                error,
-            )
-        else:
-            # From when this attempt ended, not when the pass began (a pass can take a while).
-            message.next_attempt_at = max(now, utcnow()) + backoff(message.attempts)
-            message.last_error = error
-            result.retried += 1
+    except Exception:  # a sender's bug must not lose the outcome of the others in flight
+        log.exception("sending outbound event %s failed", message.payload.get("id"))
+        status = 0
+    return Outcome(message, status, f"HTTP {status}" if status else "unreachable")
 
 
 def replay(

@@ -3,10 +3,10 @@
 The last step of ``make bench``: reads the results files the benchmarks wrote, prints a Markdown
 table (figure, database, measured, target, met or not) and writes it to
 ``bench/results/summary.md``. The targets are the issues' (22: checkout, webhooks, growth, the
-new flows, memory; 20: the payments module; 10 and earlier: statements, sync, the slow
-processor), written here once so that every figure is judged the same way. A file written at
-another commit than the working tree's is marked stale, a quick (reduced) run as such, and a
-missing file said so: nothing is silently taken from an older run.
+new flows, memory, the outbound-event worker; 20: the payments module; 10 and earlier:
+statements, sync, the slow processor), written here once so that every figure is judged the
+same way. A file written at another commit than the working tree's is marked stale, a quick
+(reduced) run as such, and a missing file said so: nothing is silently taken from an older run.
 
     python bench/summary.py
 """
@@ -146,6 +146,30 @@ def webhooks(data: dict[str, Any]) -> Iterator[Row]:
             (w["applied_per_second"] >= 1000 and passed)
             if db == "postgresql"
             else (None if passed else False),
+        )
+
+
+def outbox(data: dict[str, Any]) -> Iterator[Row]:
+    for db, run in runs(data):
+        base, backlog = run["base"], run["backlog"]
+        passed = base["passed"] and backlog["passed"]
+        yield (
+            "outbound events delivered/s by one worker (order, once each)",
+            db,
+            f"{base['events_per_second']} /s, {base['worker_cpu_ms_per_event']} ms worker CPU "
+            f"per event; check {'passed' if passed else 'FAILED'}",
+            "≥ 500 /s on PostgreSQL, check passes",
+            (base["events_per_second"] >= 500 and passed)
+            if db == "postgresql"
+            else (None if passed else False),
+        )
+        yield (
+            "outbound events: rate with a 10x backlog / without",
+            db,
+            f"{run['backlog_ratio']} ({backlog['events_per_second']} /s with "
+            f"{backlog['backlog']:,} pending)",
+            "≥ 0.8 (flat)",
+            run["backlog_ratio"] >= 0.8,
         )
 
 
@@ -291,6 +315,7 @@ SOURCES: dict[str, Callable[[dict[str, Any]], Iterator[Row]]] = {
     "checkout": checkout,
     "flows": flows,
     "webhooks": webhooks,
+    "outbox": outbox,
     "statement": statement,
     "sync": sync,
     "cluster": cluster,
