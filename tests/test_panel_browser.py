@@ -15,7 +15,6 @@ import pyotp
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from b2bgateway import totp
@@ -32,6 +31,7 @@ from tests.test_portal_browser import (  # the customer page's browser fixtures 
     live,  # noqa: F401
     portal_link,
     press,
+    replaced,
     screenshot,
     settings,  # noqa: F401
     text,
@@ -84,7 +84,7 @@ def _sign_in(driver: WebDriver, base: str, email: str, password: str = PASSWORD)
     button = by_role(driver, "button", "Entrar")
     press(driver, button)
     # The answer has loaded (the form was replaced) before anything reads it or moves on.
-    WebDriverWait(driver, 30).until(staleness_of(button), "the sign-in was never answered")
+    WebDriverWait(driver, 30).until(replaced(button), "the sign-in was never answered")
 
 
 def test_the_module_from_sign_in_to_void(

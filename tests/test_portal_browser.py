@@ -23,7 +23,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -36,7 +36,6 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -187,6 +186,24 @@ def press(driver: WebDriver, element: WebElement) -> None:
     sticks to the bottom of the screen and may cover what is under it)."""
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
     element.click()
+
+
+def replaced(element: WebElement) -> Callable[[WebDriver], bool]:
+    """A wait's condition: ``element`` has left the page (a form's answer replaced it). Like
+    Selenium's ``staleness_of``, and also when Chromium, asked mid-replacement, answers that the
+    node does not belong to the document (a WebDriverException, not a stale element: seen under
+    load)."""
+
+    def gone(_: WebDriver) -> bool:
+        try:
+            element.is_enabled()
+        except WebDriverException as exc:
+            if _replaced(exc):
+                return True
+            raise
+        return False
+
+    return gone
 
 
 def balance(driver: WebDriver, label: str) -> str:
@@ -648,7 +665,7 @@ def test_spei_instructions_with_copy_buttons(browser: WebDriver, live: str) -> N
     simulate = by_role(browser, "button", "Simular transferencia")
     press(browser, simulate)
     # Closed only once the sandbox has answered: closing sooner can abort the transfer's POST.
-    WebDriverWait(browser, WAIT).until(staleness_of(simulate), "the transfer was never answered")
+    WebDriverWait(browser, WAIT).until(replaced(simulate), "the transfer was never answered")
     browser.close()
     browser.switch_to.window(browser.window_handles[0])
     assert browser.current_url == payment_url
