@@ -139,10 +139,10 @@ class _KeepAlive:
             self._proxies = urllib.request.getproxies()
         return scheme in self._proxies and not urllib.request.proxy_bypass(host)
 
-    def _take(self, key: tuple[str, str, int]) -> tuple[HTTPConnection, bool]:
+    def _take(self, key: tuple[str, str, int], fresh: bool = False) -> tuple[HTTPConnection, bool]:
         with self._lock:
             idle = self._idle.get(key)
-            if idle:
+            if idle and not fresh:
                 return idle.pop(), True
         scheme, host, port = key
         if scheme == "http":
@@ -158,6 +158,14 @@ class _KeepAlive:
                 idle.append(connection)
                 return
         connection.close()
+
+    def _forget(self, key: tuple[str, str, int]) -> None:
+        """Close a host's idle connections: one of them was found closed by the receiver, and
+        those kept as long or longer are as likely closed (its idle timeout passed for all)."""
+        with self._lock:
+            idle = self._idle.pop(key, [])
+        for connection in idle:
+            connection.close()
 
     def close(self) -> None:
         """Close the idle connections."""
@@ -179,20 +187,22 @@ class _KeepAlive:
             return http_post(url, body, headers)
         key = (parts.scheme, parts.hostname, port)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        for _ in range(2):
-            connection, reused = self._take(key)
+        for attempt in range(2):
+            connection, reused = self._take(key, fresh=attempt > 0)
             try:
                 connection.request("POST", target, body=body, headers=dict(headers))
                 response = connection.getresponse()
                 response.read(RESPONSE_BYTES)
-            except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError) as exc:
+            except TimeoutError:  # a slow receiver, not a stale connection: no second wait
                 connection.close()
-                if reused:  # closed by the receiver while idle: once more, on a new connection
-                    log.debug("kept-alive connection to %s closed (%s): new one", key[1], exc)
-                    continue
                 return 0
-            except (OSError, HTTPException, ValueError):
+            except (OSError, HTTPException, ValueError) as exc:
                 connection.close()
+                if reused:  # a kept connection the receiver closed while idle (reset, EOF, TLS
+                    # close, an empty status line): once more, on a new one, not another kept one
+                    log.debug("kept-alive connection to %s failed (%r): new one", key[1], exc)
+                    self._forget(key)
+                    continue
                 return 0
             if response.will_close or not response.isclosed():
                 connection.close()  # the receiver closes it, or its answer was not read to the end

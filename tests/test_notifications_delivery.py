@@ -11,6 +11,7 @@ import threading
 import time
 from collections import defaultdict
 from datetime import timedelta
+from http.client import HTTPConnection
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -256,6 +257,33 @@ def test_a_kept_connection_the_receiver_closed_is_retried_once_on_a_new_one(http
     sent = [body["n"] for _, _, body in http_receiver.requests]
     assert sent == [0, 1, 2]  # each exactly once: the closed connection carried nothing
     assert len({port for port, _, _ in http_receiver.requests}) == 3
+
+
+class IdleClosing(Handler):
+    timeout = 0.2  # closes a connection idle this long (gunicorn's keep-alive is 2 s)
+
+
+def test_after_an_idle_gap_every_kept_connection_closed_is_replaced_at_once(client):
+    """All of a host's kept connections closed by the receiver while the worker slept: the
+    first POST finds one dead and goes out on a new connection, never on another kept one (each
+    would fail the same way and count as an attempt)."""
+    server: Any = ThreadingHTTPServer(("127.0.0.1", 0), IdleClosing)
+    server.requests, server.status, server.drop_after_answer = [], 200, False
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        key = ("http", "127.0.0.1", server.server_address[1])
+        for n in range(4):  # four kept connections, as a burst of deliveries leaves them
+            connection = HTTPConnection("127.0.0.1", key[2], timeout=5)
+            connection.request("POST", "/hook", body=json.dumps({"n": -n}).encode())
+            connection.getresponse().read()
+            client._keep(key, connection)
+        assert len(client._idle[key]) == 4
+        time.sleep(0.6)  # the receiver's idle timeout passes for all of them
+        assert [post(client, server, n) for n in range(3)] == [200] * 3
+        assert [body["n"] for _, _, body in server.requests[4:]] == [0, 1, 2]
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_a_refused_connection_is_unreachable_and_not_retried_forever(client):
