@@ -25,13 +25,13 @@ from http.client import HTTPConnection, HTTPException, HTTPSConnection
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import update
-from sqlalchemy.orm import Session
+from sqlalchemy import func, literal, select, update
+from sqlalchemy.orm import Session, aliased
 
 from b2bgateway.outbox import LEASE, MAX_ATTEMPTS, Claimed, Outcome, backoff, claim, record
 from b2bgateway.signing import sign
 from b2bgateway.store import Store
-from b2bgateway.store.models import OutboxMessage, utcnow
+from b2bgateway.store.models import OutboxMessage, UTCDateTime, utcnow
 
 __all__ = [
     "HEADER",
@@ -322,6 +322,22 @@ def requeue_dead(
 ) -> int:
     """:func:`replay` in the caller's transaction (the payments module records who asked for it
     in the same one, so a replay is never left without its audit entry)."""
+    now = utcnow()
+    # A later event of the same payment may be in flight (it became the head once this one
+    # died): the replayed one waits for that delivery's lease to end, or for its outcome, which
+    # makes it due at once (outbox.record wakes a delivered head's payment). Due now, it would
+    # be claimed beside that delivery, and the wake would then hand the later one out again.
+    later = aliased(OutboxMessage)
+    lease_ends = (
+        select(func.max(later.next_attempt_at))
+        .where(
+            later.ordering_key == OutboxMessage.ordering_key,
+            later.state == "pending",
+            later.next_attempt_at > now,
+            later.next_attempt_at <= now + LEASE,  # a lease; a retry's wait is longer or none
+        )
+        .scalar_subquery()
+    )
     stmt = update(OutboxMessage).where(OutboxMessage.state == "dead")
     if message_ids:
         stmt = stmt.where(OutboxMessage.id.in_(message_ids))
@@ -329,7 +345,8 @@ def requeue_dead(
         stmt = stmt.where(OutboxMessage.merchant_id == merchant_id)
     if payment_id:  # its events are ordered by it
         stmt = stmt.where(OutboxMessage.ordering_key == payment_id)
+    due = func.coalesce(lease_ends, literal(now, UTCDateTime()))
     done = session.execute(
-        stmt.values(state="pending", attempts=0, next_attempt_at=utcnow(), last_error=None)
+        stmt.values(state="pending", attempts=0, next_attempt_at=due, last_error=None)
     )
     return int(done.rowcount or 0)  # type: ignore[attr-defined]

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from b2bgateway import notifications, outbox
 from b2bgateway.store.models import OutboxMessage, utcnow
@@ -195,6 +195,32 @@ def test_backoff_then_a_dead_letter_lets_the_payment_move_on(store):
     later = now + notifications.backoff(1) + LATE
     done = notifications.deliver_due(store, ENDPOINTS, send=receiver, now=later)
     assert done.delivered == 1 and receiver.order["pay"] == [1]
+
+
+def test_a_dead_letter_replayed_while_a_later_event_is_in_flight_waits_for_it(store):
+    """The payment's first event died; its second became the head and is being delivered when
+    the first is replayed. The replayed one is not handed out beside it (two of one payment in
+    flight), and the second is not handed out again when the first is delivered."""
+    add_events(store, [("pay", 2)])
+    (first,) = outbox.claim(store, utcnow(), 10)
+    with store.write() as session:  # its retries ran out; the next one is due at once
+        session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == first.id).values(state="dead")
+        )
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id != first.id)
+            .values(next_attempt_at=utcnow() - timedelta(seconds=1))
+        )
+    (second,) = outbox.claim(store, utcnow(), 10)  # in flight from here on
+    assert second.id != first.id
+    assert notifications.replay(store, message_ids=[first.id]) == 1
+    assert outbox.claim(store, utcnow(), 10) == []  # the first waits for the second's outcome
+    assert outbox.record(store, [outbox.Outcome(second, 200, "")], utcnow()) == (1, 0, 0)
+    (replayed,) = outbox.claim(store, utcnow(), 10)  # due once the second was delivered
+    assert replayed.id == first.id
+    assert outbox.record(store, [outbox.Outcome(replayed, 200, "")], utcnow()) == (1, 0, 0)
+    assert outbox.claim(store, utcnow(), 10) == []
 
 
 # -- the keep-alive client -------------------------------------------------------------------
