@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from b2bgateway import notifications, outbox
 from b2bgateway.store.models import OutboxMessage, utcnow
@@ -364,3 +364,27 @@ def test_a_proxy_from_the_environment_is_still_honoured(monkeypatch):
     monkeypatch.delenv("NO_PROXY", raising=False)
     assert notifications._KeepAlive().post(URL, b"{}", {}) == 204
     assert seen == [URL]
+
+
+def test_a_payments_head_is_found_from_the_pending_rows_alone_without_statistics(store):
+    """The claim's head lookup (the oldest pending event of a due row's payment) goes through
+    the index of pending rows even when the table has no statistics (autovacuum off or behind):
+    without that index PostgreSQL intersected the key's index with the index of every pending
+    row, 64 ms a lookup with 85,000 pending."""
+    if store.dialect != "postgresql":
+        pytest.skip("PostgreSQL's planner (SQLite has no statistics to lack)")
+    with store.write() as session:  # 20,000 pending events of 10,000 payments, never analyzed
+        session.execute(
+            text(
+                "INSERT INTO outbox (merchant_id, event_type, ordering_key, payload, state,"
+                " attempts, next_attempt_at, created_at) SELECT 'acme', 'payment.updated',"
+                " 'pay_' || (n % 10000), '{}', 'pending', 0, now() - interval '1 minute',"
+                " now() FROM generate_series(1, 20000) AS n"
+            )
+        )
+    scan = outbox._scan(10, utcnow()).with_for_update(skip_locked=True, of=OutboxMessage)
+    sql = str(scan.compile(store.engine, compile_kwargs={"literal_binds": True}))
+    with store.engine.connect() as conn:
+        plan = "\n".join(row[0] for row in conn.execute(text(f"EXPLAIN {sql}")))
+    assert "ix_outbox_pending_ordering_key" in plan, plan
+    assert "BitmapAnd" not in plan, plan

@@ -3,6 +3,7 @@
 from b2bgateway.store import (  # noqa: F401  (their tables and indexes join the one metadata)
     email_models,
     history_models,
+    outbox_indexes,
     panel_indexes,
     staff_models,
 )
