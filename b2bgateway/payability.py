@@ -25,7 +25,14 @@ from b2bgateway.rules import (
     invoices_decision,
 )
 from b2bgateway.settings import MerchantConfig
-from b2bgateway.statement import Balances, OpenInvoice, balances, local_today, open_invoices
+from b2bgateway.statement import (
+    Balances,
+    OpenInvoice,
+    balances,
+    local_today,
+    open_invoices,
+    open_invoices_filter,
+)
 from b2bgateway.store.models import Customer, Invoice, Payment, PaymentAllocation
 
 __all__ = [
@@ -96,15 +103,22 @@ def _registered(session: Session, merchant_id: str, invoice_ids: Sequence[str]) 
 def _registered_for_customer(
     session: Session, merchant_id: str, customer_id: str
 ) -> dict[str, bool]:
-    """Every invoice a payment of this customer holds (one query, however many invoices)."""
+    """Which of the customer's open facturas (a statement's lines) a payment holds, in one query
+    however many: walked from the open facturas (their partial index), not from the customer's
+    payments, whose paid history grows for ever (29 ms for 1,000 paid invoices among 10M
+    payments, against 1 ms)."""
     rows = session.execute(
         select(PaymentAllocation.invoice_id, _WAITING_FOR_FUNDS)
-        .join(Payment, Payment.id == PaymentAllocation.payment_id)
-        .where(
-            Payment.merchant_id == merchant_id,
-            Payment.customer_id == customer_id,
-            PaymentAllocation.registered.is_(True),
+        .join(
+            Invoice,
+            and_(
+                Invoice.merchant_id == PaymentAllocation.merchant_id,
+                Invoice.invoice_id == PaymentAllocation.invoice_id,
+            ),
         )
+        .join(Payment, Payment.id == PaymentAllocation.payment_id)
+        .where(*open_invoices_filter(merchant_id, customer_id))  # type: ignore[arg-type]
+        .where(PaymentAllocation.registered.is_(True))
     )
     return {invoice_id: bool(waiting) for invoice_id, waiting in rows}
 
