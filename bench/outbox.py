@@ -36,7 +36,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from common import POSTGRES, fresh_schema, machine, on_both_databases, with_schema
+from common import (
+    POSTGRES,
+    cpu_seconds,
+    fresh_schema,
+    machine,
+    machine_cpu,
+    on_both_databases,
+    with_schema,
+)
 from sqlalchemy import func, insert, select, text
 
 from b2bgateway.store import Store, upgrade
@@ -172,16 +180,6 @@ def delivered(url: str) -> int:
         store.dispose()
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def machine_busy() -> tuple[int, int]:
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return sum(fields) - fields[3] - fields[4], sum(fields)
-
-
 def drain(url: str, tmp: Path, events: int, backlog: int) -> dict[str, Any]:
     fresh_schema(url)
     store = Store(url)
@@ -215,9 +213,9 @@ def drain(url: str, tmp: Path, events: int, backlog: int) -> dict[str, Any]:
     try:
         while not receiver.first and worker.poll() is None:
             time.sleep(0.005)
-        cpu0, busy0 = cpu_seconds(worker.pid), machine_busy()
+        cpu0, busy0 = cpu_seconds(worker.pid), machine_cpu()
         finished = receiver.done.wait(timeout=max(120, events / 20))
-        cpu1, busy1 = cpu_seconds(worker.pid), machine_busy()
+        cpu1, busy1 = cpu_seconds(worker.pid), machine_cpu()
         deadline = time.monotonic() + 30  # the last outcomes written (the worker not killed first)
         while finished and delivered(url) < events and time.monotonic() < deadline:
             time.sleep(0.1)
