@@ -56,7 +56,6 @@ EVENTS = 20_000
 BACKLOG = 200_000
 PER_PAYMENT = 4
 TYPES = ("payment.processing", "payment.succeeded", "refund.succeeded", "payment.refunded")
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 class Receiver(ThreadingHTTPServer):
